@@ -1,0 +1,5 @@
+"""Allow ``python -m pgflow_yaml``."""
+
+from pgflow_yaml.cli import main
+
+main()

@@ -1,0 +1,24 @@
+"""The ``pgflow`` command line: a thin typer shell over plain functions.
+
+Each command group lives in its own module and registers itself on ``app``; nothing below
+this package imports typer or rich.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="pgflow",
+    help="pgflow-yaml: flows in YAML/TOML, orchestrated inside PostgreSQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules register themselves on import (one line per module).
+
+
+def main() -> None:
+    """Run the ``pgflow`` command line."""
+    app()
