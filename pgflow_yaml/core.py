@@ -1,4 +1,4 @@
-"""Install pgmq and the SQL core into a database (minimal version; the installer issue extends it)."""
+"""Install pgmq and the SQL core into a database."""
 
 from __future__ import annotations
 
@@ -34,11 +34,11 @@ def install_pgmq(conn: psycopg.Connection[Any]) -> None:
     if conn.execute("select 1 from pg_available_extensions where name = 'pgmq'").fetchone():
         conn.execute("create extension if not exists pgmq")
         return
-    conn.execute(_pgmq_sql())  # type: ignore[arg-type]
+    conn.execute(_pgmq_sql())
 
 
 def install(conn: psycopg.Connection[Any], *, roles: bool = False) -> None:
     """Install pgmq and the SQL core in one transaction, idempotently."""
     with conn.transaction():
         install_pgmq(conn)
-        conn.execute(core_sql())  # type: ignore[arg-type]
+        conn.execute(core_sql())

@@ -24,7 +24,8 @@ def resolve_dsn(dsn: str | None = None, *, embedded_dir: Path | None = None) -> 
             return value
     from pgflow_yaml import embedded
 
-    return embedded.server_url(embedded_dir or Path.cwd() / EMBEDDED_DIR)
+    url: str = embedded.server_url(embedded_dir or Path.cwd() / EMBEDDED_DIR)
+    return url
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
