@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from pgflow_yaml.worker.errors import NonRetryable
+
+if TYPE_CHECKING:
+    from pgflow_yaml.client import AsyncClient, Client
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["AsyncClient", "Client", "NonRetryable", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the client lazily, so the definition layer never loads a database driver."""
+    if name in ("Client", "AsyncClient"):
+        from pgflow_yaml import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'pgflow_yaml' has no attribute {name!r}")

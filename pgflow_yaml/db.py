@@ -1,7 +1,7 @@
 """Where the database is, and how to reach it without leaking a password.
 
 The DSN comes from ``--dsn``, else ``PGFLOW_DATABASE_URL``, else ``DATABASE_URL``, else the
-embedded server (``pgflow_yaml.embedded``) with its data in ``./.pgflow/``.
+embedded server (``pgflow_yaml.embedded``) with its data in ``./.pgflow/db``.
 """
 
 from __future__ import annotations
@@ -9,13 +9,31 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import TupleRow
 
 ENV_VARS = ("PGFLOW_DATABASE_URL", "DATABASE_URL")
-EMBEDDED_DIR = Path(".pgflow")
+EMBEDDED_DIR = Path(".pgflow") / "db"
+CONNECT_TIMEOUT = 10
+
+
+class ConnectError(Exception):
+    """Cannot connect to the database."""
 
 
 def resolve_dsn(dsn: str | None = None, *, embedded_dir: Path | None = None) -> str:
-    """Return the DSN to use: the argument, then the environment, then the embedded server."""
+    """Return the DSN to use: the argument, then the environment, then the embedded server.
+
+    Args:
+        dsn: An explicit DSN (``--dsn``); wins when set.
+        embedded_dir: Data directory of the embedded server (default ``./.pgflow/db``).
+
+    Raises:
+        pgflow_yaml.embedded.EmbeddedServerError: the embedded server cannot start.
+    """
     if dsn:
         return dsn
     for var in ENV_VARS:
@@ -24,15 +42,94 @@ def resolve_dsn(dsn: str | None = None, *, embedded_dir: Path | None = None) -> 
             return value
     from pgflow_yaml import embedded
 
-    url: str = embedded.server_url(embedded_dir or Path.cwd() / EMBEDDED_DIR)
-    return url
+    return embedded.server_url(embedded_dir or Path.cwd() / EMBEDDED_DIR)
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
-_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+# scheme://user:password@ — the password runs to the last "@" before the path, so that a
+# password holding a raw "@" or ":" is hidden whole.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^\s/?#]*)@(?=[^\s@/?#]*(?:[/?#\s]|$))"
+)
+# password=secret, password = 'sec ret', PGPASSWORD=x, "password": "x", ?password=x&...
+_KV_PASSWORD = re.compile(
+    r"""(?P<head>(?<![A-Za-z0-9])(?:pg)?pass(?:word|wd)?['"]?\s*[=:]\s*)"""
+    r"""(?P<pw>'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&,;'"}\])]+)""",
+    re.IGNORECASE,
+)
+
+
+def _mask_kv(match: re.Match[str]) -> str:
+    value = match["pw"]
+    quote = value[0] if value[:1] in {"'", '"'} else ""
+    return f"{match['head']}{quote}***{quote}"
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with any password of a DSN (URL or key=value form) replaced by ``***``."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***@", text)
-    return _KV_PASSWORD.sub(lambda m: f"{m['head']}***", text)
+    """Return ``text`` with every password of a DSN replaced by ``***``.
+
+    Covers URLs (``postgresql://user:pw@host``), libpq ``key=value`` strings (quoted or not),
+    URL query parameters, ``PGPASSWORD=...`` and dict or JSON renderings (``'password': 'x'``).
+    """
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***@" if m["pw"] else m[0], text)
+    return _KV_PASSWORD.sub(_mask_kv, text)
+
+
+def describe(dsn: str) -> str:
+    """Name the server a DSN points at (user, host or socket, port, database), never the password.
+
+    A DSN that does not parse is described by its redacted text.
+    """
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return redact(dsn)
+    host = str(params.get("host") or os.environ.get("PGHOST") or "the default socket")
+    where = f"socket {host}" if host.startswith("/") else host
+    port = params.get("port") or os.environ.get("PGPORT")
+    if port and not host.startswith("/"):
+        where += f":{port}"
+    user = params.get("user") or os.environ.get("PGUSER")
+    dbname = params.get("dbname") or os.environ.get("PGDATABASE") or user
+    parts = [where]
+    if dbname:
+        parts.append(f'database "{dbname}"')
+    if user:
+        parts.append(f'user "{user}"')
+    return ", ".join(parts)
+
+
+def _reason(exc: Exception) -> str:
+    """Reduce a driver error to its one meaningful line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    line = next((ln for ln in lines if "failed:" in ln), lines[0])
+    reason = line.rsplit("failed:", 1)[-1].strip() or line
+    reason = re.sub(r"^(FATAL|ERROR):\s+", "", reason)
+    return redact(re.sub(r"\s+", " ", reason))
+
+
+def with_dbname(dsn: str, dbname: str) -> str:
+    """Return ``dsn`` pointing at another database of the same server."""
+    params = conninfo_to_dict(dsn)
+    params["dbname"] = dbname
+    return make_conninfo("", **params)
+
+
+def connect(
+    dsn: str, *, autocommit: bool = False, connect_timeout: int = CONNECT_TIMEOUT, **kwargs: Any
+) -> psycopg.Connection[TupleRow]:
+    """Open a psycopg connection, turning a failure into one readable line.
+
+    Raises:
+        ConnectError: the DSN is malformed or the server refuses or cannot be reached; the
+            message names the host and database, never the password.
+    """
+    try:
+        return psycopg.connect(
+            dsn, autocommit=autocommit, connect_timeout=connect_timeout, **kwargs
+        )
+    except psycopg.ProgrammingError as exc:
+        raise ConnectError(f"invalid database URL {redact(dsn)!r}: {_reason(exc)}") from None
+    except psycopg.OperationalError as exc:
+        raise ConnectError(f"cannot connect to {describe(dsn)}: {_reason(exc)}") from None

@@ -35,7 +35,27 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         return url
     from pgflow_yaml import embedded
 
-    return embedded.server_url(REPO / ".pgflow" / "test-server")
+    server = embedded.server_url(REPO / ".pgflow" / "test-server")
+    _drop_databases_of_dead_sessions(server)
+    return server
+
+
+def _drop_databases_of_dead_sessions(server_url: str) -> None:
+    """Drop what killed sessions left on the embedded test server (it is ours alone)."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        names = admin.execute(
+            "select datname from pg_database where datname ~ '^pgflow_(tpl|t|e)_[0-9]+'"
+        ).fetchall()
+        for (name,) in names:
+            pid = int(name.split("_")[2])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                admin.execute(
+                    sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+                )
+            except PermissionError:
+                pass
 
 
 def _create_db(server_url: str, name: str, template: str | None = None) -> str:

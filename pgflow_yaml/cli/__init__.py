@@ -17,6 +17,11 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on import (one line per module).
+from pgflow_yaml.cli import definition as _definition  # noqa: E402, F401, I001 (help order)
+from pgflow_yaml.cli import compile as _compile  # noqa: E402, F401
+from pgflow_yaml.cli import db as _db  # noqa: E402, F401
+from pgflow_yaml.cli import admin as _admin  # noqa: E402, F401
+from pgflow_yaml.cli import worker as _worker  # noqa: E402, F401 (also registers cli.runs)
 
 
 def main() -> None:

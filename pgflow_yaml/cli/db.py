@@ -1,0 +1,138 @@
+"""``pgflow db``: start, stop and inspect the embedded PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pgflow_yaml import embedded
+from pgflow_yaml.cli import app
+from pgflow_yaml.db import redact
+
+db_app = typer.Typer(
+    help="The embedded PostgreSQL server (data in ./.pgflow/db) used when no database is set.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory of the embedded server [default: ./.pgflow/db].",
+        file_okay=False,
+    ),
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _data_dir(value: Path | None) -> Path:
+    return value if value is not None else embedded.default_data_dir()
+
+
+def _process(pid: int) -> str:
+    command = redact(embedded.command_line(pid))
+    return f"{pid} ({command})" if command else str(pid)
+
+
+def _render(status: embedded.ServerStatus) -> str:
+    if not status.running:
+        state = "stopped" if status.initialized else "not created yet"
+        lines = [f"state:     {state}", f"data dir:  {status.data_dir}"]
+        if status.version:
+            lines.append(f"version:   PostgreSQL {status.version}")
+        return "\n".join(lines)
+    attached = ", ".join(_process(pid) for pid in status.attached) or "none"
+    lifetime = (
+        "kept until `pgflow db stop`"
+        if status.kept
+        else "stops when the last attached process exits"
+    )
+    return "\n".join(
+        [
+            f"state:     running ({lifetime})",
+            f"data dir:  {status.data_dir}",
+            f"version:   PostgreSQL {status.version}",
+            f"pid:       {status.pid}",
+            f"url:       {status.url}",
+            f"attached:  {attached}",
+        ]
+    )
+
+
+@db_app.command("start")
+def start_cmd(data_dir: DataDir = None) -> None:
+    """Start the embedded server and keep it running until `pgflow db stop`."""
+    try:
+        status = embedded.start(_data_dir(data_dir))
+    except embedded.EmbeddedServerError as exc:
+        raise _fail(exc) from None
+    typer.echo(_render(status))
+
+
+@db_app.command("stop")
+def stop_cmd(
+    data_dir: DataDir = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Stop even while other processes use the server.")
+    ] = False,
+) -> None:
+    """Stop the embedded server."""
+    path = _data_dir(data_dir)
+    try:
+        stopped = embedded.stop(path, force=force)
+    except embedded.EmbeddedServerError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"stopped the embedded server in {path}" if stopped else f"not running: {path}")
+
+
+@db_app.command("status")
+def status_cmd(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Show the data directory, version, pid and attached processes; exit 3 when stopped."""
+    status = embedded.status(_data_dir(data_dir))
+    typer.echo(json.dumps(status.as_dict(), indent=2) if as_json else _render(status))
+    if not status.running:
+        raise typer.Exit(3)
+
+
+@db_app.command("url")
+def url_cmd(data_dir: DataDir = None) -> None:
+    """Print the connection URL of the running embedded server."""
+    status = embedded.status(_data_dir(data_dir))
+    if not status.running:
+        typer.echo(
+            f"error: the embedded server in {status.data_dir} is not running;"
+            " start it with `pgflow db start`",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(status.url)
+
+
+@db_app.command(
+    "psql",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def psql_cmd(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """Open psql (shipped with the server) on the embedded server; extra arguments go to psql."""
+    try:
+        url = embedded.server_url(_data_dir(data_dir))
+        psql = embedded.psql_path()
+    except embedded.EmbeddedServerError as exc:
+        raise _fail(exc) from None
+    try:
+        code = subprocess.call([str(psql), *ctx.args, url])
+    except OSError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code)

@@ -1,0 +1,74 @@
+"""``pgflow validate`` and ``pgflow schema``: check flow files offline, print the JSON Schema."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pgflow_yaml.cli import app
+from pgflow_yaml.schema import schema_text
+from pgflow_yaml.validate import validate_paths
+
+
+class Format(enum.StrEnum):
+    """How ``pgflow validate`` reports."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+@app.command("validate")
+def validate_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Flow files and folders (folders recurse into *.yaml, *.yml, *.toml).",
+            show_default=False,
+        ),
+    ],
+    output_format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (stderr, with source lines), json (stdout) or github (annotations).",
+        ),
+    ] = Format.text,
+    check_handlers: Annotated[
+        bool,
+        typer.Option(
+            "--check-handlers",
+            help="Also import every handler and check that it takes (input) or (input, ctx).",
+        ),
+    ] = False,
+) -> None:
+    """Check flow files and report every problem in every file.
+
+    Exit status: 0 when every flow is valid, 1 when any is invalid, 2 when a file cannot be
+    read or the command is misused.
+    """
+    try:
+        report = validate_paths(paths, check_handlers=check_handlers)
+        rendered = report.render(output_format.value)
+    except Exception as exc:  # last resort: a message, never a traceback
+        sys.stderr.write(f"error[PGF100] internal error: {type(exc).__name__}: {exc}\n")
+        raise typer.Exit(2) from None
+    if output_format is Format.text:
+        sys.stderr.write(rendered)
+        sys.stderr.write(report.summary() + "\n")
+    else:
+        sys.stdout.write(rendered)
+        if output_format is Format.github:
+            sys.stderr.write(report.summary() + "\n")
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of a flow file (for editors and other tools)."""
+    sys.stdout.write(schema_text())

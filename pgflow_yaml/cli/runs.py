@@ -1,0 +1,277 @@
+"""``pgflow start | status | runs | cancel | retry``: start and watch runs from a shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from pgflow_yaml.cli import app
+from pgflow_yaml.client import Client, Run, TaskRow
+from pgflow_yaml.db import redact
+from pgflow_yaml.worker.errors import PgflowError
+
+Dsn = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn", help="Database URL [default: $PGFLOW_DATABASE_URL, $DATABASE_URL, embedded]."
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+STATUS_STYLE = {
+    "completed": "green",
+    "started": "yellow",
+    "created": "dim",
+    "queued": "dim",
+    "failed": "red",
+    "skipped": "magenta",
+    "cancelled": "red",
+}
+
+
+def fail(exc: BaseException, code: int = 1) -> typer.Exit:
+    """Print an error as one line on stderr; return the exit to raise."""
+    typer.echo(f"error: {redact(str(exc))}", err=True)
+    return typer.Exit(code)
+
+
+def parse_input(text: str) -> Any:
+    """Parse ``--input``: a JSON text, or ``@path`` to read it from a file (``@-``: stdin).
+
+    Raises:
+        typer.BadParameter: unreadable file or invalid JSON, said in one line.
+    """
+    source = "--input"
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
+        source = path
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(
+            f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def _duration(start: Any, end: Any) -> str:
+    begin, finish = _when(start), _when(end)
+    if begin is None:
+        return ""
+    seconds = ((finish or datetime.now(begin.tzinfo)) - begin).total_seconds()
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def step_rows(run: Run, tasks: list[TaskRow]) -> list[dict[str, Any]]:
+    """Summarize each step of a run: status, tasks done, most attempts, duration, last error."""
+    by_step: dict[str, list[TaskRow]] = {}
+    for task in tasks:
+        by_step.setdefault(task.step_slug, []).append(task)
+    rows = []
+    for step in run.steps:
+        own = by_step.get(step.step_slug, [])
+        errors = [t.error_message for t in own if t.error_message]
+        end = step.completed_at or step.failed_at or step.skipped_at
+        rows.append(
+            {
+                "step_slug": step.step_slug,
+                "status": step.status,
+                "tasks_done": sum(t.status == "completed" for t in own),
+                "tasks": len(own) if own else step.initial_tasks,
+                "attempts": max((t.attempts_count for t in own), default=0),
+                "duration": _duration(step.started_at, end),
+                "error": step.error_message or (errors[-1] if errors else None),
+                "skip_reason": step.skip_reason,
+            }
+        )
+    return rows
+
+
+def render_run(run: Run, tasks: list[TaskRow]) -> Group:
+    """Return the rich view of a run: a header line and one table row per step."""
+    style = STATUS_STYLE.get(run.status, "")
+    head = Text.assemble(
+        ("run ", "bold"),
+        (run.run_id, "cyan"),
+        f"  flow {run.flow_slug}  ",
+        (run.status, style),
+        f"  {_duration(run.started_at, run.completed_at or run.failed_at)}",
+    )
+    table = Table(show_edge=False, pad_edge=False, expand=False)
+    for column in ("step", "status", "tasks", "attempts", "duration", "error"):
+        table.add_column(column, overflow="fold")
+    for row in step_rows(run, tasks):
+        total = "" if row["tasks"] is None else f"{row['tasks_done']}/{row['tasks']}"
+        error = row["error"] or (f"skipped: {row['skip_reason']}" if row["skip_reason"] else "")
+        table.add_row(
+            escape(row["step_slug"]),
+            Text(row["status"], style=STATUS_STYLE.get(row["status"], "")),
+            total,
+            str(row["attempts"] or ""),
+            row["duration"],
+            Text(error.splitlines()[0][:120] if error else ""),
+        )
+    return Group(head, table)
+
+
+def watch(client: Client, run_id: str, console: Console, interval: float = 0.2) -> Run:
+    """Show a live view of a run until it finishes; return it."""
+    run = client.get(run_id)
+    with Live(render_run(run, client.tasks(run_id)), console=console, auto_refresh=False) as live:
+        while not run.finished:
+            time.sleep(interval)
+            run = client.get(run_id)
+            live.update(render_run(run, client.tasks(run_id)), refresh=True)
+    return run
+
+
+@app.command("start")
+def start_command(
+    flow: Annotated[
+        str, typer.Argument(help="Flow slug, or a flow file (its input_schema is checked).")
+    ],
+    input: Annotated[str, typer.Option("--input", "-i", help="Run input: JSON, or @file.")] = "{}",
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait at most.")] = None,
+    dsn: Dsn = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start a run of a flow; print its id (with --wait: its final state)."""
+    value = parse_input(input)
+    try:
+        with Client(dsn) as client:
+            run_id = client.start(flow, value)
+            if not wait:
+                print_json({"run_id": run_id}) if as_json else typer.echo(run_id)
+                return
+            run = client.wait(run_id, timeout)
+    except PgflowError as exc:
+        raise fail(exc) from None
+    if as_json:
+        print_json(run.to_json())
+    else:
+        typer.echo(f"{run.run_id} {run.status}")
+        typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
+    if run.status != "completed":
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_command(
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    watch_: Annotated[
+        bool, typer.Option("--watch", "-w", help="Live view until it finishes.")
+    ] = False,
+    dsn: Dsn = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a run's steps: status, tasks, attempts, duration, errors."""
+    console = Console()
+    try:
+        with Client(dsn) as client:
+            if watch_ and not as_json:
+                watch(client, run_id, console)
+                return
+            run = client.get(run_id)
+            tasks = client.tasks(run_id)
+    except PgflowError as exc:
+        raise fail(exc) from None
+    if as_json:
+        data = run.to_json()
+        data["step_summary"] = step_rows(run, tasks)
+        print_json(data)
+    else:
+        console.print(render_run(run, tasks))
+
+
+@app.command("runs")
+def runs_command(
+    flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only runs in this status.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
+    dsn: Dsn = None,
+    as_json: AsJson = False,
+) -> None:
+    """List recent runs, newest first."""
+    try:
+        with Client(dsn) as client:
+            found = client.runs(flow, status, limit)
+    except PgflowError as exc:
+        raise fail(exc) from None
+    if as_json:
+        print_json([vars(r) for r in found])
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("run_id", "flow", "status", "started", "duration"):
+        table.add_column(column)
+    for r in found:
+        table.add_row(
+            r.run_id,
+            escape(r.flow_slug),
+            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+            r.started_at.isoformat(timespec="seconds") if r.started_at else "",
+            _duration(r.started_at, r.completed_at or r.failed_at),
+        )
+    Console().print(table if found else "no runs")
+
+
+def _control(action: str, run_id: str, dsn: str | None, as_json: bool) -> None:
+    try:
+        with Client(dsn) as client:
+            run = client.cancel(run_id) if action == "cancel" else client.retry(run_id)
+    except PgflowError as exc:
+        raise fail(exc) from None
+    if as_json:
+        print_json(run.to_json())
+    else:
+        typer.echo(f"{run.run_id} {run.status}")
+
+
+@app.command("cancel")
+def cancel_command(
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    dsn: Dsn = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a run: nothing more starts, results still in flight are ignored."""
+    _control("cancel", run_id, dsn, as_json)
+
+
+@app.command("retry")
+def retry_command(
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    dsn: Dsn = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start a failed or cancelled run's failed steps, and what depends on them, again."""
+    _control("retry", run_id, dsn, as_json)

@@ -1,0 +1,128 @@
+"""``pgflow run-worker`` (serve flows) and ``pgflow run`` (the one-shot development command)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+
+from pgflow_yaml import queries
+from pgflow_yaml.cli import app
+from pgflow_yaml.cli.runs import fail, parse_input, render_run, watch
+from pgflow_yaml.client import Client
+from pgflow_yaml.db import resolve_dsn
+from pgflow_yaml.worker import logs
+from pgflow_yaml.worker.errors import PgflowError
+from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare, serve
+
+LogFormat = Annotated[
+    str, typer.Option("--log-format", help="text or json (one JSON object per line).")
+]
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+
+
+def _log_setup(fmt: str, level: str) -> None:
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("--log-format must be text or json")
+    if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter("--log-level must be debug, info, warning or error")
+    logs.configure("json" if fmt == "json" else "text", level.upper())
+
+
+@app.command("run-worker")
+def run_worker_command(
+    paths: Annotated[list[Path], typer.Argument(help="Flow files or folders.")],
+    dsn: Annotated[str | None, typer.Option("--dsn", help="Database URL.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Tasks in flight at most.")] = 10,
+    flow: Annotated[
+        list[str] | None, typer.Option("--flow", help="Serve only this flow (repeatable).")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Install flows missing from the database.")
+    ] = False,
+    grace_period: Annotated[
+        float, typer.Option(min=0, help="Seconds in-flight tasks get once stopping.")
+    ] = 10.0,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between polls when no wake-up arrives.")
+    ] = 1.0,
+    heartbeat_interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between heartbeats.")
+    ] = 5.0,
+    requeue_interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between requeues of dead workers' tasks.")
+    ] = 10.0,
+    log_format: LogFormat = "text",
+    log_level: LogLevel = "info",
+) -> None:
+    """Serve the flows of these files: claim tasks, run their handlers, report the results."""
+    _log_setup(log_format, log_level)
+    url = resolve_dsn(dsn)
+    try:
+        _, handlers = prepare(paths, url, only=flow or (), apply=apply)
+    except PgflowError as exc:
+        raise fail(exc) from None
+    worker = make_worker(
+        url,
+        handlers,
+        concurrency=concurrency,
+        grace_period=grace_period,
+        poll_interval=poll_interval,
+        heartbeat_interval=heartbeat_interval,
+        requeue_interval=requeue_interval,
+    )
+    try:
+        serve(worker)
+    except PgflowError as exc:
+        raise fail(exc) from None
+
+
+@app.command("run")
+def run_command(
+    file: Annotated[Path, typer.Argument(help="A flow file.")],
+    input: Annotated[str, typer.Option("--input", "-i", help="Run input: JSON, or @file.")] = "{}",
+    dsn: Annotated[
+        str | None, typer.Option("--dsn", help="Database URL [default: embedded].")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait at most.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Tasks in flight at most.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final run as JSON.")] = False,
+) -> None:
+    """Run a flow once: database, core, flow, an in-process worker, live progress, output."""
+    from pgflow_yaml import core
+
+    logs.configure("text", "WARNING")
+    value = parse_input(input)
+    console = Console(stderr=True)
+    try:
+        url = resolve_dsn(dsn)
+        with queries.translated(), psycopg.connect(url, autocommit=True) as conn:
+            core.install(conn)
+        flows, handlers = prepare([file], url, apply=True)
+        thread = WorkerThread(make_worker(url, handlers, concurrency=concurrency, grace_period=2))
+        with Client(url, flows=flows) as client:
+            run_id = client.start(flows[0], value)
+            thread.start()
+            try:
+                if console.is_terminal and not as_json:
+                    run = watch(client, run_id, console)
+                else:
+                    run = client.wait(run_id, timeout)
+                    if not as_json:
+                        console.print(render_run(run, client.tasks(run_id)))
+            finally:
+                thread.stop(timeout=10)
+    except PgflowError as exc:
+        raise fail(exc) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if as_json:
+        typer.echo(json.dumps(run.to_json(), indent=2, default=str, ensure_ascii=False))
+    else:
+        typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
+    if run.status != "completed":
+        raise typer.Exit(1)

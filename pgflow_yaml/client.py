@@ -1,0 +1,478 @@
+"""Start runs, wait for them, read their state, cancel and retry them.
+
+``Client`` is synchronous, ``AsyncClient`` its asyncio twin; both run only the named queries of
+``pgflow_yaml.queries``. A run's input is checked against its flow's ``input_schema`` before
+the run starts when the client knows the flow: pass a ``FlowSpec`` or a flow file path as
+``flow``, or register flows with ``flows=[...]`` and then start them by slug.
+
+    with Client(dsn) as client:
+        run_id = client.start("flows/orders.yaml", {"order_id": "A-1", "items": []})
+        run = client.wait(run_id, timeout=30)
+        print(run.status, run.output)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from pgflow_yaml import queries
+from pgflow_yaml.db import resolve_dsn
+from pgflow_yaml.model import FlowSpec
+from pgflow_yaml.worker.errors import (
+    DatabaseError,
+    FlowNotFound,
+    InvalidInput,
+    OutputNotJson,
+    PgflowError,
+    RunNotFound,
+    WaitTimeout,
+)
+from pgflow_yaml.worker.runner import check_json
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+FLOW_SUFFIXES = (".yaml", ".yml", ".toml")
+
+FlowRef = str | Path | FlowSpec
+
+
+@dataclass(frozen=True)
+class StepState:
+    """One step of a run, as ``get_run_with_states`` reports it."""
+
+    step_slug: str
+    status: str
+    remaining_tasks: int | None = None
+    initial_tasks: int | None = None
+    error_message: str | None = None
+    skip_reason: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    failed_at: str | None = None
+    skipped_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run and its step states."""
+
+    run_id: str
+    flow_slug: str
+    status: str
+    input: Any = None
+    output: Any = None
+    remaining_steps: int | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    failed_at: str | None = None
+    steps: tuple[StepState, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        """Return True once the run completed, failed or was cancelled."""
+        return self.status in TERMINAL
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        """Build a run from the ``{run, steps}`` document of ``get_run_with_states``."""
+        run = data.get("run") or {}
+        steps = tuple(
+            StepState(
+                step_slug=s["step_slug"],
+                status=s["status"],
+                **{k: s.get(k) for k in _STEP_FIELDS},
+            )
+            for s in data.get("steps") or []
+        )
+        return cls(
+            run_id=str(run.get("run_id")),
+            flow_slug=str(run.get("flow_slug")),
+            status=str(run.get("status")),
+            input=run.get("input"),
+            output=run.get("output"),
+            remaining_steps=run.get("remaining_steps"),
+            started_at=run.get("started_at"),
+            completed_at=run.get("completed_at"),
+            failed_at=run.get("failed_at"),
+            steps=steps,
+            raw=data,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the run as plain JSON data (what ``--json`` prints)."""
+        return {
+            "run_id": self.run_id,
+            "flow_slug": self.flow_slug,
+            "status": self.status,
+            "input": self.input,
+            "output": self.output,
+            "remaining_steps": self.remaining_steps,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "failed_at": self.failed_at,
+            "steps": [vars(s) for s in self.steps],
+        }
+
+
+_STEP_FIELDS = [f for f in StepState.__dataclass_fields__ if f not in ("step_slug", "status")]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of ``runs()``."""
+
+    run_id: str
+    flow_slug: str
+    status: str
+    remaining_steps: int | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task of a run (for ``pgflow status``)."""
+
+    step_slug: str
+    task_index: int
+    status: str
+    attempts_count: int
+    error_message: str | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    failed_at: datetime | None
+
+
+class _Flows:
+    """The flows a client knows, by slug, for input checks."""
+
+    def __init__(self, flows: Iterable[FlowRef]) -> None:
+        self._by_slug: dict[str, FlowSpec] = {}
+        for flow in flows:
+            self.resolve(flow)
+
+    def resolve(self, flow: FlowRef) -> tuple[str, FlowSpec | None]:
+        """Return the slug of ``flow`` and its spec when known (loading a flow file path)."""
+        if isinstance(flow, FlowSpec):
+            self._by_slug[flow.slug] = flow
+            return flow.slug, flow
+        text = str(flow)
+        if isinstance(flow, Path) or text.endswith(FLOW_SUFFIXES):
+            spec = load_flow_file(text)
+            self._by_slug[spec.slug] = spec
+            return spec.slug, spec
+        return text, self._by_slug.get(text)
+
+
+def load_flow_file(path: str | Path) -> FlowSpec:
+    """Load one flow file.
+
+    Raises:
+        PgflowError: the file is missing, invalid or holds no flow.
+    """
+    from pgflow_yaml.worker.errors import StartupError
+    from pgflow_yaml.worker.startup import load_flows
+
+    if not Path(path).is_file():
+        raise PgflowError(f"no flow file at {path}")
+    try:
+        return load_flows([path])[0]
+    except StartupError as exc:
+        raise PgflowError(str(exc)) from None
+
+
+def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None:
+    """Check that ``value`` is JSON and satisfies the flow's ``input_schema`` (when it has one).
+
+    Raises:
+        InvalidInput: naming every violation, with its place in the input.
+    """
+    try:
+        check_json(value, label)
+    except OutputNotJson as exc:
+        raise InvalidInput(f"the run input is not JSON: {exc}") from None
+    if flow is None or flow.input_schema is None:
+        return
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(flow.input_schema)
+    problems = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    if problems:
+        lines = []
+        for error in problems:
+            where = "".join(f"[{p!r}]" for p in error.absolute_path)
+            lines.append(f"  {label}{where}: {error.message}")
+        raise InvalidInput(
+            f"the input does not match the input_schema of flow {flow.slug!r}:\n" + "\n".join(lines)
+        )
+
+
+def _run_id(value: str | uuid.UUID) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
+
+
+def _translate_start(exc: DatabaseError, slug: str) -> PgflowError:
+    text = str(exc)
+    if "flows" in text and ("foreign key" in text or "violates" in text):
+        return FlowNotFound(f"no flow {slug!r} in the database (apply its migration first)")
+    return exc
+
+
+class Client:
+    """Start and control runs (synchronous); see the module docstring for an example."""
+
+    def __init__(self, dsn: str | None = None, *, flows: Iterable[FlowRef] = ()) -> None:
+        self.dsn = resolve_dsn(dsn)
+        self._flows = _Flows(flows)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            with queries.translated():
+                self._conn = psycopg.connect(self.dsn, autocommit=True)
+        return queries.fetch_sync(self._conn, name, params)
+
+    def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
+        """Start one run; return its id.
+
+        Raises:
+            InvalidInput: the input is not JSON or breaks the flow's input_schema.
+            FlowNotFound: the database has no such flow.
+        """
+        slug, spec = self._flows.resolve(flow)
+        check_input(spec, input)
+        params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
+        try:
+            rows = self._fetch("start_flow", params)
+        except DatabaseError as exc:
+            raise _translate_start(exc, slug) from None
+        return str(rows[0]["run_id"])
+
+    def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
+        """Start one run per input in one round trip; return the ids in input order.
+
+        Raises:
+            InvalidInput: an input is not JSON or breaks the input_schema (none is started).
+            FlowNotFound: the database has no such flow.
+        """
+        slug, spec = self._flows.resolve(flow)
+        for i, value in enumerate(inputs):
+            check_input(spec, value, f"inputs[{i}]")
+        if not inputs:
+            return []
+        try:
+            rows = self._fetch("start_many", {"flow_slug": slug, "inputs": Jsonb(list(inputs))})
+        except DatabaseError as exc:
+            raise _translate_start(exc, slug) from None
+        return [str(row["run_id"]) for row in rows]
+
+    def get(self, run_id: str | uuid.UUID) -> Run:
+        """Return a run with its step states.
+
+        Raises:
+            RunNotFound: no run has this id.
+        """
+        rows = self._fetch("get_run", {"run_id": _run_id(run_id)})
+        if not rows or rows[0]["run"] is None or not rows[0]["run"].get("run"):
+            raise RunNotFound(f"no run {run_id}")
+        return Run.from_json(rows[0]["run"])
+
+    def status(self, run_id: str | uuid.UUID) -> tuple[str, Any]:
+        """Return ``(status, output)`` of a run (cheaper than ``get``).
+
+        Raises:
+            RunNotFound: no run has this id.
+        """
+        rows = self._fetch("run_status", {"run_id": _run_id(run_id)})
+        if not rows:
+            raise RunNotFound(f"no run {run_id}")
+        return rows[0]["status"], rows[0]["output"]
+
+    def wait(self, run_id: str | uuid.UUID, timeout: float | None = None) -> Run:
+        """Wait until the run completes, fails or is cancelled; return it.
+
+        Raises:
+            WaitTimeout: still running after ``timeout`` seconds.
+            RunNotFound: no run has this id.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            status, _ = self.status(run_id)
+            if status in TERMINAL:
+                return self.get(run_id)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"run {run_id} is still {status} after {timeout:g}s")
+            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+            delay = min(delay * 1.5, 0.25)
+
+    def cancel(self, run_id: str | uuid.UUID) -> Run:
+        """Cancel a run: nothing more starts and results still in flight are ignored.
+
+        Raises:
+            RunNotFound: no run has this id.
+        """
+        run_id = _run_id(run_id)
+        self.status(run_id)
+        self._fetch("cancel_run", {"run_id": run_id})
+        return self.get(run_id)
+
+    def retry(self, run_id: str | uuid.UUID) -> Run:
+        """Start a failed or cancelled run's failed steps (and what depends on them) again.
+
+        Raises:
+            RunNotFound: no run has this id.
+        """
+        run_id = _run_id(run_id)
+        self.status(run_id)
+        self._fetch("retry_run", {"run_id": run_id})
+        return self.get(run_id)
+
+    def runs(
+        self, flow: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunSummary]:
+        """Return recent runs, newest first."""
+        rows = self._fetch("list_runs", {"flow_slug": flow, "status": status, "limit": limit})
+        return [RunSummary(**row | {"run_id": str(row["run_id"])}) for row in rows]
+
+    def tasks(self, run_id: str | uuid.UUID) -> list[TaskRow]:
+        """Return the tasks of a run in step order."""
+        return [TaskRow(**row) for row in self._fetch("run_tasks", {"run_id": _run_id(run_id)})]
+
+
+class AsyncClient:
+    """The asyncio twin of ``Client``: same methods, awaited."""
+
+    def __init__(self, dsn: str | None = None, *, flows: Iterable[FlowRef] = ()) -> None:
+        self.dsn = resolve_dsn(dsn)
+        self._flows = _Flows(flows)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        async with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                with queries.translated():
+                    self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+            return await queries.fetch(self._conn, name, params)
+
+    async def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
+        """Start one run; return its id (see ``Client.start``)."""
+        slug, spec = self._flows.resolve(flow)
+        check_input(spec, input)
+        params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
+        try:
+            rows = await self._fetch("start_flow", params)
+        except DatabaseError as exc:
+            raise _translate_start(exc, slug) from None
+        return str(rows[0]["run_id"])
+
+    async def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
+        """Start one run per input in one round trip (see ``Client.start_many``)."""
+        slug, spec = self._flows.resolve(flow)
+        for i, value in enumerate(inputs):
+            check_input(spec, value, f"inputs[{i}]")
+        if not inputs:
+            return []
+        try:
+            rows = await self._fetch(
+                "start_many", {"flow_slug": slug, "inputs": Jsonb(list(inputs))}
+            )
+        except DatabaseError as exc:
+            raise _translate_start(exc, slug) from None
+        return [str(row["run_id"]) for row in rows]
+
+    async def get(self, run_id: str | uuid.UUID) -> Run:
+        """Return a run with its step states (see ``Client.get``)."""
+        rows = await self._fetch("get_run", {"run_id": _run_id(run_id)})
+        if not rows or rows[0]["run"] is None or not rows[0]["run"].get("run"):
+            raise RunNotFound(f"no run {run_id}")
+        return Run.from_json(rows[0]["run"])
+
+    async def status(self, run_id: str | uuid.UUID) -> tuple[str, Any]:
+        """Return ``(status, output)`` of a run (see ``Client.status``)."""
+        rows = await self._fetch("run_status", {"run_id": _run_id(run_id)})
+        if not rows:
+            raise RunNotFound(f"no run {run_id}")
+        return rows[0]["status"], rows[0]["output"]
+
+    async def wait(self, run_id: str | uuid.UUID, timeout: float | None = None) -> Run:
+        """Wait for a run to finish (see ``Client.wait``)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        delay = 0.005
+        while True:
+            status, _ = await self.status(run_id)
+            if status in TERMINAL:
+                return await self.get(run_id)
+            if deadline is not None and loop.time() >= deadline:
+                raise WaitTimeout(f"run {run_id} is still {status} after {timeout:g}s")
+            pause = delay if deadline is None else min(delay, max(0.0, deadline - loop.time()))
+            await asyncio.sleep(pause)
+            delay = min(delay * 1.5, 0.25)
+
+    async def cancel(self, run_id: str | uuid.UUID) -> Run:
+        """Cancel a run (see ``Client.cancel``)."""
+        run_id = _run_id(run_id)
+        await self.status(run_id)
+        await self._fetch("cancel_run", {"run_id": run_id})
+        return await self.get(run_id)
+
+    async def retry(self, run_id: str | uuid.UUID) -> Run:
+        """Retry a failed or cancelled run (see ``Client.retry``)."""
+        run_id = _run_id(run_id)
+        await self.status(run_id)
+        await self._fetch("retry_run", {"run_id": run_id})
+        return await self.get(run_id)
+
+    async def runs(
+        self, flow: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunSummary]:
+        """Return recent runs, newest first."""
+        rows = await self._fetch("list_runs", {"flow_slug": flow, "status": status, "limit": limit})
+        return [RunSummary(**row | {"run_id": str(row["run_id"])}) for row in rows]
+
+    async def tasks(self, run_id: str | uuid.UUID) -> list[TaskRow]:
+        """Return the tasks of a run in step order."""
+        rows = await self._fetch("run_tasks", {"run_id": _run_id(run_id)})
+        return [TaskRow(**row) for row in rows]

@@ -1,0 +1,394 @@
+"""Compile a validated flow into a plain SQL migration.
+
+The migration is what any migration tool can apply (psql, Supabase, Alembic, Flyway): a header
+naming the source and its sha256, a shape guard, ``select pgflow.create_flow(...)`` with the
+flow's options stated explicitly, then one ``select pgflow.add_step(...)`` per step in list
+order, with named arguments. Every literal, slug and JSON pattern goes through
+:func:`quote_literal`. The same flow and timestamp give the same bytes.
+
+A flow that uses only what pgflow 0.8.1 has compiles to calls 0.8.1 has; the shape guard calls
+``pgflow.assert_flow_shape`` only where it exists, so such a file installs on a 0.8.1 database
+too. Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pgflow_yaml import __version__
+from pgflow_yaml.model import FlowSpec, StepSpec
+from pgflow_yaml.shape import flow_shape
+from pgflow_yaml.validate import ValidationReport, validate_paths
+
+TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
+GUARD_TAG = "pgflow_guard"
+_TIMESTAMP = re.compile(r"^[0-9]{14}$")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class CompileError(ValueError):
+    """A flow cannot be written as SQL."""
+
+
+@dataclass(frozen=True)
+class CompiledMigration:
+    """One flow compiled to SQL.
+
+    Attributes:
+        filename: ``<yyyymmddHHMMSS>_create_<flow_slug>_flow.sql``.
+        sql: the migration text (UTF-8, ``\\n`` line ends, ending with a newline).
+        flow_slug: the flow it creates.
+        extensions: what it needs beyond pgflow 0.8.1 (empty: it installs on 0.8.1 too).
+    """
+
+    filename: str
+    sql: str
+    flow_slug: str
+    extensions: tuple[str, ...] = ()
+
+
+def quote_literal(value: str) -> str:
+    """Return ``value`` as a SQL string literal that reads back as exactly ``value``.
+
+    Quotes are doubled; a value holding a backslash is written as an escape string
+    (``E'...'``, backslashes doubled) so it reads the same whatever
+    ``standard_conforming_strings`` says, as PostgreSQL's own ``quote_literal`` does.
+
+    Raises:
+        CompileError: the value holds a NUL character or a lone surrogate, which PostgreSQL
+            text cannot store.
+    """
+    if "\x00" in value:
+        raise CompileError(f"{value!r} holds a NUL character, which PostgreSQL text cannot store")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CompileError(f"{value!r} is not valid Unicode text ({exc.reason})") from None
+    body = value.replace("'", "''")
+    if "\\" in body:
+        return "E'" + body.replace("\\", "\\\\") + "'"
+    return "'" + body + "'"
+
+
+def _check_json_strings(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise CompileError(
+                f"{value!r} holds a NUL character, which PostgreSQL jsonb cannot store"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json_strings(key)
+            _check_json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json_strings(item)
+
+
+def json_text(value: Any) -> str:
+    """Return ``value`` as compact, deterministic JSON text (key order kept, Unicode as is).
+
+    Raises:
+        CompileError: the value is not JSON (NaN, infinity, an object of another type) or
+            holds a NUL character.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise CompileError(f"cannot write {value!r} as JSON: {exc}") from None
+    if "\\u0000" in text:  # json escapes NUL so; walk the value only then (it is rare)
+        _check_json_strings(value)
+    return text
+
+
+def quote_json(value: Any) -> str:
+    """Return ``value`` as a ``jsonb`` SQL literal."""
+    return f"{quote_literal(json_text(value))}::jsonb"
+
+
+def _quote_array(values: Iterable[str]) -> str:
+    return "array[" + ", ".join(quote_literal(v) for v in values) + "]::text[]"
+
+
+def _call(function: str, arguments: list[tuple[str, str]]) -> str:
+    named = ", ".join(f"{name} => {value}" for name, value in arguments)
+    return f"select {function}({named});"
+
+
+def check_timestamp(timestamp: str) -> str:
+    """Return ``timestamp`` when it is a real ``yyyymmddHHMMSS`` instant.
+
+    Raises:
+        CompileError: it is not 14 digits or not a valid date and time.
+    """
+    if not _TIMESTAMP.match(timestamp):
+        raise CompileError(f"timestamp {timestamp!r} is not YYYYMMDDHHMMSS (14 digits)")
+    try:
+        datetime.strptime(timestamp, TIMESTAMP_FORMAT)
+    except ValueError:
+        raise CompileError(f"timestamp {timestamp!r} is not a valid date and time") from None
+    return timestamp
+
+
+def utc_timestamp(now: datetime | None = None) -> str:
+    """Return the current (or given) instant as a UTC ``yyyymmddHHMMSS`` string."""
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def migration_filename(flow_slug: str, timestamp: str) -> str:
+    """Return ``<timestamp>_create_<flow_slug>_flow.sql``."""
+    return f"{check_timestamp(timestamp)}_create_{flow_slug}_flow.sql"
+
+
+def _uses_conditions(step: StepSpec) -> bool:
+    return step.if_ is not None or step.if_not is not None
+
+
+def _uses_when_exhausted(step: StepSpec) -> bool:
+    return step.when_exhausted not in (None, "fail")
+
+
+def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
+    """Return what the flow needs beyond pgflow 0.8.1, each naming its steps.
+
+    Conditions (``if``/``if_not`` with ``when_unmet``) and a ``when_exhausted`` other than
+    ``fail`` (0.8.1's only behaviour) need the pgflow-yaml core; everything else is 0.8.1.
+    """
+    needs: list[str] = []
+    conditional = [s.slug for s in flow.steps if _uses_conditions(s)]
+    if conditional:
+        needs.append(f"conditions (if/if_not, when_unmet) on {', '.join(conditional)}")
+    exhausting = [s.slug for s in flow.steps if _uses_when_exhausted(s)]
+    if exhausting:
+        needs.append(f"when_exhausted on {', '.join(exhausting)}")
+    return tuple(needs)
+
+
+def _comment(text: str) -> str:
+    """Return ``text`` safe inside a ``--`` comment: line breaks shown, never acted on."""
+    return _LINE_BREAK.sub(lambda m: m.group(0).encode("unicode_escape").decode(), text)
+
+
+def _option_text(options: list[tuple[str, int | None]]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in options if value is not None)
+
+
+def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
+    source = _comment(flow.source_path or "<no file>")
+    digest = flow.source_sha256 or "unknown"
+    lines = [
+        f"-- compiled by pgflow-yaml {__version__} from {source} (sha256 {digest}); do not edit",
+        "--",
+        f"-- flow {flow.slug}: {len(flow.steps)} step{'s' if len(flow.steps) != 1 else ''}",
+    ]
+    if flow.description:
+        lines += [f"--   {line}".rstrip() for line in _LINE_BREAK.split(flow.description)]
+    lines.append(
+        "-- options: "
+        + _option_text(
+            [
+                ("max_attempts", flow.max_attempts),
+                ("base_delay", flow.base_delay),
+                ("timeout", flow.timeout),
+            ]
+        )
+    )
+    for step in flow.steps:
+        own = _option_text(
+            [
+                ("max_attempts", step.max_attempts),
+                ("base_delay", step.base_delay),
+                ("timeout", step.timeout),
+                ("start_delay", step.start_delay),
+            ]
+        )
+        if own:
+            lines.append(f"--   step {step.slug}: {own}")
+    lines += [
+        "-- Option changes are applied: run against a database that holds this flow with the",
+        "-- same shape, this updates its retries, delays and timeouts to the values above.",
+        "-- A different shape (steps, order, types, dependencies, conditions) aborts before",
+        "-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).",
+    ]
+    if extensions:
+        lines.append("-- Needs the pgflow-yaml core (not in pgflow 0.8.1):")
+        lines += [f"--   {_comment(need)}" for need in extensions]
+    else:
+        lines.append("-- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.")
+    lines.append("-- Apply in one transaction (psql -v ON_ERROR_STOP=1 --single-transaction -f).")
+    return lines
+
+
+def _guard(flow: FlowSpec) -> list[str]:
+    call = (
+        f"    perform pgflow.assert_flow_shape({quote_literal(flow.slug)}, "
+        f"{quote_json(flow_shape(flow))});"
+    )
+    tag = GUARD_TAG
+    suffix = 0
+    while f"${tag}$" in call:
+        suffix += 1
+        tag = f"{GUARD_TAG}_{suffix}"
+    return [
+        "-- Shape guard: fails, listing every difference, when the database holds this flow",
+        "-- with another shape (skipped where pgflow.assert_flow_shape does not exist).",
+        f"do ${tag}$",
+        "begin",
+        "  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then",
+        call,
+        "  end if;",
+        "end",
+        f"${tag}$;",
+    ]
+
+
+def _create_flow(flow: FlowSpec) -> str:
+    return _call(
+        "pgflow.create_flow",
+        [
+            ("flow_slug", quote_literal(flow.slug)),
+            ("max_attempts", str(flow.max_attempts)),
+            ("base_delay", str(flow.base_delay)),
+            ("timeout", str(flow.timeout)),
+        ],
+    )
+
+
+def _add_step(flow: FlowSpec, step: StepSpec) -> str:
+    arguments = [("flow_slug", quote_literal(flow.slug)), ("step_slug", quote_literal(step.slug))]
+    if step.deps:
+        arguments.append(("deps_slugs", _quote_array(step.deps)))
+    for name, value in (
+        ("max_attempts", step.max_attempts),
+        ("base_delay", step.base_delay),
+        ("timeout", step.timeout),
+        ("start_delay", step.start_delay),
+    ):
+        if value is not None:
+            arguments.append((name, str(int(value))))
+    arguments.append(("step_type", quote_literal(step.step_type)))
+    if step.if_ is not None:
+        arguments.append(("required_input_pattern", quote_json(step.if_)))
+    if step.if_not is not None:
+        arguments.append(("forbidden_input_pattern", quote_json(step.if_not)))
+    if _uses_conditions(step):
+        arguments.append(("when_unmet", quote_literal(step.when_unmet or "skip")))
+    if _uses_when_exhausted(step):
+        arguments.append(("when_exhausted", quote_literal(str(step.when_exhausted))))
+    return _call("pgflow.add_step", arguments)
+
+
+def compile_flow(flow: FlowSpec, *, timestamp: str) -> CompiledMigration:
+    """Compile one validated flow into a migration.
+
+    Args:
+        flow: a flow built by the validator (or by hand from validated data).
+        timestamp: the UTC ``yyyymmddHHMMSS`` that names the file (:func:`utc_timestamp`).
+
+    Raises:
+        CompileError: the timestamp is malformed, or a value cannot be stored by PostgreSQL
+            (a NUL character, a lone surrogate, NaN in a pattern).
+    """
+    filename = migration_filename(flow.slug, timestamp)
+    extensions = extensions_needed(flow)
+    lines = _header(flow, extensions)
+    lines.append("")
+    lines += _guard(flow)
+    lines.append("")
+    lines.append(_create_flow(flow))
+    lines += [_add_step(flow, step) for step in flow.steps]
+    return CompiledMigration(
+        filename=filename,
+        sql="\n".join(lines) + "\n",
+        flow_slug=flow.slug,
+        extensions=extensions,
+    )
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What compiling a set of flow files gave.
+
+    Attributes:
+        report: the validation of every file (the diagnostics ``pgflow validate`` shows).
+        migrations: one per flow, in file order; empty when any file is invalid or any flow
+            failed to compile, so that a broken set never yields a partial set of files.
+        errors: why a valid flow could not be compiled, one line each.
+    """
+
+    report: ValidationReport
+    migrations: tuple[CompiledMigration, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """Return the validation exit code (0, 1 or 2), or 1 when a flow failed to compile."""
+        if not self.report.ok:
+            return self.report.exit_code
+        return 1 if self.errors else 0
+
+
+def compile_paths(
+    paths: Sequence[str | os.PathLike[str]], *, timestamp: str | None = None
+) -> CompileResult:
+    """Validate flow files and folders, then compile every flow (all or nothing).
+
+    Args:
+        paths: flow files and folders, as ``pgflow validate`` takes them.
+        timestamp: the UTC ``yyyymmddHHMMSS`` naming the files; now when ``None``.
+
+    Raises:
+        CompileError: the timestamp is malformed (checked before any file is read).
+    """
+    stamp = check_timestamp(timestamp) if timestamp is not None else utc_timestamp()
+    report = validate_paths(paths)
+    if not report.ok:
+        return CompileResult(report)
+    migrations: list[CompiledMigration] = []
+    errors: list[str] = []
+    producers: dict[str, str] = {}
+    for flow in report.flows:
+        source = flow.source_path or flow.slug
+        try:
+            migration = compile_flow(flow, timestamp=stamp)
+        except CompileError as exc:
+            errors.append(f"{source}: cannot compile flow {flow.slug}: {exc}")
+            continue
+        if migration.filename in producers:
+            errors.append(
+                f"{source}: compiles to {migration.filename}, as {producers[migration.filename]}"
+                " does"
+            )
+            continue
+        producers[migration.filename] = source
+        migrations.append(migration)
+    if errors:
+        return CompileResult(report, errors=tuple(errors))
+    return CompileResult(report, tuple(migrations))
+
+
+def write_migrations(migrations: Iterable[CompiledMigration], out_dir: Path) -> list[Path]:
+    """Write each migration into ``out_dir`` (created if needed); return the paths written.
+
+    The bytes are exactly ``migration.sql`` in UTF-8: no newline translation on any platform.
+
+    Raises:
+        OSError: the folder cannot be created or a file cannot be written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for migration in migrations:
+        path = out_dir / migration.filename
+        path.write_bytes(migration.sql.encode("utf-8"))
+        written.append(path)
+    return written

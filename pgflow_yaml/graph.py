@@ -1,0 +1,356 @@
+"""Check what a schema cannot: slugs, option ranges, the dependency graph, maps and conditions.
+
+Works on the raw document (not the model) and skips any value whose type is wrong, since
+:mod:`pgflow_yaml.schema` reports those; so both stages run on every file and one run reports
+everything. The dependency graph goes through networkx only when some dependency points
+forward: steps listed in dependency order cannot form a cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+import networkx as nx
+from jsonschema.exceptions import best_match
+
+from pgflow_yaml.diagnostics import Diagnostic, DocPath
+from pgflow_yaml.loader import SourceDoc
+from pgflow_yaml.model import ROOT_INPUT
+from pgflow_yaml.schema import did_you_mean
+
+SLUG_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+MAX_SLUG_LENGTH = 128
+MAX_FLOW_SLUG_LENGTH = 47
+"""pgmq refuses queue names longer than this, and a flow's slug names its queue."""
+RESERVED_SLUGS = frozenset({"run"})
+PG_INT_MAX = 2_147_483_647
+OPTION_MINIMUMS = {"max_attempts": 1, "base_delay": 1, "timeout": 3, "start_delay": 0}
+_OPTION_HINTS = {
+    "max_attempts": "1 means a single attempt, with no retry",
+    "base_delay": "the first retry waits base_delay seconds, each later one twice as long",
+    "timeout": "a task gets at least 3 seconds to report back",
+    "start_delay": "0 starts the step's tasks as soon as it is ready",
+}
+
+
+def slug_problem(slug: str, *, flow: bool) -> tuple[str, str, str | None] | None:
+    """Return ``(code, message, hint)`` when ``slug`` breaks the slug rules, else ``None``."""
+    what = "flow slug" if flow else "step slug"
+    shown = json.dumps(slug[:60] + ("..." if len(slug) > 60 else ""), ensure_ascii=False)
+    if not SLUG_RE.match(slug):
+        fixed = re.sub(r"[^a-zA-Z0-9_]", "_", slug)
+        if not fixed or fixed[0].isdigit():
+            fixed = "_" + fixed
+        hint = f'did you mean "{fixed[:MAX_SLUG_LENGTH]}"?' if slug else None
+        if not slug:
+            return ("PGF307", f"{what} is empty", "give it a name")
+        return (
+            "PGF307",
+            f"{what} {shown} may hold only letters, digits and underscores, "
+            "and must not start with a digit",
+            hint,
+        )
+    limit = MAX_FLOW_SLUG_LENGTH if flow else MAX_SLUG_LENGTH
+    if len(slug) > limit:
+        why = (
+            " because it also names the flow's pgmq queue, and pgmq rejects longer queue names"
+            if flow
+            else ""
+        )
+        return (
+            "PGF308",
+            f"{what} {shown} is {len(slug)} characters long; at most {limit} are allowed{why}",
+            "shorten it",
+        )
+    if slug in RESERVED_SLUGS:
+        return (
+            "PGF309",
+            f'{what} "{slug}" is reserved: a step\'s input holds the run input under "run"',
+            "choose another name",
+        )
+    return None
+
+
+class _Checker:
+    def __init__(self, doc: SourceDoc) -> None:
+        self.doc = doc
+        self.out: list[Diagnostic] = []
+
+    def add(
+        self, code: str, message: str, path: DocPath, hint: str | None = None, key: bool = False
+    ) -> None:
+        span = self.doc.span(path, key=key)
+        self.out.append(Diagnostic(code, message, self.doc.file, span, path, hint))
+
+    def slug(self, value: Any, path: DocPath, flow: bool) -> None:
+        if isinstance(value, str):
+            problem = slug_problem(value, flow=flow)
+            if problem:
+                self.add(problem[0], problem[1], path, problem[2])
+
+    def options(self, holder: dict[str, Any], base: DocPath, label: str) -> None:
+        for key, minimum in OPTION_MINIMUMS.items():
+            value = holder.get(key)
+            if type(value) is not int:
+                continue
+            if value < minimum:
+                unit = "" if key == "max_attempts" else " seconds"
+                self.add(
+                    "PGF310",
+                    f"{key} of {label} must be at least {minimum}{unit}, got {value}",
+                    (*base, key),
+                    _OPTION_HINTS[key],
+                )
+            elif value > PG_INT_MAX:
+                self.add(
+                    "PGF310",
+                    f"{key} of {label} must be at most {PG_INT_MAX} (a PostgreSQL integer)",
+                    (*base, key),
+                    "use a smaller number",
+                )
+
+
+def check_graph(doc: SourceDoc) -> list[Diagnostic]:
+    """Return every graph, slug, option, map and condition problem of a document."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return []
+    check = _Checker(doc)
+    check.slug(data.get("slug"), ("slug",), flow=True)
+    check.options(data, (), "the flow")
+    input_schema = data.get("input_schema")
+    if "input_schema" in data:
+        _check_input_schema(check, input_schema)
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return check.out
+
+    index_of: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict) or not isinstance(step.get("slug"), str):
+            continue
+        slug = step["slug"]
+        check.slug(slug, ("steps", i, "slug"), flow=False)
+        if slug in index_of:
+            first = check.doc.span(("steps", index_of[slug], "slug"))
+            check.add(
+                "PGF301",
+                f'duplicate step slug "{slug}"',
+                ("steps", i, "slug"),
+                f"first used by steps[{index_of[slug]}] at line {first.line}",
+            )
+        else:
+            index_of[slug] = i
+
+    known = list(index_of)
+    edges: list[tuple[str, str, DocPath]] = []
+    forward = False
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        slug = step.get("slug") if isinstance(step.get("slug"), str) else None
+        label = f'step "{slug}"' if slug is not None else f"steps[{i}]"
+        base: DocPath = ("steps", i)
+        check.options(step, base, label)
+        refs: list[tuple[str, DocPath, str]] = []
+        deps = step.get("depends_on")
+        if isinstance(deps, list):
+            seen: set[str] = set()
+            for j, dep in enumerate(deps):
+                if not isinstance(dep, str):
+                    continue
+                if dep in seen:
+                    check.add(
+                        "PGF316",
+                        f'{label} lists "{dep}" twice in depends_on',
+                        (*base, "depends_on", j),
+                        "remove the repeated entry",
+                    )
+                    continue
+                seen.add(dep)
+                refs.append((dep, (*base, "depends_on", j), "depends on"))
+        source = step.get("map")
+        if isinstance(source, str):
+            if isinstance(deps, list) and deps:
+                check.add(
+                    "PGF311",
+                    f"map {label} cannot also have depends_on",
+                    (*base, "depends_on"),
+                    "a map step gets its input from its map source only; "
+                    "remove depends_on or make it a single step",
+                    key=True,
+                )
+            if source == ROOT_INPUT:
+                _check_root_map(check, input_schema, label, (*base, "map"))
+            else:
+                refs.append((source, (*base, "map"), "maps over"))
+        for target, path, verb in refs:
+            if slug is not None and target == slug:
+                check.add(
+                    "PGF304",
+                    f"{label} {verb} itself",
+                    path,
+                    "a step cannot use its own output",
+                )
+            elif target not in index_of:
+                choices = [*known, ROOT_INPUT] if verb == "maps over" else known
+                hint = did_you_mean(target, choices)
+                check.add("PGF302", f'{label} {verb} unknown step "{target}"', path, hint)
+            else:
+                if index_of[target] > i:
+                    forward = True
+                    check.add(
+                        "PGF303",
+                        f'{label} {verb} "{target}", which is listed after it '
+                        f"(steps[{index_of[target]}])",
+                        path,
+                        f'list "{target}" before {label}: steps run in dependency order',
+                    )
+                if slug is not None:
+                    edges.append((slug, target, path))
+        _check_conditions(check, step, base, label)
+    if forward:
+        _check_cycles(check, edges, index_of)
+    return check.out
+
+
+def _check_conditions(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:
+    for key in ("if", "if_not"):
+        if key in step and not isinstance(step[key], dict):
+            check.add(
+                "PGF314",
+                f"{key} of {label} must be a JSON object (a mapping), not {_kind(step[key])}",
+                (*base, key),
+                "a pattern is matched by containment against the step input, "
+                "e.g. {charge: {paid: true}}",
+            )
+    if "when_unmet" in step and "if" not in step and "if_not" not in step:
+        check.add(
+            "PGF313",
+            f"{label} sets when_unmet but has no condition",
+            (*base, "when_unmet"),
+            "add if or if_not, or remove when_unmet",
+            key=True,
+        )
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _check_root_map(check: _Checker, input_schema: Any, label: str, path: DocPath) -> None:
+    if not isinstance(input_schema, dict) or "type" not in input_schema:
+        return
+    declared = input_schema["type"]
+    types = declared if isinstance(declared, list) else [declared]
+    if "array" in types:
+        return
+    shown = ", ".join(str(t) for t in types)
+    check.add(
+        "PGF312",
+        f"{label} maps over the run input ($input), but input_schema says the input is "
+        f"of type {shown}, not an array",
+        path,
+        "make input_schema type: array, or map over a step's output instead",
+    )
+
+
+@lru_cache(maxsize=256)
+def _schema_errors(schema_json: str) -> tuple[tuple[DocPath, str], ...]:
+    schema = json.loads(schema_json)
+    cls: Any = jsonschema.Draft202012Validator
+    if isinstance(schema, dict) and isinstance(schema.get("$schema"), str):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cls = jsonschema.validators.validator_for(schema, default=cls)
+    meta = cls(cls.META_SCHEMA)
+    groups: dict[DocPath, list[Any]] = {}
+    for error in meta.iter_errors(schema):
+        groups.setdefault(tuple(error.absolute_path), []).append(error)
+    found = []
+    for path, errors in groups.items():
+        chosen = best_match(errors)
+        if chosen is not None:
+            found.append((path, chosen.message))
+    return tuple(found)
+
+
+_JSON_TYPE_NAMES = ["array", "boolean", "integer", "null", "number", "object", "string"]
+
+
+def _check_input_schema(check: _Checker, schema: Any) -> None:
+    if not isinstance(schema, dict | bool):
+        check.add(
+            "PGF315",
+            f"input_schema must be a JSON Schema (a mapping or a boolean), not {_kind(schema)}",
+            ("input_schema",),
+            "e.g. input_schema: {type: object, required: [order_id]}",
+        )
+        return
+    try:
+        errors = _schema_errors(json.dumps(schema, sort_keys=True))
+    except (TypeError, ValueError, RecursionError) as exc:
+        check.add("PGF315", f"input_schema cannot be checked: {exc}", ("input_schema",))
+        return
+    for path, message in errors:
+        hint = None
+        value: Any = schema
+        for part in path:
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+                value = value[part]
+            else:
+                value = None
+        if path and path[-1] == "type" and isinstance(value, str):
+            hint = did_you_mean(value, _JSON_TYPE_NAMES)
+        if len(message) > 200:
+            message = message[:197] + "..."
+        check.add(
+            "PGF315",
+            f"input_schema is not a valid JSON Schema: {message}",
+            ("input_schema", *path),
+            hint,
+        )
+
+
+def _check_cycles(
+    check: _Checker, edges: list[tuple[str, str, DocPath]], index_of: dict[str, int]
+) -> None:
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    where: dict[tuple[str, str], DocPath] = {}
+    for step, dep, path in edges:
+        graph.add_edge(step, dep)
+        where.setdefault((step, dep), path)
+    for component in nx.strongly_connected_components(graph):
+        if len(component) < 2:
+            continue
+        start = min(component, key=lambda s: index_of[s])
+        cycle = nx.find_cycle(graph.subgraph(component), source=start)
+        loop = [u for u, _ in cycle]
+        pivot = loop.index(min(loop, key=lambda s: index_of[s]))
+        loop = loop[pivot:] + loop[:pivot]
+        shown = " -> ".join([*loop, loop[0]])
+        # Point at the edge that closes the loop back to the earliest listed step.
+        closing = where[(loop[-1], loop[0])]
+        check.add(
+            "PGF305",
+            f"dependency cycle: {shown}",
+            closing,
+            "each step depends on the next one; remove one of these dependencies",
+        )

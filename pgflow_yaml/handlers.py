@@ -1,0 +1,177 @@
+"""Resolve a step's handler path to a Python callable.
+
+A handler path is ``package.module:attribute`` or ``package.module.attribute`` (the attribute
+after a colon may itself be dotted: ``pkg.mod:Class.method``). It is imported with the flow
+file's folder and the current directory on ``sys.path``; the result must be a callable taking
+the step input and, optionally, a context: one or two positional parameters (``async def``
+allowed). The validator uses this with ``--check-handlers``; the worker imports its handlers
+with it at start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import keyword
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pgflow_yaml.schema import did_you_mean
+
+
+class HandlerImportError(Exception):
+    """A handler path could not be turned into a usable callable.
+
+    Attributes:
+        code: The diagnostic code (``PGF401``-``PGF406``) naming what went wrong.
+        hint: What to do about it, when known.
+    """
+
+    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.hint = hint
+
+
+def _identifier(part: str) -> bool:
+    return part.isidentifier() and not keyword.iskeyword(part)
+
+
+def split_handler_path(path: str) -> tuple[str, str]:
+    """Split a handler path into ``(module, attribute)``.
+
+    Raises:
+        HandlerImportError: (``PGF401``) the path has neither form.
+    """
+    if ":" in path:
+        module, _, attr = path.partition(":")
+    else:
+        module, _, attr = path.rpartition(".")
+    parts = [*module.split("."), *attr.split(".")]
+    if not module or not attr or path.count(":") > 1 or not all(map(_identifier, parts)):
+        raise HandlerImportError(
+            "PGF401",
+            f'handler "{path}" is not a Python import path',
+            'write "package.module:function" or "package.module.function"',
+        )
+    return module, attr
+
+
+def handler_form_problem(path: str) -> HandlerImportError | None:
+    """Return the error for a malformed handler path, or ``None`` when its form is right."""
+    try:
+        split_handler_path(path)
+    except HandlerImportError as exc:
+        return exc
+    return None
+
+
+def positional_arity(func: Callable[..., Any]) -> tuple[int, int] | None:
+    """Return ``(required, accepted)`` positional parameter counts, or None if unknowable.
+
+    ``accepted`` is 2 when a function takes ``*args`` (it then takes any number).
+    """
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    required = accepted = 0
+    for param in signature.parameters.values():
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            accepted += 1
+            if param.default is param.empty:
+                required += 1
+        elif param.kind is param.VAR_POSITIONAL:
+            accepted = max(accepted, 2)
+        elif param.kind is param.KEYWORD_ONLY and param.default is param.empty:
+            return (required, -1)
+    return required, accepted
+
+
+def takes_context(func: Callable[..., Any]) -> bool:
+    """Return True when the handler should be called as ``func(input, ctx)``."""
+    arity = positional_arity(func)
+    return arity is not None and arity[1] >= 2
+
+
+def import_handler(path: str, search_paths: Sequence[str | Path] = ()) -> Callable[..., Any]:
+    """Import a handler and check that it can be called with the step input (and a context).
+
+    Args:
+        path: ``pkg.mod:attr`` or ``pkg.mod.attr``.
+        search_paths: Folders put at the front of ``sys.path`` (and left there, so that a
+            handler's own lazy imports keep working), typically the flow file's folder; the
+            current directory is always added.
+
+    Returns:
+        The callable.
+
+    Raises:
+        HandlerImportError: The path is malformed (``PGF401``), its module cannot be found
+            (``PGF402``), importing it raised (``PGF403``), the attribute is missing
+            (``PGF404``), it is not callable (``PGF405``) or takes the wrong parameters
+            (``PGF406``).
+    """
+    module_name, attr = split_handler_path(path)
+    for folder in [*reversed([str(p) for p in search_paths]), str(Path.cwd())]:
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or module_name
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise HandlerImportError(
+                "PGF402",
+                f'handler "{path}": no module named "{missing}"',
+                "check the spelling, and that the module is importable from the flow "
+                "file's folder or the current directory",
+            ) from None
+        raise HandlerImportError(
+            "PGF403",
+            f'handler "{path}": importing "{module_name}" failed: {exc}',
+            "a module imported by the handler's module is missing",
+        ) from None
+    except (Exception, SystemExit) as exc:
+        raise HandlerImportError(
+            "PGF403",
+            f'handler "{path}": importing "{module_name}" raised {type(exc).__name__}: {exc}',
+            "fix the module so that it imports cleanly",
+        ) from None
+    target: Any = module
+    walked = module_name
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            names = [n for n in dir(target) if not n.startswith("_")]
+            raise HandlerImportError(
+                "PGF404",
+                f'handler "{path}": "{walked}" has no attribute "{part}"',
+                did_you_mean(part, names),
+            )
+        target = getattr(target, part)
+        walked += f".{part}"
+    if not callable(target):
+        raise HandlerImportError(
+            "PGF405",
+            f'handler "{path}" is a {type(target).__name__}, not a function',
+            "point the handler at a function",
+        )
+    arity = positional_arity(target)
+    if arity is not None:
+        required, accepted = arity
+        if accepted == -1:
+            raise HandlerImportError(
+                "PGF406",
+                f'handler "{path}" has a required keyword-only parameter',
+                "a handler is called as handler(input) or handler(input, ctx)",
+            )
+        if required > 2 or accepted < 1:
+            raise HandlerImportError(
+                "PGF406",
+                f'handler "{path}" takes {required if required > 2 else accepted} positional '
+                "parameters; a handler takes one or two",
+                "define it as def step(input) or def step(input, ctx)",
+            )
+    return target  # type: ignore[no-any-return]

@@ -1,0 +1,62 @@
+"""The shape of a flow: what must match between a flow file and the database.
+
+The shape is pgflow's JSON (``_get_flow_shape`` upstream): steps in list order (their
+``step_index``), each with its slug, type, sorted dependencies, condition modes and patterns,
+plus the options. ``pgflow.compare_flow_shape(flow_slug, shape)`` compares it with what the
+database holds; options travel with the shape but are not part of it (they may change in
+place). Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pgflow_yaml.model import FlowSpec, StepSpec
+
+DEFAULT_WHEN_UNMET = "skip"
+DEFAULT_WHEN_EXHAUSTED = "fail"
+
+
+def _pattern(value: dict[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {"defined": False}
+    return {"defined": True, "value": value}
+
+
+def step_options(step: StepSpec) -> dict[str, int]:
+    """Return the options a step sets itself (the ones it inherits from the flow are left out)."""
+    options = {
+        "maxAttempts": step.max_attempts,
+        "baseDelay": step.base_delay,
+        "timeout": step.timeout,
+        "startDelay": step.start_delay,
+    }
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def flow_options(flow: FlowSpec) -> dict[str, int]:
+    """Return the flow-level options, defaults resolved."""
+    return {"maxAttempts": flow.max_attempts, "baseDelay": flow.base_delay, "timeout": flow.timeout}
+
+
+def step_shape(step: StepSpec) -> dict[str, Any]:
+    """Return the shape of one step (pgflow's camelCase keys)."""
+    return {
+        "slug": step.slug,
+        "stepType": step.step_type,
+        "dependencies": sorted(step.deps),
+        "whenUnmet": step.when_unmet or DEFAULT_WHEN_UNMET,
+        "whenExhausted": step.when_exhausted or DEFAULT_WHEN_EXHAUSTED,
+        "requiredInputPattern": _pattern(step.if_),
+        "forbiddenInputPattern": _pattern(step.if_not),
+        "options": step_options(step),
+    }
+
+
+def flow_shape(flow: FlowSpec) -> dict[str, Any]:
+    """Return the shape JSON of a flow, as ``pgflow.compare_flow_shape`` expects it.
+
+    Steps come in list order (the order ``add_step`` gives them their index); dependencies
+    are sorted by code point, which is how the database side sorts them too (``collate "C"``).
+    """
+    return {"steps": [step_shape(step) for step in flow.steps], "options": flow_options(flow)}

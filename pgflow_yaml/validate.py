@@ -1,0 +1,372 @@
+"""Validate flow files: every stage on every file, every problem in one report.
+
+The pipeline per file is load (:mod:`~pgflow_yaml.loader`) → schema
+(:mod:`~pgflow_yaml.schema`) → graph (:mod:`~pgflow_yaml.graph`) → handler form, then across
+files the flow slugs must be unique case-insensitively, and with ``check_handlers`` each handler
+is imported. Each stage returns diagnostics rather than raising, and a file only becomes a
+:class:`~pgflow_yaml.model.FlowSpec` when nothing is wrong with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pgflow_yaml import handlers
+from pgflow_yaml.diagnostics import (
+    IO_CODES,
+    Diagnostic,
+    render_github,
+    render_json,
+    render_text,
+)
+from pgflow_yaml.graph import check_graph
+from pgflow_yaml.loader import FLOW_SUFFIXES, SourceDoc, read_file
+from pgflow_yaml.model import (
+    DEFAULT_BASE_DELAY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    FlowSpec,
+    Span,
+    StepSpec,
+)
+from pgflow_yaml.schema import check_schema
+
+OutputFormat = Literal["text", "json", "github"]
+
+
+@dataclass
+class ValidationReport:
+    """What validating a set of flow files found.
+
+    Attributes:
+        flows: A model for every file that is entirely valid, in the order checked.
+        diagnostics: Every problem, grouped by file and ordered by position.
+        files: Every file checked, as named in diagnostics.
+        sources: The text of each file that could be read (to show source lines).
+    """
+
+    flows: list[FlowSpec] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """Return the diagnostics of severity ``error``."""
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        """Return True when no diagnostic is an error."""
+        return not self.errors
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 when valid, 2 when some input could not be read, else 1."""
+        if any(d.code in IO_CODES for d in self.diagnostics):
+            return 2
+        return 0 if self.ok else 1
+
+    def summary(self) -> str:
+        """Return one line saying how many files were checked and what was found."""
+        files = len(self.files)
+        noun = "file" if files == 1 else "files"
+        errors = len(self.errors)
+        if not errors:
+            slugs = ", ".join(f.slug for f in self.flows)
+            return f"{files} {noun} checked, {len(self.flows)} valid flows ({slugs})"
+        bad = len({d.file for d in self.errors})
+        return f"{files} {noun} checked, {errors} errors in {bad} {'file' if bad == 1 else 'files'}"
+
+    def render(self, fmt: OutputFormat = "text") -> str:
+        """Return the report in one of the ``--format`` renderings."""
+        if fmt == "json":
+            return render_json(
+                self.diagnostics,
+                ok=self.ok,
+                exit_code=self.exit_code,
+                files=self.files,
+                flows=[f.slug for f in self.flows],
+            )
+        if fmt == "github":
+            return render_github(self.diagnostics)
+        return render_text(self.diagnostics, self.sources)
+
+
+class FlowValidationError(Exception):
+    """Some flow files are invalid; ``report`` holds every diagnostic."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(report.render("text").rstrip() + "\n" + report.summary())
+        self.report = report
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[Diagnostic]]:
+    """Expand files and folders into the flow files to check (folders recurse).
+
+    Hidden folders (``.venv``, ``.git``) are skipped. A file named explicitly must have a
+    flow file suffix; a folder must hold at least one flow file.
+    """
+    found: list[str] = []
+    problems: list[Diagnostic] = []
+    seen: set[str] = set()
+
+    def add(name: str) -> None:
+        key = os.path.realpath(name)
+        if key not in seen:
+            seen.add(key)
+            found.append(name)
+
+    for raw in paths:
+        name = os.fspath(raw)
+        if os.path.isdir(name):
+            before = len(found)
+            for folder, subdirs, names in os.walk(name):
+                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+                for entry in sorted(names + [d for d in subdirs if d.endswith(FLOW_SUFFIXES)]):
+                    if entry.lower().endswith(FLOW_SUFFIXES):
+                        add(os.path.normpath(os.path.join(folder, entry)))
+            if len(found) == before:
+                problems.append(
+                    Diagnostic(
+                        "PGF105",
+                        "no flow files (*.yaml, *.yml, *.toml) in this folder",
+                        name,
+                    )
+                )
+        elif not os.path.lexists(name):
+            problems.append(Diagnostic("PGF101", "no such file or folder", name))
+        elif not name.lower().endswith(FLOW_SUFFIXES):
+            problems.append(
+                Diagnostic(
+                    "PGF104",
+                    "not a flow file: the name must end in .yaml, .yml or .toml",
+                    name,
+                )
+            )
+        else:
+            add(name)
+    return found, problems
+
+
+def _check_handler_forms(doc: SourceDoc) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    steps = doc.data.get("steps") if isinstance(doc.data, dict) else None
+    if not isinstance(steps, list):
+        return out
+    for i, step in enumerate(steps):
+        if isinstance(step, dict) and isinstance(step.get("handler"), str):
+            problem = handlers.handler_form_problem(step["handler"])
+            if problem is not None:
+                path = ("steps", i, "handler")
+                out.append(
+                    Diagnostic(
+                        problem.code, str(problem), doc.file, doc.span(path), path, problem.hint
+                    )
+                )
+    return out
+
+
+def check_document(doc: SourceDoc) -> list[Diagnostic]:
+    """Run the schema, graph and handler-form stages on one parsed document."""
+    return [*check_schema(doc), *check_graph(doc), *_check_handler_forms(doc)]
+
+
+def build_flow(doc: SourceDoc) -> FlowSpec:
+    """Build the model of a document that passed every check."""
+    data: dict[str, Any] = doc.data
+    steps = []
+    spans = doc.item_spans(("steps",), len(data["steps"]))
+    for i, raw in enumerate(data["steps"]):
+        steps.append(
+            StepSpec(
+                slug=raw["slug"],
+                handler=raw["handler"],
+                index=i,
+                description=raw.get("description"),
+                depends_on=tuple(raw.get("depends_on", ())),
+                map=raw.get("map"),
+                max_attempts=raw.get("max_attempts"),
+                base_delay=raw.get("base_delay"),
+                timeout=raw.get("timeout"),
+                start_delay=raw.get("start_delay"),
+                if_=raw.get("if"),
+                if_not=raw.get("if_not"),
+                when_unmet=raw.get("when_unmet"),
+                when_exhausted=raw.get("when_exhausted"),
+                span=spans[i],
+            )
+        )
+    return FlowSpec(
+        slug=data["slug"],
+        steps=tuple(steps),
+        description=data.get("description"),
+        max_attempts=data.get("max_attempts", DEFAULT_MAX_ATTEMPTS),
+        base_delay=data.get("base_delay", DEFAULT_BASE_DELAY),
+        timeout=data.get("timeout", DEFAULT_TIMEOUT),
+        input_schema=data.get("input_schema"),
+        source_path=doc.file,
+        source_sha256=doc.sha256,
+        span=doc.span(()),
+    )
+
+
+def _internal(file: str, exc: BaseException) -> Diagnostic:
+    return Diagnostic(
+        "PGF100",
+        f"internal error while checking this file: {type(exc).__name__}: {exc}",
+        file,
+        hint="this is a bug in pgflow-yaml; please report it with the file",
+    )
+
+
+def _check_file(name: str) -> tuple[SourceDoc | None, list[Diagnostic]]:
+    try:
+        doc, diagnostics = read_file(Path(name), name)
+        if doc is not None and doc.data is not None:
+            diagnostics += check_document(doc)
+    except (Exception, RecursionError) as exc:  # last resort: never a traceback
+        return None, [_internal(name, exc)]
+    return doc, diagnostics
+
+
+def _duplicate_slugs(docs: list[SourceDoc]) -> list[Diagnostic]:
+    first: dict[str, SourceDoc] = {}
+    out: list[Diagnostic] = []
+    for doc in docs:
+        slug = doc.data.get("slug") if isinstance(doc.data, dict) else None
+        if not isinstance(slug, str):
+            continue
+        other = first.setdefault(slug.lower(), doc)
+        if other is doc:
+            continue
+        span = other.span(("slug",))
+        other_slug = other.data["slug"]
+        same = "" if other_slug == slug else f' ("{other_slug}")'
+        out.append(
+            Diagnostic(
+                "PGF306",
+                f'flow slug "{slug}" is already used by {other.file}{same}',
+                doc.file,
+                doc.span(("slug",)),
+                ("slug",),
+                f"first defined at {other.file}:{span.line}:{span.col}; flow slugs name pgmq "
+                "queues, so they must differ even ignoring case",
+            )
+        )
+    return out
+
+
+def _check_handlers(doc: SourceDoc) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    folder = str(Path(doc.file).resolve().parent)
+    for i, step in enumerate(doc.data["steps"]):
+        try:
+            handlers.import_handler(step["handler"], [folder])
+        except handlers.HandlerImportError as exc:
+            path = ("steps", i, "handler")
+            out.append(Diagnostic(exc.code, str(exc), doc.file, doc.span(path), path, exc.hint))
+    return out
+
+
+def validate_paths(
+    paths: Sequence[str | os.PathLike[str]], *, check_handlers: bool = False
+) -> ValidationReport:
+    """Validate flow files and folders of flow files.
+
+    Args:
+        paths: Files and folders (folders recurse into ``*.yaml``, ``*.yml``, ``*.toml``).
+        check_handlers: Also import every handler and check its signature (runs user code).
+
+    Returns:
+        The report: valid flows, every diagnostic, and the exit code to use.
+    """
+    report = ValidationReport()
+    names, problems = discover(paths)
+    report.diagnostics.extend(problems)
+    per_file: dict[str, list[Diagnostic]] = {}
+    loaded: list[SourceDoc] = []
+    for name in names:
+        report.files.append(name)
+        doc, diagnostics = _check_file(name)
+        per_file[name] = diagnostics
+        if doc is not None:
+            report.sources[name] = doc.text
+            if doc.data is not None:
+                loaded.append(doc)
+    for diag in _duplicate_slugs(loaded):
+        per_file[diag.file].append(diag)
+    for doc in loaded:
+        diagnostics = per_file[doc.file]
+        if any(d.severity == "error" for d in diagnostics):
+            continue
+        try:
+            if check_handlers:
+                diagnostics.extend(_check_handlers(doc))
+            if not any(d.severity == "error" for d in diagnostics):
+                report.flows.append(build_flow(doc))
+        except (Exception, RecursionError) as exc:
+            diagnostics.append(_internal(doc.file, exc))
+    for name in names:
+        report.diagnostics.extend(sorted(per_file[name], key=Diagnostic.sort_key))
+    return report
+
+
+def validate_source(
+    text: str | bytes, name: str = "<flow>.yaml", *, check_handlers: bool = False
+) -> ValidationReport:
+    """Validate one flow given as text (the suffix of ``name`` picks YAML or TOML).
+
+    Handlers are imported relative to the current directory when ``check_handlers`` is set.
+    """
+    from pgflow_yaml.loader import parse_bytes
+
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    kind: Literal["yaml", "toml"] = "toml" if name.lower().endswith(".toml") else "yaml"
+    report = ValidationReport(files=[name])
+    try:
+        doc, diagnostics = parse_bytes(raw, name, kind)
+        if doc is not None:
+            report.sources[name] = doc.text
+            if doc.data is not None:
+                diagnostics += check_document(doc)
+                if check_handlers and not diagnostics:
+                    diagnostics += _check_handlers(doc)
+                if not any(d.severity == "error" for d in diagnostics):
+                    report.flows.append(build_flow(doc))
+    except (Exception, RecursionError) as exc:
+        diagnostics = [_internal(name, exc)]
+    report.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+    return report
+
+
+def load_flows(
+    paths: Sequence[str | os.PathLike[str]], *, check_handlers: bool = False
+) -> list[FlowSpec]:
+    """Return the models of flow files, or raise when any of them is invalid.
+
+    Raises:
+        FlowValidationError: some file is invalid or unreadable; the message is the
+            rendered report.
+    """
+    report = validate_paths(paths, check_handlers=check_handlers)
+    if not report.ok:
+        raise FlowValidationError(report)
+    return report.flows
+
+
+__all__ = [
+    "FlowValidationError",
+    "OutputFormat",
+    "Span",
+    "ValidationReport",
+    "build_flow",
+    "discover",
+    "load_flows",
+    "validate_paths",
+    "validate_source",
+]

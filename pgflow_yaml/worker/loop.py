@@ -1,0 +1,491 @@
+"""The worker's main loop: claim, run, report, heartbeat; stop gracefully.
+
+One asyncio loop per process and four connections (claim, report, housekeeping, listen):
+
+- the claim loop keeps up to ``concurrency`` tasks in flight: whenever slots are free it claims
+  that many tasks of every served flow in one ``claim_tasks`` call, then waits for a wake-up
+  (a ``NOTIFY pgflow_tasks``, a freed slot, a flushed completion) or the poll interval;
+- each task runs as its own asyncio task (``runner.run_task``);
+- the reporter sends finished tasks in batches (``complete_tasks``/``fail_tasks``), sending
+  whatever accumulated while the previous batch was in the database, so it adds no latency;
+- housekeeping heartbeats and requeues stalled tasks of dead workers; the listener wakes the
+  claim loop.
+
+A lost connection keeps every finished result in memory; each link reconnects with backoff and
+the reporter sends them once the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pgflow_yaml.worker.errors import DatabaseError, DatabaseUnavailable
+from pgflow_yaml.worker.runner import Context, Failure, Handler, Outcome, Task, run_task
+from pgflow_yaml.worker.store import Link
+from pgflow_yaml.worker.threads import DaemonPool
+
+log = logging.getLogger("pgflow_yaml.worker")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker behaves.
+
+    Attributes:
+        concurrency: tasks in flight at most.
+        batch_size: tasks claimed per call at most (default: ``concurrency``).
+        poll_interval: seconds between claims when no wake-up arrives (delayed tasks, fallback).
+        heartbeat_interval: seconds between heartbeats.
+        requeue_interval: seconds between calls of ``requeue_stalled_tasks``.
+        grace_period: seconds in-flight tasks get to finish once a stop is requested.
+        visibility: seconds a claimed message stays invisible before ``start`` marks it started.
+    """
+
+    concurrency: int = 10
+    batch_size: int | None = None
+    poll_interval: float = 1.0
+    heartbeat_interval: float = 5.0
+    requeue_interval: float = 10.0
+    grace_period: float = 10.0
+    visibility: int = 5
+
+
+class Reporter:
+    """Send finished tasks to the database in batches, keeping them until they are accepted."""
+
+    def __init__(self, link: Link, on_flushed: asyncio.Event, max_batch: int = 500) -> None:
+        self._link = link
+        self._pending: list[Outcome] = []
+        self._ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._on_flushed = on_flushed
+        self._max_batch = max_batch
+        self.sent = 0
+
+    def add(self, outcome: Outcome) -> None:
+        """Queue an outcome for the next batch."""
+        self._pending.append(outcome)
+        self._idle.clear()
+        self._ready.set()
+
+    @property
+    def pending(self) -> int:
+        """Return how many outcomes wait to be sent."""
+        return len(self._pending)
+
+    async def flushed(self) -> None:
+        """Wait until everything queued so far has been accepted by the database."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Send batches forever (cancel to stop)."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                try:
+                    await self._send(batch)
+                except DatabaseUnavailable as exc:
+                    log.warning(
+                        "results kept until the database is back",
+                        extra={
+                            "action": "report_deferred",
+                            "pending": len(self._pending),
+                            "error": str(exc),
+                        },
+                    )
+                    await self._link.connection()  # waits, with backoff, for the database
+                    continue
+                del self._pending[: len(batch)]
+                self.sent += len(batch)
+                self._on_flushed.set()
+            self._idle.set()
+
+    async def _send(self, batch: list[Outcome]) -> None:
+        done = [o for o in batch if o.failure is None]
+        failed = [o for o in batch if o.failure is not None]
+        try:
+            if done:
+                await self._link.fetch("complete_tasks", {"results": _results_json(done)})
+            if failed:
+                await self._link.fetch("fail_tasks", {"failures": _failures_json(failed)})
+        except DatabaseUnavailable:
+            raise
+        except DatabaseError as exc:
+            if len(batch) == 1:
+                await self._rejected(batch[0], exc)
+                return
+            for outcome in batch:  # find the one the database refuses; report the rest
+                await self._send([outcome])
+
+    async def _rejected(self, outcome: Outcome, exc: DatabaseError) -> None:
+        task = outcome.task
+        log.error(
+            "the database refused a task result",
+            extra={"action": "report_refused", **_task_fields(task), "error": str(exc)},
+        )
+        if outcome.failure is None:  # e.g. a string jsonb cannot hold: fail the task instead
+            failure = Failure(
+                f"step {task.step_slug!r}: the database refused the output: {exc}",
+                "OutputRejected",
+                None,
+                retryable=True,
+            )
+            await self._send([Outcome(task, failure=failure)])
+
+
+def _key_fields(task: Task) -> str:
+    return (
+        f'"run_id":{json.dumps(task.run_id)},"step_slug":{json.dumps(task.step_slug)},'
+        f'"task_index":{task.task_index},"attempt":{task.attempt}'
+    )
+
+
+def _results_json(done: Iterable[Outcome]) -> str:
+    return "[" + ",".join(f'{{{_key_fields(o.task)},"output":{o.output_json}}}' for o in done) + "]"
+
+
+def _failures_json(failed: Iterable[Outcome]) -> str:
+    items = []
+    for o in failed:
+        f = o.failure
+        assert f is not None
+        items.append(
+            {
+                "run_id": o.task.run_id,
+                "step_slug": o.task.step_slug,
+                "task_index": o.task.task_index,
+                "attempt": o.task.attempt,
+                "error_message": f.message,
+                "error_type": f.type,
+                "error_traceback": f.traceback,
+                "retryable": f.retryable,
+            }
+        )
+    return json.dumps(items, ensure_ascii=False)
+
+
+def _task_fields(task: Task) -> dict[str, Any]:
+    return {
+        "flow_slug": task.flow_slug,
+        "run_id": task.run_id,
+        "step_slug": task.step_slug,
+        "task_index": task.task_index,
+        "attempt": task.attempt,
+    }
+
+
+class Worker:
+    """Serve the tasks of several flows from one process."""
+
+    def __init__(
+        self,
+        dsn: str,
+        handlers: dict[tuple[str, str], Handler],
+        options: WorkerOptions | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self.handlers = handlers
+        self.options = options or WorkerOptions()
+        self.worker_id = worker_id or str(uuid.uuid4())
+        self.flow_slugs = sorted({flow for flow, _ in handlers})
+        self.shutdown_event = threading.Event()
+        self.completed = 0
+        self.failed = 0
+        self._in_flight: dict[asyncio.Task[None], Task] = {}
+        self._pool = DaemonPool()
+        self._stopping: asyncio.Event | None = None
+        self._signals = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Register, serve until ``stop()`` (or a signal), then stop gracefully.
+
+        Raises:
+            DatabaseError: the database refused to register the worker.
+        """
+        opts = self.options
+        self._stopping = stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._claim = Link(self.dsn, "claim", stopping)
+        self._report = Link(self.dsn, "report")
+        self._house = Link(self.dsn, "housekeeping", stopping)
+        self._listen_link = Link(self.dsn, "listen", stopping)
+        self.reporter = Reporter(self._report, self._flushed)
+        await self._house.fetch(
+            "register_worker",
+            {
+                "worker_id": self.worker_id,
+                "queue_name": ",".join(self.flow_slugs),
+                "function_name": f"pgflow-yaml@{socket.gethostname()}:{os.getpid()}",
+            },
+        )
+        log.info(
+            "worker started",
+            extra={
+                "action": "worker_started",
+                "worker_id": self.worker_id,
+                "flows": self.flow_slugs,
+                "concurrency": opts.concurrency,
+            },
+        )
+        helpers = [
+            asyncio.create_task(self.reporter.run(), name="reporter"),
+            asyncio.create_task(self._listen(), name="listener"),
+            asyncio.create_task(self._housekeeping(), name="housekeeping"),
+            asyncio.create_task(self._relay_flushes(), name="flush-relay"),
+        ]
+        try:
+            await self._claim_loop()
+        finally:
+            await self._shut_down(helpers)
+
+    def stop(self) -> None:
+        """Ask the worker to stop: no new claims; in-flight tasks get the grace period."""
+        self.shutdown_event.set()
+        if self._stopping is not None and not self._stopping.is_set():
+            log.info("stopping", extra={"action": "stopping_worker", "worker_id": self.worker_id})
+            self._stopping.set()
+            self._wake.set()
+            self._slot_freed.set()
+
+    def install_signal_handlers(self) -> None:
+        """Stop on the first SIGINT/SIGTERM; exit at once on the second."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning(
+                "second signal: exiting at once",
+                extra={
+                    "action": "worker_killed",
+                    "signal": sig.name,
+                    "in_flight": len(self._in_flight),
+                },
+            )
+            logging.shutdown()
+            os._exit(1)
+        log.info("signal received", extra={"action": "signal_received", "signal": sig.name})
+        self.stop()
+
+    async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
+        opts = self.options
+        self.stop()
+        if self._in_flight:
+            log.info(
+                "waiting for in-flight tasks",
+                extra={
+                    "action": "draining",
+                    "in_flight": len(self._in_flight),
+                    "grace_period": opts.grace_period,
+                },
+            )
+            _, late = await asyncio.wait(list(self._in_flight), timeout=opts.grace_period)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        try:
+            await asyncio.wait_for(self.reporter.flushed(), timeout=max(opts.grace_period, 5.0))
+        except TimeoutError:
+            log.error(
+                "could not report every result before exiting",
+                extra={"action": "report_abandoned", "pending": self.reporter.pending},
+            )
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        with contextlib.suppress(DatabaseError):
+            rows = await asyncio.wait_for(
+                self._house.fetch("release_tasks", {"worker_id": self.worker_id}), 5.0
+            )
+            released = next(iter(rows[0].values())) if rows else 0
+            log.info("released tasks", extra={"action": "tasks_released", "released": released})
+        with contextlib.suppress(DatabaseError, TimeoutError):
+            await asyncio.wait_for(
+                self._house.fetch("mark_worker_stopped", {"worker_id": self.worker_id}), 5.0
+            )
+        for link in (self._claim, self._report, self._house, self._listen_link):
+            await link.close()
+        self._pool.shutdown()
+        log.info(
+            "worker stopped",
+            extra={
+                "action": "worker_stopped",
+                "worker_id": self.worker_id,
+                "completed": self.completed,
+                "failed": self.failed,
+            },
+        )
+
+    # -- claiming and running ---------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        opts = self.options
+        assert self._stopping is not None
+        batch = opts.batch_size or opts.concurrency
+        while not self._stopping.is_set():
+            backlog = max(0, self.reporter.pending - opts.concurrency)  # results not yet stored
+            free = opts.concurrency - len(self._in_flight) - backlog
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()
+            try:
+                rows = await self._claim.fetch(
+                    "claim_tasks",
+                    {
+                        "flow_slugs": self.flow_slugs,
+                        "worker_id": self.worker_id,
+                        "qty": min(free, batch),
+                        "vt": opts.visibility,
+                    },
+                )
+            except DatabaseUnavailable as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning("claim failed", extra={"action": "claim_failed", "error": str(exc)})
+                continue  # the next fetch reconnects, with backoff
+            for row in rows:
+                self._start(Task(**row | {"run_id": str(row["run_id"])}))
+            if len(rows) < min(free, batch):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+
+    def _start(self, task: Task) -> None:
+        job = asyncio.create_task(self._execute(task))
+        self._in_flight[job] = task
+        job.add_done_callback(self._finished)
+
+    def _finished(self, job: asyncio.Task[None]) -> None:
+        self._in_flight.pop(job, None)
+        self._slot_freed.set()
+
+    async def _execute(self, task: Task) -> None:
+        fields = _task_fields(task)
+        handler = self.handlers.get((task.flow_slug, task.step_slug))
+        log.info("task started", extra={"action": "task_started", **fields})
+        if handler is None:
+            failure = Failure(
+                f"this worker has no handler for step {task.step_slug!r} of flow "
+                f"{task.flow_slug!r}",
+                "HandlerMissing",
+                None,
+                retryable=True,
+            )
+            outcome = Outcome(task, failure=failure)
+        else:
+            ctx = self._context(task) if handler.wants_ctx else None
+            outcome = await run_task(task, handler, ctx, self._pool)
+        seconds = round(outcome.seconds, 4)
+        if outcome.failure is None:
+            self.completed += 1
+            log.info(
+                "task completed", extra={"action": "task_completed", **fields, "seconds": seconds}
+            )
+        else:
+            self.failed += 1
+            log.warning(
+                "task failed",
+                extra={
+                    "action": "task_timed_out"
+                    if outcome.failure.type == "TaskTimeout"
+                    else "task_failed",
+                    **fields,
+                    "seconds": seconds,
+                    "error_type": outcome.failure.type,
+                    "error": outcome.failure.message,
+                    "retryable": outcome.failure.retryable,
+                },
+            )
+        self.reporter.add(outcome)
+
+    def _context(self, task: Task) -> Context:
+        logger = logging.LoggerAdapter(
+            logging.getLogger(f"pgflow_yaml.handler.{task.flow_slug}.{task.step_slug}"),
+            {"action": "handler_log", **_task_fields(task)},
+        )
+        return Context(
+            run_id=task.run_id,
+            flow_slug=task.flow_slug,
+            step_slug=task.step_slug,
+            task_index=task.task_index,
+            attempt=task.attempt,
+            worker_id=self.worker_id,
+            logger=logger,
+            shutdown=self.shutdown_event,
+            _dsn=self.dsn,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _relay_flushes(self) -> None:
+        """Wake the claim loop after each flushed batch: completions start dependent steps."""
+        while True:
+            await self._flushed.wait()
+            self._flushed.clear()
+            self._wake.set()
+            self._slot_freed.set()
+
+    async def _listen(self) -> None:
+        slugs = set(self.flow_slugs)
+        while True:
+            try:
+                conn = await self._listen_link.connection()
+                await self._listen_link.fetch("listen_tasks")
+                self._wake.set()  # anything sent while we were not listening
+                async for note in conn.notifies():
+                    if note.payload in slugs or not note.payload:
+                        self._wake.set()
+            except DatabaseUnavailable:
+                await self._listen_link.close()
+            except Exception as exc:  # a broken socket surfaces as various driver errors
+                log.warning("listener failed", extra={"action": "listen_failed", "error": str(exc)})
+                await self._listen_link.close()
+                await asyncio.sleep(0.1)
+
+    async def _housekeeping(self) -> None:
+        opts = self.options
+        loop = asyncio.get_running_loop()
+        next_requeue = loop.time()
+        while True:
+            try:
+                await self._house.fetch("heartbeat", {"worker_id": self.worker_id})
+                if loop.time() >= next_requeue:
+                    next_requeue = loop.time() + opts.requeue_interval
+                    rows = await self._house.fetch("requeue_stalled_tasks")
+                    count = next(iter(rows[0].values())) if rows else 0
+                    if count:
+                        log.warning(
+                            "requeued stalled tasks",
+                            extra={"action": "stalled_requeued", "requeued": count},
+                        )
+                        self._wake.set()
+            except DatabaseError as exc:
+                log.warning(
+                    "housekeeping failed",
+                    extra={"action": "housekeeping_failed", "error": str(exc)},
+                )
+            await asyncio.sleep(opts.heartbeat_interval)

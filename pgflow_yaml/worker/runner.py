@@ -1,0 +1,244 @@
+"""Run one handler for one task: input in, a JSON output or a recorded error out.
+
+Sync handlers run on daemon threads, ``async def`` handlers on the event loop. A handler
+running past its step's timeout is abandoned (an async one is cancelled; a sync one keeps its
+thread but its result is dropped, and the database fences out its attempt anyway). Outputs are
+checked to be JSON and serialized once, here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import math
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from pgflow_yaml.worker.errors import NonRetryable, OutputNotJson, TaskTimeout
+from pgflow_yaml.worker.threads import DaemonPool
+
+
+@dataclass(frozen=True)
+class Task:
+    """A claimed task: what ``pgflow.claim_tasks`` returned for it."""
+
+    flow_slug: str
+    run_id: str
+    step_slug: str
+    task_index: int
+    msg_id: int
+    attempt: int
+    timeout: float | None
+    input: Any
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """Return ``(run_id, step_slug, task_index)``, the task's identity."""
+        return (self.run_id, self.step_slug, self.task_index)
+
+
+@dataclass(frozen=True)
+class Handler:
+    """An imported handler and how to call it."""
+
+    path: str
+    fn: Callable[..., Any]
+    is_async: bool
+    wants_ctx: bool
+
+    @classmethod
+    def inspect(cls, path: str, fn: Callable[..., Any]) -> Handler:
+        """Describe ``fn``: is it ``async def``, does it take ``(input, ctx)`` or ``(input)``.
+
+        Raises:
+            TypeError: ``fn`` is not callable or takes neither one nor two arguments.
+        """
+        if not callable(fn):
+            raise TypeError(f"{path} is a {type(fn).__name__}, not a function")
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+        )
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            return cls(path, fn, is_async, wants_ctx=False)
+        positional = [
+            p
+            for p in params
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+        variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
+        optional = [
+            p
+            for p in params
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
+        ]
+        if len(positional) > 2:
+            raise TypeError(f"{path} takes {len(positional)} arguments; expected (input[, ctx])")
+        if not positional and not variadic and not optional:
+            raise TypeError(f"{path} takes no argument; expected (input[, ctx])")
+        wants_ctx = len(positional) == 2 or variadic or (len(positional) == 1 and bool(optional))
+        return cls(path, fn, is_async, wants_ctx)
+
+
+@dataclass
+class Context:
+    """What a handler gets as its second argument.
+
+    Attributes:
+        run_id: the run's id.
+        flow_slug: the flow's slug.
+        step_slug: the step's slug.
+        task_index: the task's index (0 for a single step, the element's index for a map).
+        attempt: 1 for the first attempt, then 2, 3, ...
+        worker_id: the id of the worker running it.
+        logger: a logger whose records carry the task's identity.
+        shutdown: set when the worker is stopping; long handlers may check it and return.
+    """
+
+    run_id: str
+    flow_slug: str
+    step_slug: str
+    task_index: int
+    attempt: int
+    worker_id: str
+    logger: logging.LoggerAdapter[logging.Logger]
+    shutdown: threading.Event
+    _dsn: str | None = field(default=None, repr=False)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """Open a new database connection (close it, e.g. with ``with ctx.connect() as conn``).
+
+        Raises:
+            RuntimeError: the worker has no database (a test harness).
+        """
+        return psycopg.connect(self._require_dsn())
+
+    async def connect_async(self) -> psycopg.AsyncConnection[Any]:
+        """Open a new async database connection (``async with await ctx.connect_async()``).
+
+        Raises:
+            RuntimeError: the worker has no database (a test harness).
+        """
+        return await psycopg.AsyncConnection.connect(self._require_dsn())
+
+    def _require_dsn(self) -> str:
+        if self._dsn is None:
+            raise RuntimeError("this context has no database")
+        return self._dsn
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a task failed, as recorded on it."""
+
+    message: str
+    type: str
+    traceback: str | None
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a task produced: a serialized JSON output, or a failure."""
+
+    task: Task
+    output_json: str | None = None
+    failure: Failure | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the handler returned a JSON value."""
+        return self.failure is None
+
+
+def check_json(value: Any, where: str = "output") -> None:
+    """Check that ``value`` is plain JSON data (dict with str keys, list, str, finite number, ...).
+
+    Raises:
+        OutputNotJson: naming the offending type and where it sits.
+    """
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if item is None or isinstance(item, bool | int | str):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise OutputNotJson(f"{path} is {item!r}, which JSON cannot represent")
+            continue
+        if isinstance(item, list | tuple):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+            continue
+        if isinstance(item, dict):
+            for k, v in item.items():
+                if not isinstance(k, str):
+                    raise OutputNotJson(
+                        f"{path} has a key of type {type(k).__name__} ({k!r}); "
+                        "JSON keys are strings"
+                    )
+                stack.append((v, f"{path}[{k!r}]"))
+            continue
+        raise OutputNotJson(f"{path} is of type {type(item).__name__}, which is not JSON")
+
+
+def serialize_output(value: Any, step_slug: str) -> str:
+    """Return the JSON text of a handler's return value.
+
+    Raises:
+        OutputNotJson: the value is not JSON; the message names the type and the step.
+    """
+    try:
+        check_json(value)
+    except OutputNotJson as exc:
+        message = f"step {step_slug!r} returned a value that is not JSON: {exc}"
+        raise OutputNotJson(message) from None
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def describe_failure(exc: BaseException) -> Failure:
+    """Turn a handler's exception into the failure recorded on its task."""
+    if isinstance(exc, TaskTimeout | OutputNotJson):
+        return Failure(str(exc), type(exc).__name__, None, retryable=True)
+    retryable = not isinstance(exc, NonRetryable) and not getattr(exc, "non_retryable", False)
+    text = str(exc)
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Failure(message, f"{type(exc).__module__}.{type(exc).__qualname__}", tb, retryable)
+
+
+async def run_task(task: Task, handler: Handler, ctx: Context | None, pool: DaemonPool) -> Outcome:
+    """Run ``handler`` on ``task`` with its timeout; return the outcome (never raises).
+
+    ``asyncio.CancelledError`` still propagates: the caller cancels only when it abandons
+    the task (a forced stop).
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    args: tuple[Any, ...] = (task.input, ctx) if handler.wants_ctx else (task.input,)
+    deadline = asyncio.timeout(task.timeout)
+    try:
+        async with deadline:
+            if handler.is_async:
+                result = await handler.fn(*args)
+            else:
+                result = await asyncio.wrap_future(pool.submit(handler.fn, *args))
+        output = serialize_output(result, task.step_slug)
+    except (Exception, SystemExit) as exc:
+        if isinstance(exc, TimeoutError) and deadline.expired():
+            how = "cancelled" if handler.is_async else "abandoned"
+            message = (
+                f"step {task.step_slug!r} timed out after {task.timeout:g}s "
+                f"(attempt {task.attempt}; handler {how})"
+            )
+            exc = TaskTimeout(message)
+        return Outcome(task, failure=describe_failure(exc), seconds=loop.time() - started)
+    return Outcome(task, output_json=output, seconds=loop.time() - started)

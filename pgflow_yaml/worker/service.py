@@ -1,0 +1,87 @@
+"""Plain functions the CLI calls: prepare a worker, serve until stopped, or serve in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from pgflow_yaml import queries
+from pgflow_yaml.model import FlowSpec
+from pgflow_yaml.worker.loop import Worker, WorkerOptions
+from pgflow_yaml.worker.runner import Handler
+from pgflow_yaml.worker.startup import import_handlers, load_flows, verify_shapes
+
+
+def prepare(
+    paths: Sequence[str | Path],
+    dsn: str,
+    *,
+    only: Sequence[str] = (),
+    apply: bool = False,
+) -> tuple[list[FlowSpec], dict[tuple[str, str], Handler]]:
+    """Load the flows, import their handlers and check (or install) them in the database.
+
+    Raises:
+        StartupError: invalid files, handlers that do not import, or a shape mismatch.
+        DatabaseError: the database cannot be reached or has no core.
+    """
+    flows = load_flows(paths, only)
+    handlers = import_handlers(flows)
+    with queries.translated(), psycopg.connect(dsn, autocommit=True) as conn:
+        verify_shapes(conn, flows, apply=apply)
+    return flows, handlers
+
+
+def serve(worker: Worker) -> None:
+    """Run a worker until SIGINT/SIGTERM (a second signal exits at once)."""
+
+    async def main() -> None:
+        worker.install_signal_handlers()
+        await worker.run()
+
+    asyncio.run(main())
+
+
+class WorkerThread:
+    """A worker running on its own event loop in a background thread (``pgflow run``)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="pgflow-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start the worker and wait until its loop runs."""
+        self._thread.start()
+        self._started.wait()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the worker gracefully and wait for its thread."""
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self.worker.stop)
+        self._thread.join(timeout)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._started.set()
+            await self.worker.run()
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by the caller
+            self.error = exc
+        finally:
+            self._started.set()
+
+
+def make_worker(dsn: str, handlers: dict[tuple[str, str], Handler], **options: Any) -> Worker:
+    """Build a worker with the given options (``WorkerOptions`` fields)."""
+    return Worker(dsn, handlers, WorkerOptions(**options))

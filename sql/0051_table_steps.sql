@@ -1,0 +1,37 @@
+-- Table steps: the steps of a flow in declaration order (step_index), with their options
+-- (null = inherit the flow's), type, conditions and failure modes.
+-- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
+-- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid.
+set search_path to '';
+
+create table if not exists pgflow.steps (
+  flow_slug text not null references pgflow.flows (flow_slug),
+  step_slug text not null check (pgflow.is_valid_slug(step_slug)),
+  step_type text not null default 'single' check (step_type in ('single', 'map')),
+  step_index int not null default 0,
+  deps_count int not null default 0,
+  opt_max_attempts int,
+  opt_base_delay int,
+  opt_timeout int,
+  opt_start_delay int,
+  required_input_pattern jsonb,
+  forbidden_input_pattern jsonb,
+  when_unmet text not null default 'skip',
+  when_exhausted text not null default 'fail',
+  created_at timestamptz not null default now(),
+  constraint steps_pkey primary key (flow_slug, step_slug),
+  constraint steps_flow_slug_step_index_key unique (flow_slug, step_index),
+  constraint deps_count_is_nonnegative check (deps_count >= 0),
+  constraint opt_max_attempts_is_nonnegative check (opt_max_attempts is null or opt_max_attempts >= 0),
+  constraint opt_base_delay_is_nonnegative check (opt_base_delay is null or opt_base_delay >= 0),
+  constraint opt_timeout_is_positive check (opt_timeout is null or opt_timeout > 0),
+  constraint opt_start_delay_is_nonnegative check (opt_start_delay is null or opt_start_delay >= 0),
+  constraint required_input_pattern_is_object check (
+    required_input_pattern is null or jsonb_typeof(required_input_pattern) = 'object'
+  ),
+  constraint forbidden_input_pattern_is_object check (
+    forbidden_input_pattern is null or jsonb_typeof(forbidden_input_pattern) = 'object'
+  ),
+  constraint when_unmet_is_valid check (when_unmet in ('fail', 'skip', 'skip-cascade')),
+  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade'))
+);

@@ -1,0 +1,33 @@
+-- Table runs: one row per run of a flow. status: started -> completed | failed | cancelled;
+-- failed and cancelled runs go back to started through retry_run.
+-- Raises (on write): runs_flow_slug_fkey, status_is_valid, remaining_steps_is_nonnegative,
+-- completed_at_or_failed_at (at most one end time), *_is_after_started_at.
+set search_path to '';
+
+create table if not exists pgflow.runs (
+  run_id uuid primary key default gen_random_uuid(),
+  flow_slug text not null references pgflow.flows (flow_slug),
+  status text not null default 'started',
+  input jsonb not null,
+  output jsonb,
+  remaining_steps int not null default 0,
+  started_at timestamptz not null default now(),
+  completed_at timestamptz,
+  failed_at timestamptz,
+  cancelled_at timestamptz,
+  constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
+  constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
+  constraint completed_at_or_failed_at check (
+    num_nonnulls(completed_at, failed_at, cancelled_at) <= 1
+  ),
+  constraint completed_at_is_after_started_at check (
+    completed_at is null or completed_at >= started_at
+  ),
+  constraint failed_at_is_after_started_at check (failed_at is null or failed_at >= started_at),
+  constraint cancelled_at_is_after_started_at check (
+    cancelled_at is null or cancelled_at >= started_at
+  )
+);
+
+create index if not exists idx_runs_flow_slug on pgflow.runs (flow_slug);
+create index if not exists idx_runs_status on pgflow.runs (status);

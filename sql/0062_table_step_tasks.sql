@@ -1,0 +1,54 @@
+-- Table step_tasks: one row per task (a single step has task 0, a map step one per element),
+-- tied to its pgmq message by message_id.
+-- status: queued -> started -> completed | failed | queued (retry, requeue, release);
+-- queued/started -> skipped (its step was skipped) | cancelled (its run failed or was cancelled).
+-- attempts_count counts starts; the attempt a worker holds is the attempts_count it was given.
+-- Raises (on write): valid_status, output_valid_only_for_completed, attempts_count_nonnegative,
+-- step_tasks_run_id_step_slug_fkey.
+set search_path to '';
+
+create table if not exists pgflow.step_tasks (
+  flow_slug text not null,
+  run_id uuid not null,
+  step_slug text not null,
+  message_id bigint,
+  task_index int not null default 0,
+  status text not null default 'queued',
+  attempts_count int not null default 0,
+  error_message text,
+  error_type text,
+  error_traceback text,
+  output jsonb,
+  queued_at timestamptz not null default now(),
+  started_at timestamptz,
+  completed_at timestamptz,
+  failed_at timestamptz,
+  skipped_at timestamptz,
+  cancelled_at timestamptz,
+  last_worker_id uuid,
+  requeued_count int not null default 0,
+  last_requeued_at timestamptz,
+  permanently_stalled_at timestamptz,
+  constraint step_tasks_pkey primary key (run_id, step_slug, task_index),
+  constraint step_tasks_run_id_step_slug_fkey foreign key (run_id, step_slug)
+    references pgflow.step_states (run_id, step_slug),
+  constraint valid_status check (
+    status in ('queued', 'started', 'completed', 'failed', 'skipped', 'cancelled')
+  ),
+  constraint output_valid_only_for_completed check (
+    output is null or status in ('completed', 'failed')
+  ),
+  constraint attempts_count_nonnegative check (attempts_count >= 0),
+  constraint requeued_count_nonnegative check (requeued_count >= 0),
+  constraint task_index_is_nonnegative check (task_index >= 0),
+  constraint completed_at_is_after_queued_at check (completed_at is null or completed_at >= queued_at),
+  constraint failed_at_is_after_queued_at check (failed_at is null or failed_at >= queued_at)
+);
+
+create index if not exists idx_step_tasks_message_id on pgflow.step_tasks (message_id);
+create index if not exists idx_step_tasks_started on pgflow.step_tasks (started_at)
+  where status = 'started';
+create index if not exists idx_step_tasks_last_worker on pgflow.step_tasks (last_worker_id)
+  where status = 'started';
+create index if not exists idx_step_tasks_open on pgflow.step_tasks (run_id, step_slug)
+  where status in ('queued', 'started');

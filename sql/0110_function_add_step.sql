@@ -1,0 +1,129 @@
+-- add_step(flow_slug, step_slug, deps_slugs, options..., step_type, patterns, modes): append a
+-- step to a flow (step_index = next free index) with its dependency edges. Called again for an
+-- existing step with the same shape (deps, type, patterns, modes) it updates the options
+-- (null = inherit the flow's); with a different shape it raises instead of changing the graph.
+-- Returns the step row.
+-- Raises: 'Map step "%" can have at most one dependency, but % were provided: %';
+-- 'Step "%" of flow "%" already exists with a different shape: %'; steps_flow_slug_fkey
+-- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
+-- dependency); steps_step_slug_check, steps_step_type_check, opt_*_is_*, *_input_pattern_is_object,
+-- when_unmet_is_valid, when_exhausted_is_valid.
+set search_path to '';
+
+create or replace function pgflow.add_step(
+  flow_slug text,
+  step_slug text,
+  deps_slugs text[] default '{}',
+  max_attempts int default null,
+  base_delay int default null,
+  timeout int default null,
+  start_delay int default null,
+  step_type text default 'single',
+  required_input_pattern jsonb default null,
+  forbidden_input_pattern jsonb default null,
+  when_unmet text default 'skip',
+  when_exhausted text default 'fail'
+)
+returns pgflow.steps
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_deps text[] := array(
+    select distinct d from unnest(coalesce(add_step.deps_slugs, '{}'::text[])) d order by d
+  );
+  v_existing pgflow.steps;
+  v_existing_deps text[];
+  v_differences text[] := '{}';
+  v_step pgflow.steps;
+begin
+  if add_step.step_type = 'map' and cardinality(v_deps) > 1 then
+    raise exception 'Map step "%" can have at most one dependency, but % were provided: %',
+      add_step.step_slug, cardinality(v_deps), array_to_string(v_deps, ', ');
+  end if;
+
+  -- serialise definition changes of one flow, so concurrent add_step calls get distinct indexes
+  perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for update;
+
+  select * into v_existing from pgflow.steps s
+  where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug;
+
+  if found then
+    v_existing_deps := array(
+      select d.dep_slug from pgflow.deps d
+      where d.flow_slug = add_step.flow_slug and d.step_slug = add_step.step_slug
+      order by d.dep_slug
+    );
+    if v_existing_deps is distinct from v_deps then
+      v_differences := v_differences || format('deps [%s] vs [%s]',
+        array_to_string(v_existing_deps, ', '), array_to_string(v_deps, ', '));
+    end if;
+    if v_existing.step_type is distinct from add_step.step_type then
+      v_differences := v_differences || format('step_type %s vs %s',
+        v_existing.step_type, add_step.step_type);
+    end if;
+    if v_existing.required_input_pattern is distinct from add_step.required_input_pattern then
+      v_differences := v_differences || format('required_input_pattern %s vs %s',
+        coalesce(v_existing.required_input_pattern::text, 'null'),
+        coalesce(add_step.required_input_pattern::text, 'null'));
+    end if;
+    if v_existing.forbidden_input_pattern is distinct from add_step.forbidden_input_pattern then
+      v_differences := v_differences || format('forbidden_input_pattern %s vs %s',
+        coalesce(v_existing.forbidden_input_pattern::text, 'null'),
+        coalesce(add_step.forbidden_input_pattern::text, 'null'));
+    end if;
+    if v_existing.when_unmet is distinct from add_step.when_unmet then
+      v_differences := v_differences || format('when_unmet %s vs %s',
+        v_existing.when_unmet, add_step.when_unmet);
+    end if;
+    if v_existing.when_exhausted is distinct from add_step.when_exhausted then
+      v_differences := v_differences || format('when_exhausted %s vs %s',
+        v_existing.when_exhausted, add_step.when_exhausted);
+    end if;
+    if cardinality(v_differences) > 0 then
+      raise exception 'Step "%" of flow "%" already exists with a different shape: %',
+        add_step.step_slug, add_step.flow_slug, array_to_string(v_differences, '; ');
+    end if;
+
+    update pgflow.steps s
+    set opt_max_attempts = add_step.max_attempts,
+        opt_base_delay = add_step.base_delay,
+        opt_timeout = add_step.timeout,
+        opt_start_delay = add_step.start_delay
+    where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug
+    returning * into v_step;
+    return v_step;
+  end if;
+
+  insert into pgflow.steps (
+    flow_slug, step_slug, step_type, step_index, deps_count,
+    opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted
+  )
+  values (
+    add_step.flow_slug,
+    add_step.step_slug,
+    add_step.step_type,
+    coalesce(
+      (select max(s.step_index) + 1 from pgflow.steps s where s.flow_slug = add_step.flow_slug), 0
+    ),
+    cardinality(v_deps),
+    add_step.max_attempts,
+    add_step.base_delay,
+    add_step.timeout,
+    add_step.start_delay,
+    add_step.required_input_pattern,
+    add_step.forbidden_input_pattern,
+    add_step.when_unmet,
+    add_step.when_exhausted
+  )
+  returning * into v_step;
+
+  insert into pgflow.deps (flow_slug, dep_slug, step_slug)
+  select add_step.flow_slug, d, add_step.step_slug from unnest(v_deps) d;
+
+  return v_step;
+end;
+$$;

@@ -1,0 +1,14 @@
+-- mark_worker_stopped(worker_id): record that a worker stopped (stopped_at = now()).
+-- Raises nothing; an unknown worker is ignored.
+set search_path to '';
+
+create or replace function pgflow.mark_worker_stopped(worker_id uuid)
+returns void
+language sql
+volatile
+set search_path to ''
+as $$
+  update pgflow.workers w
+  set stopped_at = clock_timestamp()
+  where w.worker_id = mark_worker_stopped.worker_id;
+$$;

@@ -1,0 +1,56 @@
+-- _complete_step(run_id, step_slug, output): mark a created or started step completed with its
+-- output, count its children's dependencies down (a map child learns its task count from the
+-- output's length) and the run's remaining steps. Internal; the caller holds the run lock and
+-- has checked that a map child's source is an array. Returns true when the step changed.
+-- Raises nothing.
+set search_path to '';
+
+create or replace function pgflow._complete_step(run_id uuid, step_slug text, output jsonb)
+returns boolean
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_flow_slug text;
+begin
+  update pgflow.step_states ss
+  set status = 'completed',
+      output = _complete_step.output,
+      remaining_tasks = 0,
+      initial_tasks = coalesce(ss.initial_tasks, 0),
+      started_at = coalesce(ss.started_at, clock_timestamp()),
+      completed_at = clock_timestamp()
+  where ss.run_id = _complete_step.run_id
+    and ss.step_slug = _complete_step.step_slug
+    and ss.status in ('created', 'started')
+  returning ss.flow_slug into v_flow_slug;
+
+  if not found then
+    return false;
+  end if;
+
+  update pgflow.step_states c
+  set remaining_deps = c.remaining_deps - 1,
+      initial_tasks = case
+        when s.step_type = 'map' and jsonb_typeof(_complete_step.output) = 'array'
+          then jsonb_array_length(_complete_step.output)
+        when s.step_type = 'map' then 0
+        else c.initial_tasks
+      end
+  from pgflow.deps d
+  join pgflow.steps s on s.flow_slug = d.flow_slug and s.step_slug = d.step_slug
+  where d.flow_slug = v_flow_slug
+    and d.dep_slug = _complete_step.step_slug
+    and c.run_id = _complete_step.run_id
+    and c.step_slug = d.step_slug
+    and c.status = 'created';
+
+  update pgflow.runs r
+  set remaining_steps = r.remaining_steps - 1
+  where r.run_id = _complete_step.run_id;
+
+  return true;
+end;
+$$;

@@ -1,0 +1,28 @@
+-- maybe_complete_run(run_id): complete a started run whose steps are all done; its output is
+-- {"<leaf step>": <output>} over the completed steps nothing depends on (null when every leaf was
+-- skipped). Never touches a failed, cancelled or completed run. Raises nothing.
+set search_path to '';
+
+create or replace function pgflow.maybe_complete_run(run_id uuid)
+returns void
+language sql
+volatile
+set search_path to ''
+as $$
+  update pgflow.runs r
+  set status = 'completed',
+      completed_at = clock_timestamp(),
+      output = (
+        select jsonb_object_agg(ss.step_slug, ss.output)
+        from pgflow.step_states ss
+        where ss.run_id = r.run_id
+          and ss.status = 'completed'
+          and not exists (
+            select 1 from pgflow.deps d
+            where d.flow_slug = r.flow_slug and d.dep_slug = ss.step_slug
+          )
+      )
+  where r.run_id = maybe_complete_run.run_id
+    and r.status = 'started'
+    and r.remaining_steps = 0;
+$$;

@@ -1,0 +1,59 @@
+-- _start_ready_steps(run_id): start every created step of a started run whose dependencies are
+-- done and that has tasks: one pgmq message and one queued task per task index, sent with the
+-- step's start_delay. Sends NOTIFY pgflow_tasks '<flow_slug>' when tasks are visible at once.
+-- Internal; the caller holds the run lock and has resolved conditions. Raises nothing.
+set search_path to '';
+
+create or replace function pgflow._start_ready_steps(run_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_step record;
+begin
+  for v_step in
+    with started as (
+      update pgflow.step_states ss
+      set status = 'started',
+          started_at = clock_timestamp(),
+          remaining_tasks = ss.initial_tasks
+      from pgflow.runs r
+      where ss.run_id = _start_ready_steps.run_id
+        and r.run_id = ss.run_id
+        and r.status = 'started'
+        and ss.status = 'created'
+        and ss.remaining_deps = 0
+        and ss.initial_tasks > 0
+      returning ss.flow_slug, ss.step_slug, ss.initial_tasks
+    )
+    select st.flow_slug, st.step_slug, st.initial_tasks, coalesce(s.opt_start_delay, 0) as delay
+    from started st
+    join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
+    order by s.step_index
+  loop
+    insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+    select v_step.flow_slug, _start_ready_steps.run_id, v_step.step_slug, (m.ord - 1)::int, m.msg_id
+    from pgmq.send_batch(
+      v_step.flow_slug,
+      array(
+        select jsonb_build_object(
+          'flow_slug', v_step.flow_slug,
+          'run_id', _start_ready_steps.run_id,
+          'step_slug', v_step.step_slug,
+          'task_index', i
+        )
+        from generate_series(0, v_step.initial_tasks - 1) i
+        order by i
+      ),
+      v_step.delay
+    ) with ordinality as m(msg_id, ord);
+
+    if v_step.delay = 0 then
+      perform pg_notify('pgflow_tasks', v_step.flow_slug);
+    end if;
+  end loop;
+end;
+$$;

@@ -1,0 +1,89 @@
+-- _start_tasks(flow_slug, msg_ids, worker_id): start the queued tasks of a flow behind the given
+-- messages (tasks locked elsewhere are skipped, never waited for): attempts_count + 1, status
+-- 'started', worker recorded, message hidden for the step's timeout + 2 s. Returns one
+-- claimed_task per started task, in message order, with the handler input: for a single step
+-- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
+-- array element. Internal (start_tasks and claim_tasks). Raises nothing.
+set search_path to '';
+
+create or replace function pgflow._start_tasks(flow_slug text, msg_ids bigint[], worker_id uuid)
+returns setof pgflow.claimed_task
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_claimed pgflow.claimed_task[];
+begin
+  with locked as (
+    select t.run_id, t.step_slug, t.task_index
+    from pgflow.step_tasks t
+    where t.flow_slug = _start_tasks.flow_slug
+      and t.message_id = any(_start_tasks.msg_ids)
+      and t.status = 'queued'
+    for update of t skip locked
+  ),
+  started as (
+    update pgflow.step_tasks t
+    set status = 'started',
+        attempts_count = t.attempts_count + 1,
+        started_at = clock_timestamp(),
+        last_worker_id = _start_tasks.worker_id
+    from locked l
+    where t.run_id = l.run_id and t.step_slug = l.step_slug and t.task_index = l.task_index
+      and exists (
+        select 1 from pgflow.runs r where r.run_id = t.run_id and r.status = 'started'
+      )
+    returning t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count
+  )
+  select coalesce(array_agg(
+    row(
+      st.flow_slug,
+      st.run_id,
+      st.step_slug,
+      st.task_index,
+      st.message_id,
+      st.attempts_count,
+      coalesce(s.opt_timeout, f.opt_timeout),
+      case
+        when s.step_type = 'map' and s.deps_count = 0 then r.input -> st.task_index
+        when s.step_type = 'map' then (
+          select ss.output -> st.task_index
+          from pgflow.deps d
+          join pgflow.step_states ss on ss.run_id = st.run_id and ss.step_slug = d.dep_slug
+          where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
+        )
+        else jsonb_build_object('run', r.input) || coalesce(
+          (
+            select jsonb_object_agg(d.dep_slug, ss.output)
+            from pgflow.deps d
+            join pgflow.step_states ss
+              on ss.run_id = st.run_id and ss.step_slug = d.dep_slug and ss.status = 'completed'
+            where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
+          ),
+          '{}'::jsonb
+        )
+      end
+    )::pgflow.claimed_task
+    order by st.message_id
+  ), '{}')
+  into v_claimed
+  from started st
+  join pgflow.runs r on r.run_id = st.run_id
+  join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
+  join pgflow.flows f on f.flow_slug = st.flow_slug;
+
+  if cardinality(v_claimed) = 0 then
+    return;
+  end if;
+
+  perform pgflow.set_vt_batch(
+    _start_tasks.flow_slug,
+    array(select c.msg_id from unnest(v_claimed) c),
+    array(select c.timeout + 2 from unnest(v_claimed) c)
+  );
+
+  return query select * from unnest(v_claimed);
+end;
+$$;

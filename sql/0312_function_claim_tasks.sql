@@ -1,0 +1,63 @@
+-- claim_tasks(flow_slugs, worker_id, qty, vt): read up to qty visible messages from the flows'
+-- queues (in the order given) and start their tasks, in one round trip. Messages whose task is
+-- gone or finished are archived; messages of a task running elsewhere are left alone.
+-- Returns claimed_task rows (attempt fences complete_task / fail_task; input is the handler's).
+-- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
+set search_path to '';
+
+create or replace function pgflow.claim_tasks(
+  flow_slugs text[],
+  worker_id uuid,
+  qty int default 10,
+  vt int default 5
+)
+returns setof pgflow.claimed_task
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_missing text;
+  v_flow_slug text;
+  v_left int := claim_tasks.qty;
+  v_msg_ids bigint[];
+  v_claimed pgflow.claimed_task[];
+begin
+  if claim_tasks.qty is null or claim_tasks.qty < 1 then
+    raise exception 'qty must be positive (got %)', coalesce(claim_tasks.qty::text, 'null');
+  end if;
+  select u.slug into v_missing
+  from unnest(claim_tasks.flow_slugs) u(slug)
+  where not exists (select 1 from pgflow.flows f where f.flow_slug = u.slug)
+  limit 1;
+  if v_missing is not null then
+    raise exception 'Flow "%" does not exist', v_missing;
+  end if;
+
+  foreach v_flow_slug in array coalesce(claim_tasks.flow_slugs, '{}') loop
+    exit when v_left <= 0;
+    v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    continue when cardinality(v_msg_ids) = 0;
+
+    v_claimed := array(
+      select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
+    );
+    v_left := v_left - cardinality(v_claimed);
+
+    if cardinality(v_claimed) < cardinality(v_msg_ids) then
+      perform pgmq.archive(v_flow_slug, array(
+        select id from unnest(v_msg_ids) id
+        where not exists (
+          select 1 from pgflow.step_tasks t
+          where t.flow_slug = v_flow_slug
+            and t.message_id = id
+            and t.status in ('queued', 'started')
+        )
+      ));
+    end if;
+
+    return query select * from unnest(v_claimed);
+  end loop;
+end;
+$$;

@@ -1,0 +1,35 @@
+-- fail_task(run_id, step_slug, task_index, error_message, attempt, error_type, retryable,
+-- error_traceback): report a task's failure (the pgflow 0.8.1 call plus optional arguments:
+-- attempt fences out a stale worker, retryable => false exhausts the task at once, error_type
+-- and error_traceback are stored on the task). Late, duplicate and fenced calls are no-ops.
+-- Returns the task row (nothing for an unknown task). Raises nothing.
+set search_path to '';
+
+drop function if exists pgflow.fail_task(uuid, text, int, text);
+
+create or replace function pgflow.fail_task(
+  run_id uuid,
+  step_slug text,
+  task_index int,
+  error_message text,
+  attempt int default null,
+  error_type text default null,
+  retryable boolean default true,
+  error_traceback text default null
+)
+returns setof pgflow.step_tasks
+language sql
+volatile
+set search_path to ''
+as $$
+  select * from pgflow._fail_task(
+    fail_task.run_id,
+    fail_task.step_slug,
+    fail_task.task_index,
+    fail_task.error_message,
+    fail_task.attempt,
+    fail_task.error_type,
+    fail_task.retryable,
+    fail_task.error_traceback
+  );
+$$;

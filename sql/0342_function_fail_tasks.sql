@@ -1,0 +1,52 @@
+-- fail_tasks(failures): fail_task for a batch in one transaction; failures is a JSON array of
+-- {"run_id", "step_slug", "task_index", "error_message", "attempt", "error_type",
+-- "error_traceback", "retryable"} (all but the first three optional; retryable defaults to
+-- true). Runs are locked in run_id order first.
+-- Returns the task rows. Raises: 'fail_tasks expects a JSON array, got %';
+-- 'fail_tasks item % lacks "%"'.
+set search_path to '';
+
+create or replace function pgflow.fail_tasks(failures jsonb)
+returns setof pgflow.step_tasks
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_item jsonb;
+  v_position int := 0;
+  v_key text;
+begin
+  if jsonb_typeof(fail_tasks.failures) is distinct from 'array' then
+    raise exception 'fail_tasks expects a JSON array, got %',
+      coalesce(jsonb_typeof(fail_tasks.failures), 'null');
+  end if;
+  for v_item in select e from jsonb_array_elements(fail_tasks.failures) e loop
+    foreach v_key in array array['run_id', 'step_slug', 'task_index'] loop
+      if jsonb_typeof(v_item) is distinct from 'object' or v_item -> v_key is null
+        or v_item -> v_key = 'null'::jsonb then
+        raise exception 'fail_tasks item % lacks "%"', v_position, v_key;
+      end if;
+    end loop;
+    v_position := v_position + 1;
+  end loop;
+
+  perform pgflow._lock_runs(array(
+    select (e ->> 'run_id')::uuid from jsonb_array_elements(fail_tasks.failures) e
+  ));
+
+  for v_item in select e from jsonb_array_elements(fail_tasks.failures) e loop
+    return query select * from pgflow._fail_task(
+      (v_item ->> 'run_id')::uuid,
+      v_item ->> 'step_slug',
+      (v_item ->> 'task_index')::int,
+      v_item ->> 'error_message',
+      (v_item ->> 'attempt')::int,
+      v_item ->> 'error_type',
+      coalesce((v_item ->> 'retryable')::boolean, true),
+      v_item ->> 'error_traceback'
+    );
+  end loop;
+end;
+$$;

@@ -1,0 +1,62 @@
+-- pgflow._get_flow_shape(flow_slug): the shape of a flow as the database holds it, in the JSON
+-- form that pgflow_yaml.shape.flow_shape builds from a flow file: steps by step_index, each with
+-- slug, stepType, dependencies (sorted by code point), whenUnmet, whenExhausted, the two
+-- patterns wrapped as {"defined": false} / {"defined": true, "value": ...}, and the options
+-- the step sets itself; plus the flow's options. Returns null when the flow does not exist.
+-- Raises nothing.
+create or replace function pgflow._get_flow_shape(flow_slug text)
+returns jsonb
+language plpgsql
+stable
+set search_path to ''
+as $get_flow_shape$
+declare
+  shape jsonb;
+begin
+  select jsonb_build_object(
+    'steps', coalesce((
+      select jsonb_agg(
+        jsonb_build_object(
+          'slug', s.step_slug,
+          'stepType', s.step_type,
+          'dependencies', coalesce((
+            select jsonb_agg(d.dep_slug order by d.dep_slug collate "C")
+            from pgflow.deps as d
+            where d.flow_slug = s.flow_slug
+              and d.step_slug = s.step_slug
+          ), '[]'::jsonb),
+          'whenUnmet', s.when_unmet,
+          'whenExhausted', s.when_exhausted,
+          'requiredInputPattern', case
+            when s.required_input_pattern is null then jsonb_build_object('defined', false)
+            else jsonb_build_object('defined', true, 'value', s.required_input_pattern)
+          end,
+          'forbiddenInputPattern', case
+            when s.forbidden_input_pattern is null then jsonb_build_object('defined', false)
+            else jsonb_build_object('defined', true, 'value', s.forbidden_input_pattern)
+          end,
+          'options', jsonb_strip_nulls(jsonb_build_object(
+            'maxAttempts', s.opt_max_attempts,
+            'baseDelay', s.opt_base_delay,
+            'timeout', s.opt_timeout,
+            'startDelay', s.opt_start_delay
+          ))
+        )
+        order by s.step_index
+      )
+      from pgflow.steps as s
+      where s.flow_slug = f.flow_slug
+    ), '[]'::jsonb),
+    'options', jsonb_build_object(
+      'maxAttempts', f.opt_max_attempts,
+      'baseDelay', f.opt_base_delay,
+      'timeout', f.opt_timeout
+    )
+  )
+  into shape
+  from pgflow.flows as f
+  where f.flow_slug = _get_flow_shape.flow_slug;
+
+  return shape;
+end;
+$get_flow_shape$;

@@ -1,0 +1,32 @@
+-- cancel_run(run_id): cancel a started run: status 'cancelled', every queued or started task
+-- cancelled and its message archived, so nothing more starts and late results are ignored.
+-- A run that already ended is returned unchanged. Returns the run row.
+-- Raises: 'Run "%" does not exist'.
+set search_path to '';
+
+create or replace function pgflow.cancel_run(run_id uuid)
+returns pgflow.runs
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_run pgflow.runs;
+begin
+  select * into v_run from pgflow.runs r where r.run_id = cancel_run.run_id for no key update;
+  if not found then
+    raise exception 'Run "%" does not exist', cancel_run.run_id;
+  end if;
+  if v_run.status <> 'started' then
+    return v_run;
+  end if;
+
+  update pgflow.runs r
+  set status = 'cancelled', cancelled_at = clock_timestamp()
+  where r.run_id = cancel_run.run_id
+  returning * into v_run;
+  perform pgflow._end_open_tasks(cancel_run.run_id, null, 'cancelled');
+  return v_run;
+end;
+$$;

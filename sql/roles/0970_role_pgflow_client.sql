@@ -1,0 +1,36 @@
+-- Create the NOLOGIN role pgflow_client (once per cluster) and grant it what an application
+-- needs to drive runs: start_flow, start_flow_with_states, get_run_with_states, cancel_run,
+-- retry_run (functions that run as their owner), and reading runs and step states.
+-- Nothing on queues, tasks or definitions' write paths.
+-- Raises nothing; re-runnable (a role created concurrently by another database is tolerated).
+do $pgflow_role$
+begin
+  if not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgflow_client') then
+    create role pgflow_client nologin;
+  end if;
+exception
+  when duplicate_object or unique_violation then
+    null;
+end
+$pgflow_role$;
+
+grant usage on schema pgflow to pgflow_client;
+
+grant select on pgflow.runs, pgflow.step_states to pgflow_client;
+
+do $pgflow_client_grants$
+declare
+  fn regprocedure;
+begin
+  for fn in
+    select p.oid::regprocedure
+    from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace
+      and p.proname = any (array[
+        'start_flow', 'start_flow_with_states', 'get_run_with_states', 'cancel_run', 'retry_run'
+      ])
+  loop
+    execute pg_catalog.format('grant execute on function %s to pgflow_client', fn);
+  end loop;
+end
+$pgflow_client_grants$;

@@ -1,0 +1,25 @@
+-- compiled by pgflow-yaml 0.1.0 from flows_examples/hello.yaml (sha256 2e5cfa14f4ee0b8c21a33ed89a2898a69e6006fcd60964c3f4a83fec4d663fad); do not edit
+--
+-- flow hello: 2 steps
+--   Greet someone, then shout the greeting back.
+-- options: max_attempts 3, base_delay 1, timeout 60
+-- Option changes are applied: run against a database that holds this flow with the
+-- same shape, this updates its retries, delays and timeouts to the values above.
+-- A different shape (steps, order, types, dependencies, conditions) aborts before
+-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
+-- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
+-- Apply in one transaction (psql -v ON_ERROR_STOP=1 --single-transaction -f).
+
+-- Shape guard: fails, listing every difference, when the database holds this flow
+-- with another shape (skipped where pgflow.assert_flow_shape does not exist).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
+    perform pgflow.assert_flow_shape('hello', '{"steps":[{"slug":"greet","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"shout","stepType":"single","dependencies":["greet"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60}}'::jsonb);
+  end if;
+end
+$pgflow_guard$;
+
+select pgflow.create_flow(flow_slug => 'hello', max_attempts => 3, base_delay => 1, timeout => 60);
+select pgflow.add_step(flow_slug => 'hello', step_slug => 'greet', step_type => 'single');
+select pgflow.add_step(flow_slug => 'hello', step_slug => 'shout', deps_slugs => array['greet']::text[], step_type => 'single');

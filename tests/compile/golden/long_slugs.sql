@@ -1,0 +1,25 @@
+-- compiled by pgflow-yaml 0.1.0 from flows/fffffffffffffffffffffffffffffffffffffffffffffff.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
+--
+-- flow fffffffffffffffffffffffffffffffffffffffffffffff: 3 steps
+-- options: max_attempts 3, base_delay 1, timeout 60
+-- Option changes are applied: run against a database that holds this flow with the
+-- same shape, this updates its retries, delays and timeouts to the values above.
+-- A different shape (steps, order, types, dependencies, conditions) aborts before
+-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
+-- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
+-- Apply in one transaction (psql -v ON_ERROR_STOP=1 --single-transaction -f).
+
+-- Shape guard: fails, listing every difference, when the database holds this flow
+-- with another shape (skipped where pgflow.assert_flow_shape does not exist).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
+    perform pgflow.assert_flow_shape('fffffffffffffffffffffffffffffffffffffffffffffff', '{"steps":[{"slug":"ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"a_______________________________________________________________________________________________________________________________","stepType":"single","dependencies":["ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"Mixed_Case_9","stepType":"map","dependencies":["ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60}}'::jsonb);
+  end if;
+end
+$pgflow_guard$;
+
+select pgflow.create_flow(flow_slug => 'fffffffffffffffffffffffffffffffffffffffffffffff', max_attempts => 3, base_delay => 1, timeout => 60);
+select pgflow.add_step(flow_slug => 'fffffffffffffffffffffffffffffffffffffffffffffff', step_slug => 'ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss', step_type => 'single');
+select pgflow.add_step(flow_slug => 'fffffffffffffffffffffffffffffffffffffffffffffff', step_slug => 'a_______________________________________________________________________________________________________________________________', deps_slugs => array['ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss']::text[], step_type => 'single');
+select pgflow.add_step(flow_slug => 'fffffffffffffffffffffffffffffffffffffffffffffff', step_slug => 'Mixed_Case_9', deps_slugs => array['ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss']::text[], step_type => 'map');

@@ -1,0 +1,28 @@
+-- compiled by pgflow-yaml 0.1.0 from flows/options_everywhere.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
+--
+-- flow options_everywhere: 3 steps
+-- options: max_attempts 10, base_delay 7, timeout 120
+--   step first: max_attempts 1, base_delay 2, timeout 3, start_delay 0
+--   step second: start_delay 3600
+--   step fan: timeout 900
+-- Option changes are applied: run against a database that holds this flow with the
+-- same shape, this updates its retries, delays and timeouts to the values above.
+-- A different shape (steps, order, types, dependencies, conditions) aborts before
+-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
+-- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
+-- Apply in one transaction (psql -v ON_ERROR_STOP=1 --single-transaction -f).
+
+-- Shape guard: fails, listing every difference, when the database holds this flow
+-- with another shape (skipped where pgflow.assert_flow_shape does not exist).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
+    perform pgflow.assert_flow_shape('options_everywhere', '{"steps":[{"slug":"first","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"maxAttempts":1,"baseDelay":2,"timeout":3,"startDelay":0}},{"slug":"second","stepType":"single","dependencies":["first"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"startDelay":3600}},{"slug":"fan","stepType":"map","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"timeout":900}}],"options":{"maxAttempts":10,"baseDelay":7,"timeout":120}}'::jsonb);
+  end if;
+end
+$pgflow_guard$;
+
+select pgflow.create_flow(flow_slug => 'options_everywhere', max_attempts => 10, base_delay => 7, timeout => 120);
+select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'first', max_attempts => 1, base_delay => 2, timeout => 3, start_delay => 0, step_type => 'single');
+select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'second', deps_slugs => array['first']::text[], start_delay => 3600, step_type => 'single');
+select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'fan', timeout => 900, step_type => 'map');

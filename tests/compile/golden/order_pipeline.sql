@@ -1,0 +1,29 @@
+-- compiled by pgflow-yaml 0.1.0 from flows_examples/order_pipeline.yaml (sha256 1612bd417adb5b15a0f09549b974931f05eb358a1cbd10ee1fddee96a18cb43f); do not edit
+--
+-- flow order_pipeline: 4 steps
+--   Check, charge and ship an order.
+-- options: max_attempts 3, base_delay 1, timeout 60
+--   step charge: max_attempts 5, timeout 30
+-- Option changes are applied: run against a database that holds this flow with the
+-- same shape, this updates its retries, delays and timeouts to the values above.
+-- A different shape (steps, order, types, dependencies, conditions) aborts before
+-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
+-- Needs the pgflow-yaml core (not in pgflow 0.8.1):
+--   conditions (if/if_not, when_unmet) on receipt
+-- Apply in one transaction (psql -v ON_ERROR_STOP=1 --single-transaction -f).
+
+-- Shape guard: fails, listing every difference, when the database holds this flow
+-- with another shape (skipped where pgflow.assert_flow_shape does not exist).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
+    perform pgflow.assert_flow_shape('order_pipeline', '{"steps":[{"slug":"check","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"charge","stepType":"single","dependencies":["check"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"maxAttempts":5,"timeout":30}},{"slug":"ship_item","stepType":"map","dependencies":["check"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"receipt","stepType":"single","dependencies":["charge","ship_item"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":true,"value":{"charge":{"paid":true}}},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60}}'::jsonb);
+  end if;
+end
+$pgflow_guard$;
+
+select pgflow.create_flow(flow_slug => 'order_pipeline', max_attempts => 3, base_delay => 1, timeout => 60);
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'check', step_type => 'single');
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'charge', deps_slugs => array['check']::text[], max_attempts => 5, timeout => 30, step_type => 'single');
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'ship_item', deps_slugs => array['check']::text[], step_type => 'map');
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'receipt', deps_slugs => array['charge', 'ship_item']::text[], step_type => 'single', required_input_pattern => '{"charge":{"paid":true}}'::jsonb, when_unmet => 'skip');

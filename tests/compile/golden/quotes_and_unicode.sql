@@ -1,0 +1,29 @@
+-- compiled by pgflow-yaml 0.1.0 from flows/it's ünïcödé\nname.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
+--
+-- flow quotes_and_unicode: 2 steps
+--   It's a "test" with back\slashes,
+--   new lines
+--   and ünïcödé ✓
+-- options: max_attempts 3, base_delay 1, timeout 60
+-- Option changes are applied: run against a database that holds this flow with the
+-- same shape, this updates its retries, delays and timeouts to the values above.
+-- A different shape (steps, order, types, dependencies, conditions) aborts before
+-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
+-- Needs the pgflow-yaml core (not in pgflow 0.8.1):
+--   conditions (if/if_not, when_unmet) on gate
+--   when_exhausted on gate
+-- Apply in one transaction (psql -v ON_ERROR_STOP=1 --single-transaction -f).
+
+-- Shape guard: fails, listing every difference, when the database holds this flow
+-- with another shape (skipped where pgflow.assert_flow_shape does not exist).
+do $pgflow_guard_1$
+begin
+  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
+    perform pgflow.assert_flow_shape('quotes_and_unicode', E'{"steps":[{"slug":"start","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"gate","stepType":"single","dependencies":["start"],"whenUnmet":"skip-cascade","whenExhausted":"skip","requiredInputPattern":{"defined":true,"value":{"start":{"quote''s":"it''s \\"quoted\\"","back\\\\slash":"C:\\\\path\\\\n","ünïcödé":"日本語 ✓ 🚀","nested":{"list":[1,"two",null,true],"empty":{}},"$pgflow_guard$":"$$ dollar $$"}}},"forbiddenInputPattern":{"defined":true,"value":{"start":{"note":"''; drop table pgflow.flows; --"}}},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60}}'::jsonb);
+  end if;
+end
+$pgflow_guard_1$;
+
+select pgflow.create_flow(flow_slug => 'quotes_and_unicode', max_attempts => 3, base_delay => 1, timeout => 60);
+select pgflow.add_step(flow_slug => 'quotes_and_unicode', step_slug => 'start', step_type => 'single');
+select pgflow.add_step(flow_slug => 'quotes_and_unicode', step_slug => 'gate', deps_slugs => array['start']::text[], step_type => 'single', required_input_pattern => E'{"start":{"quote''s":"it''s \\"quoted\\"","back\\\\slash":"C:\\\\path\\\\n","ünïcödé":"日本語 ✓ 🚀","nested":{"list":[1,"two",null,true],"empty":{}},"$pgflow_guard$":"$$ dollar $$"}}'::jsonb, forbidden_input_pattern => '{"start":{"note":"''; drop table pgflow.flows; --"}}'::jsonb, when_unmet => 'skip-cascade', when_exhausted => 'skip');

@@ -1,0 +1,25 @@
+-- compiled by pgflow-yaml 0.1.0 from flows_examples/word_stats.toml (sha256 3a51e044f2d3cb6ef63a1ad7f8381494a453073a915876d11e989803fd232bfe); do not edit
+--
+-- flow word_stats: 2 steps
+--   Count the words of every document, then total them.
+-- options: max_attempts 3, base_delay 1, timeout 30
+-- Option changes are applied: run against a database that holds this flow with the
+-- same shape, this updates its retries, delays and timeouts to the values above.
+-- A different shape (steps, order, types, dependencies, conditions) aborts before
+-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
+-- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
+-- Apply in one transaction (psql -v ON_ERROR_STOP=1 --single-transaction -f).
+
+-- Shape guard: fails, listing every difference, when the database holds this flow
+-- with another shape (skipped where pgflow.assert_flow_shape does not exist).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
+    perform pgflow.assert_flow_shape('word_stats', '{"steps":[{"slug":"count","stepType":"map","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"total","stepType":"single","dependencies":["count"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":30}}'::jsonb);
+  end if;
+end
+$pgflow_guard$;
+
+select pgflow.create_flow(flow_slug => 'word_stats', max_attempts => 3, base_delay => 1, timeout => 30);
+select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'count', step_type => 'map');
+select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'total', deps_slugs => array['count']::text[], step_type => 'single');

@@ -1,0 +1,204 @@
+"""``pgflow compile`` and ``pgflow graph`` from the command line: outputs and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from pgflow_yaml.cli import app
+from tests.compile.helpers import TIMESTAMP
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parent / "golden"
+
+ORDER = """\
+slug: orders
+max_attempts: 3
+steps:
+  - slug: check
+    handler: shop:check
+  - slug: charge
+    handler: shop:charge
+    depends_on: [check]
+    timeout: 30
+  - slug: ship
+    handler: shop:ship
+    map: check
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_writes_one_file_per_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "migrations"
+    code, stdout, _ = run(
+        "compile", "flows_examples", "--out-dir", str(out), "--timestamp", TIMESTAMP
+    )
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        f"{TIMESTAMP}_create_hello_flow.sql",
+        f"{TIMESTAMP}_create_order_pipeline_flow.sql",
+        f"{TIMESTAMP}_create_word_stats_flow.sql",
+    ]
+    assert (out / names[0]).read_bytes() == (GOLDEN / "hello.sql").read_bytes()
+    assert f"wrote {out / names[1]} (needs the pgflow-yaml core)" in stdout
+
+
+def test_default_folder_and_timestamp(tmp_path: Path) -> None:
+    flow_file = write(tmp_path, "orders.yaml", ORDER)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        code, _, _ = run("compile", flow_file.name)
+    assert code == 0
+    (written,) = (tmp_path / "migrations").iterdir()
+    assert written.name.endswith("_create_orders_flow.sql")
+    assert written.name[:14].isdigit()
+
+
+def test_stdout(tmp_path: Path) -> None:
+    flow_file = write(tmp_path, "orders.yaml", ORDER)
+    code, stdout, _ = run("compile", str(flow_file), "--stdout", "--timestamp", TIMESTAMP)
+    assert code == 0
+    assert stdout.startswith(f"-- compiled by pgflow-yaml 0.1.0 from {flow_file} (sha256 ")
+    assert "select pgflow.add_step(flow_slug => 'orders', step_slug => 'ship'," in stdout
+    assert not (tmp_path / "migrations").exists()
+
+
+def test_invalid_file_writes_nothing_and_exits_1(tmp_path: Path) -> None:
+    good = write(tmp_path, "orders.yaml", ORDER)
+    bad = write(
+        tmp_path,
+        "bad.yaml",
+        ORDER.replace("slug: orders", "slug: bad").replace("map: check", "map: nowhere"),
+    )
+    out = tmp_path / "out"
+    code, stdout, stderr = run("compile", str(good), str(bad), "--out-dir", str(out))
+    assert code == 1
+    assert "error[PGF3" in stderr
+    assert "nowhere" in stderr
+    assert stdout == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timestamp", "2026-01-01"], "is not YYYYMMDDHHMMSS"),
+        (["--timestamp", "20261301000000"], "not a valid date"),
+        (["--stdout", "--out-dir", "x"], "--stdout and --out-dir exclude each other"),
+        (["--check", "--stdout"], "--check writes nothing"),
+        (["--dsn", "postgresql:///x"], "--dsn only applies with --check"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    flow_file = write(tmp_path, "orders.yaml", ORDER)
+    code, _, stderr = run("compile", str(flow_file), *args)
+    assert code == 2
+    assert message in stderr
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    code, _, stderr = run("compile", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "PGF101" in stderr
+
+
+def test_check_reports_drift_and_exits_1(tmp_path: Path, dsn: str) -> None:
+    flow_file = write(tmp_path, "orders.yaml", ORDER)
+    code, stdout, _ = run("compile", str(flow_file), "--check", "--dsn", dsn)
+    assert (code, stdout) == (1, f"orders ({flow_file}): not in the database\n")
+
+    code, migration, _ = run("compile", str(flow_file), "--stdout")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(migration)
+    code, stdout, _ = run("compile", str(flow_file), "--check", "--dsn", dsn)
+    assert (code, stdout) == (0, f"orders ({flow_file}): up to date\n")
+
+    write(
+        tmp_path,
+        "orders.yaml",
+        ORDER.replace("max_attempts: 3", "max_attempts: 4").replace("timeout: 30", "base_delay: 2"),
+    )
+    code, stdout, stderr = run("compile", str(flow_file), "--check", "--dsn", dsn)
+    assert code == 1
+    assert stdout.splitlines() == [
+        f"orders ({flow_file}): differs (database vs file)",
+        "  options: max_attempts 3 vs 4",
+        "  step 1 (charge) options: base_delay (inherited) vs 2",
+        "  step 1 (charge) options: timeout 30 vs (inherited)",
+    ]
+    assert "1 of 1 flows differ from the database" in stderr
+
+    write(tmp_path, "orders.yaml", ORDER.replace("map: check", "depends_on: [charge]"))
+    code, stdout, _ = run("compile", str(flow_file), "--check", "--dsn", dsn)
+    assert code == 1
+    assert stdout.splitlines() == [
+        f"orders ({flow_file}): differs (database vs file)",
+        "  step 2 (ship): step_type map vs single",
+        "  step 2 (ship): depends_on [check] vs [charge]",
+    ]
+
+
+def test_check_without_the_core_exits_2(tmp_path: Path, empty_dsn: str) -> None:
+    flow_file = write(tmp_path, "orders.yaml", ORDER)
+    code, _, stderr = run("compile", str(flow_file), "--check", "--dsn", empty_dsn)
+    assert code == 2
+    assert "no pgflow.compare_flow_shape" in stderr
+
+
+def test_check_unreachable_database_exits_2_without_the_password(tmp_path: Path) -> None:
+    flow_file = write(tmp_path, "orders.yaml", ORDER)
+    dsn = "postgresql://someone:s3cret@127.0.0.1:1/nowhere?connect_timeout=2"
+    code, _, stderr = run("compile", str(flow_file), "--check", "--dsn", dsn)
+    assert code == 2
+    assert "cannot check the database" in stderr
+    assert "s3cret" not in stderr
+
+
+def test_graph_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    code, stdout, _ = run("graph", "flows_examples/order_pipeline.yaml")
+    assert code == 0
+    assert stdout.splitlines() == [
+        "order_pipeline (4 steps)",
+        "  level 0",
+        "      0  check             <- run input",
+        "  level 1",
+        "      1  charge            <- check",
+        "      2  ship_item  [map]  <- map over check",
+        "  level 2",
+        '      3  receipt           <- charge, ship_item  (if {"charge":{"paid":true}}, else skip)',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "start"), [("mermaid", "flowchart TD\n"), ("dot", 'digraph "word_stats" {\n')]
+)
+def test_graph_formats(monkeypatch: pytest.MonkeyPatch, fmt: str, start: str) -> None:
+    monkeypatch.chdir(REPO)
+    code, stdout, _ = run("graph", "flows_examples/word_stats.toml", "--format", fmt)
+    assert code == 0
+    assert stdout.startswith(start)
+    assert "map" in stdout
+
+
+def test_graph_invalid_file_exits_1(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.yaml", ORDER.replace("map: check", "map: nowhere"))
+    code, stdout, stderr = run("graph", str(bad))
+    assert code == 1
+    assert stdout == ""
+    assert "nowhere" in stderr

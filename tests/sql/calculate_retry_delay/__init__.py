@@ -1,0 +1,1 @@
+"""Tests of pgflow.calculate_retry_delay."""

@@ -1,0 +1,74 @@
+"""claim_tasks reads and starts tasks in one call, with attempt, timeout and handler input."""
+
+import uuid
+
+import psycopg
+import pytest
+
+from ..helpers import Conn, add_flow, claim, one, rows, start
+
+
+def test_claims_and_starts(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a", "timeout": 9}])
+    run_id = start(conn, "f", {"x": 1})
+    (task,) = claim(conn, "f")
+    assert (task.flow_slug, task.run_id, task.step_slug, task.task_index) == ("f", run_id, "a", 0)
+    assert (task.attempt, task.timeout, task.input) == (1, 9, {"run": {"x": 1}})
+    assert rows(conn, "select status, attempts_count from pgflow.step_tasks") == [
+        {"status": "started", "attempts_count": 1}
+    ]
+    assert claim(conn, "f") == []
+
+
+def test_respects_qty(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "m", "step_type": "map"}])
+    start(conn, "f", list(range(5)))
+    assert [t.task_index for t in claim(conn, "f", qty=3)] == [0, 1, 2]
+    assert [t.task_index for t in claim(conn, "f", qty=3)] == [3, 4]
+
+
+def test_serves_several_flows(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    add_flow(conn, "g", [{"slug": "b"}])
+    start(conn, "f")
+    start(conn, "g")
+    assert sorted(t.step_slug for t in claim(conn, ["f", "g"])) == ["a", "b"]
+
+
+def test_flow_timeout_is_inherited(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}], timeout=17)
+    start(conn, "f")
+    (task,) = claim(conn, "f")
+    assert task.timeout == 17
+
+
+def test_archives_messages_without_an_open_task(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    stray = one(conn, "select pgmq.send('f', '{\"junk\": true}'::jsonb)")
+    start(conn, "f")
+    assert [t.step_slug for t in claim(conn, "f")] == ["a"]
+    assert rows(conn, "select msg_id from pgmq.a_f") == [{"msg_id": stray}]
+
+
+def test_two_claimers_never_get_the_same_task(conn: Conn, dsn: str) -> None:
+    add_flow(conn, "f", [{"slug": "m", "step_type": "map"}])
+    start(conn, "f", list(range(20)))
+    with psycopg.connect(dsn) as other:
+        with other.transaction():
+            theirs = claim(other, "f", qty=10, worker_id=uuid.uuid4())
+            mine = claim(conn, "f", qty=20)
+    assert len(theirs) == 10 and len(mine) == 10
+    assert not {t.task_index for t in theirs} & {t.task_index for t in mine}
+
+
+def test_rejects_unknown_flow(conn: Conn) -> None:
+    with pytest.raises(psycopg.errors.RaiseException) as err:
+        claim(conn, "nope")
+    assert err.value.diag.message_primary == 'Flow "nope" does not exist'
+
+
+def test_rejects_non_positive_qty(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    with pytest.raises(psycopg.errors.RaiseException) as err:
+        claim(conn, "f", qty=0)
+    assert err.value.diag.message_primary == "qty must be positive (got 0)"

@@ -1,0 +1,1 @@
+"""Tests that the whole SQL core can be applied again."""

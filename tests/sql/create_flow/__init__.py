@@ -1,0 +1,1 @@
+"""Tests of pgflow.create_flow."""

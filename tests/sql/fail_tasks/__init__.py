@@ -1,0 +1,1 @@
+"""Tests of pgflow.fail_tasks."""

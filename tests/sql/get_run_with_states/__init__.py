@@ -1,0 +1,1 @@
+"""Tests of pgflow.get_run_with_states."""

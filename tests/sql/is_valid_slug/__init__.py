@@ -1,0 +1,1 @@
+"""Tests of pgflow.is_valid_slug."""

@@ -1,0 +1,1 @@
+"""Tests of pgflow.mark_worker_stopped."""

@@ -1,0 +1,1 @@
+"""Tests of pgflow.maybe_complete_run."""

@@ -1,0 +1,1 @@
+"""Tests of pgflow.requeue_stalled_tasks."""

@@ -1,0 +1,1 @@
+"""Tests of pgflow.set_vt_batch."""

@@ -1,0 +1,31 @@
+"""set_vt_batch sets each message's visibility timeout in one call."""
+
+import psycopg
+import pytest
+
+from ..helpers import Conn, one, rows
+
+
+def test_sets_each_offset(conn: Conn) -> None:
+    conn.execute("select pgmq.create('q1')")
+    ids = [one(conn, "select pgmq.send('q1', '{}'::jsonb)") for _ in range(2)]
+    result = rows(
+        conn,
+        "select msg_id, extract(epoch from vt - clock_timestamp())::int as wait"
+        " from pgflow.set_vt_batch('q1', %s, array[10, 100]) order by msg_id",
+        (ids,),
+    )
+    assert [r["msg_id"] for r in result] == ids
+    assert 9 <= result[0]["wait"] <= 10 and 99 <= result[1]["wait"] <= 100
+
+
+def test_empty_array_returns_nothing(conn: Conn) -> None:
+    conn.execute("select pgmq.create('q1')")
+    assert rows(conn, "select * from pgflow.set_vt_batch('q1', '{}', '{}')") == []
+
+
+def test_rejects_length_mismatch(conn: Conn) -> None:
+    conn.execute("select pgmq.create('q1')")
+    with pytest.raises(psycopg.errors.RaiseException) as err:
+        conn.execute("select pgflow.set_vt_batch('q1', array[1, 2]::bigint[], array[1])")
+    assert err.value.diag.message_primary == "msg_ids length (2) must equal vt_offsets length (1)"
