@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 import venv
@@ -28,7 +29,7 @@ STAMP = VENV / ".pgflow-installed"
 
 def run(*cmd: str | Path) -> None:
     """Run a command from the repository root; exit with its code when it fails."""
-    print("+", " ".join(str(c) for c in cmd), flush=True)
+    print("+", shlex.join(str(c) for c in cmd), flush=True)
     code = subprocess.call([str(c) for c in cmd], cwd=ROOT)
     if code:
         sys.exit(code)
@@ -92,7 +93,7 @@ def test(args: list[str]) -> None:
     }
     codes = {}
     for name, cmd in stages.items():
-        print("+", " ".join(str(c) for c in cmd), flush=True)
+        print("+", shlex.join(str(c) for c in cmd), flush=True)
         codes[name] = subprocess.call([str(c) for c in cmd], cwd=ROOT)
     failed = [name for name, code in codes.items() if code]
     print("dev.py test:", ", ".join(f"{n} {'FAILED' if codes[n] else 'ok'}" for n in codes))

@@ -228,7 +228,7 @@ def _run_id(value: str | uuid.UUID) -> str:
 
 def _translate_start(exc: DatabaseError, slug: str) -> PgflowError:
     text = str(exc)
-    if "flows" in text and ("foreign key" in text or "violates" in text):
+    if f'Flow "{slug}" does not exist' in text or ("flows" in text and "foreign key" in text):
         return FlowNotFound(f"no flow {slug!r} in the database (apply its migration first)")
     return exc
 

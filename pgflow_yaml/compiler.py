@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pgflow_yaml import __version__
+from pgflow_yaml.diagnostics import visible
 from pgflow_yaml.model import FlowSpec, StepSpec
 from pgflow_yaml.shape import flow_shape
 from pgflow_yaml.validate import ValidationReport, validate_paths
@@ -175,8 +176,12 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
 
 
 def _comment(text: str) -> str:
-    """Return ``text`` safe inside a ``--`` comment: line breaks shown, never acted on."""
-    return _LINE_BREAK.sub(lambda m: m.group(0).encode("unicode_escape").decode(), text)
+    """Return ``text`` safe inside a ``--`` comment.
+
+    Line breaks and other control characters are shown as ``\\xNN``, never acted on, by
+    PostgreSQL (a line break would end the comment) or by a terminal showing the file.
+    """
+    return visible(text.replace("\r", "\\x0d").replace("\n", "\\x0a"))
 
 
 def _option_text(options: list[tuple[str, int | None]]) -> str:
@@ -192,7 +197,7 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
         f"-- flow {flow.slug}: {len(flow.steps)} step{'s' if len(flow.steps) != 1 else ''}",
     ]
     if flow.description:
-        lines += [f"--   {line}".rstrip() for line in _LINE_BREAK.split(flow.description)]
+        lines += [f"--   {_comment(line)}".rstrip() for line in _LINE_BREAK.split(flow.description)]
     lines.append(
         "-- options: "
         + _option_text(
@@ -215,8 +220,8 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
         if own:
             lines.append(f"--   step {step.slug}: {own}")
     lines += [
-        "-- Option changes are applied: run against a database that holds this flow with the",
-        "-- same shape, this updates its retries, delays and timeouts to the values above.",
+        "-- Option changes are applied (pgflow-yaml core): run against a database holding this",
+        "-- flow with the same shape, this sets its retries, delays and timeouts to the above.",
         "-- A different shape (steps, order, types, dependencies, conditions) aborts before",
         "-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).",
     ]
@@ -377,18 +382,50 @@ def compile_paths(
     return CompileResult(report, tuple(migrations))
 
 
-def write_migrations(migrations: Iterable[CompiledMigration], out_dir: Path) -> list[Path]:
-    """Write each migration into ``out_dir`` (created if needed); return the paths written.
+@dataclass(frozen=True)
+class WrittenMigration:
+    """Where a migration went.
 
-    The bytes are exactly ``migration.sql`` in UTF-8: no newline translation on any platform.
+    Attributes:
+        path: the file holding it.
+        written: False when ``path`` is the flow's latest migration already there with the
+            same SQL, so nothing was written (compiling an unchanged flow adds no file).
+    """
+
+    path: Path
+    written: bool
+
+
+def latest_migration(out_dir: Path, flow_slug: str) -> Path | None:
+    """Return the newest ``<timestamp>_create_<flow_slug>_flow.sql`` in ``out_dir``, if any."""
+    pattern = re.compile(rf"[0-9]{{14}}_create_{re.escape(flow_slug)}_flow\.sql")
+    if not out_dir.is_dir():
+        return None
+    found = sorted(p.name for p in out_dir.iterdir() if pattern.fullmatch(p.name))
+    return out_dir / found[-1] if found else None
+
+
+def write_migrations(
+    migrations: Iterable[CompiledMigration], out_dir: Path
+) -> list[WrittenMigration]:
+    """Write each migration into ``out_dir`` (created if needed), unless it is already there.
+
+    A flow whose newest migration in ``out_dir`` holds the same SQL gets no new file; any
+    change (options included) gets a new one, to apply after the earlier ones. The bytes are
+    exactly ``migration.sql`` in UTF-8: no newline translation on any platform.
 
     Raises:
-        OSError: the folder cannot be created or a file cannot be written.
+        OSError: the folder cannot be created or a file cannot be read or written.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    results = []
     for migration in migrations:
+        data = migration.sql.encode("utf-8")
+        latest = latest_migration(out_dir, migration.flow_slug)
+        if latest is not None and latest.read_bytes() == data:
+            results.append(WrittenMigration(latest, written=False))
+            continue
         path = out_dir / migration.filename
-        path.write_bytes(migration.sql.encode("utf-8"))
-        written.append(path)
-    return written
+        path.write_bytes(data)
+        results.append(WrittenMigration(path, written=True))
+    return results

@@ -20,7 +20,11 @@ EMBEDDED_DIR = Path(".pgflow") / "db"
 CONNECT_TIMEOUT = 10
 
 
-class ConnectError(Exception):
+class DatabaseError(Exception):
+    """The database cannot be used; the message is one line for the user, with no password."""
+
+
+class ConnectError(DatabaseError):
     """Cannot connect to the database."""
 
 

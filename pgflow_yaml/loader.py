@@ -52,6 +52,7 @@ SpanTuple = tuple[int, int, int, int]
 """``(line, col, end_line, end_col)``, 1-based, end exclusive."""
 
 _TAG = "tag:yaml.org,2002:"
+_MAX_DIGITS = 100
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
 _BOOL_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
 
@@ -166,6 +167,8 @@ def read_file(path: Path, display: str) -> tuple[SourceDoc | None, list[Diagnost
         it could not be parsed) and what was wrong with it.
     """
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            return None, [Diagnostic("PGF103", "not a regular file", display)]
         raw = path.read_bytes()
     except IsADirectoryError:
         return None, [Diagnostic("PGF103", "is a directory, not a flow file", display)]
@@ -455,6 +458,15 @@ class _Converter:
         if tag == _STR:
             return value
         if tag == _TAG + "int":
+            if len(value) > _MAX_DIGITS:
+                self._report(
+                    "PGF122",
+                    f"the number has {len(value)} digits; a flow file allows at most {_MAX_DIGITS}",
+                    node,
+                    path,
+                    "quote it if you mean text",
+                )
+                return value
             if value.isdigit():
                 return int(value)
             return _SAFE.construct_yaml_int(node)
@@ -514,6 +526,9 @@ def _parse_toml(doc: SourceDoc) -> list[Diagnostic]:
     except RecursionError:
         span = Span(doc.file, 1, 1)
         return [Diagnostic("PGF118", "nested too deeply", doc.file, span)]
+    except ValueError as exc:  # e.g. an integer too long for Python to convert
+        span = Span(doc.file, 1, 1)
+        return [Diagnostic("PGF113", f"TOML value cannot be read: {exc}", doc.file, span)]
     diagnostics: list[Diagnostic] = []
     depth_path = _too_deep(data, ())
     if depth_path is not None:

@@ -78,9 +78,22 @@ def flow_schema() -> dict[str, Any]:
     return schema
 
 
+def _is_strict_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 2.0 as an integer; a PostgreSQL integer column does not.
+_StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", _is_strict_integer
+    ),
+)
+
+
 @cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(flow_schema())
+def _validator() -> Any:
+    return _StrictValidator(flow_schema())
 
 
 def _fast_ok(data: Any) -> bool:

@@ -80,7 +80,8 @@ class ValidationReport:
             slugs = ", ".join(f.slug for f in self.flows)
             return f"{files} {noun} checked, {len(self.flows)} valid flows ({slugs})"
         bad = len({d.file for d in self.errors})
-        return f"{files} {noun} checked, {errors} errors in {bad} {'file' if bad == 1 else 'files'}"
+        what = "error" if errors == 1 else "errors"
+        return f"{files} {noun} checked, {errors} {what} in {bad} {'file' if bad == 1 else 'files'}"
 
     def render(self, fmt: OutputFormat = "text") -> str:
         """Return the report in one of the ``--format`` renderings."""
@@ -124,13 +125,14 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[D
     for raw in paths:
         name = os.fspath(raw)
         if os.path.isdir(name):
-            before = len(found)
+            matched = 0
             for folder, subdirs, names in os.walk(name):
                 subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
                 for entry in sorted(names + [d for d in subdirs if d.endswith(FLOW_SUFFIXES)]):
                     if entry.lower().endswith(FLOW_SUFFIXES):
+                        matched += 1
                         add(os.path.normpath(os.path.join(folder, entry)))
-            if len(found) == before:
+            if not matched:
                 problems.append(
                     Diagnostic(
                         "PGF105",

@@ -1,6 +1,9 @@
 -- _start_ready_steps(run_id): start every created step of a started run whose dependencies are
 -- done and that has tasks: one pgmq message and one queued task per task index, sent with the
--- step's start_delay. Sends NOTIFY pgflow_tasks '<flow_slug>' when tasks are visible at once.
+-- step's start_delay. Sends NOTIFY pgflow_tasks '<flow_slug>' when the new tasks are visible at
+-- once and the queue held no visible message before them (a worker that saw a visible message has
+-- not gone to sleep yet and claims again on its own). Skipping the redundant notifications matters:
+-- PostgreSQL serializes the commits of notifying transactions on one cluster-wide lock.
 -- Internal; the caller holds the run lock and has resolved conditions. Raises nothing.
 set search_path to '';
 
@@ -13,6 +16,7 @@ as $$
 #variable_conflict use_column
 declare
   v_step record;
+  v_wake boolean;
 begin
   for v_step in
     with started as (
@@ -34,6 +38,14 @@ begin
     join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
     order by s.step_index
   loop
+    v_wake := false;
+    if v_step.delay = 0 then
+      execute format(
+        'select not exists (select 1 from pgmq.%I where vt <= clock_timestamp())',
+        pgmq.format_table_name(v_step.flow_slug, 'q')
+      ) into v_wake;
+    end if;
+
     insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
     select v_step.flow_slug, _start_ready_steps.run_id, v_step.step_slug, (m.ord - 1)::int, m.msg_id
     from pgmq.send_batch(
@@ -51,7 +63,7 @@ begin
       v_step.delay
     ) with ordinality as m(msg_id, ord);
 
-    if v_step.delay = 0 then
+    if v_wake then
       perform pg_notify('pgflow_tasks', v_step.flow_slug);
     end if;
   end loop;

@@ -17,75 +17,74 @@ declare
   c_max_iterations constant int := 1000;
   v_iteration int := 0;
   v_changed boolean;
-  v_step record;
+  v_slugs text[];
+  v_types text[];
+  v_initial int[];
+  v_required jsonb[];
+  v_forbidden jsonb[];
+  v_when_unmet text[];
   v_input jsonb;
-  v_taskless text[];
-  v_slug text;
 begin
+  if not exists (
+    select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.status = 'started'
+  ) then
+    return;
+  end if;
+
   loop
     v_iteration := v_iteration + 1;
     if v_iteration > c_max_iterations then
       raise exception 'Cascade loop exceeded safety limit of % iterations', c_max_iterations;
     end if;
-    if not exists (
-      select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.status = 'started'
-    ) then
-      return;
-    end if;
+
+    -- one snapshot of the ready steps that need work before starting: conditions to resolve or
+    -- no tasks; children they make ready wait for the next round (conditions first, again)
+    select array_agg(ss.step_slug order by s.step_index),
+           array_agg(s.step_type order by s.step_index),
+           array_agg(ss.initial_tasks order by s.step_index),
+           array_agg(s.required_input_pattern order by s.step_index),
+           array_agg(s.forbidden_input_pattern order by s.step_index),
+           array_agg(s.when_unmet order by s.step_index)
+    into v_slugs, v_types, v_initial, v_required, v_forbidden, v_when_unmet
+    from pgflow.step_states ss
+    join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+    where ss.run_id = _advance_run.run_id
+      and ss.status = 'created'
+      and ss.remaining_deps = 0
+      and (
+        ss.initial_tasks = 0
+        or s.required_input_pattern is not null
+        or s.forbidden_input_pattern is not null
+      );
+    exit when v_slugs is null;
     v_changed := false;
 
-    for v_step in
-      select ss.step_slug, s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet
-      from pgflow.step_states ss
-      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-      where ss.run_id = _advance_run.run_id
-        and ss.status = 'created'
-        and ss.remaining_deps = 0
-        and (s.required_input_pattern is not null or s.forbidden_input_pattern is not null)
-      order by s.step_index
-    loop
+    -- conditions
+    for i in 1 .. cardinality(v_slugs) loop
+      continue when v_required[i] is null and v_forbidden[i] is null;
       continue when not exists (
         select 1 from pgflow.step_states ss
-        where ss.run_id = _advance_run.run_id
-          and ss.step_slug = v_step.step_slug
-          and ss.status = 'created'
+        where ss.run_id = _advance_run.run_id and ss.step_slug = v_slugs[i] and ss.status = 'created'
       );
-      v_input := pgflow._condition_input(_advance_run.run_id, v_step.step_slug);
-      continue when (v_step.required_input_pattern is null or v_input @> v_step.required_input_pattern)
-        and (v_step.forbidden_input_pattern is null or not v_input @> v_step.forbidden_input_pattern);
+      v_input := pgflow._condition_input(_advance_run.run_id, v_slugs[i]);
+      continue when (v_required[i] is null or v_input @> v_required[i])
+        and (v_forbidden[i] is null or not v_input @> v_forbidden[i]);
 
       v_changed := true;
-      if v_step.when_unmet = 'fail' then
-        perform pgflow._fail_run(_advance_run.run_id, v_step.step_slug, 'Condition not met');
+      if v_when_unmet[i] = 'fail' then
+        perform pgflow._fail_run(_advance_run.run_id, v_slugs[i], 'Condition not met');
         return;
       end if;
       perform pgflow._skip_steps(
-        _advance_run.run_id, v_step.step_slug, 'condition_unmet', v_step.when_unmet = 'skip-cascade'
+        _advance_run.run_id, v_slugs[i], 'condition_unmet', v_when_unmet[i] = 'skip-cascade'
       );
     end loop;
 
-    -- a snapshot of the taskless steps ready now: children they make ready wait for the next
-    -- round, where their conditions are resolved first
-    v_taskless := array(
-      select ss.step_slug
-      from pgflow.step_states ss
-      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-      where ss.run_id = _advance_run.run_id
-        and ss.status = 'created'
-        and ss.remaining_deps = 0
-        and ss.initial_tasks = 0
-      order by s.step_index
-    );
-    foreach v_slug in array v_taskless loop
+    -- taskless steps (a map over an empty array) complete at once
+    for i in 1 .. cardinality(v_slugs) loop
+      continue when v_initial[i] is distinct from 0;
       if pgflow._complete_step(
-        _advance_run.run_id,
-        v_slug,
-        (
-          select case when s.step_type = 'map' then '[]'::jsonb end
-          from pgflow.runs r
-          join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = v_slug
-          where r.run_id = _advance_run.run_id
-        )
+        _advance_run.run_id, v_slugs[i], case when v_types[i] = 'map' then '[]'::jsonb end
       ) then
         v_changed := true;
       end if;

@@ -4,12 +4,16 @@
 -- Compared per step index: slug, step type, dependencies, when_unmet, when_exhausted, the
 -- if / if_not patterns (as jsonb, so key order and spacing do not matter), and steps present on
 -- one side only. Options are not shape: they are never compared here.
+-- Runs as its owner (it only reads definitions), so a role allowed to execute it, such as
+-- pgflow_worker checking its flows at start-up, needs no other privilege.
 -- Returns null when the flow does not exist, an empty array when the shapes match.
--- Raises when shape is not a JSON object with a "steps" array of objects.
+-- Raises when shape is not a JSON object with a "steps" array of objects, or when a step's
+-- "dependencies" is there but not an array.
 create or replace function pgflow.compare_flow_shape(flow_slug text, shape jsonb)
 returns text[]
 language plpgsql
 stable
+security definer
 set search_path to ''
 as $compare_flow_shape$
 declare
@@ -37,6 +41,13 @@ begin
     select 1 from jsonb_array_elements(file_steps) as e (step) where jsonb_typeof(e.step) <> 'object'
   ) then
     raise exception 'every element of shape.steps must be a JSON object, got %',
+      left(file_steps::text, 200);
+  end if;
+  if exists (
+    select 1 from jsonb_array_elements(file_steps) as e (step)
+    where jsonb_typeof(e.step -> 'dependencies') <> 'array'
+  ) then
+    raise exception 'the dependencies of a step in shape.steps must be a JSON array, got %',
       left(file_steps::text, 200);
   end if;
 

@@ -25,5 +25,15 @@ from pgflow_yaml.cli import worker as _worker  # noqa: E402, F401 (also register
 
 
 def main() -> None:
-    """Run the ``pgflow`` command line."""
-    app()
+    """Run the ``pgflow`` command line.
+
+    A database that cannot be reached or started ends any command with one line and exit
+    status 2, never a traceback.
+    """
+    from pgflow_yaml.db import DatabaseError
+
+    try:
+        app()
+    except DatabaseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

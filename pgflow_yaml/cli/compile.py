@@ -25,6 +25,21 @@ from pgflow_yaml.validate import ValidationReport, validate_paths
 DEFAULT_OUT_DIR = Path("migrations")
 
 
+class DiagnosticFormat(enum.StrEnum):
+    """How an invalid flow file is reported (as ``pgflow validate --format``)."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+FORMAT_OPTION = typer.Option(
+    "--format",
+    "-f",
+    help="Problems in flow files as text (stderr), json or github (stdout), as validate does.",
+)
+
+
 class GraphFormat(enum.StrEnum):
     """How ``pgflow graph`` draws a flow."""
 
@@ -38,15 +53,24 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _report_invalid(report: ValidationReport) -> typer.Exit:
-    sys.stderr.write(report.render("text"))
+def _report_invalid(report: ValidationReport, fmt: DiagnosticFormat) -> typer.Exit:
+    """Report an invalid set of files as ``pgflow validate`` does, and exit with its code."""
+    rendered = report.render(fmt.value)
+    if fmt is DiagnosticFormat.text:
+        sys.stderr.write(rendered)
+    else:
+        sys.stdout.write(rendered)
     sys.stderr.write(report.summary() + "\n")
     return typer.Exit(report.exit_code)
 
 
 def _check(result: CompileResult, dsn: str | None) -> int:
     try:
-        with psycopg.connect(resolve_dsn(dsn), autocommit=True) as conn:
+        url = resolve_dsn(dsn)
+    except Exception as exc:  # the embedded server failed to start: say why, no traceback
+        raise _fail(f"no database to check: {exc}", 2) from None
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
             drift = check_drift(conn, result.report.flows)
     except (psycopg.Error, DriftCheckError) as exc:
         raise _fail(f"cannot check the database: {exc}", 2) from None
@@ -92,12 +116,13 @@ def compile_command(
             "--dsn", help="Database URL for --check (default: PGFLOW_DATABASE_URL, DATABASE_URL)."
         ),
     ] = None,
+    diagnostics: Annotated[DiagnosticFormat, FORMAT_OPTION] = DiagnosticFormat.text,
 ) -> None:
     """Validate flow files, then write one SQL migration per flow.
 
-    Each file is named <timestamp>_create_<flow_slug>_flow.sql and applies with any tool
-    (psql -1 -v ON_ERROR_STOP=1, Supabase, Alembic, Flyway). Exit status: 0 done (or no drift),
-    1 an invalid flow (or drift with --check), 2 a usage, I/O or database error.
+    Files are named <timestamp>_create_<flow_slug>_flow.sql; apply them with any tool.
+
+    Exit status: 0 done (or no drift), 1 invalid flow (or drift), 2 usage, I/O or database error.
     """
     if stdout and out_dir is not None:
         raise _fail("--stdout and --out-dir exclude each other", 2)
@@ -110,7 +135,7 @@ def compile_command(
     except CompileError as exc:
         raise _fail(str(exc), 2) from None
     if not result.report.ok:
-        raise _report_invalid(result.report)
+        raise _report_invalid(result.report, diagnostics)
     if result.errors:
         for line in result.errors:
             sys.stderr.write(f"error: {line}\n")
@@ -124,9 +149,12 @@ def compile_command(
         written = write_migrations(result.migrations, out_dir or DEFAULT_OUT_DIR)
     except OSError as exc:
         raise _fail(f"cannot write migrations: {exc}", 2) from None
-    for path, migration in zip(written, result.migrations, strict=True):
+    for outcome, migration in zip(written, result.migrations, strict=True):
+        if not outcome.written:
+            sys.stdout.write(f"unchanged {outcome.path}\n")
+            continue
         needs = " (needs the pgflow-yaml core)" if migration.extensions else ""
-        sys.stdout.write(f"wrote {path}{needs}\n")
+        sys.stdout.write(f"wrote {outcome.path}{needs}\n")
 
 
 @app.command("graph")
@@ -143,6 +171,6 @@ def graph_command(
     """
     report = validate_paths([file])
     if not report.ok:
-        raise _report_invalid(report)
+        raise _report_invalid(report, DiagnosticFormat.text)
     for flow in report.flows:
         sys.stdout.write(render_graph(flow, output_format.value))

@@ -31,7 +31,7 @@ DataDir = Annotated[
 
 def _fail(exc: Exception) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
+    return typer.Exit(2)
 
 
 def _data_dir(value: Path | None) -> Path:

@@ -28,6 +28,7 @@ def validate_command(
         list[Path],
         typer.Argument(
             help="Flow files and folders (folders recurse into *.yaml, *.yml, *.toml).",
+            metavar="PATH...",
             show_default=False,
         ),
     ],

@@ -42,6 +42,7 @@ class Link:
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._stopped = stopped
         self.reconnects = 0
+        self._connected_once = False
 
     async def connection(self) -> psycopg.AsyncConnection[Any]:
         """Return the open connection, opening it (retrying with backoff) when needed.
@@ -51,7 +52,6 @@ class Link:
         """
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
-        had_one = self._conn is not None
         await self.close()
         for attempt, delay in enumerate(backoff_delays(), start=1):
             try:
@@ -74,9 +74,10 @@ class Link:
                     raise
                 await self._sleep(delay)
                 continue
-            if had_one:
+            if self._connected_once:
                 self.reconnects += 1
                 log.info("reconnected", extra={"action": "reconnected", "link": self.name})
+            self._connected_once = True
             return self._conn
         raise AssertionError("unreachable")
 

@@ -1,7 +1,7 @@
 -- Create the NOLOGIN role pgflow_client (once per cluster) and grant it what an application
 -- needs to drive runs: start_flow, start_flow_with_states, get_run_with_states, cancel_run,
--- retry_run (functions that run as their owner), and reading runs and step states.
--- Nothing on queues, tasks or definitions' write paths.
+-- retry_run (functions that run as their owner), and reading runs, step states, tasks and flow
+-- definitions (what `pgflow status` and pgflow_yaml.Client show). No writes, nothing on queues.
 -- Raises nothing; re-runnable (a role created concurrently by another database is tolerated).
 do $pgflow_role$
 begin
@@ -16,7 +16,9 @@ $pgflow_role$;
 
 grant usage on schema pgflow to pgflow_client;
 
-grant select on pgflow.runs, pgflow.step_states to pgflow_client;
+grant select on pgflow.runs, pgflow.step_states, pgflow.step_tasks to pgflow_client;
+
+grant select on pgflow.flows, pgflow.steps, pgflow.deps to pgflow_client;
 
 do $pgflow_client_grants$
 declare

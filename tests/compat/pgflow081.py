@@ -15,8 +15,12 @@ Engineers import it from their own tests::
     except HarnessUnavailable as exc:
         pytest.skip(str(exc))
 
-Inside ``tests/compat/`` the ``pgflow081_dsn`` fixture (conftest.py) does this, skipping with
-the reason when npm is missing or the registry cannot be reached.
+or take the pytest fixtures (a session template, cloned per test; skipped with the reason when
+npm is missing or the registry cannot be reached) into your folder's conftest.py::
+
+    from tests.compat.pgflow081 import pgflow081_dsn, pgflow081_template  # noqa: F401
+
+    def test_something(pgflow081_dsn: str) -> None: ...
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -186,3 +191,21 @@ def reference_database(server_url: str, template: str | None = None) -> Iterator
     finally:
         if own_template:
             drop_database(server_url, template)
+
+
+@pytest.fixture(scope="session")
+def pgflow081_template(pg_server_url: str) -> Iterator[str]:
+    """Build, once per session, a template database holding the pgflow 0.8.1 core."""
+    try:
+        name = build_reference_template(pg_server_url)
+    except HarnessUnavailable as exc:
+        pytest.skip(f"pgflow 0.8.1 reference core unavailable: {exc}")
+    yield name
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def pgflow081_dsn(pg_server_url: str, pgflow081_template: str) -> Iterator[str]:
+    """Return the DSN of a fresh database holding the real pgflow 0.8.1 core."""
+    with reference_database(pg_server_url, template=pgflow081_template) as url:
+        yield url

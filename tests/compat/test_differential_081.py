@@ -3,13 +3,16 @@ and on the real 0.8.1 core, leave the same runs, step states, tasks, outputs and
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from tests.compat.pgflow081 import create_database, drop_database
 from tests.compat.protocol081 import (
     Handler,
     HandlerFailed,
@@ -176,11 +179,32 @@ def _play(dsn: str, definition: Definition, run_input: Any, handlers: dict[str, 
         return run_snapshot(conn, run_id), sorted(worker.seen, key=lambda s: (s[0], s[1]))
 
 
+@pytest.fixture(scope="module")
+def ours_dsn(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """Return one database with our core for the module (each scenario has its own flow)."""
+    name = f"pgflow_cmp_ours_{os.getpid()}"
+    yield create_database(pg_server_url, name, template=template_db)
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="module")
+def theirs_dsn(pg_server_url: str, pgflow081_template: str) -> Iterator[str]:
+    """Return one database with the pgflow 0.8.1 core for the module."""
+    name = f"pgflow_cmp_081_{os.getpid()}"
+    yield create_database(pg_server_url, name, template=pgflow081_template)
+    drop_database(pg_server_url, name)
+
+
+def test_scenarios_use_distinct_flows() -> None:
+    slugs = [definition[0][1]["flow_slug"] for definition, _, _ in SCENARIOS.values()]
+    assert len(set(slugs)) == len(slugs)
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_our_core_matches_pgflow_081(name: str, dsn: str, pgflow081_dsn: str) -> None:
+def test_our_core_matches_pgflow_081(name: str, ours_dsn: str, theirs_dsn: str) -> None:
     definition, run_input, handlers = SCENARIOS[name]
-    ours, ours_seen = _play(dsn, definition, run_input, handlers)
-    theirs, theirs_seen = _play(pgflow081_dsn, definition, run_input, handlers)
+    ours, ours_seen = _play(ours_dsn, definition, run_input, handlers)
+    theirs, theirs_seen = _play(theirs_dsn, definition, run_input, handlers)
     assert ours_seen == theirs_seen, "handlers received different inputs"
     ours_common, theirs_common = common(ours, theirs)
     assert ours_common == theirs_common

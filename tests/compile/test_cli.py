@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pgflow_yaml.cli import app
+from pgflow_yaml.compiler import latest_migration
+from pgflow_yaml.validate import validate_paths
 from tests.compile.helpers import TIMESTAMP
 
 REPO = Path(__file__).resolve().parents[2]
@@ -202,3 +204,42 @@ def test_graph_invalid_file_exits_1(tmp_path: Path) -> None:
     assert code == 1
     assert stdout == ""
     assert "nowhere" in stderr
+
+
+def test_unchanged_flow_adds_no_file_and_a_change_adds_one(tmp_path: Path) -> None:
+    flow_file = write(tmp_path, "orders.yaml", ORDER)
+    out = tmp_path / "migrations"
+    code, stdout, _ = run(
+        "compile", str(flow_file), "--out-dir", str(out), "--timestamp", TIMESTAMP
+    )
+    first = out / f"{TIMESTAMP}_create_orders_flow.sql"
+    assert (code, stdout) == (0, f"wrote {first}\n")
+
+    code, stdout, _ = run("compile", str(flow_file), "--out-dir", str(out))
+    assert (code, stdout) == (0, f"unchanged {first}\n")
+    assert [p.name for p in out.iterdir()] == [first.name]
+
+    write(tmp_path, "orders.yaml", ORDER.replace("timeout: 30", "timeout: 40"))
+    later = "20260102000000"
+    code, stdout, _ = run("compile", str(flow_file), "--out-dir", str(out), "--timestamp", later)
+    second = out / f"{later}_create_orders_flow.sql"
+    assert (code, stdout) == (0, f"wrote {second}\n")
+    assert "timeout => 40" in second.read_text(encoding="utf-8")
+    assert "timeout => 30" in first.read_text(encoding="utf-8")
+
+
+def test_latest_migration_matches_the_exact_slug(tmp_path: Path) -> None:
+    for name in ("20260101000000_create_a_flow.sql", "20260301000000_create_b_create_a_flow.sql"):
+        (tmp_path / name).write_text("-- x\n", encoding="utf-8")
+    assert latest_migration(tmp_path, "a") == tmp_path / "20260101000000_create_a_flow.sql"
+    assert latest_migration(tmp_path, "c") is None
+    assert latest_migration(tmp_path / "missing", "a") is None
+
+
+def test_invalid_file_reported_as_github_annotations(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.yaml", ORDER.replace("map: check", "map: nowhere"))
+    code, stdout, stderr = run("compile", str(bad), "--format", "github", "--stdout")
+    assert code == 1
+    assert stdout.startswith(f"::error file={bad},line=")
+    assert "select pgflow" not in stdout
+    assert stderr == validate_paths([bad]).summary() + "\n"

@@ -101,6 +101,10 @@ def test_missing_keys_take_the_defaults(conn: Conn) -> None:
         ([], 'shape must be a JSON object with a "steps" array'),
         ({"steps": {}}, 'shape must be a JSON object with a "steps" array'),
         ({"steps": ["check"]}, "every element of shape.steps must be a JSON object"),
+        (
+            {"steps": [{"slug": "check", "dependencies": "a"}]},
+            "the dependencies of a step in shape.steps must be a JSON array",
+        ),
     ],
 )
 def test_malformed_shape_raises(conn: Conn, shape: Any, message: str) -> None:

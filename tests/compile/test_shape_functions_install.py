@@ -31,13 +31,13 @@ def test_reinstalling_the_shape_functions_keeps_them_working(conn: psycopg.Conne
     ).fetchone()
     assert row == (True,)
     settings = conn.execute(
-        "select p.proname, p.proconfig from pg_proc p"
+        "select p.proname, p.prosecdef, p.proconfig from pg_proc p"
         " where p.pronamespace = 'pgflow'::regnamespace"
         " and p.proname in ('_get_flow_shape', 'compare_flow_shape', 'assert_flow_shape')"
         " order by 1"
     ).fetchall()
     assert settings == [
-        ("_get_flow_shape", ['search_path=""']),
-        ("assert_flow_shape", ['search_path=""']),
-        ("compare_flow_shape", ['search_path=""']),
+        ("_get_flow_shape", False, ['search_path=""']),
+        ("assert_flow_shape", False, ['search_path=""']),
+        ("compare_flow_shape", True, ['search_path=""']),
     ]

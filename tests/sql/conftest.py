@@ -28,7 +28,9 @@ def sql_core_dsn(pg_server_url: str, template_db: str) -> Iterator[str]:
     """Return the DSN of the database the SQL tests share (a copy of the template)."""
     name = f"pgflow_sql_{os.getpid()}"
     with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
         admin.execute(
             sql.SQL("create database {} template {}").format(
                 sql.Identifier(name), sql.Identifier(template_db)
@@ -38,7 +40,9 @@ def sql_core_dsn(pg_server_url: str, template_db: str) -> Iterator[str]:
     params["dbname"] = name
     yield make_conninfo("", **params)
     with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture

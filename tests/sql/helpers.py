@@ -122,8 +122,13 @@ def complete(conn: Conn, task: Task, output: Any, *, fenced: bool = True) -> str
     status: str | None = None
     row = conn.execute(
         "select status from pgflow.complete_task(%s, %s, %s, %s::jsonb, %s)",
-        (task.run_id, task.step_slug, task.task_index, dump(output),
-         task.attempt if fenced else None),
+        (
+            task.run_id,
+            task.step_slug,
+            task.task_index,
+            dump(output),
+            task.attempt if fenced else None,
+        ),
     ).fetchone()
     if row is not None:
         status = row[0]
@@ -142,8 +147,15 @@ def fail(
     row = conn.execute(
         "select status from pgflow.fail_task(%s, %s, %s, %s, attempt => %s,"
         " error_type => %s, retryable => %s)",
-        (task.run_id, task.step_slug, task.task_index, message, task.attempt, error_type,
-         retryable),
+        (
+            task.run_id,
+            task.step_slug,
+            task.task_index,
+            message,
+            task.attempt,
+            error_type,
+            retryable,
+        ),
     ).fetchone()
     return None if row is None else str(row[0])
 

@@ -5,8 +5,8 @@
 --   step first: max_attempts 1, base_delay 2, timeout 3, start_delay 0
 --   step second: start_delay 3600
 --   step fan: timeout 900
--- Option changes are applied: run against a database that holds this flow with the
--- same shape, this updates its retries, delays and timeouts to the values above.
+-- Option changes are applied (pgflow-yaml core): run against a database holding this
+-- flow with the same shape, this sets its retries, delays and timeouts to the above.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.

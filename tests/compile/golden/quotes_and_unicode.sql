@@ -1,12 +1,12 @@
--- compiled by pgflow-yaml 0.1.0 from flows/it's ünïcödé\nname.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
+-- compiled by pgflow-yaml 0.1.0 from flows/it's ünïcödé\x0aname.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
 --
 -- flow quotes_and_unicode: 2 steps
 --   It's a "test" with back\slashes,
 --   new lines
 --   and ünïcödé ✓
 -- options: max_attempts 3, base_delay 1, timeout 60
--- Option changes are applied: run against a database that holds this flow with the
--- same shape, this updates its retries, delays and timeouts to the values above.
+-- Option changes are applied (pgflow-yaml core): run against a database holding this
+-- flow with the same shape, this sets its retries, delays and timeouts to the above.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Needs the pgflow-yaml core (not in pgflow 0.8.1):

@@ -4,8 +4,8 @@
 --   It's a "quoted" flow with C:\back\slashes,
 --   a new line and ünïcödé ✓ 🚀
 -- options: max_attempts 2, base_delay 1, timeout 60
--- Option changes are applied: run against a database that holds this flow with the
--- same shape, this updates its retries, delays and timeouts to the values above.
+-- Option changes are applied (pgflow-yaml core): run against a database holding this
+-- flow with the same shape, this sets its retries, delays and timeouts to the above.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Needs the pgflow-yaml core (not in pgflow 0.8.1):

@@ -53,10 +53,9 @@ def test_archives_messages_without_an_open_task(conn: Conn) -> None:
 def test_two_claimers_never_get_the_same_task(conn: Conn, dsn: str) -> None:
     add_flow(conn, "f", [{"slug": "m", "step_type": "map"}])
     start(conn, "f", list(range(20)))
-    with psycopg.connect(dsn) as other:
-        with other.transaction():
-            theirs = claim(other, "f", qty=10, worker_id=uuid.uuid4())
-            mine = claim(conn, "f", qty=20)
+    with psycopg.connect(dsn) as other, other.transaction():
+        theirs = claim(other, "f", qty=10, worker_id=uuid.uuid4())
+        mine = claim(conn, "f", qty=20)
     assert len(theirs) == 10 and len(mine) == 10
     assert not {t.task_index for t in theirs} & {t.task_index for t in mine}
 

@@ -5,8 +5,12 @@ from ..helpers import Conn, add_flow, claim, complete, rows, run_row, start, ste
 
 def test_if_not_pattern_skips_on_match(conn: Conn) -> None:
     add_flow(
-        conn, "f",
-        [{"slug": "a"}, {"slug": "b", "deps": ["a"], "forbidden_input_pattern": {"a": {"spam": True}}}],
+        conn,
+        "f",
+        [
+            {"slug": "a"},
+            {"slug": "b", "deps": ["a"], "forbidden_input_pattern": {"a": {"spam": True}}},
+        ],
     )
     run_id = start(conn, "f")
     (a,) = claim(conn, "f")
@@ -19,7 +23,8 @@ def test_if_not_pattern_skips_on_match(conn: Conn) -> None:
 
 def test_unmet_fail_cancels_running_siblings(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [
             {"slug": "a"},
             {"slug": "slow"},
@@ -40,7 +45,8 @@ def test_unmet_fail_cancels_running_siblings(conn: Conn) -> None:
 
 def test_condition_checked_on_step_ready_inside_taskless_cascade(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [
             {"slug": "a"},
             {"slug": "m", "deps": ["a"], "step_type": "map"},
@@ -58,7 +64,8 @@ def test_condition_checked_on_step_ready_inside_taskless_cascade(conn: Conn) -> 
 
 def test_map_whose_source_was_skipped_completes_empty(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [
             {"slug": "a", "required_input_pattern": {"go": True}},
             {"slug": "m", "deps": ["a"], "step_type": "map"},

@@ -27,18 +27,14 @@ def test_duplicate_call_is_a_noop(conn: Conn) -> None:
 def test_call_for_unknown_task_returns_nothing(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a"}])
     run_id = start(conn, "f")
-    assert rows(
-        conn, "select * from pgflow.complete_task(%s, 'a', 5, '1'::jsonb)", (run_id,)
-    ) == []
+    assert rows(conn, "select * from pgflow.complete_task(%s, 'a', 5, '1'::jsonb)", (run_id,)) == []
 
 
 def test_stale_attempt_is_fenced_out(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a"}], base_delay=0)
     run_id = start(conn, "f")
     (first,) = claim(conn, "f")
-    conn.execute(
-        "select pgflow.fail_task(%s, 'a', 0, 'lost', attempt => 1)", (run_id,)
-    )
+    conn.execute("select pgflow.fail_task(%s, 'a', 0, 'lost', attempt => 1)", (run_id,))
     make_visible(conn, "f")
     (second,) = claim(conn, "f")
     assert (first.attempt, second.attempt) == (1, 2)
@@ -51,6 +47,6 @@ def test_stale_attempt_is_fenced_out(conn: Conn) -> None:
 def test_four_argument_call_still_works(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a"}])
     run_id = start(conn, "f")
-    (task,) = claim(conn, "f")
+    (_task,) = claim(conn, "f")
     conn.execute("select pgflow.complete_task(%s, 'a', 0, '\"ok\"'::jsonb)", (run_id,))
     assert run_row(conn, run_id)["output"] == {"a": "ok"}

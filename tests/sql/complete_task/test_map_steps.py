@@ -7,7 +7,9 @@ def test_root_map_tasks_get_their_element(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "m", "step_type": "map"}])
     start(conn, "f", ["a", {"b": 1}, None])
     assert [(t.task_index, t.input) for t in claim(conn, "f")] == [
-        (0, "a"), (1, {"b": 1}), (2, None)
+        (0, "a"),
+        (1, {"b": 1}),
+        (2, None),
     ]
 
 
@@ -32,7 +34,8 @@ def test_dependent_map_is_sized_by_single_parent_output(conn: Conn) -> None:
 
 def test_map_over_map_gets_parent_task_outputs(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [{"slug": "m", "step_type": "map"}, {"slug": "n", "deps": ["m"], "step_type": "map"}],
     )
     run_id = start(conn, "f", [1, 2])
@@ -44,7 +47,8 @@ def test_map_over_map_gets_parent_task_outputs(conn: Conn) -> None:
 
 def test_empty_array_output_completes_dependent_map_without_tasks(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [
             {"slug": "a"},
             {"slug": "m", "deps": ["a"], "step_type": "map"},

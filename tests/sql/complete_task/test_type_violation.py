@@ -5,7 +5,8 @@ from ..helpers import Conn, add_flow, claim, complete, rows, run_row, start, ste
 
 def test_non_array_for_map_child_fails_run(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [{"slug": "a"}, {"slug": "other"}, {"slug": "m", "deps": ["a"], "step_type": "map"}],
     )
     run_id = start(conn, "f")

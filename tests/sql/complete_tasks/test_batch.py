@@ -12,8 +12,13 @@ from ..helpers import Conn, Task, add_flow, claim, rows, run_row, start, step_st
 def _results(tasks: list[Task]) -> str:
     return json.dumps(
         [
-            {"run_id": str(t.run_id), "step_slug": t.step_slug, "task_index": t.task_index,
-             "attempt": t.attempt, "output": t.input}
+            {
+                "run_id": str(t.run_id),
+                "step_slug": t.step_slug,
+                "task_index": t.task_index,
+                "attempt": t.attempt,
+                "output": t.input,
+            }
             for t in tasks
         ]
     )
@@ -31,7 +36,7 @@ def test_completes_a_batch_across_runs(conn: Conn) -> None:
 def test_missing_output_is_json_null(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a"}])
     run_id = start(conn, "f")
-    (task,) = claim(conn, "f")
+    (_task,) = claim(conn, "f")
     batch = json.dumps([{"run_id": str(run_id), "step_slug": "a", "task_index": 0}])
     conn.execute("select pgflow.complete_tasks(%s::jsonb)", (batch,))
     assert step_state(conn, run_id, "a")["output"] is None
@@ -62,7 +67,7 @@ def test_batches_of_crossing_runs_do_not_deadlock(conn: Conn, dsn: str) -> None:
                 barrier.wait()
                 for i in range(0, len(share), 5):
                     own.execute(
-                        "select pgflow.complete_tasks(%s::jsonb)", (_results(share[i:i + 5]),)
+                        "select pgflow.complete_tasks(%s::jsonb)", (_results(share[i : i + 5]),)
                     )
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)

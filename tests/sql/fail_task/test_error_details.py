@@ -14,15 +14,15 @@ def test_not_retryable_fails_on_first_attempt(conn: Conn) -> None:
 def test_stores_type_and_traceback(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a"}])
     run_id = start(conn, "f")
-    (task,) = claim(conn, "f")
+    (_task,) = claim(conn, "f")
     conn.execute(
         "select pgflow.fail_task(%s, 'a', 0, 'oops', error_type => 'KeyError',"
         " error_traceback => 'Traceback ...')",
         (run_id,),
     )
-    assert rows(conn, "select error_message, error_type, error_traceback from pgflow.step_tasks") == [
-        {"error_message": "oops", "error_type": "KeyError", "error_traceback": "Traceback ..."}
-    ]
+    assert rows(
+        conn, "select error_message, error_type, error_traceback from pgflow.step_tasks"
+    ) == [{"error_message": "oops", "error_type": "KeyError", "error_traceback": "Traceback ..."}]
 
 
 def test_four_argument_call_still_works(conn: Conn) -> None:

@@ -25,7 +25,10 @@ def test_fail_fails_step_and_run_and_cancels_siblings(conn: Conn) -> None:
     m = step_state(conn, run_id, "m")
     assert (m["status"], m["error_message"]) == ("failed", "bad element")
     assert task_statuses(conn, run_id) == {
-        ("m", 0): "failed", ("m", 1): "cancelled", ("m", 2): "cancelled", ("x", 0): "cancelled"
+        ("m", 0): "failed",
+        ("m", 1): "cancelled",
+        ("m", 2): "cancelled",
+        ("x", 0): "cancelled",
     }
     assert rows(conn, "select * from pgmq.q_f") == []
 
@@ -42,7 +45,8 @@ def test_late_results_after_run_failure_are_ignored(conn: Conn) -> None:
 
 def test_skip_skips_step_and_dependents_run_without_it(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [{"slug": "a", "when_exhausted": "skip"}, {"slug": "b"}, {"slug": "c", "deps": ["a", "b"]}],
         max_attempts=1,
     )
@@ -51,7 +55,9 @@ def test_skip_skips_step_and_dependents_run_without_it(conn: Conn) -> None:
     fail(conn, tasks["a"], "no luck")
     a = step_state(conn, run_id, "a")
     assert (a["status"], a["skip_reason"], a["error_message"]) == (
-        "skipped", "handler_failed", "no luck"
+        "skipped",
+        "handler_failed",
+        "no luck",
     )
     complete(conn, tasks["b"], "B")
     (c,) = claim(conn, "f")
@@ -61,7 +67,9 @@ def test_skip_skips_step_and_dependents_run_without_it(conn: Conn) -> None:
 
 
 def test_skip_on_map_task_skips_its_siblings(conn: Conn) -> None:
-    add_flow(conn, "f", [{"slug": "m", "step_type": "map", "when_exhausted": "skip"}], max_attempts=1)
+    add_flow(
+        conn, "f", [{"slug": "m", "step_type": "map", "when_exhausted": "skip"}], max_attempts=1
+    )
     run_id = start(conn, "f", [1, 2])
     first, second = claim(conn, "f")
     fail(conn, first)
@@ -72,7 +80,8 @@ def test_skip_on_map_task_skips_its_siblings(conn: Conn) -> None:
 
 def test_skip_cascade_skips_downstream(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [
             {"slug": "a", "when_exhausted": "skip-cascade"},
             {"slug": "b", "deps": ["a"]},

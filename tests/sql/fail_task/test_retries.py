@@ -21,8 +21,15 @@ def test_requeues_with_exponential_backoff(conn: Conn) -> None:
     assert fail(conn, task, "flaky") == "queued"
     delay = one(conn, "select extract(epoch from vt - clock_timestamp()) from pgmq.q_f")
     assert 9 < delay <= 10
-    (row,) = rows(conn, "select status, attempts_count, error_message, started_at from pgflow.step_tasks")
-    assert row == {"status": "queued", "attempts_count": 1, "error_message": "flaky", "started_at": None}
+    (row,) = rows(
+        conn, "select status, attempts_count, error_message, started_at from pgflow.step_tasks"
+    )
+    assert row == {
+        "status": "queued",
+        "attempts_count": 1,
+        "error_message": "flaky",
+        "started_at": None,
+    }
     assert step_state(conn, run_id, "a")["status"] == "started"
     assert run_row(conn, run_id)["status"] == "started"
 

@@ -12,13 +12,27 @@ def test_fails_a_batch(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "m", "step_type": "map"}], max_attempts=3)
     run_id = start(conn, "f", [1, 2])
     first, second = claim(conn, "f")
-    batch = json.dumps([
-        {"run_id": str(run_id), "step_slug": "m", "task_index": 0, "attempt": first.attempt,
-         "error_message": "try again"},
-        {"run_id": str(run_id), "step_slug": "m", "task_index": 1, "attempt": second.attempt,
-         "error_message": "broken", "error_type": "TypeError", "retryable": False,
-         "error_traceback": "tb"},
-    ])
+    batch = json.dumps(
+        [
+            {
+                "run_id": str(run_id),
+                "step_slug": "m",
+                "task_index": 0,
+                "attempt": first.attempt,
+                "error_message": "try again",
+            },
+            {
+                "run_id": str(run_id),
+                "step_slug": "m",
+                "task_index": 1,
+                "attempt": second.attempt,
+                "error_message": "broken",
+                "error_type": "TypeError",
+                "retryable": False,
+                "error_traceback": "tb",
+            },
+        ]
+    )
     result = rows(conn, "select status, error_type from pgflow.fail_tasks(%s::jsonb)", (batch,))
     assert result == [
         {"status": "queued", "error_type": None},

@@ -12,7 +12,8 @@ def test_returns_run_and_steps(conn: Conn) -> None:
     assert snapshot["run"]["run_id"] == str(run_id)
     assert snapshot["run"]["input"] == {"k": 1}
     assert [(s["step_slug"], s["status"]) for s in snapshot["steps"]] == [
-        ("b", "started"), ("a", "created")
+        ("b", "started"),
+        ("a", "created"),
     ]
 
 

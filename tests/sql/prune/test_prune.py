@@ -27,9 +27,9 @@ def test_prunes_old_finished_runs_only(conn: Conn) -> None:
     assert {r["run_id"] for r in rows(conn, "select run_id from pgflow.runs")} == {recent, running}
     assert one(conn, "select count(*) from pgflow.step_states where run_id = %s", (old,)) == 0
     assert one(conn, "select count(*) from pgflow.step_tasks where run_id = %s", (old,)) == 0
-    assert [r["run_id"] for r in rows(conn, "select message->>'run_id' as run_id from pgmq.a_f")] == [
-        str(recent)
-    ]
+    assert [
+        r["run_id"] for r in rows(conn, "select message->>'run_id' as run_id from pgmq.a_f")
+    ] == [str(recent)]
 
 
 def test_prunes_stopped_workers(conn: Conn) -> None:

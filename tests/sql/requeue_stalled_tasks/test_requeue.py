@@ -56,7 +56,8 @@ def test_fourth_stall_fails_the_step_and_run(conn: Conn) -> None:
     assert run_row(conn, run_id)["status"] == "failed"
     assert task_statuses(conn, run_id) == {("a", 0): "failed", ("b", 0): "cancelled"}
     (task,) = rows(
-        conn, "select error_type, permanently_stalled_at from pgflow.step_tasks where step_slug = 'a'"
+        conn,
+        "select error_type, permanently_stalled_at from pgflow.step_tasks where step_slug = 'a'",
     )
     assert task["error_type"] == "stalled" and task["permanently_stalled_at"] is not None
 

@@ -1,4 +1,4 @@
-"""retry_run restarts failed and cancelled steps and their descendants, keeping completed outputs."""
+"""retry_run restarts failed and cancelled steps and what follows them; outputs are kept."""
 
 import psycopg
 import pytest
@@ -18,7 +18,8 @@ from ..helpers import (
 
 def test_retries_failed_step_keeping_completed_outputs(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [{"slug": "a"}, {"slug": "b", "deps": ["a"]}, {"slug": "c", "deps": ["b"]}],
         max_attempts=1,
     )

@@ -11,7 +11,8 @@ def test_met_condition_starts_the_step(conn: Conn) -> None:
 
 def test_unmet_skip_skips_the_step_and_its_child_runs_without_it(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [
             {"slug": "a", "required_input_pattern": {"go": True}},
             {"slug": "b"},
@@ -27,8 +28,12 @@ def test_unmet_skip_skips_the_step_and_its_child_runs_without_it(conn: Conn) -> 
 
 def test_unmet_fail_fails_the_run(conn: Conn) -> None:
     add_flow(
-        conn, "f",
-        [{"slug": "a"}, {"slug": "b", "forbidden_input_pattern": {"stop": True}, "when_unmet": "fail"}],
+        conn,
+        "f",
+        [
+            {"slug": "a"},
+            {"slug": "b", "forbidden_input_pattern": {"stop": True}, "when_unmet": "fail"},
+        ],
     )
     run_id = start(conn, "f", {"stop": True})
     assert run_row(conn, run_id)["status"] == "failed"
@@ -40,7 +45,8 @@ def test_unmet_fail_fails_the_run(conn: Conn) -> None:
 
 def test_unmet_skip_cascade_skips_everything_downstream(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [
             {"slug": "a", "required_input_pattern": {"go": True}, "when_unmet": "skip-cascade"},
             {"slug": "b", "deps": ["a"]},
@@ -50,7 +56,10 @@ def test_unmet_skip_cascade_skips_everything_downstream(conn: Conn) -> None:
     )
     run_id = start(conn, "f", {})
     assert step_statuses(conn, run_id) == {
-        "a": "skipped", "b": "skipped", "c": "skipped", "d": "started"
+        "a": "skipped",
+        "b": "skipped",
+        "c": "skipped",
+        "d": "started",
     }
     assert step_state(conn, run_id, "b")["skip_reason"] == "dependency_skipped"
     assert run_row(conn, run_id)["remaining_steps"] == 1

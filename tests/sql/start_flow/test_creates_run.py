@@ -29,7 +29,10 @@ def test_message_names_the_task(conn: Conn) -> None:
     run_id = start(conn, "f")
     (msg,) = rows(conn, "select message from pgmq.q_f")
     assert msg["message"] == {
-        "flow_slug": "f", "run_id": str(run_id), "step_slug": "a", "task_index": 0
+        "flow_slug": "f",
+        "run_id": str(run_id),
+        "step_slug": "a",
+        "task_index": 0,
     }
 
 

@@ -1,4 +1,4 @@
-"""start_flow sends NOTIFY pgflow_tasks '<flow_slug>' when tasks become visible, not when delayed."""
+"""start_flow sends NOTIFY pgflow_tasks with the flow slug for visible tasks, not delayed ones."""
 
 import psycopg
 
@@ -19,6 +19,15 @@ def test_notifies_on_visible_tasks(conn: Conn, dsn: str) -> None:
 
 def test_no_notification_for_delayed_tasks(conn: Conn, dsn: str) -> None:
     add_flow(conn, "f", [{"slug": "a", "start_delay": 60}])
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute("listen pgflow_tasks")
+        start(conn, "f")
+        assert _notifications(listener) == []
+
+
+def test_no_notification_while_visible_work_waits(conn: Conn, dsn: str) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    start(conn, "f")
     with psycopg.connect(dsn, autocommit=True) as listener:
         listener.execute("listen pgflow_tasks")
         start(conn, "f")

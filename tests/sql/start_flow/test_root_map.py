@@ -11,7 +11,9 @@ def test_root_map_gets_one_task_per_element(conn: Conn) -> None:
     run_id = start(conn, "f", [10, 20, 30])
     assert step_state(conn, run_id, "m")["initial_tasks"] == 3
     assert rows(conn, "select task_index from pgflow.step_tasks order by 1") == [
-        {"task_index": 0}, {"task_index": 1}, {"task_index": 2}
+        {"task_index": 0},
+        {"task_index": 1},
+        {"task_index": 2},
     ]
     assert queue_depth(conn, "f") == 3
 
@@ -35,7 +37,8 @@ def test_root_map_rejects_null_input(conn: Conn) -> None:
 
 def test_empty_root_map_cascades_to_dependent_map_and_completes_run(conn: Conn) -> None:
     add_flow(
-        conn, "f",
+        conn,
+        "f",
         [{"slug": "m", "step_type": "map"}, {"slug": "n", "deps": ["m"], "step_type": "map"}],
     )
     run_id = start(conn, "f", [])
