@@ -110,8 +110,15 @@ def reapplied_sql(folder: Traversable | None = None) -> str:
 
 
 def roles_sql(folder: Traversable | None = None) -> str:
-    """Return the SQL creating the ``pgflow_worker`` and ``pgflow_client`` roles and grants."""
-    return _concat(_numbered_files((folder or sql_dir()).joinpath("roles")))
+    """Return the SQL creating the ``pgflow_worker`` and ``pgflow_client`` roles and grants.
+
+    Raises:
+        InstallError: ``sql/roles/`` is missing from this installation of the package.
+    """
+    files = _numbered_files((folder or sql_dir()).joinpath("roles"))
+    if not files:
+        raise InstallError("the role files (sql/roles/*.sql) are missing from this installation")
+    return _concat(files)
 
 
 def migrations(folder: Traversable | None = None) -> list[Migration]:

@@ -25,6 +25,7 @@ IO_CODES = frozenset({"PGF101", "PGF102", "PGF103", "PGF104", "PGF105"})
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_MAX_PARTS = 12  # parts of a document path shown in full
 _MAX_SHOWN = 160  # columns of a source line shown around the caret
 
 
@@ -86,17 +87,21 @@ class Diagnostic:
 def format_doc_path(path: DocPath) -> str:
     """Return a document path as users write it: ``steps[3].depends_on[0]``.
 
-    Keys that are not identifiers are quoted: ``input_schema["my key"]``.
+    Keys that are not identifiers are quoted: ``input_schema["my key"]``. Very deep paths are
+    shortened in the middle.
     """
-    out: list[str] = []
-    for part in path:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        elif _IDENTIFIER.match(part):
-            out.append(f".{part}" if out else part)
-        else:
-            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
-    return "".join(out) or "(document root)"
+    if len(path) > _MAX_PARTS:
+        head = format_doc_path(path[: _MAX_PARTS - 2])
+        return head + "…" + "".join(_path_part(p, first=False) for p in path[-2:])
+    return "".join(_path_part(p, first=i == 0) for i, p in enumerate(path)) or "(document root)"
+
+
+def _path_part(part: str | int, *, first: bool) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    if _IDENTIFIER.match(part):
+        return part if first else f".{part}"
+    return f"[{json.dumps(part, ensure_ascii=False)}]"
 
 
 def visible(text: str) -> str:

@@ -155,7 +155,7 @@ def import_handler(path: str, search_paths: Sequence[str | Path] = ()) -> Callab
     if not callable(target):
         raise HandlerImportError(
             "PGF405",
-            f'handler "{path}" is a {type(target).__name__}, not a function',
+            f'handler "{path}" is not callable (a value of type {type(target).__name__})',
             "point the handler at a function",
         )
     arity = positional_arity(target)

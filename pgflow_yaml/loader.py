@@ -273,8 +273,15 @@ def _parse_yaml(doc: SourceDoc) -> list[Diagnostic]:
         if span.line not in tab_lines:
             problem = exc.problem or "invalid YAML"
             context = f" ({exc.context})" if exc.context else ""
+            hint = None
+            start = exc.context_mark
+            if exc.context and start is not None and start.line + 1 != span.line:
+                what = re.sub(r"^while (parsing|scanning) ", "", exc.context)
+                hint = f"{what} started at line {start.line + 1}, column {start.column + 1}"
             diagnostics.append(
-                Diagnostic("PGF112", f"YAML syntax error: {problem}{context}", doc.file, span)
+                Diagnostic(
+                    "PGF112", f"YAML syntax error: {problem}{context}", doc.file, span, hint=hint
+                )
             )
         return diagnostics
     except (yaml.YAMLError, RecursionError) as exc:
@@ -285,7 +292,7 @@ def _parse_yaml(doc: SourceDoc) -> list[Diagnostic]:
         return diagnostics
     finally:
         loader.dispose()
-    converter = _Converter(doc.file)
+    converter = _Converter(doc.file, aliases="&" in doc.text)
     doc.data = converter.convert(root, ())
     doc._root = root
     diagnostics.extend(converter.diagnostics)
@@ -295,6 +302,8 @@ def _parse_yaml(doc: SourceDoc) -> list[Diagnostic]:
 _SAFE = yaml.SafeLoader("")
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _STR, _SEQ, _MAP = _TAG + "str", _TAG + "seq", _TAG + "map"
+_INT, _NULL, _BOOL, _FLOAT = _TAG + "int", _TAG + "null", _TAG + "bool", _TAG + "float"
+_MERGE, _TIMESTAMP = _TAG + "merge", _TAG + "timestamp"
 
 
 class _Loader(_Parser, yaml.resolver.BaseResolver):
@@ -337,9 +346,10 @@ _RESOLVED: dict[str, str] = {}
 class _Converter:
     """Turn composed YAML nodes into JSON-like data, reporting what JSON cannot hold."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, aliases: bool) -> None:
         self.file = file
         self.diagnostics: list[Diagnostic] = []
+        self._aliases = aliases  # without anchors no node is reached twice: skip the memo
         self._done: dict[int, Any] = {}
         self._active: set[int] = set()
 
@@ -351,8 +361,12 @@ class _Converter:
         self.diagnostics.append(Diagnostic(code, message, self.file, span, path, hint))
 
     def convert(self, node: Node, path: DocPath) -> Any:
-        if isinstance(node, ScalarNode):
+        if type(node) is ScalarNode:
             return self._scalar(node, path)
+        if not self._aliases and len(path) < MAX_DEPTH:
+            if type(node) is MappingNode:
+                return self._mapping(node, path)
+            return self._sequence(node, path)  # type: ignore[arg-type]
         key = id(node)
         if key in self._done:
             return self._done[key]
@@ -387,7 +401,7 @@ class _Converter:
         return result
 
     def _sequence(self, node: SequenceNode, path: DocPath) -> list[Any]:
-        if node.tag != _TAG + "seq":
+        if node.tag != _SEQ:
             self._report(
                 "PGF122",
                 f"unsupported YAML tag {node.tag}: a flow file holds plain JSON-like data",
@@ -395,10 +409,15 @@ class _Converter:
                 path,
                 "remove the tag",
             )
-        return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        return [
+            item.value
+            if item.tag == _STR and type(item) is ScalarNode
+            else self.convert(item, (*path, i))
+            for i, item in enumerate(node.value)
+        ]
 
     def _mapping(self, node: MappingNode, path: DocPath) -> dict[str, Any]:
-        if node.tag != _TAG + "map":
+        if node.tag != _MAP:
             self._report(
                 "PGF122",
                 f"unsupported YAML tag {node.tag}: a flow file holds plain JSON-like data",
@@ -407,9 +426,8 @@ class _Converter:
                 "remove the tag",
             )
         result: dict[str, Any] = {}
-        first_seen: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 self._report(
                     "PGF120",
                     "YAML merge keys (<<) are not supported in flow files",
@@ -418,12 +436,12 @@ class _Converter:
                     "write the keys out in full",
                 )
                 continue
-            if not isinstance(key_node, ScalarNode) or key_node.tag != _TAG + "str":
+            if key_node.tag != _STR or not isinstance(key_node, ScalarNode):
                 self._non_string_key(key_node, path)
                 continue
             name = key_node.value
-            if name in first_seen:
-                first = first_seen[name].start_mark
+            if name in result:
+                first = next(k for k, _ in node.value if k.value == name).start_mark
                 self._report(
                     "PGF116",
                     f'duplicate key "{name}"',
@@ -432,8 +450,7 @@ class _Converter:
                     f"first defined at line {first.line + 1}; YAML would silently keep the last",
                 )
                 continue
-            first_seen[name] = key_node
-            if value_node.tag == _STR and isinstance(value_node, ScalarNode):
+            if value_node.tag == _STR and type(value_node) is ScalarNode:
                 result[name] = value_node.value
             else:
                 result[name] = self.convert(value_node, (*path, name))
@@ -443,10 +460,12 @@ class _Converter:
         if isinstance(key_node, ScalarNode):
             shown = key_node.value
             kind = key_node.tag.removeprefix(_TAG)
+            kind = {"bool": "boolean", "int": "integer", "float": "number"}.get(kind, kind)
             hint = f'quote it: "{shown}"' if shown else "give the key a name"
-            if kind == "bool" and shown.lower() in _BOOL_WORDS:
+            if kind == "boolean" and shown.lower() in _BOOL_WORDS:
                 hint = f'YAML reads {shown} as a boolean; quote it: "{shown}"'
-            message = f"key {shown or '(empty)'} is a {kind}, not a string"
+            article = "an" if kind[:1] in "aeiou" else "a"
+            message = f"key {shown or '(empty)'} is {article} {kind}, not a string"
         else:
             message = "a key must be a plain string, not a list or a mapping"
             hint = "use a string key"
@@ -457,7 +476,7 @@ class _Converter:
         value = node.value
         if tag == _STR:
             return value
-        if tag == _TAG + "int":
+        if tag == _INT:
             if len(value) > _MAX_DIGITS:
                 self._report(
                     "PGF122",
@@ -470,11 +489,11 @@ class _Converter:
             if value.isdigit():
                 return int(value)
             return _SAFE.construct_yaml_int(node)
-        if tag == _TAG + "null":
+        if tag == _NULL:
             return None
-        if tag == _TAG + "bool":
+        if tag == _BOOL:
             return value.lower() in {"yes", "true", "on", "y"}
-        if tag == _TAG + "float":
+        if tag == _FLOAT:
             number = _SAFE.construct_yaml_float(node)
             if math.isfinite(number):
                 return number
@@ -486,7 +505,7 @@ class _Converter:
                 f'quote it if you mean the text "{value}"',
             )
             return value
-        if tag == _TAG + "timestamp":
+        if tag == _TIMESTAMP:
             self._report(
                 "PGF122",
                 f"YAML reads {value} as a timestamp, which JSON cannot hold",

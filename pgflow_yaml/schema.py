@@ -83,7 +83,7 @@ def _is_strict_integer(checker: Any, instance: Any) -> bool:
 
 
 # JSON Schema counts 2.0 as an integer; a PostgreSQL integer column does not.
-_StrictValidator = jsonschema.validators.extend(
+_StrictValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     jsonschema.Draft202012Validator,
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", _is_strict_integer

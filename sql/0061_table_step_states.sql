@@ -8,7 +8,7 @@
 set search_path to '';
 
 create table if not exists pgflow.step_states (
-  flow_slug text not null references pgflow.flows (flow_slug),
+  flow_slug text not null,
   run_id uuid not null references pgflow.runs (run_id),
   step_slug text not null,
   status text not null default 'created',

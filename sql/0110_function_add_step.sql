@@ -45,7 +45,7 @@ begin
   end if;
 
   -- serialise definition changes of one flow, so concurrent add_step calls get distinct indexes
-  perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for update;
+  perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for no key update;
 
   select * into v_existing from pgflow.steps s
   where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug;

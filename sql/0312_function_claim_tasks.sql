@@ -1,5 +1,6 @@
 -- claim_tasks(flow_slugs, worker_id, qty, vt): read up to qty visible messages from the flows'
--- queues (in the order given) and start their tasks, in one round trip. Messages whose task is
+-- queues (going round them from a random one, so that a busy flow cannot starve the others) and
+-- start their tasks, in one round trip. Messages whose task is
 -- gone or finished are archived; messages of a task running elsewhere are left alone.
 -- Returns claimed_task rows (attempt fences complete_task / fail_task; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
@@ -20,6 +21,8 @@ as $$
 declare
   v_missing text;
   v_flow_slug text;
+  v_count int := coalesce(cardinality(claim_tasks.flow_slugs), 0);
+  v_first int := floor(random() * greatest(v_count, 1))::int;
   v_left int := claim_tasks.qty;
   v_msg_ids bigint[];
   v_claimed pgflow.claimed_task[];
@@ -35,8 +38,9 @@ begin
     raise exception 'Flow "%" does not exist', v_missing;
   end if;
 
-  foreach v_flow_slug in array coalesce(claim_tasks.flow_slugs, '{}') loop
+  for i in 0 .. v_count - 1 loop
     exit when v_left <= 0;
+    v_flow_slug := claim_tasks.flow_slugs[(v_first + i) % v_count + 1];
     v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
     continue when cardinality(v_msg_ids) = 0;
 

@@ -1,5 +1,6 @@
 -- requeue_stalled_tasks(): recover tasks whose worker died. A task counts as stalled once it has
--- been 'started' for longer than its own step's timeout + 2 s (when its message reappears). It
+-- been 'started' for longer than its own step's timeout + 5 s (its message reappears at + 2 s;
+-- the extra seconds let a worker that enforced the timeout report first). It
 -- goes back to 'queued' with its message visible now (NOTIFY pgflow_tasks), at most 3 times;
 -- the 4th stall fails the task for good (error_type 'stalled', not retried) and its step's
 -- when_exhausted applies, so a run never hangs in 'started'. Any worker may call it; no pg_cron.
@@ -16,7 +17,7 @@ as $$
 #variable_conflict use_column
 declare
   c_max_requeues constant int := 3;
-  c_grace_seconds constant int := 2;
+  c_grace_seconds constant int := 5;
   v_task record;
   v_handled int := 0;
 begin

@@ -28,7 +28,7 @@ def validate_command(
         list[Path],
         typer.Argument(
             help="Flow files and folders (folders recurse into *.yaml, *.yml, *.toml).",
-            metavar="PATH...",
+            metavar="PATH",
             show_default=False,
         ),
     ],
@@ -50,8 +50,7 @@ def validate_command(
 ) -> None:
     """Check flow files and report every problem in every file.
 
-    Exit status: 0 when every flow is valid, 1 when any is invalid, 2 when a file cannot be
-    read or the command is misused.
+    Exit status: 0 all valid, 1 some flow invalid, 2 unreadable input or misuse.
     """
     try:
         report = validate_paths(paths, check_handlers=check_handlers)

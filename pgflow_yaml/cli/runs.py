@@ -46,6 +46,14 @@ def fail(exc: BaseException, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def wide_console(stderr: bool = False) -> Console:
+    """Return a console; when not printing to a terminal, wide enough for whole run ids."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console.width = 160
+    return console
+
+
 def parse_input(text: str) -> Any:
     """Parse ``--input``: a JSON text, or ``@path`` to read it from a file (``@-``: stdin).
 
@@ -150,6 +158,8 @@ def watch(client: Client, run_id: str, console: Console, interval: float = 0.2) 
             time.sleep(interval)
             run = client.get(run_id)
             live.update(render_run(run, client.tasks(run_id)), refresh=True)
+    if not console.is_terminal:
+        console.line()
     return run
 
 
@@ -194,7 +204,7 @@ def status_command(
     as_json: AsJson = False,
 ) -> None:
     """Show a run's steps: status, tasks, attempts, duration, errors."""
-    console = Console()
+    console = wide_console()
     try:
         with Client(dsn) as client:
             if watch_ and not as_json:
@@ -233,16 +243,16 @@ def runs_command(
         return
     table = Table(show_edge=False, pad_edge=False)
     for column in ("run_id", "flow", "status", "started", "duration"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in found:
         table.add_row(
             r.run_id,
             escape(r.flow_slug),
             Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-            r.started_at.isoformat(timespec="seconds") if r.started_at else "",
+            r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else "",
             _duration(r.started_at, r.completed_at or r.failed_at),
         )
-    Console().print(table if found else "no runs")
+    wide_console().print(table if found else "no runs")
 
 
 def _control(action: str, run_id: str, dsn: str | None, as_json: bool) -> None:

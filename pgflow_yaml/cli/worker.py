@@ -8,11 +8,10 @@ from typing import Annotated
 
 import psycopg
 import typer
-from rich.console import Console
 
 from pgflow_yaml import queries
 from pgflow_yaml.cli import app
-from pgflow_yaml.cli.runs import fail, parse_input, render_run, watch
+from pgflow_yaml.cli.runs import fail, parse_input, render_run, watch, wide_console
 from pgflow_yaml.client import Client
 from pgflow_yaml.db import resolve_dsn
 from pgflow_yaml.worker import logs
@@ -56,6 +55,10 @@ def run_worker_command(
     requeue_interval: Annotated[
         float, typer.Option(min=0.1, help="Seconds between requeues of dead workers' tasks.")
     ] = 10.0,
+    durable_commits: Annotated[
+        bool,
+        typer.Option(help="Wait for the WAL flush on every claim and report (slower)."),
+    ] = False,
     log_format: LogFormat = "text",
     log_level: LogLevel = "info",
 ) -> None:
@@ -63,17 +66,19 @@ def run_worker_command(
     _log_setup(log_format, log_level)
     url = resolve_dsn(dsn)
     try:
-        _, handlers = prepare(paths, url, only=flow or (), apply=apply)
+        flows, handlers = prepare(paths, url, only=flow or (), apply=apply)
     except PgflowError as exc:
         raise fail(exc) from None
     worker = make_worker(
         url,
         handlers,
+        flows,
         concurrency=concurrency,
         grace_period=grace_period,
         poll_interval=poll_interval,
         heartbeat_interval=heartbeat_interval,
         requeue_interval=requeue_interval,
+        durable_commits=durable_commits,
     )
     try:
         serve(worker)
@@ -97,13 +102,15 @@ def run_command(
 
     logs.configure("text", "WARNING")
     value = parse_input(input)
-    console = Console(stderr=True)
+    console = wide_console(stderr=True)
     try:
         url = resolve_dsn(dsn)
         with queries.translated(), psycopg.connect(url, autocommit=True) as conn:
             core.install(conn)
         flows, handlers = prepare([file], url, apply=True)
-        thread = WorkerThread(make_worker(url, handlers, concurrency=concurrency, grace_period=2))
+        thread = WorkerThread(
+            make_worker(url, handlers, flows, concurrency=concurrency, grace_period=2)
+        )
         with Client(url, flows=flows) as client:
             run_id = client.start(flows[0], value)
             thread.start()

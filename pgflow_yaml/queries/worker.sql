@@ -46,3 +46,37 @@ listen pgflow_tasks;
 -- name: core_installed
 -- Tell whether the pgflow schema and its claim function exist.
 select to_regprocedure('pgflow.claim_tasks(text[],uuid,integer,integer)') is not null as installed;
+
+-- name: relax_commit
+-- Let this session's commits return before their WAL reaches disk (at-least-once stays intact).
+set synchronous_commit to off;
+
+-- name: legacy_core
+-- Tell whether the database has pgflow 0.8.1's worker calls (start_tasks, complete_task, fail_task).
+select to_regprocedure('pgflow.start_tasks(text,bigint[],uuid)') is not null as present;
+
+-- name: claim_tasks_081
+-- Read and start up to qty tasks of one flow with pgflow 0.8.1's calls (pgmq.read + start_tasks).
+with claimed as (
+  select t.flow_slug, t.run_id, t.step_slug, t.task_index, t.msg_id, t.input
+  from pgflow.start_tasks(
+    %(flow_slug)s,
+    array(select m.msg_id from pgmq.read(%(flow_slug)s, %(vt)s::int, %(qty)s::int) as m),
+    %(worker_id)s::uuid
+  ) as t
+)
+select c.flow_slug, c.run_id, c.step_slug, c.task_index, c.msg_id,
+       s.attempts_count + 1 as attempt, null::int as timeout, c.input
+from claimed as c
+join pgflow.step_tasks as s
+  on s.run_id = c.run_id and s.step_slug = c.step_slug and s.task_index = c.task_index;
+
+-- name: complete_task_081
+-- Report one task's output with pgflow 0.8.1's complete_task.
+select count(*) as reported
+from pgflow.complete_task(%(run_id)s::uuid, %(step_slug)s, %(task_index)s::int, %(output)s::jsonb);
+
+-- name: fail_task_081
+-- Report one task's failure with pgflow 0.8.1's fail_task.
+select count(*) as reported
+from pgflow.fail_task(%(run_id)s::uuid, %(step_slug)s, %(task_index)s::int, %(error_message)s);

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pgflow_yaml.worker.errors import DatabaseError, DatabaseUnavailable
+from pgflow_yaml.worker.errors import CoreMissing, DatabaseError, DatabaseUnavailable
 from pgflow_yaml.worker.runner import Context, Failure, Handler, Outcome, Task, run_task
 from pgflow_yaml.worker.store import Link
 from pgflow_yaml.worker.threads import DaemonPool
@@ -50,6 +50,9 @@ class WorkerOptions:
         requeue_interval: seconds between calls of ``requeue_stalled_tasks``.
         grace_period: seconds in-flight tasks get to finish once a stop is requested.
         visibility: seconds a claimed message stays invisible before ``start`` marks it started.
+        durable_commits: wait for the WAL flush on every claim and report (slower; see
+            ``store.Link``); off by default.
+        report_connections: connections sending results in parallel.
     """
 
     concurrency: int = 10
@@ -59,14 +62,30 @@ class WorkerOptions:
     requeue_interval: float = 10.0
     grace_period: float = 10.0
     visibility: int = 5
+    durable_commits: bool = False
+    report_connections: int = 1
 
 
 class Reporter:
-    """Send finished tasks to the database in batches, keeping them until they are accepted."""
+    """Send finished tasks to the database in batches, keeping them until they are accepted.
 
-    def __init__(self, link: Link, on_flushed: asyncio.Event, max_batch: int = 500) -> None:
-        self._link = link
+    Each link is one sender: a batch is whatever accumulated while the previous one was in
+    the database, so reporting adds no latency when idle and amortises commits when busy.
+    Several links send batches in parallel (the database works on them on several cores).
+    """
+
+    def __init__(
+        self,
+        links: list[Link],
+        on_flushed: asyncio.Event,
+        max_batch: int = 200,
+        *,
+        legacy: bool = False,
+    ) -> None:
+        self._links = links
+        self._legacy = legacy
         self._pending: list[Outcome] = []
+        self._sending = 0
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -82,56 +101,76 @@ class Reporter:
 
     @property
     def pending(self) -> int:
-        """Return how many outcomes wait to be sent."""
-        return len(self._pending)
+        """Return how many outcomes are not yet accepted by the database."""
+        return len(self._pending) + self._sending
 
     async def flushed(self) -> None:
         """Wait until everything queued so far has been accepted by the database."""
         await self._idle.wait()
 
     async def run(self) -> None:
-        """Send batches forever (cancel to stop)."""
+        """Send batches forever, one sender per link (cancel to stop)."""
+        await asyncio.gather(*(self._sender(link) for link in self._links))
+
+    async def _sender(self, link: Link) -> None:
         while True:
             await self._ready.wait()
-            self._ready.clear()
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                try:
-                    await self._send(batch)
-                except DatabaseUnavailable as exc:
-                    log.warning(
-                        "results kept until the database is back",
-                        extra={
-                            "action": "report_deferred",
-                            "pending": len(self._pending),
-                            "error": str(exc),
-                        },
-                    )
-                    await self._link.connection()  # waits, with backoff, for the database
-                    continue
-                del self._pending[: len(batch)]
-                self.sent += len(batch)
-                self._on_flushed.set()
-            self._idle.set()
+            if not self._pending:
+                self._ready.clear()
+                continue
+            batch = self._pending[: self._max_batch]
+            del self._pending[: len(batch)]
+            self._sending += len(batch)
+            try:
+                await self._send(link, batch)
+            except DatabaseUnavailable as exc:
+                self._pending[:0] = batch  # keep them, first in line
+                log.warning(
+                    "results kept until the database is back",
+                    extra={"action": "report_deferred", "pending": self.pending, "error": str(exc)},
+                )
+                self._sending -= len(batch)
+                await link.connection()  # waits, with backoff, for the database
+                continue
+            self._sending -= len(batch)
+            self.sent += len(batch)
+            self._on_flushed.set()
+            if not self._pending and not self._sending:
+                self._idle.set()
 
-    async def _send(self, batch: list[Outcome]) -> None:
+    async def _send(self, link: Link, batch: list[Outcome]) -> None:
         done = [o for o in batch if o.failure is None]
         failed = [o for o in batch if o.failure is not None]
         try:
+            if self._legacy:
+                await self._send_one_by_one(link, done, failed)
+                return
             if done:
-                await self._link.fetch("complete_tasks", {"results": _results_json(done)})
+                await link.fetch("complete_tasks", {"results": _results_json(done)})
             if failed:
-                await self._link.fetch("fail_tasks", {"failures": _failures_json(failed)})
+                await link.fetch("fail_tasks", {"failures": _failures_json(failed)})
         except DatabaseUnavailable:
             raise
         except DatabaseError as exc:
             if len(batch) == 1:
-                await self._rejected(batch[0], exc)
+                await self._rejected(link, batch[0], exc)
                 return
             for outcome in batch:  # find the one the database refuses; report the rest
-                await self._send([outcome])
+                await self._send(link, [outcome])
 
-    async def _rejected(self, outcome: Outcome, exc: DatabaseError) -> None:
+    async def _send_one_by_one(
+        self, link: Link, done: list[Outcome], failed: list[Outcome]
+    ) -> None:
+        """Report with pgflow 0.8.1's single-task calls (no attempt fencing, no error type)."""
+        for o in done:
+            params = {**_key(o.task), "output": o.output_json}
+            await link.fetch("complete_task_081", params)
+        for o in failed:
+            assert o.failure is not None
+            params = {**_key(o.task), "error_message": o.failure.message}
+            await link.fetch("fail_task_081", params)
+
+    async def _rejected(self, link: Link, outcome: Outcome, exc: DatabaseError) -> None:
         task = outcome.task
         log.error(
             "the database refused a task result",
@@ -144,7 +183,11 @@ class Reporter:
                 None,
                 retryable=True,
             )
-            await self._send([Outcome(task, failure=failure)])
+            await self._send(link, [Outcome(task, failure=failure)])
+
+
+def _key(task: Task) -> dict[str, Any]:
+    return {"run_id": task.run_id, "step_slug": task.step_slug, "task_index": task.task_index}
 
 
 def _key_fields(task: Task) -> str:
@@ -198,8 +241,11 @@ class Worker:
         options: WorkerOptions | None = None,
         *,
         worker_id: str | None = None,
+        timeouts: dict[tuple[str, str], int] | None = None,
     ) -> None:
         self.dsn = dsn
+        self.timeouts = timeouts or {}
+        self.legacy = False
         self.handlers = handlers
         self.options = options or WorkerOptions()
         self.worker_id = worker_id or str(uuid.uuid4())
@@ -225,11 +271,16 @@ class Worker:
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._flushed = asyncio.Event()
-        self._claim = Link(self.dsn, "claim", stopping)
-        self._report = Link(self.dsn, "report")
+        relaxed = not opts.durable_commits
+        self._claim = Link(self.dsn, "claim", stopping, relaxed_commit=relaxed)
+        self._reports = [
+            Link(self.dsn, f"report-{i}", relaxed_commit=relaxed)
+            for i in range(max(1, opts.report_connections))
+        ]
         self._house = Link(self.dsn, "housekeeping", stopping)
         self._listen_link = Link(self.dsn, "listen", stopping)
-        self.reporter = Reporter(self._report, self._flushed)
+        self.legacy = await self._detect_legacy()
+        self.reporter = Reporter(self._reports, self._flushed, legacy=self.legacy)
         await self._house.fetch(
             "register_worker",
             {
@@ -257,6 +308,22 @@ class Worker:
             await self._claim_loop()
         finally:
             await self._shut_down(helpers)
+
+    async def _detect_legacy(self) -> bool:
+        """Return True on a database with only pgflow 0.8.1's worker calls.
+
+        Raises:
+            CoreMissing: the database has no pgflow core at all.
+        """
+        if (await self._house.fetch("core_installed"))[0]["installed"]:
+            return False
+        if (await self._house.fetch("legacy_core"))[0]["present"]:
+            log.warning(
+                "pgflow 0.8.1 core: serving with its single-task calls and polling",
+                extra={"action": "legacy_protocol"},
+            )
+            return True
+        raise CoreMissing("this database has no pgflow core (run `pgflow install`)")
 
     def stop(self) -> None:
         """Ask the worker to stop: no new claims; in-flight tasks get the grace period."""
@@ -316,17 +383,13 @@ class Worker:
         for helper in helpers:
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
-        with contextlib.suppress(DatabaseError):
-            rows = await asyncio.wait_for(
-                self._house.fetch("release_tasks", {"worker_id": self.worker_id}), 5.0
-            )
-            released = next(iter(rows[0].values())) if rows else 0
-            log.info("released tasks", extra={"action": "tasks_released", "released": released})
+        if not self.legacy:  # on 0.8.1 the tasks come back when their visibility expires
+            await self._release()
         with contextlib.suppress(DatabaseError, TimeoutError):
             await asyncio.wait_for(
                 self._house.fetch("mark_worker_stopped", {"worker_id": self.worker_id}), 5.0
             )
-        for link in (self._claim, self._report, self._house, self._listen_link):
+        for link in (self._claim, *self._reports, self._house, self._listen_link):
             await link.close()
         self._pool.shutdown()
         log.info(
@@ -339,40 +402,66 @@ class Worker:
             },
         )
 
+    async def _release(self) -> None:
+        """Hand the tasks this worker still holds back to the queue."""
+        try:
+            rows = await asyncio.wait_for(
+                self._house.fetch("release_tasks", {"worker_id": self.worker_id}), 5.0
+            )
+        except (DatabaseError, TimeoutError) as exc:
+            log.warning(
+                "could not release tasks", extra={"action": "release_failed", "error": str(exc)}
+            )
+            return
+        released = rows[0]["released"] if rows else 0
+        log.info("released tasks", extra={"action": "tasks_released", "released": released})
+
     # -- claiming and running ---------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
         opts = self.options
         assert self._stopping is not None
         batch = opts.batch_size or opts.concurrency
+        self._refill = max(1, opts.concurrency // 2)
         while not self._stopping.is_set():
             backlog = max(0, self.reporter.pending - opts.concurrency)  # results not yet stored
             free = opts.concurrency - len(self._in_flight) - backlog
-            if free <= 0:
+            # busy: wait until a batch's worth of slots is free (fewer, larger claims);
+            # idle: claim at once (no added latency)
+            if free <= 0 or (self._in_flight and free < min(batch, self._refill)):
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             self._wake.clear()
             try:
-                rows = await self._claim.fetch(
-                    "claim_tasks",
-                    {
-                        "flow_slugs": self.flow_slugs,
-                        "worker_id": self.worker_id,
-                        "qty": min(free, batch),
-                        "vt": opts.visibility,
-                    },
-                )
+                rows = await self._claim_batch(min(free, batch))
             except DatabaseUnavailable as exc:
                 if self._stopping.is_set():
                     break
                 log.warning("claim failed", extra={"action": "claim_failed", "error": str(exc)})
                 continue  # the next fetch reconnects, with backoff
             for row in rows:
-                self._start(Task(**row | {"run_id": str(row["run_id"])}))
+                timeout = row["timeout"] or self.timeouts.get((row["flow_slug"], row["step_slug"]))
+                self._start(Task(**row | {"run_id": str(row["run_id"]), "timeout": timeout}))
             if len(rows) < min(free, batch):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+
+    async def _claim_batch(self, qty: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "worker_id": self.worker_id,
+            "qty": qty,
+            "vt": self.options.visibility,
+        }
+        if not self.legacy:
+            return await self._claim.fetch("claim_tasks", params | {"flow_slugs": self.flow_slugs})
+        rows: list[dict[str, Any]] = []
+        for slug in self.flow_slugs:  # 0.8.1 has one queue per call
+            params["qty"] = qty - len(rows)
+            if params["qty"] <= 0:
+                break
+            rows += await self._claim.fetch("claim_tasks_081", params | {"flow_slug": slug})
+        return rows
 
     def _start(self, task: Task) -> None:
         job = asyncio.create_task(self._execute(task))
@@ -473,7 +562,7 @@ class Worker:
         while True:
             try:
                 await self._house.fetch("heartbeat", {"worker_id": self.worker_id})
-                if loop.time() >= next_requeue:
+                if not self.legacy and loop.time() >= next_requeue:
                     next_requeue = loop.time() + opts.requeue_interval
                     rows = await self._house.fetch("requeue_stalled_tasks")
                     count = next(iter(rows[0].values())) if rows else 0

@@ -82,6 +82,15 @@ class WorkerThread:
             self._started.set()
 
 
-def make_worker(dsn: str, handlers: dict[tuple[str, str], Handler], **options: Any) -> Worker:
-    """Build a worker with the given options (``WorkerOptions`` fields)."""
-    return Worker(dsn, handlers, WorkerOptions(**options))
+def make_worker(
+    dsn: str,
+    handlers: dict[tuple[str, str], Handler],
+    flows: Sequence[FlowSpec] = (),
+    **options: Any,
+) -> Worker:
+    """Build a worker with the given options (``WorkerOptions`` fields).
+
+    The flows give each step's timeout, for databases whose claim does not return it.
+    """
+    timeouts = {(f.slug, s.slug): f.effective(s)[2] for f in flows for s in f.steps}
+    return Worker(dsn, handlers, WorkerOptions(**options), timeouts=timeouts)

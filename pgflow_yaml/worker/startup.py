@@ -162,4 +162,3 @@ def install_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> None:
     with queries.translated(), conn.transaction():
         conn.execute(migration.sql.encode())  # C's compiled migration, run as written
     log.info("flow installed", extra={"action": "flow_installed", "flow_slug": flow.slug})
-

@@ -163,3 +163,6 @@ def wait_until(check: Callable[[], Any], timeout: float = 30, what: str = "condi
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+from tests.compat.pgflow081 import pgflow081_dsn, pgflow081_template  # noqa: E402, F401

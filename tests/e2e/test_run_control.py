@@ -17,13 +17,23 @@ from pgflow_yaml.worker.errors import FlowNotFound, InvalidInput, RunNotFound, W
 from .conftest import EXAMPLES, StartWorker
 
 
-def pgflow(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pgflow_yaml", *args, "--dsn", dsn],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+class Result:
+    """What a CLI invocation printed and returned."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def pgflow(dsn: str, *args: str) -> Result:
+    """Run the ``pgflow`` CLI in-process (typer's runner), stdout and stderr apart."""
+    from typer.testing import CliRunner
+
+    from pgflow_yaml.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--dsn", dsn])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Result(result.exit_code, result.stdout, result.stderr)
 
 
 def test_cancel_stops_a_run_and_ignores_its_in_flight_result(
@@ -80,7 +90,7 @@ def test_clear_errors_for_unknown_flows_runs_and_unfinished_waits(
     with pytest.raises(RunNotFound, match="not a run id"):
         client.get("not-a-uuid")
     start_worker(extra=("--flow", "e2e_sleep"))
-    run_id = client.start("e2e_sleep", {"sleep": 3})
+    run_id = client.start("e2e_sleep", {"sleep": 1})
     with pytest.raises(WaitTimeout, match="still started"):
         client.wait(run_id, 0.2)
 

@@ -187,3 +187,8 @@ def test_roles_are_not_applied_where_never_asked(conn: psycopg.Connection[Any]) 
     ).fetchone()
     assert granted == (False,)
     assert core._roles_granted(conn) is False
+
+
+def test_missing_role_files_are_an_error_not_a_silent_no_op(tmp_path: Path) -> None:
+    with pytest.raises(core.InstallError, match=r"sql/roles/\*\.sql\) are missing"):
+        core.roles_sql(tmp_path)  # type: ignore[arg-type]

@@ -226,7 +226,8 @@ def test_input_schema_type_typo_gets_a_suggestion() -> None:
 
 
 def test_input_schema_of_an_older_draft_is_checked_by_its_own_rules() -> None:
-    head = "slug: f\ninput_schema: {$schema: 'http://json-schema.org/draft-07/schema#', type: object}\n"
+    draft7 = "http://json-schema.org/draft-07/schema#"
+    head = f"slug: f\ninput_schema: {{$schema: '{draft7}', type: object}}\n"
     assert check(steps_yaml(A, head=head)).ok
     assert check(steps_yaml(A, head="slug: f\ninput_schema: true\n")).ok
 

@@ -80,7 +80,8 @@ def test_split_forms(path: str, parts: tuple[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["", "mod", "mod:", ":attr", "a:b:c", "my-mod:f", "pkg.class:f", "a..b", "a b.c", "1a.b"]
+    "path",
+    ["", "mod", "mod:", ":attr", "a:b:c", "my-mod:f", "pkg.class:f", "a..b", "a b.c", "1a.b"],
 )
 def test_malformed_paths(path: str) -> None:
     problem = handler_form_problem(path)
@@ -117,7 +118,7 @@ def test_dotted_form_imports_too(module: tuple[str, Path]) -> None:
         ("none", "PGF406", "one or two"),
         ("three", "PGF406", "3 positional"),
         ("kw_only", "PGF406", "keyword-only"),
-        ("value", "PGF405", "int"),
+        ("value", "PGF405", "type int"),
         ("onee", "PGF404", 'has no attribute "onee"'),
         ("Steps.walk", "PGF404", 'has no attribute "walk"'),
     ],

@@ -28,7 +28,7 @@ ORDER = textwrap.dedent(
 )
 
 
-def load(text: str, kind: str = "yaml"):  # noqa: ANN201 - test helper
+def load(text: str, kind: str = "yaml"):
     doc, diagnostics = parse_bytes(text.encode(), f"f.{kind}", kind)  # type: ignore[arg-type]
     assert doc is not None
     return doc, diagnostics
@@ -159,7 +159,7 @@ def test_not_utf8_names_the_position() -> None:
     assert "0xff" in diag.message
 
 
-def check_bytes(raw: bytes):  # noqa: ANN201 - test helper
+def check_bytes(raw: bytes):
     from pgflow_yaml.validate import validate_source
 
     return validate_source(raw, "f.yaml")

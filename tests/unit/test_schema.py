@@ -139,8 +139,10 @@ def test_every_error_in_one_run() -> None:
 json_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["", "a", "skip"])
 values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["slug", "x", "type"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["slug", "x", "type"]), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 step_values = st.fixed_dictionaries(

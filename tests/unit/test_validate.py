@@ -25,7 +25,9 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 @pytest.mark.parametrize("check_handlers", [False, True])
-def test_every_example_validates_clean(check_handlers: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_example_validates_clean(
+    check_handlers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(REPO)
     report = validate_paths([EXAMPLES], check_handlers=check_handlers)
     assert report.diagnostics == [], report.render()
@@ -60,7 +62,9 @@ def test_order_pipeline_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults_resolve_on_the_flow_only(tmp_path: Path) -> None:
-    (flow,) = load_flows([write(tmp_path, "f.toml", 'slug = "t"\n[[steps]]\nslug = "a"\nhandler = "m.n:f"\n')])
+    (flow,) = load_flows(
+        [write(tmp_path, "f.toml", 'slug = "t"\n[[steps]]\nslug = "a"\nhandler = "m.n:f"\n')]
+    )
     assert isinstance(flow, FlowSpec)
     assert (flow.max_attempts, flow.base_delay, flow.timeout) == (3, 1, 60)
     step = flow.steps[0]
@@ -90,15 +94,23 @@ def test_yaml_and_toml_give_the_same_model(tmp_path: Path) -> None:
 
 def test_all_files_all_problems_in_one_run(tmp_path: Path) -> None:
     write(tmp_path, "one.yaml", "slug: one\nsteps:\n  - slug: a\n    handlr: m.n:f\n")
-    write(tmp_path, "two.yml", "slug: two\nsteps:\n  - slug: a\n    handler: m.n:f\n    depends_on: [zz]\n")
+    write(
+        tmp_path,
+        "two.yml",
+        "slug: two\nsteps:\n  - slug: a\n    handler: m.n:f\n    depends_on: [zz]\n",
+    )
     write(tmp_path, "sub/three.toml", 'slug = "three"\n[[steps]]\nslug = "a"\nhandler = "m.n:f"\n')
     write(tmp_path, "notes.txt", "not a flow")
     report = validate_paths([tmp_path])
-    assert sorted(os.path.basename(f) for f in report.files) == ["one.yaml", "three.toml", "two.yml"]
+    assert sorted(os.path.basename(f) for f in report.files) == [
+        "one.yaml",
+        "three.toml",
+        "two.yml",
+    ]
     assert sorted(d.code for d in report.diagnostics) == ["PGF201", "PGF202", "PGF302"]
     assert [f.slug for f in report.flows] == ["three"]
     assert report.exit_code == 1
-    assert "3 files checked, 3 errors in 2 files" == report.summary()
+    assert report.summary() == "3 files checked, 3 errors in 2 files"
 
 
 def test_hidden_folders_are_skipped(tmp_path: Path) -> None:
@@ -109,7 +121,9 @@ def test_hidden_folders_are_skipped(tmp_path: Path) -> None:
 
 def test_duplicate_flow_slugs_across_files_ignore_case(tmp_path: Path) -> None:
     first = write(tmp_path, "a.yaml", GOOD.format(slug="Orders"))
-    second = write(tmp_path, "b.toml", 'slug = "orders"\n[[steps]]\nslug = "a"\nhandler = "m.n:f"\n')
+    second = write(
+        tmp_path, "b.toml", 'slug = "orders"\n[[steps]]\nslug = "a"\nhandler = "m.n:f"\n'
+    )
     report = validate_paths([first, second])
     (diag,) = report.diagnostics
     assert (diag.code, diag.file, diag.line, diag.col) == ("PGF306", str(second), 1, 8)
@@ -173,9 +187,25 @@ def test_load_flows_raises_with_the_rendered_report(tmp_path: Path) -> None:
     assert info.value.report.exit_code == 1
 
 
-def test_examples_copied_elsewhere_validate_with_handlers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_examples_copied_elsewhere_validate_with_handlers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # handlers resolve from the flow file's own folder, whatever the current directory
     shutil.copytree(EXAMPLES, tmp_path / "flows")
     monkeypatch.chdir(tmp_path)
     report = validate_paths([tmp_path / "flows" / "hello.yaml"], check_handlers=True)
     assert report.ok, report.render()
+
+
+def test_unreadable_file_even_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "locked.yaml", GOOD.format(slug="locked"))
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    report = validate_paths([path])
+    assert [(d.code, d.message) for d in report.diagnostics] == [
+        ("PGF102", "cannot read the file: Permission denied")
+    ]
+    assert report.exit_code == 2

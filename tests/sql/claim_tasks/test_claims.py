@@ -71,3 +71,13 @@ def test_rejects_non_positive_qty(conn: Conn) -> None:
     with pytest.raises(psycopg.errors.RaiseException) as err:
         claim(conn, "f", qty=0)
     assert err.value.diag.message_primary == "qty must be positive (got 0)"
+
+
+def test_a_busy_flow_does_not_starve_the_others(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a", "step_type": "map"}])
+    add_flow(conn, "g", [{"slug": "b", "step_type": "map"}])
+    start(conn, "f", list(range(30)))
+    start(conn, "g", list(range(30)))
+    conn.execute("select setseed(0.5)")
+    served = {t.flow_slug for _ in range(10) for t in claim(conn, ["f", "g"], qty=2)}
+    assert served == {"f", "g"}

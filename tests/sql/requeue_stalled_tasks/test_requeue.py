@@ -21,7 +21,7 @@ def test_uses_the_step_timeout_not_the_flow_timeout(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a", "timeout": 5}], timeout=600)
     run_id = start(conn, "f")
     claim(conn, "f")
-    age_started_tasks(conn, run_id, 4)
+    age_started_tasks(conn, run_id, 8)
     assert one(conn, "select pgflow.requeue_stalled_tasks()") == 0
     age_started_tasks(conn, run_id, 4)
     assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1

@@ -53,3 +53,12 @@ def test_flow_without_steps_completes_at_once(conn: Conn) -> None:
     conn.execute("select pgflow.create_flow('empty')")
     run = run_row(conn, start(conn, "empty"))
     assert (run["status"], run["output"]) == ("completed", None)
+
+
+def test_rejects_a_run_id_already_used(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    run_id = uuid.uuid4()
+    conn.execute("select pgflow.start_flow('f', '{}', %s)", (run_id,))
+    with pytest.raises(psycopg.errors.UniqueViolation) as err:
+        conn.execute("select pgflow.start_flow('f', '{}', %s)", (run_id,))
+    assert err.value.diag.constraint_name == "runs_pkey"
