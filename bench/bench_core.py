@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import sys
 import threading
@@ -419,6 +420,7 @@ def _spread(figures: list[float]) -> str:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still drop the scratch databases
     try:
         sys.exit(main())
     except BenchError as exc:

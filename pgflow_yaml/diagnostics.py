@@ -136,16 +136,29 @@ def _caret_line(span: Span, line_text: str) -> tuple[str, str]:
     return shown.rstrip(), " " * caret_start + "^" * width
 
 
-def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
+_STYLES = {"bold": "1", "error": "1;31", "warning": "1;33", "gutter": "1;34", "hint": "36"}
+
+
+def render_text(
+    diagnostics: Iterable[Diagnostic],
+    sources: Mapping[str, str] | None = None,
+    *,
+    color: bool = False,
+) -> str:
     """Render diagnostics for a terminal, each with its source line and a caret.
 
     Args:
         diagnostics: What to render, in the order given.
         sources: Text of each file by its name, to show the offending line.
+        color: Add ANSI colors (only around text already made safe by :func:`visible`).
 
     Returns:
         The whole report, one block per diagnostic, ending with a newline (or ``""``).
     """
+
+    def paint(style: str, text: str) -> str:
+        return f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color and text else text
+
     sources = sources or {}
     blocks: list[str] = []
     line_cache: dict[str, list[str]] = {}
@@ -153,24 +166,32 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | 
         where = visible(diag.file)
         if diag.span is not None:
             where += f":{diag.span.line}:{diag.span.col}"
-        lines = [f"{where}: {diag.severity}[{diag.code}] {visible(diag.message)}"]
+        label = paint(diag.severity, f"{diag.severity}[{diag.code}]")
+        lines = [f"{paint('bold', where + ':')} {label} {paint('bold', visible(diag.message))}"]
         text = sources.get(diag.file)
         hint_shown = False
         if diag.span is not None and text is not None:
             if diag.file not in line_cache:
-                line_cache[diag.file] = text.splitlines()
+                line_cache[diag.file] = [line.rstrip("\r") for line in text.split("\n")]
+                if text.endswith("\n"):
+                    line_cache[diag.file].pop()  # no line after the last newline
             file_lines = line_cache[diag.file]
             if 1 <= diag.span.line <= len(file_lines):
                 shown, caret = _caret_line(diag.span, file_lines[diag.span.line - 1])
                 number = str(diag.span.line)
                 pad = " " * len(number)
-                tail = f" {visible(diag.hint)}" if diag.hint else ""
+                tail = f" {paint('hint', visible(diag.hint))}" if diag.hint else ""
                 hint_shown = bool(diag.hint)
-                lines += [f"{pad} |", f"{number} | {shown}", f"{pad} | {caret}{tail}"]
+                bar = paint("gutter", f"{pad} |")
+                lines += [
+                    bar,
+                    f"{paint('gutter', f'{number} |')} {shown}",
+                    f"{bar} {paint(diag.severity, caret)}{tail}",
+                ]
         if diag.doc_path:
             lines.append(f"   = at {visible(format_doc_path(diag.doc_path))}")
         if diag.hint and not hint_shown:
-            lines.append(f"   = hint: {visible(diag.hint)}")
+            lines.append(f"   = hint: {paint('hint', visible(diag.hint))}")
         blocks.append("\n".join(lines))
     return "".join(block + "\n\n" for block in blocks)
 

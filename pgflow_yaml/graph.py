@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -40,6 +39,9 @@ _OPTION_HINTS = {
 
 def slug_problem(slug: str, *, flow: bool) -> tuple[str, str, str | None] | None:
     """Return ``(code, message, hint)`` when ``slug`` breaks the slug rules, else ``None``."""
+    limit = MAX_FLOW_SLUG_LENGTH if flow else MAX_SLUG_LENGTH
+    if len(slug) <= limit and slug not in RESERVED_SLUGS and SLUG_RE.match(slug):
+        return None
     what = "flow slug" if flow else "step slug"
     shown = json.dumps(slug[:60] + ("..." if len(slug) > 60 else ""), ensure_ascii=False)
     if not SLUG_RE.match(slug):
@@ -55,7 +57,6 @@ def slug_problem(slug: str, *, flow: bool) -> tuple[str, str, str | None] | None
             "and must not start with a digit",
             hint,
         )
-    limit = MAX_FLOW_SLUG_LENGTH if flow else MAX_SLUG_LENGTH
     if len(slug) > limit:
         why = (
             " because it also names the flow's pgmq queue, and pgmq rejects longer queue names"
@@ -219,9 +220,43 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
     return check.out
 
 
+def _condition_deps(step: dict[str, Any]) -> list[str] | None:
+    """Return the slugs a dependent step's condition sees, or None for a root step."""
+    source = step.get("map")
+    if isinstance(source, str):
+        return None if source == ROOT_INPUT else [source]
+    deps = step.get("depends_on")
+    if isinstance(deps, list) and deps:
+        return [d for d in deps if isinstance(d, str)]
+    return None
+
+
 def _check_conditions(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:
+    deps = _condition_deps(step)
     for key in ("if", "if_not"):
-        if key in step and not isinstance(step[key], dict):
+        pattern = step.get(key)
+        if isinstance(pattern, dict) and deps is not None:
+            # A dependent step's condition is matched against {dep slug: output}: any other
+            # top-level key makes "if" never met and "if_not" never effective.
+            for name in pattern:
+                if name in deps:
+                    continue
+                effect = "is never met" if key == "if" else "never excludes anything"
+                check.out.append(
+                    Diagnostic(
+                        "PGF317",
+                        f'{key} of {label} tests "{name}", which is not one of its dependencies, '
+                        f"so the condition {effect}",
+                        check.doc.file,
+                        check.doc.span((*base, key, name), key=True),
+                        (*base, key, name),
+                        did_you_mean(name, deps)
+                        or "a dependent step's condition sees only its dependencies' outputs: "
+                        + ", ".join(deps),
+                        severity="warning",
+                    )
+                )
+        if key in step and not isinstance(pattern, dict):
             check.add(
                 "PGF314",
                 f"{key} of {label} must be a JSON object (a mapping), not {_kind(step[key])}",
@@ -275,10 +310,12 @@ def _schema_errors(schema_json: str) -> tuple[tuple[DocPath, str], ...]:
     schema = json.loads(schema_json)
     cls: Any = jsonschema.Draft202012Validator
     if isinstance(schema, dict) and isinstance(schema.get("$schema"), str):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cls = jsonschema.validators.validator_for(schema, default=cls)
-    meta = cls(cls.META_SCHEMA)
+        cls = jsonschema.validators.validator_for(schema, default=None)  # type: ignore[arg-type]
+        if cls is None:
+            message = f"unknown $schema {json.dumps(schema['$schema'])[:80]}"
+            return ((("$schema",), message),)
+    # The format checker makes an invalid regular expression in "pattern" an error too.
+    meta = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
     groups: dict[DocPath, list[Any]] = {}
     for error in meta.iter_errors(schema):
         groups.setdefault(tuple(error.absolute_path), []).append(error)
@@ -290,6 +327,7 @@ def _schema_errors(schema_json: str) -> tuple[tuple[DocPath, str], ...]:
     return tuple(found)
 
 
+_DRAFT_2020 = "https://json-schema.org/draft/2020-12/schema"
 _JSON_TYPE_NAMES = ["array", "boolean", "integer", "null", "number", "object", "string"]
 
 
@@ -319,6 +357,9 @@ def _check_input_schema(check: _Checker, schema: Any) -> None:
                 value = None
         if path and path[-1] == "type" and isinstance(value, str):
             hint = did_you_mean(value, _JSON_TYPE_NAMES)
+        elif path == ("$schema",):
+            hint = "leave it out for 2020-12, or use a draft's URI such as \"" + _DRAFT_2020 + '"'
+
         if len(message) > 200:
             message = message[:197] + "..."
         check.add(

@@ -229,7 +229,7 @@ def _tab_diagnostics(doc: SourceDoc) -> tuple[list[Diagnostic], set[int]]:
     lines: set[int] = set()
     if "\t" not in doc.text:
         return found, lines
-    for number, line in enumerate(doc.text.splitlines(), start=1):
+    for number, line in enumerate(doc.text.split("\n"), start=1):
         stripped = line.lstrip(" \t")
         indent = line[: len(line) - len(stripped)]
         if "\t" in indent and stripped and not stripped.startswith("#"):

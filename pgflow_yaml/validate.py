@@ -78,15 +78,19 @@ class ValidationReport:
         files = len(self.files)
         noun = "file" if files == 1 else "files"
         errors = len(self.errors)
+        warnings = len(self.diagnostics) - errors
+        also = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
         if not errors:
             slugs = ", ".join(f.slug for f in self.flows)
-            return f"{files} {noun} checked, {len(self.flows)} valid flows ({slugs})"
+            valid = f"{len(self.flows)} valid flow{'' if len(self.flows) == 1 else 's'}"
+            return f"{files} {noun} checked, {valid} ({slugs}){also}"
         bad = len({d.file for d in self.errors})
         what = "error" if errors == 1 else "errors"
-        return f"{files} {noun} checked, {errors} {what} in {bad} {'file' if bad == 1 else 'files'}"
+        where = f"{bad} {'file' if bad == 1 else 'files'}"
+        return f"{files} {noun} checked, {errors} {what} in {where}{also}"
 
-    def render(self, fmt: OutputFormat = "text") -> str:
-        """Return the report in one of the ``--format`` renderings."""
+    def render(self, fmt: OutputFormat = "text", *, color: bool = False) -> str:
+        """Return the report in one of the ``--format`` renderings (``color``: text only)."""
         if fmt == "json":
             return render_json(
                 self.diagnostics,
@@ -97,7 +101,7 @@ class ValidationReport:
             )
         if fmt == "github":
             return render_github(self.diagnostics)
-        return render_text(self.diagnostics, self.sources)
+        return render_text(self.diagnostics, self.sources, color=color)
 
 
 class FlowValidationError(Exception):

@@ -5,7 +5,7 @@
 set search_path to '';
 
 create table if not exists pgflow.runs (
-  run_id uuid primary key default gen_random_uuid(),
+  run_id uuid primary key default pgflow._time_ordered_uuid(),
   flow_slug text not null references pgflow.flows (flow_slug),
   status text not null default 'started',
   input jsonb not null,

@@ -46,9 +46,7 @@ create table if not exists pgflow.step_tasks (
 );
 
 create index if not exists idx_step_tasks_message_id on pgflow.step_tasks (message_id);
+-- only the tasks in flight: requeue_stalled_tasks (by started_at) and release_tasks (by worker)
+-- scan it; few indexes keep the three writes of every task's life cheap
 create index if not exists idx_step_tasks_started on pgflow.step_tasks (started_at)
   where status = 'started';
-create index if not exists idx_step_tasks_last_worker on pgflow.step_tasks (last_worker_id)
-  where status = 'started';
-create index if not exists idx_step_tasks_open on pgflow.step_tasks (run_id, step_slug)
-  where status in ('queued', 'started');

@@ -14,7 +14,7 @@ set search_path to ''
 as $$
 #variable_conflict use_column
 declare
-  v_run_id uuid := coalesce(start_flow.run_id, gen_random_uuid());
+  v_run_id uuid := coalesce(start_flow.run_id, pgflow._time_ordered_uuid());
   v_input_length int;
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then

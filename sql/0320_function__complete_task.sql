@@ -24,7 +24,7 @@ as $$
 declare
   v_run_status text;
   v_task pgflow.step_tasks;
-  v_step pgflow.steps;
+  v_step_type text;
   v_map_child text;
   v_remaining int;
   v_step_output jsonb;
@@ -33,11 +33,12 @@ begin
   from pgflow.runs r where r.run_id = _complete_task.run_id
   for no key update;
 
+  -- no row lock needed: every writer of a started task holds the run lock (claims only touch
+  -- queued tasks)
   select * into v_task from pgflow.step_tasks t
   where t.run_id = _complete_task.run_id
     and t.step_slug = _complete_task.step_slug
-    and t.task_index = _complete_task.task_index
-  for update;
+    and t.task_index = _complete_task.task_index;
   if not found then
     return;
   end if;
@@ -50,17 +51,20 @@ begin
     return;
   end if;
 
-  select * into v_step from pgflow.steps s
+  select s.step_type,
+         case when s.step_type = 'single' then (
+           select d.step_slug
+           from pgflow.deps d
+           join pgflow.steps c on c.flow_slug = d.flow_slug and c.step_slug = d.step_slug
+           where d.flow_slug = s.flow_slug and d.dep_slug = s.step_slug and c.step_type = 'map'
+           order by c.step_index
+           limit 1
+         ) end
+  into v_step_type, v_map_child
+  from pgflow.steps s
   where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
 
-  if v_step.step_type = 'single' and jsonb_typeof(_complete_task.output) is distinct from 'array' then
-    select d.step_slug into v_map_child
-    from pgflow.deps d
-    join pgflow.steps c on c.flow_slug = d.flow_slug and c.step_slug = d.step_slug
-    where d.flow_slug = v_task.flow_slug and d.dep_slug = v_task.step_slug and c.step_type = 'map'
-    order by c.step_index
-    limit 1;
-
+  if jsonb_typeof(_complete_task.output) is distinct from 'array' then
     if v_map_child is not null then
       update pgflow.step_tasks t
       set status = 'failed',
@@ -97,21 +101,23 @@ begin
   returning * into v_task;
   perform pgmq.archive(v_task.flow_slug, v_task.message_id);
 
-  update pgflow.step_states ss
-  set remaining_tasks = ss.remaining_tasks - 1
-  where ss.run_id = v_task.run_id and ss.step_slug = v_task.step_slug and ss.status = 'started'
-  returning ss.remaining_tasks into v_remaining;
+  if v_step_type = 'single' then
+    -- a single step has one task: it completes with it
+    perform pgflow._complete_step(v_task.run_id, v_task.step_slug, _complete_task.output);
+    perform pgflow._advance_run(v_task.run_id);
+  else
+    update pgflow.step_states ss
+    set remaining_tasks = ss.remaining_tasks - 1
+    where ss.run_id = v_task.run_id and ss.step_slug = v_task.step_slug and ss.status = 'started'
+    returning ss.remaining_tasks into v_remaining;
 
-  if v_remaining = 0 then
-    if v_step.step_type = 'map' then
+    if v_remaining = 0 then
       select jsonb_agg(t.output order by t.task_index) into v_step_output
       from pgflow.step_tasks t
       where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug;
-    else
-      v_step_output := _complete_task.output;
+      perform pgflow._complete_step(v_task.run_id, v_task.step_slug, v_step_output);
+      perform pgflow._advance_run(v_task.run_id);
     end if;
-    perform pgflow._complete_step(v_task.run_id, v_task.step_slug, v_step_output);
-    perform pgflow._advance_run(v_task.run_id);
   end if;
 
   return next v_task;

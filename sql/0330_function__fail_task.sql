@@ -36,11 +36,12 @@ begin
   from pgflow.runs r where r.run_id = _fail_task.run_id
   for no key update;
 
+  -- no row lock needed: every writer of a started task holds the run lock (claims only touch
+  -- queued tasks)
   select * into v_task from pgflow.step_tasks t
   where t.run_id = _fail_task.run_id
     and t.step_slug = _fail_task.step_slug
-    and t.task_index = _fail_task.task_index
-  for update;
+    and t.task_index = _fail_task.task_index;
   if not found then
     return;
   end if;

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -20,6 +21,13 @@ class Format(enum.StrEnum):
     text = "text"
     json = "json"
     github = "github"
+
+
+def _color(stream: TextIO) -> bool:
+    """Return True when ``stream`` is a terminal that wants colors (honours ``NO_COLOR``)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 @app.command("validate")
@@ -54,7 +62,7 @@ def validate_command(
     """
     try:
         report = validate_paths(paths, check_handlers=check_handlers)
-        rendered = report.render(output_format.value)
+        rendered = report.render(output_format.value, color=_color(sys.stderr))
     except Exception as exc:  # last resort: a message, never a traceback
         sys.stderr.write(f"error[PGF100] internal error: {type(exc).__name__}: {exc}\n")
         raise typer.Exit(2) from None

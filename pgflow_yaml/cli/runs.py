@@ -19,7 +19,7 @@ from rich.text import Text
 from pgflow_yaml.cli import app
 from pgflow_yaml.client import Client, Run, TaskRow
 from pgflow_yaml.db import redact
-from pgflow_yaml.worker.errors import PgflowError
+from pgflow_yaml.worker.errors import PgflowError, WaitTimeout
 
 Dsn = Annotated[
     str | None,
@@ -150,11 +150,24 @@ def render_run(run: Run, tasks: list[TaskRow]) -> Group:
     return Group(head, table)
 
 
-def watch(client: Client, run_id: str, console: Console, interval: float = 0.2) -> Run:
-    """Show a live view of a run until it finishes; return it."""
+def watch(
+    client: Client,
+    run_id: str,
+    console: Console,
+    interval: float = 0.2,
+    timeout: float | None = None,
+) -> Run:
+    """Show a live view of a run until it finishes; return it.
+
+    Raises:
+        WaitTimeout: the run is still going after ``timeout`` seconds.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
     run = client.get(run_id)
     with Live(render_run(run, client.tasks(run_id)), console=console, auto_refresh=False) as live:
         while not run.finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"run {run_id} is still {run.status} after {timeout:g}s")
             time.sleep(interval)
             run = client.get(run_id)
             live.update(render_run(run, client.tasks(run_id)), refresh=True)

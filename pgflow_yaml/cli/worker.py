@@ -116,7 +116,7 @@ def run_command(
             thread.start()
             try:
                 if console.is_terminal and not as_json:
-                    run = watch(client, run_id, console)
+                    run = watch(client, run_id, console, timeout=timeout)
                 else:
                     run = client.wait(run_id, timeout)
                     if not as_json:

@@ -92,9 +92,18 @@ _MISSING_OBJECT = (
 )
 
 
+def _message(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if not primary:  # connection errors carry no diagnostic: libpq's own text
+        return str(exc).strip()
+    extra = [getattr(diag, "message_detail", None), getattr(diag, "message_hint", None)]
+    return "\n".join([primary, *(e for e in extra if e)])
+
+
 def translate(exc: BaseException) -> Exception:
     """Return the project exception for a driver error (the message's password redacted)."""
-    message = redact(str(exc).strip()) or type(exc).__name__
+    message = redact(_message(exc)) or type(exc).__name__
     if isinstance(exc, _MISSING_OBJECT):
         return CoreMissing(f"the pgflow core is missing or outdated here: {message}")
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):

@@ -37,6 +37,9 @@ from pgflow_yaml.worker.threads import DaemonPool
 
 log = logging.getLogger("pgflow_yaml.worker")
 
+COALESCE_SECONDS = 0.01
+"""How long a busy worker waits for more free slots before claiming for only a few."""
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -423,15 +426,23 @@ class Worker:
         assert self._stopping is not None
         batch = opts.batch_size or opts.concurrency
         self._refill = max(1, opts.concurrency // 2)
+        gathered = False
         while not self._stopping.is_set():
             backlog = max(0, self.reporter.pending - opts.concurrency)  # results not yet stored
             free = opts.concurrency - len(self._in_flight) - backlog
-            # busy: wait until a batch's worth of slots is free (fewer, larger claims);
-            # idle: claim at once (no added latency)
-            if free <= 0 or (self._in_flight and free < min(batch, self._refill)):
+            if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
+            if self._in_flight and free < min(batch, self._refill) and not gathered:
+                # busy: give other slots a moment to free up, for fewer and larger claims
+                # (idle: claim at once; a long task never holds a free slot up for longer)
+                gathered = True
+                self._slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), COALESCE_SECONDS)
+                continue
+            gathered = False
             self._wake.clear()
             try:
                 rows = await self._claim_batch(min(free, batch))

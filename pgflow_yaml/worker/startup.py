@@ -7,6 +7,7 @@ them all in one go. Handlers come only from the worker's own flow files.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,12 +29,15 @@ from pgflow_yaml.worker.runner import Handler
 log = logging.getLogger("pgflow_yaml.worker")
 
 
-def _describe(diagnostic: Any) -> str:
-    span = getattr(diagnostic, "span", None)
-    where = f"{span.path}:{span.line}:{span.col}: " if span is not None else ""
-    code = getattr(diagnostic, "code", "")
-    severity = getattr(diagnostic, "severity", "error")
-    return f"{where}{severity}[{code}] {getattr(diagnostic, 'message', diagnostic)}"
+def _render(diagnostics: list[Any]) -> str:
+    """Render diagnostics as ``pgflow validate`` does, with the offending source lines."""
+    from pgflow_yaml.diagnostics import render_text
+
+    sources: dict[str, str] = {}
+    for diagnostic in diagnostics:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            sources.setdefault(diagnostic.file, Path(diagnostic.file).read_text(encoding="utf-8"))
+    return render_text(diagnostics, sources).rstrip()
 
 
 def load_flows(paths: Sequence[str | Path], only: Iterable[str] = ()) -> list[FlowSpec]:
@@ -48,8 +52,7 @@ def load_flows(paths: Sequence[str | Path], only: Iterable[str] = ()) -> list[Fl
     report = validate_paths([Path(p) for p in paths])
     errors = [d for d in report.diagnostics if getattr(d, "severity", "error") == "error"]
     if errors or not report.ok:
-        lines = "\n".join(f"  {_describe(d)}" for d in errors) or "  (no detail)"
-        raise StartupError(f"the flow files are invalid:\n{lines}")
+        raise StartupError(f"the flow files are invalid:\n{_render(errors) or '(no detail)'}")
     flows = list(report.flows)
     wanted = list(dict.fromkeys(only))
     if wanted:
@@ -125,9 +128,14 @@ def verify_shapes(
                 {"flow_slug": flow.slug, "shape": Jsonb(flow_shape(flow))},
             )
             differences = rows[0]["differences"]
-        except CoreMissing:
-            found = queries.fetch_sync(conn, "flow_exists", {"flow_slug": flow.slug})[0]["found"]
-            differences = [] if found else None
+        except CoreMissing:  # pgflow 0.8.1 has no compare_flow_shape: check existence only
+            try:
+                rows = queries.fetch_sync(conn, "flow_exists", {"flow_slug": flow.slug})
+            except CoreMissing:
+                raise CoreMissing(
+                    "this database has no pgflow core: run `pgflow install` first"
+                ) from None
+            differences = [] if rows[0]["found"] else None
         if differences is None:
             if apply:
                 install_flow(conn, flow)

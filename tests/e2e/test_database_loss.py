@@ -70,4 +70,8 @@ def test_the_database_restarted_under_a_running_worker(
         later = client.wait(client.start("e2e_sleep", {"sleep": 0}), 30)
         assert later.status == "completed"
     assert worker.events("reconnected")
+    waited = worker.events("report_deferred") + [
+        e for e in worker.events("reconnect_failed") if e["link"].startswith("report")
+    ]
+    assert waited  # the result waited in memory for the server
     assert [e[3] for e in executions(record_file) if e[0] == run_id and e[1] == "slow"] == [1]

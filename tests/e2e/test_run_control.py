@@ -138,6 +138,8 @@ def test_cli_start_status_runs_cancel_retry_speak_json(
 
     text = pgflow(dsn, "status", run["run_id"])
     assert "greet" in text.stdout and "completed" in text.stdout
+    watched = pgflow(dsn, "status", run["run_id"], "--watch")
+    assert watched.returncode == 0 and "shout" in watched.stdout
 
     refused = pgflow(dsn, "retry", run["run_id"])
     assert refused.returncode == 1

@@ -115,3 +115,12 @@ def test_github_rendering_escapes_properties_and_message() -> None:
     )
     assert render_github([DIAG]).startswith("::error file=flows/etl.yaml,line=4,col=18,")
     assert "(at steps[0].depends_on[0])%0Adid you mean" in render_github([DIAG])
+
+
+def test_color_only_adds_ansi_codes() -> None:
+    import re
+
+    plain = render_text([DIAG], {"flows/etl.yaml": SOURCE})
+    colored = render_text([DIAG], {"flows/etl.yaml": SOURCE}, color=True)
+    assert "\x1b[1;31merror[PGF302]\x1b[0m" in colored
+    assert re.sub(r"\x1b\[[0-9;]*m", "", colored) == plain

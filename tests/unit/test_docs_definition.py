@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -46,3 +47,27 @@ def test_flow_format_examples_are_valid() -> None:
     for lang, body in examples:
         report = validate_source(body, f"example.{lang}")
         assert report.ok, report.render()
+
+
+def test_diagnostics_examples_are_real_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pgflow_yaml.validate import validate_paths
+
+    doc = (REPO / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    pairs = re.findall(r"```(?:yaml|toml)\n(.*?)```\n\n```text\n(.*?)\n```", doc, re.S)
+    assert len(pairs) >= 30
+    monkeypatch.chdir(tmp_path)
+    checked = 0
+    for source, expected in pairs:
+        name = expected.split(":", 1)[0]
+        if "\ufffd" in source or "…" in source:  # bytes that are not UTF-8, or abridged
+            continue
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+        rendered = validate_paths([name]).render("text")
+        assert expected in rendered, f"{name}:\n{rendered}"
+        path.unlink()
+        checked += 1
+    assert checked >= 30

@@ -235,3 +235,47 @@ def test_input_schema_of_an_older_draft_is_checked_by_its_own_rules() -> None:
 def test_graph_checks_still_run_beside_schema_errors() -> None:
     report = check(steps_yaml(A + "; timeout: x", B + "; depends_on: [zz]; colour: red"))
     assert sorted(d.code for d in report.diagnostics) == ["PGF202", "PGF203", "PGF302"]
+
+
+def test_input_schema_with_an_unknown_metaschema() -> None:
+    head = "slug: f\ninput_schema: {$schema: 'http://example.com/mine', type: object}\n"
+    diag = only(check(steps_yaml(A, head=head)), "PGF315")
+    assert diag.doc_path == ("input_schema", "$schema")
+    assert "unknown $schema" in diag.message
+
+
+def test_input_schema_with_an_invalid_regular_expression() -> None:
+    head = "slug: f\ninput_schema: {type: string, pattern: '(['}\n"
+    diag = only(check(steps_yaml(A, head=head)), "PGF315")
+    assert diag.doc_path == ("input_schema", "pattern")
+
+
+def test_condition_naming_no_dependency_is_a_warning() -> None:
+    report = check(steps_yaml(A, B + "; depends_on: [a]; if: {run: {x: 1}, a: {ok: true}}"))
+    (diag,) = report.diagnostics
+    assert (diag.code, diag.severity, diag.doc_path) == (
+        "PGF317",
+        "warning",
+        ("steps", 1, "if", "run"),
+    )
+    assert "never met" in diag.message
+    assert report.ok and report.exit_code == 0 and len(report.flows) == 1
+    assert report.summary().endswith(", 1 warning")
+
+
+def test_condition_typo_in_a_dependency_name() -> None:
+    report = check(
+        steps_yaml("slug: charge; handler: m.n:a", B + "; depends_on: [charge]; if_not: {chrge: 1}")
+    )
+    (diag,) = report.diagnostics
+    assert "never excludes" in diag.message
+    assert diag.hint == 'did you mean "charge"?'
+
+
+def test_condition_of_a_map_step_sees_its_source() -> None:
+    assert check(steps_yaml(A, B + "; map: a; if: {a: [1]}")).diagnostics == []
+    assert check(steps_yaml(A + "; map: $input; if: {anything: 1}")).diagnostics == []
+
+
+def test_condition_of_a_root_step_sees_the_run_input() -> None:
+    assert check(steps_yaml(A + "; if: {order_id: 7}")).diagnostics == []

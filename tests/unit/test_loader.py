@@ -6,6 +6,8 @@ import hashlib
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgflow_yaml.loader import locate_toml, parse_bytes
 from pgflow_yaml.model import Span
@@ -195,8 +197,8 @@ def test_duplicate_key_hint_names_first_line() -> None:
     ("text", "word"),
     [
         ("slug: a\nsteps: [{slug: s, handler: m.n:f, yes: 1}]\n", "boolean"),
-        ("slug: a\nsteps: [{slug: s, handler: m.n:f, 3: 1}]\n", "int"),
-        ("slug: a\nsteps: [{slug: s, handler: m.n:f, 1.5: 1}]\n", "float"),
+        ("slug: a\nsteps: [{slug: s, handler: m.n:f, 3: 1}]\n", "integer"),
+        ("slug: a\nsteps: [{slug: s, handler: m.n:f, 1.5: 1}]\n", "number"),
         ("slug: a\nsteps: [{slug: s, handler: m.n:f, [x]: 1}]\n", "plain string"),
     ],
 )
@@ -275,3 +277,144 @@ def test_toml_non_json_values() -> None:
 def test_span_of_unparsed_document_defaults_to_start() -> None:
     doc, _ = load("{broken", "yaml")
     assert doc.span(("slug",)) == Span("f.yaml", 1, 1)
+
+
+TRICKY_TOML = """\
+# c
+[ input_schema ]
+"a.b" = 'x # not a comment ]'
+c = \"\"\"multi
+line " "" with \\\"\"\" escaped\"\"\"
+d = '''lit '' x'''
+e = [ { x = 1, y = [ "]", 2 ] }, # comment "with quote
+  3 ]
+[[ steps ]]
+slug = "s"  # trailing
+[steps.nested."q.k"]
+z = 1
+[[steps]]
+slug = "t"
+"""
+
+
+def test_toml_locator_survives_strings_comments_and_nesting() -> None:
+    values, keys = locate_toml(TRICKY_TOML)
+    lines = TRICKY_TOML.split("\n")
+
+    def text(path: tuple) -> str:  # type: ignore[type-arg]
+        line, col, end_line, end_col = values[path]
+        assert line == end_line
+        return lines[line - 1][col - 1 : end_col - 1]
+
+    assert text(("input_schema", "a.b")) == "'x # not a comment ]'"
+    assert values[("input_schema", "c")][:3] == (4, 5, 5)
+    assert text(("input_schema", "d")) == "'''lit '' x'''"
+    assert text(("input_schema", "e", 0, "y", 0)) == '"]"'
+    assert text(("input_schema", "e", 1)) == "3"
+    assert text(("steps", 0, "slug")) == '"s"'
+    assert text(("steps", 0, "nested", "q.k", "z")) == "1"
+    assert text(("steps", 1, "slug")) == '"t"'
+    assert keys[("input_schema", "a.b")] == (3, 1, 3, 6)
+
+
+# Property: for TOML written in any of several styles, every scalar's span holds exactly the
+# text of that value.
+
+toml_scalars = (
+    st.integers(-(10**6), 10**6)
+    | st.booleans()
+    | st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8)
+)
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _toml_value(value: object, style: int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if style % 2 and "'" not in value and "\n" not in value:
+            return f"'{value}'"
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        sep = ",\n  " if style % 3 == 0 else ", "
+        return "[" + sep.join(_toml_value(v, style) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{k} = {_toml_value(v, style)}" for k, v in value.items()) + "}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["slug", "if", "x"]), toml_values), max_size=3))
+def test_toml_spans_hold_their_values(steps: list[dict[str, object]]) -> None:
+    import tomllib
+
+    text = 'slug = "f"  # comment\n'
+    for n, step in enumerate(steps):
+        text += "\n[[steps]]\n" + "".join(f"{k} = {_toml_value(v, n)}\n" for k, v in step.items())
+    data = tomllib.loads(text)
+    values, _ = locate_toml(text)
+    lines = text.split("\n")
+
+    def walk(value: object, path: tuple) -> None:  # type: ignore[type-arg]
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*path, i))
+        else:
+            line, col, end_line, end_col = values[path]
+            assert line == end_line
+            source = lines[line - 1][col - 1 : end_col - 1]
+            assert tomllib.loads(f"v = {source}")["v"] == value
+
+    walk(data, ())
+
+
+yaml_values = st.recursive(
+    st.integers(-(10**6), 10**6)
+    | st.booleans()
+    | st.none()
+    | st.text(st.characters(codec="ascii", blacklist_categories=("Cc",)), max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["slug", "steps", "x"]), yaml_values), st.booleans())
+def test_yaml_spans_hold_their_values(data: dict[str, object], flow_style: bool) -> None:
+    import yaml
+
+    text = yaml.safe_dump(data, default_flow_style=flow_style, width=10_000)
+    doc, diagnostics = load(text)
+    assert diagnostics == [] or data == {}
+    lines = text.split("\n")
+
+    def walk(value: object, path: tuple) -> None:  # type: ignore[type-arg]
+        if isinstance(value, dict):
+            for k, v in value.items():
+                key = doc.span((*path, k), key=True)
+                assert lines[key.line - 1][key.col - 1 : key.end_col - 1] == k  # type: ignore[operator]
+                walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*path, i))
+        elif value is not None:
+            span = doc.span(path)
+            assert span.line == span.end_line
+            source = lines[span.line - 1][span.col - 1 : span.end_col - 1]  # type: ignore[operator]
+            assert yaml.safe_load(source) == value
+
+    walk(data, ())

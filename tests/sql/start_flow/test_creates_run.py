@@ -62,3 +62,11 @@ def test_rejects_a_run_id_already_used(conn: Conn) -> None:
     with pytest.raises(psycopg.errors.UniqueViolation) as err:
         conn.execute("select pgflow.start_flow('f', '{}', %s)", (run_id,))
     assert err.value.diag.constraint_name == "runs_pkey"
+
+
+def test_generated_run_ids_sort_by_creation(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    run_ids = [start(conn, "f") for _ in range(5)]
+    stamps = [r.hex[:12] for r in run_ids]  # the 48-bit millisecond timestamp
+    assert stamps == sorted(stamps)
+    assert {r.version for r in run_ids} == {7}

@@ -1,0 +1,79 @@
+"""The plain helpers behind ``pgflow start/status`` (no database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from pgflow_yaml.cli.runs import parse_input, step_rows
+from pgflow_yaml.client import Run, TaskRow, check_input
+from pgflow_yaml.model import FlowSpec, StepSpec
+from pgflow_yaml.worker.errors import InvalidInput
+
+
+def test_parse_input_reads_json_text_and_files(tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text('{"a": [1, 2]}')
+    assert parse_input('{"a": 1}') == {"a": 1}
+    assert parse_input(f"@{source}") == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{nope", "--input is not valid JSON"), ("@/no/such/file.json", "cannot read")],
+)
+def test_parse_input_errors_are_one_readable_line(text: str, message: str) -> None:
+    with pytest.raises(typer.BadParameter, match=message):
+        parse_input(text)
+
+
+def test_step_rows_summarize_tasks_attempts_and_errors() -> None:
+    run = Run.from_json(
+        {
+            "run": {"run_id": "r", "flow_slug": "f", "status": "failed"},
+            "steps": [
+                {
+                    "step_slug": "fan",
+                    "status": "failed",
+                    "initial_tasks": 3,
+                    "started_at": "2026-01-01T00:00:00+00:00",
+                    "failed_at": "2026-01-01T00:00:02+00:00",
+                },
+                {"step_slug": "after", "status": "skipped", "skip_reason": "dependency_skipped"},
+            ],
+        }
+    )
+    tasks = [
+        TaskRow("fan", 0, "completed", 1, None, None, None, None, None),
+        TaskRow("fan", 1, "failed", 3, "ValueError: boom", None, None, None, None),
+        TaskRow("fan", 2, "queued", 0, None, None, None, None, None),
+    ]
+    fan, after = step_rows(run, tasks)
+    assert (fan["tasks_done"], fan["tasks"], fan["attempts"]) == (1, 3, 3)
+    assert fan["error"] == "ValueError: boom"
+    assert fan["duration"] == "2.0 s"
+    assert after["skip_reason"] == "dependency_skipped" and after["tasks"] is None
+
+
+def test_check_input_rejects_values_that_are_not_json() -> None:
+    with pytest.raises(InvalidInput, match="of type set"):
+        check_input(None, {"a": {1}})
+
+
+def test_check_input_lists_every_schema_violation() -> None:
+    flow = FlowSpec(
+        slug="f",
+        steps=(StepSpec(slug="s", handler="m:f", index=0),),
+        input_schema={
+            "type": "object",
+            "required": ["id"],
+            "properties": {"n": {"type": "integer", "minimum": 1}},
+        },
+    )
+    with pytest.raises(InvalidInput) as info:
+        check_input(flow, {"n": 0})
+    assert "'id' is a required property" in str(info.value)
+    assert "input['n']: 0 is less than the minimum of 1" in str(info.value)
+    check_input(flow, {"id": "x", "n": 2})
