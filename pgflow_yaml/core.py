@@ -6,8 +6,8 @@ one of three scripts, in one transaction:
 
 - nothing installed: pgmq (guarded), every core file, the version record;
 - an older version: the migrations ``sql/migrations/<from>__<to>.sql`` chained from the recorded
-  version to this package's, then the re-runnable privilege files (``sql/095x``-``099x``), then
-  the version record;
+  version to this package's, then the re-runnable privilege files (``sql/095x``-``099x``), the
+  version record, and the role grants again when the database had them;
 - this version: nothing.
 
 ``--roles`` appends the files of ``sql/roles/`` (re-runnable). ``render_install_sql`` and

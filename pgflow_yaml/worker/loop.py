@@ -142,36 +142,49 @@ class Reporter:
                 self._idle.set()
 
     async def _send(self, link: Link, batch: list[Outcome]) -> None:
+        if self._legacy:
+            await self._send_one_by_one(link, batch)
+            return
         done = [o for o in batch if o.failure is None]
         failed = [o for o in batch if o.failure is not None]
+        if done:
+            await self._send_group(link, "complete_tasks", done)
+        if failed:
+            await self._send_group(link, "fail_tasks", failed)
+
+    async def _send_group(self, link: Link, query: str, group: list[Outcome]) -> None:
+        """Send outcomes of one kind; if the database refuses the batch, find which one."""
         try:
-            if self._legacy:
-                await self._send_one_by_one(link, done, failed)
-                return
-            if done:
-                await link.fetch("complete_tasks", {"results": _results_json(done)})
-            if failed:
-                await link.fetch("fail_tasks", {"failures": _failures_json(failed)})
+            if query == "complete_tasks":
+                await link.fetch(query, {"results": _results_json(group)})
+            else:
+                await link.fetch(query, {"failures": _failures_json(group)})
         except DatabaseUnavailable:
             raise
         except DatabaseError as exc:
-            if len(batch) == 1:
-                await self._rejected(link, batch[0], exc)
+            if len(group) == 1:
+                await self._rejected(link, group[0], exc)
                 return
-            for outcome in batch:  # find the one the database refuses; report the rest
-                await self._send(link, [outcome])
+            for outcome in group:
+                await self._send_group(link, query, [outcome])
 
-    async def _send_one_by_one(
-        self, link: Link, done: list[Outcome], failed: list[Outcome]
-    ) -> None:
+    async def _send_one_by_one(self, link: Link, batch: list[Outcome]) -> None:
         """Report with pgflow 0.8.1's single-task calls (no attempt fencing, no error type)."""
-        for o in done:
-            params = {**_key(o.task), "output": o.output_json}
-            await link.fetch("complete_task_081", params)
-        for o in failed:
-            assert o.failure is not None
-            params = {**_key(o.task), "error_message": o.failure.message}
-            await link.fetch("fail_task_081", params)
+        for o in batch:
+            try:
+                if o.failure is None:
+                    params = {**_key(o.task), "output": o.output_json}
+                    await link.fetch("complete_task_081", params)
+                else:
+                    params = {**_key(o.task), "error_message": o.failure.message}
+                    await link.fetch("fail_task_081", params)
+            except DatabaseUnavailable:
+                raise
+            except DatabaseError as exc:
+                log.error(
+                    "the database refused a task result",
+                    extra={"action": "report_refused", **_task_fields(o.task), "error": str(exc)},
+                )
 
     async def _rejected(self, link: Link, outcome: Outcome, exc: DatabaseError) -> None:
         task = outcome.task
@@ -186,7 +199,7 @@ class Reporter:
                 None,
                 retryable=True,
             )
-            await self._send(link, [Outcome(task, failure=failure)])
+            await self._send_group(link, "fail_tasks", [Outcome(task, failure=failure)])
 
 
 def _key(task: Task) -> dict[str, Any]:

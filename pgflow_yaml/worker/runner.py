@@ -169,7 +169,11 @@ def check_json(value: Any, where: str = "output") -> None:
     stack: list[tuple[Any, str]] = [(value, where)]
     while stack:
         item, path = stack.pop()
-        if item is None or isinstance(item, bool | int | str):
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise OutputNotJson(f"{path} contains a NUL character, which jsonb cannot store")
+            continue
+        if item is None or isinstance(item, bool | int):
             continue
         if isinstance(item, float):
             if not math.isfinite(item):
@@ -180,6 +184,8 @@ def check_json(value: Any, where: str = "output") -> None:
             continue
         if isinstance(item, dict):
             for k, v in item.items():
+                if isinstance(k, str) and "\x00" in k:
+                    raise OutputNotJson(f"{path} has a key with a NUL character ({k!r})")
                 if not isinstance(k, str):
                     raise OutputNotJson(
                         f"{path} has a key of type {type(k).__name__} ({k!r}); "

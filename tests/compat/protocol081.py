@@ -97,9 +97,10 @@ class Worker081:
                 self.run_task(task, handlers)
 
 
-def define_flow(
-    conn: psycopg.Connection[Any], statements: list[tuple[str, dict[str, Any]]]
-) -> None:
+Definition = list[tuple[str, dict[str, Any]]]  # (create_flow | add_step, named arguments)
+
+
+def define_flow(conn: psycopg.Connection[Any], statements: Definition) -> None:
     """Run ``pgflow.create_flow``/``pgflow.add_step`` calls given as (function, named args)."""
     for function, args in statements:
         if function not in {"create_flow", "add_step"}:
@@ -161,3 +162,24 @@ def common(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[dict[str, Any]
         }
 
     return cut(ours), cut(theirs)
+
+
+def play(
+    dsn: str, definition: Definition, run_input: Any, handlers: dict[str, Handler]
+) -> tuple[dict[str, Any], list[tuple[str, int, Any]]]:
+    """Define the flow, start one run, drain it with a 0.8.1 worker; return what it left.
+
+    Returns the run's snapshot and the (step, task index, input) of every handler call, sorted.
+    """
+    flow_slug = definition[0][1]["flow_slug"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        define_flow(conn, definition)
+        worker = Worker081(conn, flow_slug)
+        worker.register()
+        run_id = uuid.uuid4()
+        conn.execute(
+            "select * from pgflow.start_flow(flow_slug => %s, input => %s::jsonb, run_id => %s)",
+            (flow_slug, Jsonb(run_input), run_id),
+        )
+        worker.drain(run_id, handlers)
+        return run_snapshot(conn, run_id), sorted(worker.seen, key=lambda s: (s[0], s[1]))

@@ -4,25 +4,13 @@ and on the real 0.8.1 core, leave the same runs, step states, tasks, outputs and
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from tests.compat.pgflow081 import create_database, drop_database
-from tests.compat.protocol081 import (
-    Handler,
-    HandlerFailed,
-    Worker081,
-    common,
-    define_flow,
-    run_snapshot,
-)
-
-Definition = list[tuple[str, dict[str, Any]]]
+from tests.compat.protocol081 import Definition, Handler, HandlerFailed, common, play
 
 
 def _flow(slug: str, steps: list[dict[str, Any]], **options: Any) -> Definition:
@@ -164,21 +152,6 @@ SCENARIOS: dict[str, tuple[Definition, Any, dict[str, Handler]]] = {
 }
 
 
-def _play(dsn: str, definition: Definition, run_input: Any, handlers: dict[str, Handler]) -> Any:
-    flow_slug = definition[0][1]["flow_slug"]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        define_flow(conn, definition)
-        worker = Worker081(conn, flow_slug)
-        worker.register()
-        run_id = uuid.uuid4()
-        conn.execute(
-            "select * from pgflow.start_flow(flow_slug => %s, input => %s::jsonb, run_id => %s)",
-            (flow_slug, Jsonb(run_input), run_id),
-        )
-        worker.drain(run_id, handlers)
-        return run_snapshot(conn, run_id), sorted(worker.seen, key=lambda s: (s[0], s[1]))
-
-
 @pytest.fixture(scope="module")
 def ours_dsn(pg_server_url: str, template_db: str) -> Iterator[str]:
     """Return one database with our core for the module (each scenario has its own flow)."""
@@ -203,8 +176,8 @@ def test_scenarios_use_distinct_flows() -> None:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_our_core_matches_pgflow_081(name: str, ours_dsn: str, theirs_dsn: str) -> None:
     definition, run_input, handlers = SCENARIOS[name]
-    ours, ours_seen = _play(ours_dsn, definition, run_input, handlers)
-    theirs, theirs_seen = _play(theirs_dsn, definition, run_input, handlers)
+    ours, ours_seen = play(ours_dsn, definition, run_input, handlers)
+    theirs, theirs_seen = play(theirs_dsn, definition, run_input, handlers)
     assert ours_seen == theirs_seen, "handlers received different inputs"
     ours_common, theirs_common = common(ours, theirs)
     assert ours_common == theirs_common

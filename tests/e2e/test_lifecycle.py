@@ -64,7 +64,7 @@ def test_a_killed_worker_s_task_is_requeued_and_finished_by_another(
 ) -> None:
     victim = start_worker(extra=("--flow", "e2e_stall"))
     run_id = client.start("e2e_stall", {"sleep": 2})
-    victim.wait_for("task_started", step_slug="slow")
+    wait_until(lambda: executions(record_file), what="the slow handler to start")
     victim.signal(signal.SIGKILL)
     victim.wait(10)
     assert {s.step_slug: s.status for s in client.get(run_id).steps}["slow"] == "started"

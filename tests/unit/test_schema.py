@@ -164,7 +164,7 @@ documents = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(documents)
 def test_fast_path_is_sound(data: Any) -> None:
     if schema._fast_ok(data):

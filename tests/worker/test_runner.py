@@ -56,6 +56,8 @@ def test_falsy_and_nested_json_values_are_serialized_faithfully(value: Any) -> N
         (object(), "of type object"),
         ({"a": [1, {"b": {2}}]}, "output['a'][1]['b'] is of type set"),
         ({1: "x"}, "key of type int"),
+        (["ok", "a\x00b"], "output[1] contains a NUL character"),
+        ({"k\x00": 1}, "key with a NUL character"),
     ],
 )
 def test_non_json_output_names_the_type_and_the_step(value: Any, named: str) -> None:

@@ -11,7 +11,7 @@ def test_sets_each_offset(conn: Conn) -> None:
     ids = [one(conn, "select pgmq.send('q1', '{}'::jsonb)") for _ in range(2)]
     result = rows(
         conn,
-        "select msg_id, extract(epoch from vt - clock_timestamp())::int as wait"
+        "select msg_id, extract(epoch from vt - clock_timestamp())::int as wait, last_read_at"
         " from pgflow.set_vt_batch('q1', %s, array[10, 100]) order by msg_id",
         (ids,),
     )
@@ -29,3 +29,21 @@ def test_rejects_length_mismatch(conn: Conn) -> None:
     with pytest.raises(psycopg.errors.RaiseException) as err:
         conn.execute("select pgflow.set_vt_batch('q1', array[1, 2]::bigint[], array[1])")
     assert err.value.diag.message_primary == "msg_ids length (2) must equal vt_offsets length (1)"
+
+
+def test_returns_pgmq_message_records(conn: Conn) -> None:
+    conn.execute("select pgmq.create('q1')")
+    msg_id = one(conn, "select pgmq.send('q1', '{\"k\": 1}'::jsonb)")
+    (row,) = rows(
+        conn, "select * from pgflow.set_vt_batch('q1', array[%s]::bigint[], array[5])", (msg_id,)
+    )
+    assert list(row) == [
+        "msg_id",
+        "read_ct",
+        "enqueued_at",
+        "last_read_at",
+        "vt",
+        "message",
+        "headers",
+    ]
+    assert row["message"] == {"k": 1}
