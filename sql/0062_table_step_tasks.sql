@@ -2,7 +2,8 @@
 -- tied to its pgmq message by message_id.
 -- status: queued -> started -> completed | failed | queued (retry, requeue, release);
 -- queued/started -> skipped (its step was skipped) | cancelled (its run failed or was cancelled).
--- attempts_count counts starts; the attempt a worker holds is the attempts_count it was given.
+-- attempts_count counts starts (release_tasks gives one back); the attempt a worker holds is the
+-- attempts_count it was given.
 -- Raises (on write): valid_status, output_valid_only_for_completed, attempts_count_nonnegative,
 -- step_tasks_run_id_step_slug_fkey.
 set search_path to '';

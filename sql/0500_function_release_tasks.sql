@@ -1,5 +1,5 @@
 -- release_tasks(worker_id): hand the started tasks of a stopping worker back at once: each goes
--- back to 'queued' without consuming an attempt and its message becomes visible now (NOTIFY
+-- back to 'queued' without consuming an attempt (attempts_count - 1) and its message becomes visible now (NOTIFY
 -- pgflow_tasks). Returns the number of tasks released. Raises nothing.
 set search_path to '';
 

@@ -135,7 +135,15 @@ class Reporter:
                 self._sending -= len(batch)
                 await link.connection()  # waits, with backoff, for the database
                 continue
-            self._sending -= len(batch)
+            except Exception as exc:  # a bug must not silence reporting for good
+                log.exception(
+                    "could not report a batch; its tasks will be requeued as stalled",
+                    extra={"action": "report_failed", "tasks": len(batch), "error": str(exc)},
+                )
+                self._sending -= len(batch)
+                batch = []  # dropped: counted as neither pending nor sent
+            else:
+                self._sending -= len(batch)
             self.sent += len(batch)
             self._on_flushed.set()
             if not self._pending and not self._sending:

@@ -207,7 +207,13 @@ def serialize_output(value: Any, step_slug: str) -> str:
     except OutputNotJson as exc:
         message = f"step {step_slug!r} returned a value that is not JSON: {exc}"
         raise OutputNotJson(message) from None
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        message = f"step {step_slug!r} returned a string with a lone surrogate, not valid UTF-8"
+        raise OutputNotJson(message) from None
+    return text
 
 
 def describe_failure(exc: BaseException) -> Failure:

@@ -156,6 +156,7 @@ def test_worker_runs_the_081_protocol_on_queues_made_before_and_after(
             "select msg_id from pgmq.read_with_poll(%s, 5, 10, 1, 50)", (flow,)
         ).fetchall()
         assert len(msgs) == 1
+        worker.execute("select pgmq.set_vt(%s, %s, 30)", (flow, msgs[0][0]))
         tasks = worker.execute(
             "select run_id, step_slug, task_index from pgflow.start_tasks(%s, %s, %s)",
             (flow, [m[0] for m in msgs], worker_id),
@@ -165,6 +166,11 @@ def test_worker_runs_the_081_protocol_on_queues_made_before_and_after(
             "select pgflow.complete_task(%s, %s, 0, %s)", (run_id, step, Jsonb({"ok": 1}))
         )
         assert _status(roles_dsn, run_id)[step] == "completed"
+    spare = _start(roles_dsn, "early")
+    msg = worker.execute("select msg_id from pgmq.read('early', 5, 1)").fetchone()
+    assert msg is not None
+    assert worker.execute("select pgmq.archive('early', %s)", (msg[0],)).fetchone() == (True,)
+    assert _status(roles_dsn, spare)["only"] == "started"
     differences = worker.execute(
         "select pgflow.compare_flow_shape('late', %s)", (Jsonb({"steps": []}),)
     ).fetchone()

@@ -67,6 +67,11 @@ def test_non_json_output_names_the_type_and_the_step(value: Any, named: str) -> 
     assert named in str(info.value)
 
 
+def test_a_lone_surrogate_is_refused_before_it_reaches_the_database() -> None:
+    with pytest.raises(OutputNotJson, match="lone surrogate"):
+        serialize_output({"s": "\ud800"}, "s")
+
+
 def test_check_json_accepts_deep_structures_without_recursion() -> None:
     deep: Any = 0
     for _ in range(5000):
