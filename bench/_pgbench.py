@@ -3,9 +3,11 @@
 Every benchmark reports its figure as a ratio against a baseline measured in the same run, so
 that a busy machine still gives a comparable number::
 
-    from _pgbench import pgbench_tps, scratch_database
+    from _pgbench import Pgbench, pgbench_tps, scratch_database
 
-    baseline = pgbench_tps(server_url, clients=4, seconds=10)
+    baseline = pgbench_tps(server_url, clients=4, seconds=10)   # one run
+    with Pgbench(server_url) as bench:                           # or one run per measurement
+        tps = bench.run(5).tps
     with scratch_database(server_url, "mybench") as url:
         ...
 
@@ -22,6 +24,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -84,24 +87,57 @@ class PgbenchResult:
     scale: int
 
 
+class Pgbench:
+    """A pgbench TPC-B database, initialised once, that can be run many times.
+
+    Use it as a context manager; the database is dropped on exit::
+
+        with Pgbench(url) as bench:
+            before = bench.run(5)
+            ...
+            after = bench.run(5)
+    """
+
+    def __init__(self, url: str, *, clients: int = 4, scale: int = 4) -> None:
+        """Remember the server and settings; nothing runs before ``__enter__``."""
+        exe = shutil.which("pgbench")
+        if exe is None:
+            raise BenchError("pgbench is not installed (apt-get install postgresql-client)")
+        self.exe, self.url, self.clients, self.scale = exe, url, clients, scale
+        self._scratch: Any = None
+        self._db = ""
+
+    def __enter__(self) -> Pgbench:
+        """Create the scratch database and initialise pgbench in it."""
+        self._scratch = scratch_database(self.url, "pgbench")
+        self._db = self._scratch.__enter__()
+        _run([self.exe, "-i", "-q", "-s", str(self.scale), self._db])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Drop the scratch database."""
+        self._scratch.__exit__(*exc)
+
+    def run(self, seconds: int) -> PgbenchResult:
+        """Run TPC-B for ``seconds`` and return its TPS (without connection time)."""
+        jobs = str(min(self.clients, 2))
+        out = _run(
+            [self.exe, "-c", str(self.clients), "-j", jobs, "-T", str(seconds), "-n", self._db]
+        )
+        match = _TPS.search(out)
+        if not match:
+            raise BenchError(f"pgbench printed no TPS line:\n{out[-500:]}")
+        return PgbenchResult(float(match[1]), self.clients, seconds, self.scale)
+
+
 def pgbench_tps(url: str, *, clients: int = 4, seconds: int = 10, scale: int = 4) -> PgbenchResult:
-    """Initialise pgbench in its own scratch database, run TPC-B, return the TPS.
+    """Initialise pgbench in its own scratch database, run TPC-B once, return the TPS.
 
     Raises:
         BenchError: pgbench is not installed or failed.
     """
-    exe = shutil.which("pgbench")
-    if exe is None:
-        raise BenchError("pgbench is not installed (apt-get install postgresql-client)")
-    with scratch_database(url, "pgbench") as db:
-        _run([exe, "-i", "-q", "-s", str(scale), db])
-        out = _run(
-            [exe, "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-n", db]
-        )
-    match = _TPS.search(out)
-    if not match:
-        raise BenchError(f"pgbench printed no TPS line:\n{out[-500:]}")
-    return PgbenchResult(float(match[1]), clients, seconds, scale)
+    with Pgbench(url, clients=clients, scale=scale) as bench:
+        return bench.run(seconds)
 
 
 def _run(cmd: list[str]) -> str:

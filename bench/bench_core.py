@@ -27,7 +27,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path[:0] = [str(REPO), str(BENCH)]
 
-from _pgbench import BenchError, pgbench_tps, scratch_database, server_url  # noqa: E402
+from _pgbench import BenchError, Pgbench, scratch_database, server_url  # noqa: E402
 
 from pgflow_yaml import core  # noqa: E402
 
@@ -293,42 +294,64 @@ def backlog_sample(dsn: str, flow: str, backlog: int, sample: int, clients: int)
 # --- the report ------------------------------------------------------------------------------
 
 
-def run_reference(url: str, shapes: list[str], tasks: int, clients: int) -> list[Measure]:
-    """Measure the real pgflow 0.8.1 core with its own protocol, or explain why not."""
+@contextmanager
+def reference_core(url: str) -> Iterator[str | None]:
+    """Yield a database with the real pgflow 0.8.1 core, or None (saying why) when unavailable."""
     try:
         from tests.compat.pgflow081 import HarnessUnavailable, reference_database
     except ImportError as exc:
         print(f"  (pgflow 0.8.1 comparison skipped: {exc})")
-        return []
+        yield None
+        return
     try:
         with reference_database(url) as ref:
-            return [measure(ref, "pgflow 0.8.1", "0.8.1", s, tasks, clients) for s in shapes]
+            yield ref
     except HarnessUnavailable as exc:
         print(f"  (pgflow 0.8.1 comparison skipped: {exc})")
-        return []
+        yield None
 
 
-def _line(m: Measure, tps: float | None = None) -> str:
-    text = f"{m.core:14}{m.protocol:9}{m.shape:8}{m.tasks_per_s:9,.0f}"
-    if tps is not None:
-        ratio = m.tasks_per_s / tps
-        text += f"{ratio:9.2f}  {'ok' if ratio >= TARGET_THROUGHPUT else 'below'}"
-    return text
+def _line(m: Measure, tps: float) -> str:
+    ratio = m.tasks_per_s / tps
+    verdict = "ok" if ratio >= TARGET_THROUGHPUT else "below"
+    return (
+        f"{m.core:14}{m.protocol:9}{m.shape:8}{m.tasks_per_s:9,.0f}{tps:9,.0f}{ratio:9.2f}"
+        f"  {verdict}"
+    )
 
 
-def throughput(url: str, dsn: str, args: argparse.Namespace) -> list[Measure]:
-    """Measure every protocol and shape on our core (and on pgflow 0.8.1 when available)."""
-    measures = []
+HEADER = f"{'core':14}{'protocol':9}{'shape':8}{'tasks/s':>9}{'TPC-B':>9}{'ratio':>9}  target 0.5"
+
+
+def throughput(
+    url: str, dsn: str, args: argparse.Namespace, bench: Pgbench
+) -> list[tuple[Measure, float]]:
+    """Measure every protocol and shape on our core (and on pgflow 0.8.1 when available).
+
+    pgbench runs before the first measurement and after each one; a measurement's baseline is
+    the mean of the TPC-B runs on either side of it, so load changes on a shared machine move
+    both alike.
+    """
+    results: list[tuple[Measure, float]] = []
+    last = bench.run(args.pgbench_seconds).tps
+    print(f"  TPC-B {last:,.0f} TPS\n  {HEADER}", flush=True)
+
+    def one(target: str, core_name: str, protocol: str, shape: str) -> None:
+        nonlocal last
+        m = measure(target, core_name, protocol, shape, args.tasks, args.clients)
+        after = bench.run(args.pgbench_seconds).tps
+        baseline, last = (last + after) / 2, after
+        print("  " + _line(m, baseline), flush=True)
+        results.append((m, baseline))
+
     for protocol in PROTOCOLS:
         for shape in SHAPES:
-            m = measure(dsn, "pgflow-yaml", protocol, shape, args.tasks, args.clients)
-            print("  " + _line(m), flush=True)
-            measures.append(m)
+            one(dsn, "pgflow-yaml", protocol, shape)
     if not args.no_reference:
-        for m in run_reference(url, list(SHAPES), args.tasks, args.clients):
-            print("  " + _line(m), flush=True)
-            measures.append(m)
-    return measures
+        with reference_core(url) as ref:
+            for shape in SHAPES if ref else []:
+                one(ref or "", "pgflow 0.8.1", "0.8.1", shape)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", action="store_true", help="backlog of 1,000,000 tasks")
     parser.add_argument("--clients", type=int, default=4, help="worker connections (4)")
     parser.add_argument("--tasks", type=int, default=3000, help="tasks per measurement (3000)")
-    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--pgbench-seconds", type=int, default=5, help="per pgbench run (5)")
     parser.add_argument("--no-reference", action="store_true", help="skip the pgflow 0.8.1 run")
     parser.add_argument("--only", choices=["throughput", "backlog"], help="run one part")
     args = parser.parse_args(argv)
@@ -350,21 +373,23 @@ def main(argv: list[str] | None = None) -> int:
             core.install(conn)
         if args.only in (None, "throughput"):
             print(
-                f"pgbench TPC-B, {args.clients} clients, {args.pgbench_seconds} s ...", flush=True
+                f"throughput, {args.clients} clients; pgbench TPC-B for {args.pgbench_seconds} s"
+                " before the first measurement and after each ...",
+                flush=True,
             )
-            before = pgbench_tps(url, clients=args.clients, seconds=args.pgbench_seconds)
-            print(f"  TPC-B before: {before.tps:,.0f} TPS", flush=True)
-            measures = throughput(url, dsn, args)
-            after = pgbench_tps(url, clients=args.clients, seconds=args.pgbench_seconds)
-            tps = (before.tps + after.tps) / 2
-            print(f"  TPC-B after: {after.tps:,.0f} TPS; baseline = mean = {tps:,.0f} TPS")
-            print(f"\n{'core':14}{'protocol':9}{'shape':8}{'tasks/s':>9}{'÷ TPC-B':>9}  target 0.5")
-            for m in measures:
+            with Pgbench(url, clients=args.clients) as bench:
+                results = throughput(url, dsn, args, bench)
+            print(f"\n{HEADER}")
+            for m, tps in results:
                 print(_line(m, tps))
-            report["pgbench"] = {"before": asdict(before), "after": asdict(after), "mean": tps}
             report["throughput"] = [
-                {**asdict(m), "tasks_per_s": m.tasks_per_s, "ratio": m.tasks_per_s / tps}
-                for m in measures
+                {
+                    **asdict(m),
+                    "tasks_per_s": m.tasks_per_s,
+                    "tpcb_tps": tps,
+                    "ratio": m.tasks_per_s / tps,
+                }
+                for m, tps in results
             ]
         if args.only in (None, "backlog"):
             report["backlog"] = backlog(dsn, args)

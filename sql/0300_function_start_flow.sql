@@ -1,7 +1,7 @@
 -- start_flow(flow_slug, input, run_id): start a run of a flow: one step state per step, then
 -- conditions, taskless steps (empty root maps) and the root steps' tasks; the run may come back
 -- already completed or failed. run_id is the caller's or a random one. Returns the run row.
--- Raises: 'Flow "%" does not exist' (foreign_key_violation);
+-- Raises: 'Flow "%" does not exist' (foreign_key_violation on runs_flow_slug_fkey, as 0.8.1);
 -- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
 -- array (got %)'; runs_pkey (run_id already used); 'Cascade loop exceeded safety limit ...'.
 set search_path to '';
@@ -19,7 +19,7 @@ declare
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then
     raise exception 'Flow "%" does not exist', start_flow.flow_slug
-      using errcode = 'foreign_key_violation';
+      using errcode = 'foreign_key_violation', constraint = 'runs_flow_slug_fkey';
   end if;
 
   if exists (

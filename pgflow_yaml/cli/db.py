@@ -51,11 +51,13 @@ def _render(status: embedded.ServerStatus) -> str:
             lines.append(f"version:   PostgreSQL {status.version}")
         return "\n".join(lines)
     attached = ", ".join(_process(pid) for pid in status.attached) or "none"
-    lifetime = (
-        "kept until `pgflow db stop`"
-        if status.kept
-        else "stops when the last attached process exits"
-    )
+    if status.kept:
+        lifetime = "kept until `pgflow db stop`"
+    elif status.attached:
+        lifetime = "stops when the last attached process exits"
+    else:
+        # Every attached process died without detaching (e.g. SIGKILL).
+        lifetime = "left behind: no process attached; `pgflow db stop` stops it"
     return "\n".join(
         [
             f"state:     running ({lifetime})",

@@ -274,3 +274,16 @@ def test_user_without_a_role_is_denied_pgflow(roles_dsn: str, login: Any) -> Non
     assert "schema pgflow" in _denied(nobody, "select pgflow.is_valid_slug('x')")
     assert "schema pgflow" in _denied(nobody, "select * from pgflow.runs")
     assert "schema pgmq" in _denied(nobody, "select * from pgmq.read('early', 5, 1)")
+
+
+def test_what_the_roles_may_call_runs_as_owner_or_touches_nothing(roles_dsn: str) -> None:
+    with psycopg.connect(roles_dsn, autocommit=True) as conn:
+        invoker = conn.execute(
+            "select p.oid::regprocedure::text from pg_proc p"
+            " where p.pronamespace = 'pgflow'::regnamespace"
+            " and (has_function_privilege('pgflow_worker', p.oid, 'execute')"
+            "      or has_function_privilege('pgflow_client', p.oid, 'execute'))"
+            " and not p.prosecdef and p.provolatile <> 'i'"
+            " order by 1"
+        ).fetchall()
+    assert invoker == []

@@ -127,6 +127,8 @@ def test_a_sigkilled_process_is_pruned_so_the_server_still_stops(data_dir: Path)
     assert handle_pids(data_dir) == [killed.pid]
     assert embedded.status(data_dir).running
     assert embedded.status(data_dir).attached == []
+    shown = pgflow_here("db", "status", "--data-dir", str(data_dir))
+    assert "left behind: no process attached" in shown.stdout
 
     survivor = Attached(data_dir)
     assert handle_pids(data_dir) == [survivor.pid]

@@ -46,6 +46,36 @@ as $$
   )::int;
 $$;
 
+-- file: 0030_function__time_ordered_uuid.sql
+-- _time_ordered_uuid(): a random UUID whose first 48 bits are the current Unix time in
+-- milliseconds (the UUID version 7 layout). Run ids made this way sort by creation time, so the
+-- runs, step_states and step_tasks indexes (all led by run_id) are written and read at their
+-- recent end instead of at random pages: claims stay cheap with a large backlog.
+-- Raises nothing.
+set search_path to '';
+
+create or replace function pgflow._time_ordered_uuid()
+returns uuid
+language sql
+volatile
+set search_path to ''
+as $$
+  select encode(
+    set_bit(
+      set_bit(
+        overlay(
+          uuid_send(gen_random_uuid())
+          placing substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
+          from 1 for 6
+        ),
+        52, 1
+      ),
+      53, 1
+    ),
+    'hex'
+  )::uuid;
+$$;
+
 -- file: 0050_table_flows.sql
 -- Table flows: one row per flow definition, with the options every step inherits.
 -- Raises (on insert): slug_is_valid, opt_*_is_* checks, flows_slug_is_unique_ignoring_case
@@ -153,7 +183,7 @@ create index if not exists idx_workers_heartbeat on pgflow.workers (last_heartbe
 set search_path to '';
 
 create table if not exists pgflow.runs (
-  run_id uuid primary key default gen_random_uuid(),
+  run_id uuid primary key default pgflow._time_ordered_uuid(),
   flow_slug text not null references pgflow.flows (flow_slug),
   status text not null default 'started',
   input jsonb not null,
@@ -191,7 +221,7 @@ create index if not exists idx_runs_status on pgflow.runs (status);
 set search_path to '';
 
 create table if not exists pgflow.step_states (
-  flow_slug text not null references pgflow.flows (flow_slug),
+  flow_slug text not null,
   run_id uuid not null references pgflow.runs (run_id),
   step_slug text not null,
   status text not null default 'created',
@@ -257,7 +287,8 @@ create index if not exists idx_step_states_flow_slug on pgflow.step_states (flow
 -- tied to its pgmq message by message_id.
 -- status: queued -> started -> completed | failed | queued (retry, requeue, release);
 -- queued/started -> skipped (its step was skipped) | cancelled (its run failed or was cancelled).
--- attempts_count counts starts; the attempt a worker holds is the attempts_count it was given.
+-- attempts_count counts starts (release_tasks gives one back); the attempt a worker holds is the
+-- attempts_count it was given.
 -- Raises (on write): valid_status, output_valid_only_for_completed, attempts_count_nonnegative,
 -- step_tasks_run_id_step_slug_fkey.
 set search_path to '';
@@ -301,12 +332,10 @@ create table if not exists pgflow.step_tasks (
 );
 
 create index if not exists idx_step_tasks_message_id on pgflow.step_tasks (message_id);
+-- only the tasks in flight: requeue_stalled_tasks (by started_at) and release_tasks (by worker)
+-- scan it; few indexes keep the three writes of every task's life cheap
 create index if not exists idx_step_tasks_started on pgflow.step_tasks (started_at)
   where status = 'started';
-create index if not exists idx_step_tasks_last_worker on pgflow.step_tasks (last_worker_id)
-  where status = 'started';
-create index if not exists idx_step_tasks_open on pgflow.step_tasks (run_id, step_slug)
-  where status in ('queued', 'started');
 
 -- file: 0070_type_step_task_record.sql
 -- Type step_task_record: a started task as start_tasks returns it (the pgflow 0.8.1 shape).
@@ -456,7 +485,7 @@ begin
   end if;
 
   -- serialise definition changes of one flow, so concurrent add_step calls get distinct indexes
-  perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for update;
+  perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for no key update;
 
   select * into v_existing from pgflow.steps s
   where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug;
@@ -542,23 +571,31 @@ $$;
 -- file: 0120_function_set_vt_batch.sql
 -- set_vt_batch(queue_name, msg_ids, vt_offsets): set each message's visibility timeout to now
 -- (clock time) plus its offset in seconds, in one statement (pgmq has no batch form).
--- Returns the updated messages; an empty or null array returns nothing.
+-- Returns the updated messages as pgmq.message_record (as in pgflow 0.8.1); an empty or null
+-- array returns nothing.
 -- Raises: 'msg_ids length (%) must equal vt_offsets length (%)'.
 set search_path to '';
+
+-- an older install returned a table type: drop it so that the definition below can apply
+do $$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc p
+    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+    where n.nspname = 'pgflow' and p.proname = 'set_vt_batch'
+      and p.prorettype <> 'pgmq.message_record'::regtype
+  ) then
+    drop function pgflow.set_vt_batch(text, bigint[], int[]);
+  end if;
+end;
+$$;
 
 create or replace function pgflow.set_vt_batch(
   queue_name text,
   msg_ids bigint[],
   vt_offsets int[]
 )
-returns table (
-  msg_id bigint,
-  read_ct int,
-  enqueued_at timestamptz,
-  vt timestamptz,
-  message jsonb,
-  headers jsonb
-)
+returns setof pgmq.message_record
 language plpgsql
 volatile
 set search_path to ''
@@ -579,7 +616,7 @@ begin
       set vt = clock_timestamp() + make_interval(secs => v.vt_offset)
       from unnest($1, $2) as v(msg_id, vt_offset)
       where q.msg_id = v.msg_id
-      returning q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers
+      returning q.msg_id, q.read_ct, q.enqueued_at, q.last_read_at, q.vt, q.message, q.headers
     $q$,
     pgmq.format_table_name(set_vt_batch.queue_name, 'q')
   ) using set_vt_batch.msg_ids, set_vt_batch.vt_offsets;
@@ -879,7 +916,10 @@ $$;
 -- file: 0260_function__start_ready_steps.sql
 -- _start_ready_steps(run_id): start every created step of a started run whose dependencies are
 -- done and that has tasks: one pgmq message and one queued task per task index, sent with the
--- step's start_delay. Sends NOTIFY pgflow_tasks '<flow_slug>' when tasks are visible at once.
+-- step's start_delay. Sends NOTIFY pgflow_tasks '<flow_slug>' when the new tasks are visible at
+-- once and the queue held no visible message before them (a worker that saw a visible message has
+-- not gone to sleep yet and claims again on its own). Skipping the redundant notifications matters:
+-- PostgreSQL serializes the commits of notifying transactions on one cluster-wide lock.
 -- Internal; the caller holds the run lock and has resolved conditions. Raises nothing.
 set search_path to '';
 
@@ -892,6 +932,7 @@ as $$
 #variable_conflict use_column
 declare
   v_step record;
+  v_wake boolean;
 begin
   for v_step in
     with started as (
@@ -913,6 +954,14 @@ begin
     join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
     order by s.step_index
   loop
+    v_wake := false;
+    if v_step.delay = 0 then
+      execute format(
+        'select not exists (select 1 from pgmq.%I where vt <= clock_timestamp())',
+        pgmq.format_table_name(v_step.flow_slug, 'q')
+      ) into v_wake;
+    end if;
+
     insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
     select v_step.flow_slug, _start_ready_steps.run_id, v_step.step_slug, (m.ord - 1)::int, m.msg_id
     from pgmq.send_batch(
@@ -930,7 +979,7 @@ begin
       v_step.delay
     ) with ordinality as m(msg_id, ord);
 
-    if v_step.delay = 0 then
+    if v_wake then
       perform pg_notify('pgflow_tasks', v_step.flow_slug);
     end if;
   end loop;
@@ -957,75 +1006,74 @@ declare
   c_max_iterations constant int := 1000;
   v_iteration int := 0;
   v_changed boolean;
-  v_step record;
+  v_slugs text[];
+  v_types text[];
+  v_initial int[];
+  v_required jsonb[];
+  v_forbidden jsonb[];
+  v_when_unmet text[];
   v_input jsonb;
-  v_taskless text[];
-  v_slug text;
 begin
+  if not exists (
+    select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.status = 'started'
+  ) then
+    return;
+  end if;
+
   loop
     v_iteration := v_iteration + 1;
     if v_iteration > c_max_iterations then
       raise exception 'Cascade loop exceeded safety limit of % iterations', c_max_iterations;
     end if;
-    if not exists (
-      select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.status = 'started'
-    ) then
-      return;
-    end if;
+
+    -- one snapshot of the ready steps that need work before starting: conditions to resolve or
+    -- no tasks; children they make ready wait for the next round (conditions first, again)
+    select array_agg(ss.step_slug order by s.step_index),
+           array_agg(s.step_type order by s.step_index),
+           array_agg(ss.initial_tasks order by s.step_index),
+           array_agg(s.required_input_pattern order by s.step_index),
+           array_agg(s.forbidden_input_pattern order by s.step_index),
+           array_agg(s.when_unmet order by s.step_index)
+    into v_slugs, v_types, v_initial, v_required, v_forbidden, v_when_unmet
+    from pgflow.step_states ss
+    join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+    where ss.run_id = _advance_run.run_id
+      and ss.status = 'created'
+      and ss.remaining_deps = 0
+      and (
+        ss.initial_tasks = 0
+        or s.required_input_pattern is not null
+        or s.forbidden_input_pattern is not null
+      );
+    exit when v_slugs is null;
     v_changed := false;
 
-    for v_step in
-      select ss.step_slug, s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet
-      from pgflow.step_states ss
-      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-      where ss.run_id = _advance_run.run_id
-        and ss.status = 'created'
-        and ss.remaining_deps = 0
-        and (s.required_input_pattern is not null or s.forbidden_input_pattern is not null)
-      order by s.step_index
-    loop
+    -- conditions
+    for i in 1 .. cardinality(v_slugs) loop
+      continue when v_required[i] is null and v_forbidden[i] is null;
       continue when not exists (
         select 1 from pgflow.step_states ss
-        where ss.run_id = _advance_run.run_id
-          and ss.step_slug = v_step.step_slug
-          and ss.status = 'created'
+        where ss.run_id = _advance_run.run_id and ss.step_slug = v_slugs[i] and ss.status = 'created'
       );
-      v_input := pgflow._condition_input(_advance_run.run_id, v_step.step_slug);
-      continue when (v_step.required_input_pattern is null or v_input @> v_step.required_input_pattern)
-        and (v_step.forbidden_input_pattern is null or not v_input @> v_step.forbidden_input_pattern);
+      v_input := pgflow._condition_input(_advance_run.run_id, v_slugs[i]);
+      continue when (v_required[i] is null or v_input @> v_required[i])
+        and (v_forbidden[i] is null or not v_input @> v_forbidden[i]);
 
       v_changed := true;
-      if v_step.when_unmet = 'fail' then
-        perform pgflow._fail_run(_advance_run.run_id, v_step.step_slug, 'Condition not met');
+      if v_when_unmet[i] = 'fail' then
+        perform pgflow._fail_run(_advance_run.run_id, v_slugs[i], 'Condition not met');
         return;
       end if;
       perform pgflow._skip_steps(
-        _advance_run.run_id, v_step.step_slug, 'condition_unmet', v_step.when_unmet = 'skip-cascade'
+        _advance_run.run_id, v_slugs[i], 'condition_unmet', v_when_unmet[i] = 'skip-cascade'
       );
     end loop;
 
-    -- a snapshot of the taskless steps ready now: children they make ready wait for the next
-    -- round, where their conditions are resolved first
-    v_taskless := array(
-      select ss.step_slug
-      from pgflow.step_states ss
-      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-      where ss.run_id = _advance_run.run_id
-        and ss.status = 'created'
-        and ss.remaining_deps = 0
-        and ss.initial_tasks = 0
-      order by s.step_index
-    );
-    foreach v_slug in array v_taskless loop
+    -- taskless steps (a map over an empty array) complete at once
+    for i in 1 .. cardinality(v_slugs) loop
+      continue when v_initial[i] is distinct from 0;
       if pgflow._complete_step(
-        _advance_run.run_id,
-        v_slug,
-        (
-          select case when s.step_type = 'map' then '[]'::jsonb end
-          from pgflow.runs r
-          join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = v_slug
-          where r.run_id = _advance_run.run_id
-        )
+        _advance_run.run_id, v_slugs[i], case when v_types[i] = 'map' then '[]'::jsonb end
       ) then
         v_changed := true;
       end if;
@@ -1043,7 +1091,7 @@ $$;
 -- start_flow(flow_slug, input, run_id): start a run of a flow: one step state per step, then
 -- conditions, taskless steps (empty root maps) and the root steps' tasks; the run may come back
 -- already completed or failed. run_id is the caller's or a random one. Returns the run row.
--- Raises: 'Flow "%" does not exist' (foreign_key_violation);
+-- Raises: 'Flow "%" does not exist' (foreign_key_violation on runs_flow_slug_fkey, as 0.8.1);
 -- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
 -- array (got %)'; runs_pkey (run_id already used); 'Cascade loop exceeded safety limit ...'.
 set search_path to '';
@@ -1056,12 +1104,12 @@ set search_path to ''
 as $$
 #variable_conflict use_column
 declare
-  v_run_id uuid := coalesce(start_flow.run_id, gen_random_uuid());
+  v_run_id uuid := coalesce(start_flow.run_id, pgflow._time_ordered_uuid());
   v_input_length int;
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then
     raise exception 'Flow "%" does not exist', start_flow.flow_slug
-      using errcode = 'foreign_key_violation';
+      using errcode = 'foreign_key_violation', constraint = 'runs_flow_slug_fkey';
   end if;
 
   if exists (
@@ -1274,7 +1322,8 @@ $$;
 
 -- file: 0312_function_claim_tasks.sql
 -- claim_tasks(flow_slugs, worker_id, qty, vt): read up to qty visible messages from the flows'
--- queues (in the order given) and start their tasks, in one round trip. Messages whose task is
+-- queues (going round them from a random one, so that a busy flow cannot starve the others) and
+-- start their tasks, in one round trip. Messages whose task is
 -- gone or finished are archived; messages of a task running elsewhere are left alone.
 -- Returns claimed_task rows (attempt fences complete_task / fail_task; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
@@ -1295,6 +1344,8 @@ as $$
 declare
   v_missing text;
   v_flow_slug text;
+  v_count int := coalesce(cardinality(claim_tasks.flow_slugs), 0);
+  v_first int := floor(random() * greatest(v_count, 1))::int;
   v_left int := claim_tasks.qty;
   v_msg_ids bigint[];
   v_claimed pgflow.claimed_task[];
@@ -1310,8 +1361,9 @@ begin
     raise exception 'Flow "%" does not exist', v_missing;
   end if;
 
-  foreach v_flow_slug in array coalesce(claim_tasks.flow_slugs, '{}') loop
+  for i in 0 .. v_count - 1 loop
     exit when v_left <= 0;
+    v_flow_slug := claim_tasks.flow_slugs[(v_first + i) % v_count + 1];
     v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
     continue when cardinality(v_msg_ids) = 0;
 
@@ -1364,7 +1416,7 @@ as $$
 declare
   v_run_status text;
   v_task pgflow.step_tasks;
-  v_step pgflow.steps;
+  v_step_type text;
   v_map_child text;
   v_remaining int;
   v_step_output jsonb;
@@ -1373,11 +1425,12 @@ begin
   from pgflow.runs r where r.run_id = _complete_task.run_id
   for no key update;
 
+  -- no row lock needed: every writer of a started task holds the run lock (claims only touch
+  -- queued tasks)
   select * into v_task from pgflow.step_tasks t
   where t.run_id = _complete_task.run_id
     and t.step_slug = _complete_task.step_slug
-    and t.task_index = _complete_task.task_index
-  for update;
+    and t.task_index = _complete_task.task_index;
   if not found then
     return;
   end if;
@@ -1390,17 +1443,20 @@ begin
     return;
   end if;
 
-  select * into v_step from pgflow.steps s
+  select s.step_type,
+         case when s.step_type = 'single' then (
+           select d.step_slug
+           from pgflow.deps d
+           join pgflow.steps c on c.flow_slug = d.flow_slug and c.step_slug = d.step_slug
+           where d.flow_slug = s.flow_slug and d.dep_slug = s.step_slug and c.step_type = 'map'
+           order by c.step_index
+           limit 1
+         ) end
+  into v_step_type, v_map_child
+  from pgflow.steps s
   where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
 
-  if v_step.step_type = 'single' and jsonb_typeof(_complete_task.output) is distinct from 'array' then
-    select d.step_slug into v_map_child
-    from pgflow.deps d
-    join pgflow.steps c on c.flow_slug = d.flow_slug and c.step_slug = d.step_slug
-    where d.flow_slug = v_task.flow_slug and d.dep_slug = v_task.step_slug and c.step_type = 'map'
-    order by c.step_index
-    limit 1;
-
+  if jsonb_typeof(_complete_task.output) is distinct from 'array' then
     if v_map_child is not null then
       update pgflow.step_tasks t
       set status = 'failed',
@@ -1437,21 +1493,23 @@ begin
   returning * into v_task;
   perform pgmq.archive(v_task.flow_slug, v_task.message_id);
 
-  update pgflow.step_states ss
-  set remaining_tasks = ss.remaining_tasks - 1
-  where ss.run_id = v_task.run_id and ss.step_slug = v_task.step_slug and ss.status = 'started'
-  returning ss.remaining_tasks into v_remaining;
+  if v_step_type = 'single' then
+    -- a single step has one task: it completes with it
+    perform pgflow._complete_step(v_task.run_id, v_task.step_slug, _complete_task.output);
+    perform pgflow._advance_run(v_task.run_id);
+  else
+    update pgflow.step_states ss
+    set remaining_tasks = ss.remaining_tasks - 1
+    where ss.run_id = v_task.run_id and ss.step_slug = v_task.step_slug and ss.status = 'started'
+    returning ss.remaining_tasks into v_remaining;
 
-  if v_remaining = 0 then
-    if v_step.step_type = 'map' then
+    if v_remaining = 0 then
       select jsonb_agg(t.output order by t.task_index) into v_step_output
       from pgflow.step_tasks t
       where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug;
-    else
-      v_step_output := _complete_task.output;
+      perform pgflow._complete_step(v_task.run_id, v_task.step_slug, v_step_output);
+      perform pgflow._advance_run(v_task.run_id);
     end if;
-    perform pgflow._complete_step(v_task.run_id, v_task.step_slug, v_step_output);
-    perform pgflow._advance_run(v_task.run_id);
   end if;
 
   return next v_task;
@@ -1527,11 +1585,12 @@ begin
   from pgflow.runs r where r.run_id = _fail_task.run_id
   for no key update;
 
+  -- no row lock needed: every writer of a started task holds the run lock (claims only touch
+  -- queued tasks)
   select * into v_task from pgflow.step_tasks t
   where t.run_id = _fail_task.run_id
     and t.step_slug = _fail_task.step_slug
-    and t.task_index = _fail_task.task_index
-  for update;
+    and t.task_index = _fail_task.task_index;
   if not found then
     return;
   end if;
@@ -1830,12 +1889,16 @@ $get_flow_shape$;
 -- Compared per step index: slug, step type, dependencies, when_unmet, when_exhausted, the
 -- if / if_not patterns (as jsonb, so key order and spacing do not matter), and steps present on
 -- one side only. Options are not shape: they are never compared here.
+-- Runs as its owner (it only reads definitions), so a role allowed to execute it, such as
+-- pgflow_worker checking its flows at start-up, needs no other privilege.
 -- Returns null when the flow does not exist, an empty array when the shapes match.
--- Raises when shape is not a JSON object with a "steps" array of objects.
+-- Raises when shape is not a JSON object with a "steps" array of objects, or when a step's
+-- "dependencies" is there but not an array.
 create or replace function pgflow.compare_flow_shape(flow_slug text, shape jsonb)
 returns text[]
 language plpgsql
 stable
+security definer
 set search_path to ''
 as $compare_flow_shape$
 declare
@@ -1863,6 +1926,13 @@ begin
     select 1 from jsonb_array_elements(file_steps) as e (step) where jsonb_typeof(e.step) <> 'object'
   ) then
     raise exception 'every element of shape.steps must be a JSON object, got %',
+      left(file_steps::text, 200);
+  end if;
+  if exists (
+    select 1 from jsonb_array_elements(file_steps) as e (step)
+    where jsonb_typeof(e.step -> 'dependencies') <> 'array'
+  ) then
+    raise exception 'the dependencies of a step in shape.steps must be a JSON array, got %',
       left(file_steps::text, 200);
   end if;
 
@@ -1992,6 +2062,325 @@ begin
 end;
 $assert_flow_shape$;
 
+-- file: 0500_function_release_tasks.sql
+-- release_tasks(worker_id): hand the started tasks of a stopping worker back at once: each goes
+-- back to 'queued' without consuming an attempt (attempts_count - 1) and its message becomes visible now (NOTIFY
+-- pgflow_tasks). Returns the number of tasks released. Raises nothing.
+set search_path to '';
+
+create or replace function pgflow.release_tasks(worker_id uuid)
+returns int
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_released int := 0;
+  v_flow record;
+begin
+  perform pgflow._lock_runs(array(
+    select distinct t.run_id from pgflow.step_tasks t
+    where t.last_worker_id = release_tasks.worker_id and t.status = 'started'
+  ));
+
+  for v_flow in
+    with released as (
+      update pgflow.step_tasks t
+      set status = 'queued',
+          attempts_count = greatest(t.attempts_count - 1, 0),
+          started_at = null,
+          last_worker_id = null
+      where t.last_worker_id = release_tasks.worker_id and t.status = 'started'
+      returning t.flow_slug, t.message_id
+    )
+    select r.flow_slug, array_agg(r.message_id) as msg_ids
+    from released r
+    group by r.flow_slug
+  loop
+    perform pgmq.set_vt(v_flow.flow_slug, v_flow.msg_ids, 0);
+    perform pg_notify('pgflow_tasks', v_flow.flow_slug);
+    v_released := v_released + cardinality(v_flow.msg_ids);
+  end loop;
+  return v_released;
+end;
+$$;
+
+-- file: 0510_function_requeue_stalled_tasks.sql
+-- requeue_stalled_tasks(): recover tasks whose worker died. A task counts as stalled once it has
+-- been 'started' for longer than its own step's timeout + 5 s (its message reappears at + 2 s;
+-- the extra seconds let a worker that enforced the timeout report first). It
+-- goes back to 'queued' with its message visible now (NOTIFY pgflow_tasks), at most 3 times;
+-- the 4th stall fails the task for good (error_type 'stalled', not retried) and its step's
+-- when_exhausted applies, so a run never hangs in 'started'. Any worker may call it; no pg_cron.
+-- Returns the number of stalled tasks handled (requeued or failed). Raises nothing.
+set search_path to '';
+
+create or replace function pgflow.requeue_stalled_tasks()
+returns int
+language plpgsql
+volatile
+security definer
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  c_max_requeues constant int := 3;
+  c_grace_seconds constant int := 5;
+  v_task record;
+  v_handled int := 0;
+begin
+  for v_task in
+    select t.run_id, t.step_slug, t.task_index
+    from pgflow.step_tasks t
+    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    join pgflow.flows f on f.flow_slug = t.flow_slug
+    where t.status = 'started'
+      and t.started_at < clock_timestamp()
+        - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + c_grace_seconds)
+    order by t.run_id, t.step_slug, t.task_index
+  loop
+    -- the run lock first, as every writer of a run; then re-check under the lock
+    perform 1 from pgflow.runs r where r.run_id = v_task.run_id and r.status = 'started'
+    for no key update;
+    continue when not found;
+
+    with stalled as (
+      select t.run_id, t.step_slug, t.task_index, t.requeued_count, t.attempts_count,
+             t.flow_slug, t.message_id
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      join pgflow.flows f on f.flow_slug = t.flow_slug
+      where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
+        and t.task_index = v_task.task_index
+        and t.status = 'started'
+        and t.started_at < clock_timestamp()
+          - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + c_grace_seconds)
+      for update of t
+    )
+    select * into v_task from stalled;
+    continue when not found;
+
+    v_handled := v_handled + 1;
+    if v_task.requeued_count < c_max_requeues then
+      update pgflow.step_tasks t
+      set status = 'queued',
+          started_at = null,
+          last_worker_id = null,
+          requeued_count = t.requeued_count + 1,
+          last_requeued_at = clock_timestamp()
+      where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
+        and t.task_index = v_task.task_index;
+      perform pgmq.set_vt(v_task.flow_slug, v_task.message_id, 0);
+      perform pg_notify('pgflow_tasks', v_task.flow_slug);
+    else
+      update pgflow.step_tasks t
+      set permanently_stalled_at = clock_timestamp()
+      where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
+        and t.task_index = v_task.task_index;
+      perform pgflow._fail_task(
+        v_task.run_id,
+        v_task.step_slug,
+        v_task.task_index,
+        format('[STALLED] Task stalled %s times (worker lost or over its timeout)',
+          v_task.requeued_count + 1),
+        v_task.attempts_count,
+        'stalled',
+        false,
+        null
+      );
+    end if;
+  end loop;
+  return v_handled;
+end;
+$$;
+
+-- file: 0520_function_cancel_run.sql
+-- cancel_run(run_id): cancel a started run: status 'cancelled', every queued or started task
+-- cancelled and its message archived, so nothing more starts and late results are ignored.
+-- A run that already ended is returned unchanged. Returns the run row.
+-- Raises: 'Run "%" does not exist'.
+set search_path to '';
+
+create or replace function pgflow.cancel_run(run_id uuid)
+returns pgflow.runs
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_run pgflow.runs;
+begin
+  select * into v_run from pgflow.runs r where r.run_id = cancel_run.run_id for no key update;
+  if not found then
+    raise exception 'Run "%" does not exist', cancel_run.run_id;
+  end if;
+  if v_run.status <> 'started' then
+    return v_run;
+  end if;
+
+  update pgflow.runs r
+  set status = 'cancelled', cancelled_at = clock_timestamp()
+  where r.run_id = cancel_run.run_id
+  returning * into v_run;
+  perform pgflow._end_open_tasks(cancel_run.run_id, null, 'cancelled');
+  return v_run;
+end;
+$$;
+
+-- file: 0530_function_retry_run.sql
+-- retry_run(run_id): start a failed or cancelled run again. Completed and skipped steps keep
+-- their state and outputs; every other step (failed, interrupted, never started) and its tasks
+-- start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
+-- back to 'started' and advances as a new run would. Returns the run row.
+-- Raises: 'Run "%" does not exist'; 'Run "%" is % (only failed or cancelled runs can be retried)'.
+set search_path to '';
+
+create or replace function pgflow.retry_run(run_id uuid)
+returns pgflow.runs
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_run pgflow.runs;
+  v_reset text[];
+  v_input_length int;
+begin
+  select * into v_run from pgflow.runs r where r.run_id = retry_run.run_id for no key update;
+  if not found then
+    raise exception 'Run "%" does not exist', retry_run.run_id;
+  end if;
+  if v_run.status not in ('failed', 'cancelled') then
+    raise exception 'Run "%" is % (only failed or cancelled runs can be retried)',
+      retry_run.run_id, v_run.status;
+  end if;
+
+  if jsonb_typeof(v_run.input) = 'array' then
+    v_input_length := jsonb_array_length(v_run.input);
+  end if;
+
+  v_reset := array(
+    select ss.step_slug from pgflow.step_states ss
+    where ss.run_id = retry_run.run_id and ss.status not in ('completed', 'skipped')
+  );
+
+  delete from pgflow.step_tasks t
+  where t.run_id = retry_run.run_id and t.step_slug = any(v_reset);
+
+  update pgflow.step_states ss
+  set status = 'created',
+      remaining_tasks = null,
+      output = null,
+      error_message = null,
+      skip_reason = null,
+      started_at = null,
+      completed_at = null,
+      failed_at = null,
+      skipped_at = null,
+      remaining_deps = (
+        select count(*) from pgflow.deps d
+        join pgflow.step_states p on p.run_id = ss.run_id and p.step_slug = d.dep_slug
+        where d.flow_slug = ss.flow_slug and d.step_slug = ss.step_slug
+          and p.status not in ('completed', 'skipped')
+      ),
+      initial_tasks = case
+        when s.step_type = 'single' then 1
+        when s.deps_count = 0 then v_input_length
+        else (
+          select case
+            when p.status = 'completed' and jsonb_typeof(p.output) = 'array'
+              then jsonb_array_length(p.output)
+            when p.status in ('completed', 'skipped') then 0
+          end
+          from pgflow.deps d
+          join pgflow.step_states p on p.run_id = ss.run_id and p.step_slug = d.dep_slug
+          where d.flow_slug = ss.flow_slug and d.step_slug = ss.step_slug
+        )
+      end
+  from pgflow.steps s
+  where ss.run_id = retry_run.run_id
+    and ss.step_slug = any(v_reset)
+    and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug;
+
+  update pgflow.runs r
+  set status = 'started',
+      failed_at = null,
+      cancelled_at = null,
+      output = null,
+      remaining_steps = cardinality(v_reset)
+  where r.run_id = retry_run.run_id;
+
+  perform pgflow._advance_run(retry_run.run_id);
+
+  select * into v_run from pgflow.runs r where r.run_id = retry_run.run_id;
+  return v_run;
+end;
+$$;
+
+-- file: 0540_function_prune.sql
+-- prune(older_than): delete the runs that ended (completed, failed or cancelled) more than
+-- older_than ago, with their step states, tasks and archived queue messages, and the workers
+-- that stopped or stopped sending heartbeats that long ago. Returns the number of runs deleted.
+-- Raises: 'older_than must not be negative (got %)'.
+set search_path to '';
+
+create or replace function pgflow.prune(older_than interval)
+returns int
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_cutoff timestamptz;
+  v_run_ids uuid[];
+  v_flow record;
+begin
+  if prune.older_than is null or prune.older_than < interval '0' then
+    raise exception 'older_than must not be negative (got %)', coalesce(prune.older_than::text, 'null');
+  end if;
+  v_cutoff := clock_timestamp() - prune.older_than;
+
+  v_run_ids := array(
+    select r.run_id from pgflow.runs r
+    where r.status in ('completed', 'failed', 'cancelled')
+      and coalesce(r.completed_at, r.failed_at, r.cancelled_at) < v_cutoff
+    order by r.run_id
+    for update
+  );
+
+  for v_flow in
+    select r.flow_slug, array_agg(r.run_id::text) as run_ids
+    from pgflow.runs r
+    where r.run_id = any(v_run_ids)
+    group by r.flow_slug
+  loop
+    if exists (select 1 from pgmq.meta m where m.queue_name = v_flow.flow_slug) then
+      execute format(
+        'delete from pgmq.%I where message ->> ''run_id'' = any($1)',
+        pgmq.format_table_name(v_flow.flow_slug, 'a')
+      ) using v_flow.run_ids;
+      execute format(
+        'delete from pgmq.%I where message ->> ''run_id'' = any($1)',
+        pgmq.format_table_name(v_flow.flow_slug, 'q')
+      ) using v_flow.run_ids;
+    end if;
+  end loop;
+
+  delete from pgflow.step_tasks t where t.run_id = any(v_run_ids);
+  delete from pgflow.step_states ss where ss.run_id = any(v_run_ids);
+  delete from pgflow.runs r where r.run_id = any(v_run_ids);
+
+  delete from pgflow.workers w
+  where coalesce(w.stopped_at, w.last_heartbeat_at) < v_cutoff;
+
+  return cardinality(v_run_ids);
+end;
+$$;
+
 -- file: 0900_table_installed_versions.sql
 -- pgflow.installed_versions: one row per install or upgrade of the pgflow-yaml core, written by
 -- `pgflow install`; the row with the highest id is the version the database holds.
@@ -2032,6 +2421,7 @@ begin
         -- worker calls (pgflow 0.8.1 protocol and our batched additions)
         'start_tasks', 'complete_task', 'fail_task',
         'claim_tasks', 'complete_tasks', 'fail_tasks', 'release_tasks', 'requeue_stalled_tasks',
+        'mark_worker_stopped',
         -- client calls
         'start_flow', 'start_flow_with_states', 'get_run_with_states', 'cancel_run', 'retry_run'
       ])

@@ -47,6 +47,7 @@ def test_rejects_unknown_flow(conn: Conn) -> None:
     with pytest.raises(psycopg.errors.ForeignKeyViolation) as err:
         start(conn, "nope")
     assert err.value.diag.message_primary == 'Flow "nope" does not exist'
+    assert err.value.diag.constraint_name == "runs_flow_slug_fkey"
 
 
 def test_flow_without_steps_completes_at_once(conn: Conn) -> None:
