@@ -9,6 +9,7 @@ returns setof pgflow.step_task_record
 language sql
 volatile
 set search_path to ''
+set enable_seqscan to off
 as $$
   select c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index
   from pgflow._start_tasks(start_tasks.flow_slug, start_tasks.msg_ids, start_tasks.worker_id) c;

@@ -16,6 +16,7 @@ returns setof pgflow.claimed_task
 language plpgsql
 volatile
 set search_path to ''
+set enable_seqscan to off
 as $$
 #variable_conflict use_column
 declare

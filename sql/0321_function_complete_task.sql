@@ -17,6 +17,7 @@ returns setof pgflow.step_tasks
 language sql
 volatile
 set search_path to ''
+set enable_seqscan to off
 as $$
   select * from pgflow._complete_task(
     complete_task.run_id,

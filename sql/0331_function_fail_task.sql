@@ -21,6 +21,7 @@ returns setof pgflow.step_tasks
 language sql
 volatile
 set search_path to ''
+set enable_seqscan to off
 as $$
   select * from pgflow._fail_task(
     fail_task.run_id,

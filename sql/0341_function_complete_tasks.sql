@@ -10,6 +10,7 @@ returns setof pgflow.step_tasks
 language plpgsql
 volatile
 set search_path to ''
+set enable_seqscan to off
 as $$
 #variable_conflict use_column
 declare

@@ -13,6 +13,7 @@ language plpgsql
 volatile
 security definer
 set search_path to ''
+set enable_seqscan to off
 as $$
 #variable_conflict use_column
 declare

@@ -10,6 +10,7 @@ returns pgflow.runs
 language plpgsql
 volatile
 set search_path to ''
+set enable_seqscan to off
 as $$
 #variable_conflict use_column
 declare

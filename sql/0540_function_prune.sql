@@ -9,6 +9,7 @@ returns int
 language plpgsql
 volatile
 set search_path to ''
+set enable_seqscan to off
 as $$
 #variable_conflict use_column
 declare
