@@ -1,14 +1,17 @@
 -- maybe_complete_run(run_id): complete a started run whose steps are all done; its output is
 -- {"<leaf step>": <output>} over the completed steps nothing depends on (null when every leaf was
 -- skipped). Never touches a failed, cancelled or completed run. Raises nothing.
+-- (plpgsql rather than sql: it runs after every completion, and plpgsql keeps its plans.)
 set search_path to '';
 
 create or replace function pgflow.maybe_complete_run(run_id uuid)
 returns void
-language sql
+language plpgsql
 volatile
 set search_path to ''
 as $$
+#variable_conflict use_column
+begin
   update pgflow.runs r
   set status = 'completed',
       completed_at = clock_timestamp(),
@@ -25,4 +28,5 @@ as $$
   where r.run_id = maybe_complete_run.run_id
     and r.status = 'started'
     and r.remaining_steps = 0;
+end;
 $$;

@@ -14,16 +14,18 @@ create or replace function pgflow.complete_task(
   attempt int default null
 )
 returns setof pgflow.step_tasks
-language sql
+language plpgsql
 volatile
 set search_path to ''
 set enable_seqscan to off
 as $$
-  select * from pgflow._complete_task(
+begin
+  return query select * from pgflow._complete_task(
     complete_task.run_id,
     complete_task.step_slug,
     complete_task.task_index,
     complete_task.output,
     complete_task.attempt
   );
+end;
 $$;

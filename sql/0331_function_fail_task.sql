@@ -18,12 +18,13 @@ create or replace function pgflow.fail_task(
   error_traceback text default null
 )
 returns setof pgflow.step_tasks
-language sql
+language plpgsql
 volatile
 set search_path to ''
 set enable_seqscan to off
 as $$
-  select * from pgflow._fail_task(
+begin
+  return query select * from pgflow._fail_task(
     fail_task.run_id,
     fail_task.step_slug,
     fail_task.task_index,
@@ -33,4 +34,5 @@ as $$
     fail_task.retryable,
     fail_task.error_traceback
   );
+end;
 $$;

@@ -1,0 +1,32 @@
+"""Run-changing functions price sequential scans out, so cached plans keep using indexes.
+
+plpgsql caches one plan per statement and session; a plan made while a table was small would
+keep a sequential scan as the table grows (a long-lived worker then slows down with every run).
+"""
+
+import pytest
+
+from ..helpers import Conn, one
+
+ENTRY_POINTS = [
+    "start_flow(text, jsonb, uuid)",
+    "start_tasks(text, bigint[], uuid)",
+    "claim_tasks(text[], uuid, int, int)",
+    "complete_task(uuid, text, int, jsonb, int)",
+    "complete_tasks(jsonb)",
+    "fail_task(uuid, text, int, text, int, text, boolean, text)",
+    "fail_tasks(jsonb)",
+    "release_tasks(uuid)",
+    "requeue_stalled_tasks()",
+    "cancel_run(uuid)",
+    "retry_run(uuid)",
+    "prune(interval)",
+]
+
+
+@pytest.mark.parametrize("signature", ENTRY_POINTS)
+def test_entry_point_disables_seqscan(conn: Conn, signature: str) -> None:
+    config = one(
+        conn, "select proconfig from pg_proc where oid = %s::regprocedure", (f"pgflow.{signature}",)
+    )
+    assert "enable_seqscan=off" in config
