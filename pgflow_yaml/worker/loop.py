@@ -12,7 +12,9 @@ One asyncio loop per process and four connections (claim, report, housekeeping, 
   claim loop.
 
 A lost connection keeps every finished result in memory; each link reconnects with backoff and
-the reporter sends them once the database is back.
+the reporter sends them once the database is back. A stop request interrupts every reconnect
+wait: results that cannot be reported then are logged and left to the core, which requeues
+their tasks once their timeout has passed.
 """
 
 from __future__ import annotations
@@ -112,8 +114,17 @@ class Reporter:
         await self._idle.wait()
 
     async def run(self) -> None:
-        """Send batches forever, one sender per link (cancel to stop)."""
+        """Send batches, one sender per link, until cancelled or the links give up.
+
+        A link gives up only when the worker is stopping and the database cannot be reached;
+        the results not yet sent stay in ``unsent``.
+        """
         await asyncio.gather(*(self._sender(link) for link in self._links))
+
+    @property
+    def unsent(self) -> list[Outcome]:
+        """Return the outcomes waiting for a batch."""
+        return list(self._pending)
 
     async def _sender(self, link: Link) -> None:
         while True:
@@ -133,7 +144,10 @@ class Reporter:
                     extra={"action": "report_deferred", "pending": self.pending, "error": str(exc)},
                 )
                 self._sending -= len(batch)
-                await link.connection()  # waits, with backoff, for the database
+                try:
+                    await link.connection()  # waits, with backoff, for the database
+                except DatabaseUnavailable:
+                    return  # the worker is stopping and the database is still away
                 continue
             except Exception as exc:  # a bug must not silence reporting for good
                 log.exception(
@@ -298,7 +312,7 @@ class Worker:
         relaxed = not opts.durable_commits
         self._claim = Link(self.dsn, "claim", stopping, relaxed_commit=relaxed)
         self._reports = [
-            Link(self.dsn, f"report-{i}", relaxed_commit=relaxed)
+            Link(self.dsn, f"report-{i}", stopping, relaxed_commit=relaxed)
             for i in range(max(1, opts.report_connections))
         ]
         self._house = Link(self.dsn, "housekeeping", stopping)
@@ -322,8 +336,9 @@ class Worker:
                 "concurrency": opts.concurrency,
             },
         )
+        self._reporting = asyncio.create_task(self.reporter.run(), name="reporter")
         helpers = [
-            asyncio.create_task(self.reporter.run(), name="reporter"),
+            self._reporting,
             asyncio.create_task(self._listen(), name="listener"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
             asyncio.create_task(self._relay_flushes(), name="flush-relay"),
@@ -397,12 +412,22 @@ class Worker:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
-        try:
-            await asyncio.wait_for(self.reporter.flushed(), timeout=max(opts.grace_period, 5.0))
-        except TimeoutError:
+        flushed = asyncio.create_task(self.reporter.flushed())
+        await asyncio.wait(
+            {flushed, self._reporting},  # the reporter ends early if the database is away
+            timeout=max(opts.grace_period, 5.0),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        flushed.cancel()
+        if self.reporter.pending:
             log.error(
-                "could not report every result before exiting",
-                extra={"action": "report_abandoned", "pending": self.reporter.pending},
+                "could not report every result before exiting; the core requeues these tasks"
+                " once their timeout has passed",
+                extra={
+                    "action": "report_abandoned",
+                    "pending": self.reporter.pending,
+                    "tasks": [_task_fields(o.task) for o in self.reporter.unsent],
+                },
             )
         for helper in helpers:
             helper.cancel()
@@ -572,7 +597,8 @@ class Worker:
 
     async def _listen(self) -> None:
         slugs = set(self.flow_slugs)
-        while True:
+        assert self._stopping is not None
+        while not self._stopping.is_set():
             try:
                 conn = await self._listen_link.connection()
                 await self._listen_link.fetch("listen_tasks")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +78,43 @@ def test_the_database_restarted_under_a_running_worker(
     ]
     assert waited  # the result waited in memory for the server
     assert [e[3] for e in executions(record_file) if e[0] == run_id and e[1] == "slow"] == [1]
+
+
+def test_a_worker_whose_database_is_gone_backs_off_and_stops_on_sigterm(
+    private_server: tuple[Path, str], start_worker: StartWorker
+) -> None:
+    """Regression: with the server gone, each link's backoff grows instead of resetting at
+    attempt 1, and SIGTERM ends the worker at once (no reconnect wait holds it up); a result it
+    could not report is logged and left to the core's timeout requeue."""
+    from pgflow_yaml import embedded
+
+    data_dir, url = private_server
+    worker: WorkerProcess = start_worker(extra=("--flow", "e2e_sleep", "--dsn", url))
+    with Client(url) as client:
+        run_id = client.start("e2e_sleep", {"sleep": 1})
+    worker.wait_for("task_started", run_id=run_id)
+    embedded.stop(data_dir, force=True)
+    worker.wait_for("task_completed", run_id=run_id)  # its result cannot be reported now
+    time.sleep(3)
+    failed = worker.events("reconnect_failed")
+    links = {e["link"] for e in failed}
+    assert {"claim", "listen"} <= links, worker.log_tail()
+    for link in links:  # a busy loop logged thousands of lines, all with attempt=1
+        attempts = [e["attempt"] for e in failed if e["link"] == link]
+        assert attempts == list(range(1, len(attempts) + 1)), (link, attempts)
+        assert len(attempts) <= 10, (link, attempts)
+    assert len(failed) < 40
+
+    worker.signal(signal.SIGTERM)
+    started = time.monotonic()
+    try:
+        code = worker.wait(8)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the worker ignored SIGTERM:\n" + worker.log_tail()) from None
+    assert code == 0
+    assert time.monotonic() - started < 8
+    assert worker.events("worker_stopped")
+    assert len(worker.events("reconnect_failed")) < len(failed) + 10  # no retry loop on the way out
+    abandoned = worker.events("report_abandoned")
+    assert abandoned and abandoned[0]["pending"] == 1
+    assert abandoned[0]["tasks"][0]["run_id"] == run_id
