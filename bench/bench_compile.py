@@ -16,11 +16,10 @@ import argparse
 import random
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from bench_validate import best_of  # sibling script: bench/ is on sys.path when run
 
 from pgflow_yaml.compiler import compile_flow, compile_paths
 from pgflow_yaml.validate import validate_paths
@@ -55,16 +54,6 @@ def generated_flow(number: int, steps: int, rng: random.Random) -> str:
                 "    when_exhausted: skip",
             ]
     return "\n".join(lines) + "\n"
-
-
-def best_of(rounds: int, func: Callable[[], object]) -> float:
-    """Return the fastest of ``rounds`` runs of ``func``, in seconds."""
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:
