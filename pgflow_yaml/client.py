@@ -240,6 +240,7 @@ class Client:
         self.dsn = resolve_dsn(dsn)
         self._flows = _Flows(flows)
         self._conn: psycopg.Connection[Any] | None = None
+        self._start_many = ""  # the start_many query this connection's core supports
 
     def __enter__(self) -> Client:
         return self
@@ -257,6 +258,7 @@ class Client:
         if self._conn is None or self._conn.closed or self._conn.broken:
             with queries.translated():
                 self._conn = psycopg.connect(self.dsn, autocommit=True)
+            self._start_many = ""
         return queries.fetch_sync(self._conn, name, params)
 
     def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
@@ -288,7 +290,10 @@ class Client:
         if not inputs:
             return []
         try:
-            rows = self._fetch("start_many", {"flow_slug": slug, "inputs": Jsonb(list(inputs))})
+            if not self._start_many:
+                present = self._fetch("has_start_flows")[0]["present"]
+                self._start_many = "start_many" if present else "start_many_081"
+            rows = self._fetch(self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))})
         except DatabaseError as exc:
             raise _translate_start(exc, slug) from None
         return [str(row["run_id"]) for row in rows]
@@ -375,6 +380,7 @@ class AsyncClient:
         self.dsn = resolve_dsn(dsn)
         self._flows = _Flows(flows)
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._start_many = ""  # the start_many query this connection's core supports
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> AsyncClient:
@@ -394,6 +400,7 @@ class AsyncClient:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 with queries.translated():
                     self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+                self._start_many = ""
             return await queries.fetch(self._conn, name, params)
 
     async def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
@@ -415,8 +422,11 @@ class AsyncClient:
         if not inputs:
             return []
         try:
+            if not self._start_many:
+                present = (await self._fetch("has_start_flows"))[0]["present"]
+                self._start_many = "start_many" if present else "start_many_081"
             rows = await self._fetch(
-                "start_many", {"flow_slug": slug, "inputs": Jsonb(list(inputs))}
+                self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))}
             )
         except DatabaseError as exc:
             raise _translate_start(exc, slug) from None

@@ -120,15 +120,34 @@ def with_dbname(dsn: str, dbname: str) -> str:
     return make_conninfo("", **params)
 
 
+def _sets_timeout(dsn: str) -> bool:
+    """Return True when the DSN or ``PGCONNECT_TIMEOUT`` chooses the connect timeout."""
+    if os.environ.get("PGCONNECT_TIMEOUT"):
+        return True
+    try:
+        return bool(conninfo_to_dict(dsn).get("connect_timeout"))
+    except psycopg.Error:  # connect() reports the malformed DSN
+        return False
+
+
 def connect(
-    dsn: str, *, autocommit: bool = False, connect_timeout: int = CONNECT_TIMEOUT, **kwargs: Any
+    dsn: str, *, autocommit: bool = False, connect_timeout: int | None = None, **kwargs: Any
 ) -> psycopg.Connection[TupleRow]:
     """Open a psycopg connection, turning a failure into one readable line.
+
+    Args:
+        dsn: The database URL or libpq connection string.
+        autocommit: Open the connection in autocommit mode.
+        connect_timeout: Seconds to wait for the server; by default the DSN's
+            ``connect_timeout`` (or ``PGCONNECT_TIMEOUT``), else ``CONNECT_TIMEOUT``.
+        **kwargs: More connection parameters for ``psycopg.connect``.
 
     Raises:
         ConnectError: the DSN is malformed or the server refuses or cannot be reached; the
             message names the host and database, never the password.
     """
+    if connect_timeout is None and not _sets_timeout(dsn):
+        connect_timeout = CONNECT_TIMEOUT
     try:
         return psycopg.connect(
             dsn, autocommit=autocommit, connect_timeout=connect_timeout, **kwargs

@@ -2,10 +2,12 @@
 -- tied to its pgmq message by message_id.
 -- status: queued -> started -> completed | failed | queued (retry, requeue, release);
 -- queued/started -> skipped (its step was skipped) | cancelled (its run failed or was cancelled).
--- attempts_count counts starts (release_tasks gives one back); the attempt a worker holds is the
--- attempts_count it was given.
+-- attempts_count counts starts and never goes down, so the attempt a worker holds (the
+-- attempts_count it was given) names its start alone: a report of an older start is fenced out.
+-- released_count counts the starts that release_tasks handed back; they do not use up the
+-- step's max_attempts (the attempts that count are attempts_count - released_count).
 -- Raises (on write): valid_status, output_valid_only_for_completed, attempts_count_nonnegative,
--- step_tasks_run_id_step_slug_fkey.
+-- released_count_nonnegative, released_count_within_attempts, step_tasks_run_id_step_slug_fkey.
 set search_path to '';
 
 create table if not exists pgflow.step_tasks (
@@ -30,6 +32,7 @@ create table if not exists pgflow.step_tasks (
   requeued_count int not null default 0,
   last_requeued_at timestamptz,
   permanently_stalled_at timestamptz,
+  released_count int not null default 0,
   constraint step_tasks_pkey primary key (run_id, step_slug, task_index),
   constraint step_tasks_run_id_step_slug_fkey foreign key (run_id, step_slug)
     references pgflow.step_states (run_id, step_slug),
@@ -41,6 +44,8 @@ create table if not exists pgflow.step_tasks (
   ),
   constraint attempts_count_nonnegative check (attempts_count >= 0),
   constraint requeued_count_nonnegative check (requeued_count >= 0),
+  constraint released_count_nonnegative check (released_count >= 0),
+  constraint released_count_within_attempts check (released_count <= attempts_count),
   constraint task_index_is_nonnegative check (task_index >= 0),
   constraint completed_at_is_after_queued_at check (completed_at is null or completed_at >= queued_at),
   constraint failed_at_is_after_queued_at check (failed_at is null or failed_at >= queued_at)

@@ -1,14 +1,18 @@
--- _start_ready_steps(run_id): start every created step of a started run whose dependencies are
--- done and that has tasks: one pgmq message and one queued task per task index, sent with the
--- step's start_delay (written straight into the flow's pgmq table, as pgmq.send_batch would).
--- Sends NOTIFY pgflow_tasks '<flow_slug>' when the new tasks are visible at once and the queue
--- held no visible message before them (a worker that saw a visible message has not gone to sleep
--- yet and claims again on its own). Skipping the redundant notifications matters: PostgreSQL
+-- _start_ready_steps(run_ids): start every created step of the given started runs whose
+-- dependencies are done and that has tasks: one pgmq message and one queued task per task index,
+-- sent with the step's start_delay (written straight into the flow's pgmq table, as
+-- pgmq.send_batch would). One statement per flow whatever the number of runs and steps: the
+-- batch calls (complete_tasks, start_flows) start the steps of a whole batch at once, which
+-- spares the per-call planning of the queue insert (its table name differs per flow).
+-- Messages are sent in the order of run_ids, then step_index, then task index.
+-- Sends NOTIFY pgflow_tasks '<flow_slug>' when new tasks are visible at once and the queue held
+-- no visible message before them (a worker that saw a visible message has not gone to sleep yet
+-- and claims again on its own). Skipping the redundant notifications matters: PostgreSQL
 -- serializes the commits of notifying transactions on one cluster-wide lock.
--- Internal; the caller holds the run lock and has resolved conditions. Raises nothing.
+-- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path to '';
 
-create or replace function pgflow._start_ready_steps(run_id uuid)
+create or replace function pgflow._start_ready_steps(run_ids uuid[])
 returns void
 language plpgsql
 volatile
@@ -16,28 +20,45 @@ set search_path to ''
 as $$
 #variable_conflict use_column
 declare
-  v_step record;
+  v_flow record;
   v_wake boolean;
 begin
-  for v_step in
+  for v_flow in
     with started as (
       update pgflow.step_states ss
       set status = 'started',
           started_at = clock_timestamp(),
           remaining_tasks = ss.initial_tasks
-      from pgflow.runs r
-      where ss.run_id = _start_ready_steps.run_id
-        and r.run_id = ss.run_id
-        and r.status = 'started'
+      where ss.run_id = any(_start_ready_steps.run_ids)
         and ss.status = 'created'
         and ss.remaining_deps = 0
         and ss.initial_tasks > 0
-      returning ss.flow_slug, ss.step_slug, ss.initial_tasks
+        -- a subquery rather than a join: always the primary key, never idx_runs_status
+        and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
+      returning ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks
+    ),
+    run_order as (
+      select u.run_id, min(u.ord) as ord
+      from unnest(_start_ready_steps.run_ids) with ordinality as u(run_id, ord)
+      group by u.run_id
+    ),
+    ordered as (
+      select st.flow_slug, st.run_id, st.step_slug, st.initial_tasks,
+             coalesce(s.opt_start_delay, 0) as delay,
+             row_number() over (order by o.ord, s.step_index) as position
+      from started st
+      join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
+      join run_order o on o.run_id = st.run_id
     )
-    select st.flow_slug, st.step_slug, st.initial_tasks, coalesce(s.opt_start_delay, 0) as delay
-    from started st
-    join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
-    order by s.step_index
+    select o.flow_slug,
+           array_agg(o.run_id order by o.position) as run_ids,
+           array_agg(o.step_slug order by o.position) as step_slugs,
+           array_agg(o.initial_tasks order by o.position) as task_counts,
+           array_agg(o.delay order by o.position) as delays,
+           bool_or(o.delay = 0) as any_immediate
+    from ordered o
+    group by o.flow_slug
+    order by min(o.position)
   loop
     -- one statement: was the queue idle (no visible message), send the messages straight into
     -- the flow's pgmq table, and record one queued task per message
@@ -48,26 +69,33 @@ begin
         ),
         sent as (
           insert into pgmq.%1$I (vt, message)
-          select clock_timestamp() + make_interval(secs => $4),
-                 jsonb_build_object('flow_slug', $1, 'run_id', $2, 'step_slug', $3, 'task_index', i)
-          from generate_series(0, $5 - 1) i
-          order by i
-          returning msg_id, (message ->> 'task_index')::int as task_index
+          select clock_timestamp() + make_interval(secs => st.delay),
+                 jsonb_build_object(
+                   'flow_slug', $1, 'run_id', st.run_id, 'step_slug', st.step_slug,
+                   'task_index', i
+                 )
+          from unnest($2::uuid[], $3::text[], $4::int[], $5::int[])
+            with ordinality as st(run_id, step_slug, task_count, delay, ord)
+          cross join lateral generate_series(0, st.task_count - 1) as i
+          order by st.ord, i
+          returning msg_id, message
         ),
         queued as (
           insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-          select $1, $2, $3, s.task_index, s.msg_id from sent s
+          select $1, (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
+                 (s.message ->> 'task_index')::int, s.msg_id
+          from sent s
         )
         select idle from before
       $q$,
-      pgmq.format_table_name(v_step.flow_slug, 'q')
+      pgmq.format_table_name(v_flow.flow_slug, 'q')
     )
     into v_wake
-    using v_step.flow_slug, _start_ready_steps.run_id, v_step.step_slug, v_step.delay,
-      v_step.initial_tasks;
+    using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_counts,
+      v_flow.delays;
 
-    if v_step.delay = 0 and v_wake then
-      perform pg_notify('pgflow_tasks', v_step.flow_slug);
+    if v_flow.any_immediate and v_wake then
+      perform pg_notify('pgflow_tasks', v_flow.flow_slug);
     end if;
   end loop;
 end;

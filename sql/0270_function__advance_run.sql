@@ -1,12 +1,14 @@
--- _advance_run(run_id): move a started run as far as it goes without a worker: resolve the
--- conditions of ready steps (when_unmet fail / skip / skip-cascade), complete taskless steps
--- (empty maps) and repeat until nothing changes, so steps that become ready inside the cascade
--- have their conditions checked too; then start the ready steps and complete the run when done.
+-- _advance_run(run_id, start_steps): move a started run as far as it goes without a worker:
+-- resolve the conditions of ready steps (when_unmet fail / skip / skip-cascade), complete
+-- taskless steps (empty maps) and repeat until nothing changes, so steps that become ready
+-- inside the cascade have their conditions checked too; then start the ready steps (unless
+-- start_steps is false: a batch caller starts those of all its runs at once with
+-- _start_ready_steps) and complete the run when done.
 -- Internal; the caller holds the run lock.
 -- Raises: 'Cascade loop exceeded safety limit of % iterations'.
 set search_path to '';
 
-create or replace function pgflow._advance_run(run_id uuid)
+create or replace function pgflow._advance_run(run_id uuid, start_steps boolean default true)
 returns void
 language plpgsql
 volatile
@@ -93,7 +95,9 @@ begin
     exit when not v_changed;
   end loop;
 
-  perform pgflow._start_ready_steps(_advance_run.run_id);
+  if _advance_run.start_steps then
+    perform pgflow._start_ready_steps(array[_advance_run.run_id]);
+  end if;
   perform pgflow.maybe_complete_run(_advance_run.run_id);
 end;
 $$;

@@ -1,10 +1,11 @@
 -- _fail_task(run_id, step_slug, task_index, error_message, attempt, error_type, retryable,
 -- error_traceback): record a started task's failure. With attempts left (and retryable) the task
 -- goes back to 'queued' and its message reappears after calculate_retry_delay(base_delay,
--- attempts_count) seconds; otherwise the task fails and its step's when_exhausted applies:
--- 'fail' fails the step and the run (open tasks cancelled), 'skip' skips the step (its children
--- run without it), 'skip-cascade' skips it and everything downstream. Late, duplicate and fenced
--- calls change nothing. Internal: locks the run row first.
+-- attempts) seconds (attempts: attempts_count - released_count, the starts that count);
+-- otherwise the task fails and its step's when_exhausted applies: 'fail' fails the step and the
+-- run (open tasks cancelled), 'skip' skips the step (its children run without it),
+-- 'skip-cascade' skips it and everything downstream. Late, duplicate and fenced calls change
+-- nothing. Internal: locks the run row first.
 -- Returns the task row, or nothing for an unknown task. Raises nothing.
 set search_path to '';
 
@@ -62,7 +63,9 @@ begin
   join pgflow.flows f on f.flow_slug = s.flow_slug
   where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
 
-  if coalesce(_fail_task.retryable, true) and v_task.attempts_count < v_max_attempts then
+  if coalesce(_fail_task.retryable, true)
+    and v_task.attempts_count - v_task.released_count < v_max_attempts
+  then
     update pgflow.step_tasks t
     set status = 'queued',
         started_at = null,
@@ -72,7 +75,9 @@ begin
     where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
       and t.task_index = v_task.task_index
     returning * into v_task;
-    v_delay := pgflow.calculate_retry_delay(v_base_delay, v_task.attempts_count);
+    v_delay := pgflow.calculate_retry_delay(
+      v_base_delay, v_task.attempts_count - v_task.released_count
+    );
     perform pgmq.set_vt(v_task.flow_slug, v_task.message_id, v_delay);
     if v_delay = 0 then
       perform pg_notify('pgflow_tasks', v_task.flow_slug);

@@ -16,22 +16,8 @@ as $$
 #variable_conflict use_column
 declare
   v_item jsonb;
-  v_position int := 0;
-  v_key text;
 begin
-  if jsonb_typeof(fail_tasks.failures) is distinct from 'array' then
-    raise exception 'fail_tasks expects a JSON array, got %',
-      coalesce(jsonb_typeof(fail_tasks.failures), 'null');
-  end if;
-  for v_item in select e from jsonb_array_elements(fail_tasks.failures) e loop
-    foreach v_key in array array['run_id', 'step_slug', 'task_index'] loop
-      if jsonb_typeof(v_item) is distinct from 'object' or v_item -> v_key is null
-        or v_item -> v_key = 'null'::jsonb then
-        raise exception 'fail_tasks item % lacks "%"', v_position, v_key;
-      end if;
-    end loop;
-    v_position := v_position + 1;
-  end loop;
+  perform pgflow._check_task_batch(fail_tasks.failures, 'fail_tasks');
 
   perform pgflow._lock_runs(array(
     select (e ->> 'run_id')::uuid from jsonb_array_elements(fail_tasks.failures) e

@@ -1,5 +1,6 @@
 -- release_tasks(worker_id): hand the started tasks of a stopping worker back at once: each goes
--- back to 'queued' without consuming an attempt (attempts_count - 1) and its message becomes visible now (NOTIFY
+-- back to 'queued' without using up an attempt (released_count + 1; attempts_count stays, so a
+-- late report of the released start is fenced out) and its message becomes visible now (NOTIFY
 -- pgflow_tasks). Returns the number of tasks released. Raises nothing.
 set search_path to '';
 
@@ -24,7 +25,7 @@ begin
     with released as (
       update pgflow.step_tasks t
       set status = 'queued',
-          attempts_count = greatest(t.attempts_count - 1, 0),
+          released_count = t.released_count + 1,
           started_at = null,
           last_worker_id = null
       where t.last_worker_id = release_tasks.worker_id and t.status = 'started'

@@ -25,7 +25,8 @@ begin
         'claim_tasks', 'complete_tasks', 'fail_tasks', 'release_tasks', 'requeue_stalled_tasks',
         'mark_worker_stopped',
         -- client calls
-        'start_flow', 'start_flow_with_states', 'get_run_with_states', 'cancel_run', 'retry_run'
+        'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
+        'retry_run'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);

@@ -30,10 +30,12 @@ def main() -> None:
     A database that cannot be reached or started ends any command with one line and exit
     status 2, never a traceback.
     """
-    from pgflow_yaml.db import DatabaseError
-
     try:
         app()
-    except DatabaseError as exc:
+    except Exception as exc:
+        from pgflow_yaml.db import DatabaseError  # only now: it loads psycopg
+
+        if not isinstance(exc, DatabaseError):
+            raise
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None

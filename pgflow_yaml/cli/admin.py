@@ -5,15 +5,14 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import psycopg
 import typer
 
-from pgflow_yaml import core
 from pgflow_yaml.cli import app
-from pgflow_yaml.db import redact, resolve_dsn
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
+    from pgflow_yaml.db import redact
+
     typer.echo(f"error: {redact(message)}", err=True)
     return typer.Exit(code)
 
@@ -47,7 +46,14 @@ def install_command(
         ),
     ] = None,
 ) -> None:
-    """Install pgmq and the pgflow core (or upgrade it), in one transaction, idempotently."""
+    """Install pgmq and the pgflow core (or upgrade it), in one transaction, idempotently.
+
+    Exit status: 0 done, 1 refused or failed (rolled back), 2 the database cannot be reached.
+    """
+    import psycopg
+
+    from pgflow_yaml import core, db
+
     if from_version is not None and not print_sql:
         raise _fail("--from only applies with --print (install reads the version itself)", 2)
     if print_sql:
@@ -61,8 +67,8 @@ def install_command(
         sys.stdout.write(text)
         return
     try:
-        url = resolve_dsn(dsn)
-        with psycopg.connect(url, autocommit=True) as conn:
+        url = db.resolve_dsn(dsn)
+        with db.connect(url, autocommit=True) as conn:  # ConnectError: one line, exit 2
             result = core.install(conn, roles=roles)
     except core.InstallError as exc:
         raise _fail(str(exc)) from None

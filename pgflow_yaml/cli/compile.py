@@ -10,17 +10,15 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 import typer
 
 from pgflow_yaml.cli import app
-from pgflow_yaml.compiler import CompileError, CompileResult, compile_paths, write_migrations
-from pgflow_yaml.db import redact, resolve_dsn
-from pgflow_yaml.drift import DriftCheckError, check_drift, render_drift
-from pgflow_yaml.graphs import render_graph
-from pgflow_yaml.validate import ValidationReport, validate_paths
+
+if TYPE_CHECKING:  # imported by the commands themselves: `pgflow --help` stays fast
+    from pgflow_yaml.compiler import CompileResult
+    from pgflow_yaml.validate import ValidationReport
 
 DEFAULT_OUT_DIR = Path("migrations")
 
@@ -49,6 +47,8 @@ class GraphFormat(enum.StrEnum):
 
 
 def _fail(message: str, code: int) -> typer.Exit:
+    from pgflow_yaml.db import redact
+
     sys.stderr.write(f"error: {redact(message)}\n")
     return typer.Exit(code)
 
@@ -65,13 +65,20 @@ def _report_invalid(report: ValidationReport, fmt: DiagnosticFormat) -> typer.Ex
 
 
 def _check(result: CompileResult, dsn: str | None) -> int:
+    import psycopg
+
+    from pgflow_yaml import db
+    from pgflow_yaml.drift import DriftCheckError, check_drift, render_drift
+
     try:
-        url = resolve_dsn(dsn)
+        url = db.resolve_dsn(dsn)
     except Exception as exc:  # the embedded server failed to start: say why, no traceback
         raise _fail(f"no database to check: {exc}", 2) from None
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with db.connect(url, autocommit=True) as conn:
             drift = check_drift(conn, result.report.flows)
+    except db.ConnectError as exc:  # already one line naming the server
+        raise _fail(str(exc), 2) from None
     except (psycopg.Error, DriftCheckError) as exc:
         raise _fail(f"cannot check the database: {exc}", 2) from None
     sys.stdout.write(render_drift(drift))
@@ -124,6 +131,8 @@ def compile_command(
 
     Exit status: 0 done (or no drift), 1 invalid flow (or drift), 2 usage, I/O or database error.
     """
+    from pgflow_yaml.compiler import CompileError, compile_paths, write_migrations
+
     if stdout and out_dir is not None:
         raise _fail("--stdout and --out-dir exclude each other", 2)
     if check and (stdout or out_dir is not None):
@@ -169,6 +178,9 @@ def graph_command(
 
     Exit status: 0 printed, 1 invalid flow, 2 the file cannot be read.
     """
+    from pgflow_yaml.graphs import render_graph
+    from pgflow_yaml.validate import validate_paths
+
     report = validate_paths([file])
     if not report.ok:
         raise _report_invalid(report, DiagnosticFormat.text)

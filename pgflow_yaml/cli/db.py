@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pgflow_yaml import embedded
 from pgflow_yaml.cli import app
-from pgflow_yaml.db import redact
+
+if TYPE_CHECKING:
+    from pgflow_yaml.embedded import ServerStatus
 
 db_app = typer.Typer(
     help="The embedded PostgreSQL server (data in ./.pgflow/db) used when no database is set.",
@@ -35,15 +36,20 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def _data_dir(value: Path | None) -> Path:
+    from pgflow_yaml import embedded
+
     return value if value is not None else embedded.default_data_dir()
 
 
 def _process(pid: int) -> str:
+    from pgflow_yaml import embedded
+    from pgflow_yaml.db import redact
+
     command = redact(embedded.command_line(pid))
     return f"{pid} ({command})" if command else str(pid)
 
 
-def _render(status: embedded.ServerStatus) -> str:
+def _render(status: ServerStatus) -> str:
     if not status.running:
         state = "stopped" if status.initialized else "not created yet"
         lines = [f"state:     {state}", f"data dir:  {status.data_dir}"]
@@ -73,6 +79,8 @@ def _render(status: embedded.ServerStatus) -> str:
 @db_app.command("start")
 def start_cmd(data_dir: DataDir = None) -> None:
     """Start the embedded server and keep it running until `pgflow db stop`."""
+    from pgflow_yaml import embedded
+
     try:
         status = embedded.start(_data_dir(data_dir))
     except embedded.EmbeddedServerError as exc:
@@ -88,6 +96,8 @@ def stop_cmd(
     ] = False,
 ) -> None:
     """Stop the embedded server."""
+    from pgflow_yaml import embedded
+
     path = _data_dir(data_dir)
     try:
         stopped = embedded.stop(path, force=force)
@@ -102,6 +112,8 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
     """Show the data directory, version, pid and attached processes; exit 3 when stopped."""
+    from pgflow_yaml import embedded
+
     status = embedded.status(_data_dir(data_dir))
     typer.echo(json.dumps(status.as_dict(), indent=2) if as_json else _render(status))
     if not status.running:
@@ -111,6 +123,8 @@ def status_cmd(
 @db_app.command("url")
 def url_cmd(data_dir: DataDir = None) -> None:
     """Print the connection URL of the running embedded server."""
+    from pgflow_yaml import embedded
+
     status = embedded.status(_data_dir(data_dir))
     if not status.running:
         typer.echo(
@@ -128,6 +142,8 @@ def url_cmd(data_dir: DataDir = None) -> None:
 )
 def psql_cmd(ctx: typer.Context, data_dir: DataDir = None) -> None:
     """Open psql (shipped with the server) on the embedded server; extra arguments go to psql."""
+    from pgflow_yaml import embedded
+
     try:
         url = embedded.server_url(_data_dir(data_dir))
         psql = embedded.psql_path()

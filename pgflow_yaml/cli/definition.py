@@ -1,4 +1,8 @@
-"""``pgflow validate`` and ``pgflow schema``: check flow files offline, print the JSON Schema."""
+"""``pgflow validate`` and ``pgflow schema``: check flow files offline, print the JSON Schema.
+
+The validator (jsonschema, networkx, yaml) is imported inside the commands, so that
+``pgflow --help`` does not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,6 @@ from typing import Annotated, TextIO
 import typer
 
 from pgflow_yaml.cli import app
-from pgflow_yaml.schema import schema_text
-from pgflow_yaml.validate import validate_paths
 
 
 class Format(enum.StrEnum):
@@ -60,6 +62,8 @@ def validate_command(
 
     Exit status: 0 all valid, 1 some flow invalid, 2 unreadable input or misuse.
     """
+    from pgflow_yaml.validate import validate_paths
+
     try:
         report = validate_paths(paths, check_handlers=check_handlers)
         rendered = report.render(output_format.value, color=_color(sys.stderr))
@@ -79,4 +83,6 @@ def validate_command(
 @app.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of a flow file (for editors and other tools)."""
+    from pgflow_yaml.schema import schema_text
+
     sys.stdout.write(schema_text())

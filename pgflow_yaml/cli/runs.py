@@ -1,4 +1,8 @@
-"""``pgflow start | status | runs | cancel | retry``: start and watch runs from a shell."""
+"""``pgflow start | status | runs | cancel | retry``: start and watch runs from a shell.
+
+The client (psycopg) and rich are imported where they are used, so that ``pgflow --help``
+does not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,17 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, Group
-from rich.live import Live
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from pgflow_yaml.cli import app
-from pgflow_yaml.client import Client, Run, TaskRow
-from pgflow_yaml.db import redact
 from pgflow_yaml.worker.errors import PgflowError, WaitTimeout
+
+if TYPE_CHECKING:
+    from rich.console import Console, Group
+
+    from pgflow_yaml.client import Client, Run, TaskRow
 
 Dsn = Annotated[
     str | None,
@@ -42,12 +44,16 @@ STATUS_STYLE = {
 
 def fail(exc: BaseException, code: int = 1) -> typer.Exit:
     """Print an error as one line on stderr; return the exit to raise."""
+    from pgflow_yaml.db import redact
+
     typer.echo(f"error: {redact(str(exc))}", err=True)
     return typer.Exit(code)
 
 
 def wide_console(stderr: bool = False) -> Console:
     """Return a console; when not printing to a terminal, wide enough for whole run ids."""
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     if not console.is_terminal:
         console.width = 160
@@ -125,6 +131,11 @@ def step_rows(run: Run, tasks: list[TaskRow]) -> list[dict[str, Any]]:
 
 def render_run(run: Run, tasks: list[TaskRow]) -> Group:
     """Return the rich view of a run: a header line and one table row per step."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
     style = STATUS_STYLE.get(run.status, "")
     head = Text.assemble(
         ("run ", "bold"),
@@ -162,6 +173,8 @@ def watch(
     Raises:
         WaitTimeout: the run is still going after ``timeout`` seconds.
     """
+    from rich.live import Live
+
     deadline = None if timeout is None else time.monotonic() + timeout
     run = client.get(run_id)
     with Live(render_run(run, client.tasks(run_id)), console=console, auto_refresh=False) as live:
@@ -188,6 +201,8 @@ def start_command(
     as_json: AsJson = False,
 ) -> None:
     """Start a run of a flow; print its id (with --wait: its final state)."""
+    from pgflow_yaml.client import Client
+
     value = parse_input(input)
     try:
         with Client(dsn) as client:
@@ -217,6 +232,8 @@ def status_command(
     as_json: AsJson = False,
 ) -> None:
     """Show a run's steps: status, tasks, attempts, duration, errors."""
+    from pgflow_yaml.client import Client
+
     console = wide_console()
     try:
         with Client(dsn) as client:
@@ -246,6 +263,12 @@ def runs_command(
     as_json: AsJson = False,
 ) -> None:
     """List recent runs, newest first."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    from pgflow_yaml.client import Client
+
     try:
         with Client(dsn) as client:
             found = client.runs(flow, status, limit)
@@ -269,6 +292,8 @@ def runs_command(
 
 
 def _control(action: str, run_id: str, dsn: str | None, as_json: bool) -> None:
+    from pgflow_yaml.client import Client
+
     try:
         with Client(dsn) as client:
             run = client.cancel(run_id) if action == "cancel" else client.retry(run_id)

@@ -1,4 +1,9 @@
-"""``pgflow run-worker`` (serve flows) and ``pgflow run`` (the one-shot development command)."""
+"""``pgflow run-worker`` (serve flows) and ``pgflow run`` (the one-shot development command).
+
+The worker, the client and the database driver are imported by the commands themselves, so
+that ``pgflow --help`` does not pay for them. A database that cannot be reached raises
+``pgflow_yaml.db.ConnectError``, which ``pgflow_yaml.cli.main`` prints as one line (exit 2).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,11 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 
-from pgflow_yaml import queries
 from pgflow_yaml.cli import app
 from pgflow_yaml.cli.runs import fail, parse_input, render_run, watch, wide_console
-from pgflow_yaml.client import Client
-from pgflow_yaml.db import resolve_dsn
-from pgflow_yaml.worker import logs
 from pgflow_yaml.worker.errors import PgflowError
-from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare, serve
 
 LogFormat = Annotated[
     str, typer.Option("--log-format", help="text or json (one JSON object per line).")
@@ -25,6 +24,8 @@ LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning
 
 
 def _log_setup(fmt: str, level: str) -> None:
+    from pgflow_yaml.worker import logs
+
     if fmt not in ("text", "json"):
         raise typer.BadParameter("--log-format must be text or json")
     if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -63,6 +64,9 @@ def run_worker_command(
     log_level: LogLevel = "info",
 ) -> None:
     """Serve the flows of these files: claim tasks, run their handlers, report the results."""
+    from pgflow_yaml.db import resolve_dsn
+    from pgflow_yaml.worker.service import make_worker, prepare, serve
+
     _log_setup(log_format, log_level)
     url = resolve_dsn(dsn)
     try:
@@ -98,14 +102,17 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final run as JSON.")] = False,
 ) -> None:
     """Run a flow once: database, core, flow, an in-process worker, live progress, output."""
-    from pgflow_yaml import core
+    from pgflow_yaml import core, db, queries
+    from pgflow_yaml.client import Client
+    from pgflow_yaml.worker import logs
+    from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
 
     logs.configure("text", "WARNING")
     value = parse_input(input)
     console = wide_console(stderr=True)
     try:
-        url = resolve_dsn(dsn)
-        with queries.translated(), psycopg.connect(url, autocommit=True) as conn:
+        url = db.resolve_dsn(dsn)
+        with queries.translated(), db.connect(url, autocommit=True) as conn:
             core.install(conn)
         flows, handlers = prepare([file], url, apply=True)
         thread = WorkerThread(

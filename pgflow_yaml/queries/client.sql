@@ -5,11 +5,19 @@
 select run_id from pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, %(run_id)s::uuid);
 
 -- name: start_many
--- Start one run per element of a JSON array of inputs, in one round trip; return the ids in order.
+-- Start one run per element of a JSON array of inputs, set-based in one call; return the ids in order.
+select run_id from pgflow.start_flows(%(flow_slug)s, %(inputs)s::jsonb);
+
+-- name: start_many_081
+-- start_many on a core without start_flows (pgflow 0.8.1): one start_flow per input, one round trip.
 select r.run_id
 from jsonb_array_elements(%(inputs)s::jsonb) with ordinality as e(input, ord)
 cross join lateral pgflow.start_flow(%(flow_slug)s, e.input) as r
 order by e.ord;
+
+-- name: has_start_flows
+-- Tell whether the core has the set-based start_flows (pgflow-yaml 0.2.0 and later).
+select to_regprocedure('pgflow.start_flows(text,jsonb,uuid[])') is not null as present;
 
 -- name: get_run
 -- Return a run with its step states as one JSON document ({run, steps}).

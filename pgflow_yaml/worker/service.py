@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from pgflow_yaml import queries
+from pgflow_yaml import db, queries
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.worker.loop import Worker, WorkerOptions
 from pgflow_yaml.worker.runner import Handler
@@ -28,11 +26,12 @@ def prepare(
 
     Raises:
         StartupError: invalid files, handlers that do not import, or a shape mismatch.
-        DatabaseError: the database cannot be reached or has no core.
+        pgflow_yaml.db.ConnectError: the database cannot be reached (one line, no password).
+        DatabaseError: the database has no core or rejects the check.
     """
     flows = load_flows(paths, only)
     handlers = import_handlers(flows)
-    with queries.translated(), psycopg.connect(dsn, autocommit=True) as conn:
+    with queries.translated(), db.connect(dsn, autocommit=True) as conn:
         verify_shapes(conn, flows, apply=apply)
     return flows, handlers
 

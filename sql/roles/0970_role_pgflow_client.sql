@@ -1,7 +1,8 @@
 -- Create the NOLOGIN role pgflow_client (once per cluster) and grant it what an application
--- needs to drive runs: start_flow, start_flow_with_states, get_run_with_states, cancel_run,
--- retry_run (functions that run as their owner), and reading runs, step states, tasks and flow
--- definitions (what `pgflow status` and pgflow_yaml.Client show). No writes, nothing on queues.
+-- needs to drive runs: start_flow, start_flows, start_flow_with_states, get_run_with_states,
+-- cancel_run, retry_run (functions that run as their owner), and reading runs, step states,
+-- tasks and flow definitions (what `pgflow status` and pgflow_yaml.Client show). No writes,
+-- nothing on queues.
 -- Raises nothing; re-runnable (a role created concurrently by another database is tolerated).
 do $pgflow_role$
 begin
@@ -29,7 +30,8 @@ begin
     from pg_catalog.pg_proc as p
     where p.pronamespace = 'pgflow'::regnamespace
       and p.proname = any (array[
-        'start_flow', 'start_flow_with_states', 'get_run_with_states', 'cancel_run', 'retry_run'
+        'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
+        'retry_run'
       ])
   loop
     execute pg_catalog.format('grant execute on function %s to pgflow_client', fn);

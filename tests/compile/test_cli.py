@@ -75,7 +75,7 @@ def test_stdout(tmp_path: Path) -> None:
     flow_file = write(tmp_path, "orders.yaml", ORDER)
     code, stdout, _ = run("compile", str(flow_file), "--stdout", "--timestamp", TIMESTAMP)
     assert code == 0
-    assert stdout.startswith(f"-- compiled by pgflow-yaml 0.1.0 from {flow_file} (sha256 ")
+    assert stdout.startswith(f"-- compiled by pgflow-yaml 0.2.0 from {flow_file} (sha256 ")
     assert "select pgflow.add_step(flow_slug => 'orders', step_slug => 'ship'," in stdout
     assert not (tmp_path / "migrations").exists()
 
@@ -167,8 +167,10 @@ def test_check_unreachable_database_exits_2_without_the_password(tmp_path: Path)
     dsn = "postgresql://someone:s3cret@127.0.0.1:1/nowhere?connect_timeout=2"
     code, _, stderr = run("compile", str(flow_file), "--check", "--dsn", dsn)
     assert code == 2
-    assert "cannot check the database" in stderr
-    assert "s3cret" not in stderr
+    assert stderr == (
+        'error: cannot connect to 127.0.0.1:1, database "nowhere", user "someone":'
+        " Connection refused\n"
+    )
 
 
 def test_graph_text(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,9 +40,11 @@ def test_sigterm_releases_tasks_past_the_grace_period_to_another_worker(
     assert first.wait_for("tasks_released")["released"] == 1
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
-            "select status, attempts_count from pgflow.step_tasks where run_id = %s", (run_id,)
+            "select status, attempts_count, released_count from pgflow.step_tasks"
+            " where run_id = %s",
+            (run_id,),
         ).fetchone()
-    assert row == ("queued", 0)  # handed back without consuming an attempt
+    assert row == ("queued", 1, 1)  # handed back: the start is counted, but not as an attempt
     start_worker(extra=("--flow", "e2e_sleep"))
     run = client.wait(run_id, 30)
     assert run.status == "completed"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgflow_yaml import db
 
@@ -88,6 +90,38 @@ def test_connect_with_a_malformed_dsn_hides_the_password() -> None:
         db.connect("host=h password=hunter2 oops")
     assert "hunter2" not in str(info.value)
     assert str(info.value).startswith("invalid database URL 'host=h password=*** oops'")
+
+
+@pytest.mark.parametrize(
+    ("dsn", "env", "argument", "expected"),
+    [
+        ("postgresql://u@h/db", None, None, str(db.CONNECT_TIMEOUT)),
+        ("postgresql://u@h/db?connect_timeout=3", None, None, "3"),
+        ("host=h connect_timeout=4", None, None, "4"),
+        ("postgresql://u@h/db", "5", None, None),  # libpq reads PGCONNECT_TIMEOUT itself
+        ("postgresql://u@h/db?connect_timeout=3", None, 6, "6"),
+    ],
+)
+def test_connect_keeps_the_timeout_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+    dsn: str,
+    env: str | None,
+    argument: int | None,
+    expected: str | None,
+) -> None:
+    """The DSN's ``connect_timeout`` or ``PGCONNECT_TIMEOUT`` wins over the default."""
+    if env is None:
+        monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("PGCONNECT_TIMEOUT", env)
+    seen: list[dict[str, Any]] = []
+
+    def fake_connect(conninfo: str, *, autocommit: bool, **kwargs: Any) -> None:
+        seen.append(conninfo_to_dict(make_conninfo(conninfo, **kwargs)))
+
+    monkeypatch.setattr(psycopg, "connect", fake_connect)
+    db.connect(dsn, connect_timeout=argument)
+    assert seen[0].get("connect_timeout") == expected
 
 
 def test_connect_to_a_missing_database(pg_server_url: str) -> None:

@@ -1,0 +1,79 @@
+-- _start_runs(flow_slug, inputs, run_ids): start one run of a flow per input, set-based: the
+-- run rows, one step state per run and step, then per run its conditions and taskless steps
+-- (empty root maps), and finally the root steps' tasks of all the runs with one queue insert
+-- (_start_ready_steps). A run may come back already completed or failed. run_ids[i] is the id
+-- of the run of inputs[i] (callers pass fresh ids when the user gave none). Internal: the batch
+-- behind start_flow and start_flows. Returns nothing; the runs are in pgflow.runs.
+-- Raises: 'Flow "%" does not exist' (foreign_key_violation on runs_flow_slug_fkey, as 0.8.1);
+-- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
+-- array (got %)' (both with DETAIL 'inputs[i]', 0-based, when there are several inputs); runs_pkey (a run_id already used);
+-- 'Cascade loop exceeded safety limit ...'.
+set search_path to '';
+
+create or replace function pgflow._start_runs(flow_slug text, inputs jsonb[], run_ids uuid[])
+returns void
+language plpgsql
+volatile
+set search_path to ''
+as $$
+#variable_conflict use_column
+declare
+  v_bad record;
+  v_run_id uuid;
+  v_where text;
+begin
+  if not exists (select 1 from pgflow.flows f where f.flow_slug = _start_runs.flow_slug) then
+    raise exception 'Flow "%" does not exist', _start_runs.flow_slug
+      using errcode = 'foreign_key_violation', constraint = 'runs_flow_slug_fkey';
+  end if;
+
+  if exists (
+    select 1 from pgflow.steps s
+    where s.flow_slug = _start_runs.flow_slug and s.step_type = 'map' and s.deps_count = 0
+  ) then
+    select u.input, u.ord - 1 as position into v_bad
+    from unnest(_start_runs.inputs) with ordinality as u(input, ord)
+    where u.input is null or jsonb_typeof(u.input) <> 'array'
+    order by u.ord
+    limit 1;
+    if found then
+      v_where := case when cardinality(_start_runs.inputs) > 1
+        then format('inputs[%s]', v_bad.position) else '' end;
+      if v_bad.input is null then
+        raise exception 'Flow % has root map steps but input is NULL', _start_runs.flow_slug
+          using detail = v_where;
+      end if;
+      raise exception 'Flow % has root map steps but input is not an array (got %)',
+        _start_runs.flow_slug, jsonb_typeof(v_bad.input)
+        using detail = v_where;
+    end if;
+  end if;
+
+  insert into pgflow.runs (run_id, flow_slug, input, remaining_steps)
+  select u.run_id, _start_runs.flow_slug, u.input,
+         (select count(*) from pgflow.steps s where s.flow_slug = _start_runs.flow_slug)
+  from unnest(_start_runs.run_ids, _start_runs.inputs) with ordinality as u(run_id, input, ord)
+  order by u.ord;
+
+  insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
+  select
+    s.flow_slug,
+    u.run_id,
+    s.step_slug,
+    s.deps_count,
+    case
+      when s.step_type = 'single' then 1
+      when s.deps_count = 0 and jsonb_typeof(u.input) = 'array' then jsonb_array_length(u.input)
+    end
+  from unnest(_start_runs.run_ids, _start_runs.inputs) with ordinality as u(run_id, input, ord)
+  cross join pgflow.steps s
+  where s.flow_slug = _start_runs.flow_slug
+  order by u.ord, s.step_index;
+
+  -- conditions and taskless steps run by run; the ready steps of all runs start together
+  foreach v_run_id in array _start_runs.run_ids loop
+    perform pgflow._advance_run(v_run_id, false);
+  end loop;
+  perform pgflow._start_ready_steps(_start_runs.run_ids);
+end;
+$$;

@@ -1,0 +1,54 @@
+-- start_flows(flow_slug, inputs, run_ids): start one run per element of the JSON array inputs
+-- in one call, set-based (what start_flow does for one input, at a fraction of the cost per
+-- run: the root steps' tasks of all the runs are sent with one queue insert). run_ids, when
+-- given, holds the id of each run in input order (same length as inputs); otherwise fresh
+-- time-ordered ids are used. Returns the run rows in input order.
+-- Raises what start_flow raises (the root-map input errors name the input: DETAIL
+-- 'inputs[i]'); 'start_flows expects a JSON array of inputs, got %'; 'start_flows got % inputs
+-- but % run ids'.
+set search_path to '';
+
+create or replace function pgflow.start_flows(
+  flow_slug text,
+  inputs jsonb,
+  run_ids uuid[] default null
+)
+returns setof pgflow.runs
+language plpgsql
+volatile
+set search_path to ''
+set enable_seqscan to off
+as $$
+#variable_conflict use_column
+declare
+  v_inputs jsonb[];
+  v_run_ids uuid[];
+begin
+  if jsonb_typeof(start_flows.inputs) is distinct from 'array' then
+    raise exception 'start_flows expects a JSON array of inputs, got %',
+      coalesce(jsonb_typeof(start_flows.inputs), 'null');
+  end if;
+  v_inputs := array(select e from jsonb_array_elements(start_flows.inputs) e);
+  if start_flows.run_ids is null then
+    v_run_ids := array(select pgflow._time_ordered_uuid() from unnest(v_inputs));
+  elsif coalesce(cardinality(start_flows.run_ids), 0) <> coalesce(cardinality(v_inputs), 0) then
+    raise exception 'start_flows got % inputs but % run ids',
+      coalesce(cardinality(v_inputs), 0), coalesce(cardinality(start_flows.run_ids), 0);
+  else
+    v_run_ids := array(select coalesce(u.id, pgflow._time_ordered_uuid())
+                       from unnest(start_flows.run_ids) with ordinality as u(id, ord)
+                       order by u.ord);
+  end if;
+  if cardinality(v_inputs) = 0 then
+    return;
+  end if;
+
+  perform pgflow._start_runs(start_flows.flow_slug, v_inputs, v_run_ids);
+
+  return query
+    select r.*
+    from unnest(v_run_ids) with ordinality as u(run_id, ord)
+    join pgflow.runs r on r.run_id = u.run_id
+    order by u.ord;
+end;
+$$;
