@@ -20,7 +20,7 @@ as $$
 declare
   v_bad record;
   v_run_id uuid;
-  v_where text;
+  v_message text;
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = _start_runs.flow_slug) then
     raise exception 'Flow "%" does not exist', _start_runs.flow_slug
@@ -37,15 +37,16 @@ begin
     order by u.ord
     limit 1;
     if found then
-      v_where := case when cardinality(_start_runs.inputs) > 1
-        then format('inputs[%s]', v_bad.position) else '' end;
-      if v_bad.input is null then
-        raise exception 'Flow % has root map steps but input is NULL', _start_runs.flow_slug
-          using detail = v_where;
+      v_message := case when v_bad.input is null
+        then format('Flow %s has root map steps but input is NULL', _start_runs.flow_slug)
+        else format('Flow %s has root map steps but input is not an array (got %s)',
+          _start_runs.flow_slug, jsonb_typeof(v_bad.input))
+      end;
+      if cardinality(_start_runs.inputs) > 1 then
+        raise exception using message = v_message,
+          detail = format('inputs[%s]', v_bad.position);
       end if;
-      raise exception 'Flow % has root map steps but input is not an array (got %)',
-        _start_runs.flow_slug, jsonb_typeof(v_bad.input)
-        using detail = v_where;
+      raise exception using message = v_message;
     end if;
   end if;
 

@@ -39,10 +39,6 @@ begin
                        from unnest(start_flows.run_ids) with ordinality as u(id, ord)
                        order by u.ord);
   end if;
-  if cardinality(v_inputs) = 0 then
-    return;
-  end if;
-
   perform pgflow._start_runs(start_flows.flow_slug, v_inputs, v_run_ids);
 
   return query

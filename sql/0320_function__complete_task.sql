@@ -1,12 +1,9 @@
--- _complete_task(run_id, step_slug, task_index, output, attempt, deferred): record a started
--- task's output and advance the run: the step completes when its last task does (a map step's
--- output is its tasks' outputs in task order), children count down, ready steps start, the run
+-- _complete_task(run_id, step_slug, task_index, output, attempt): record a started task's
+-- output and advance the run: the step completes when its last task does (a map step's output
+-- is its tasks' outputs in task order), children count down, ready steps start, the run
 -- completes. A call for a task that is not started, of a run that is not started, or (attempt
 -- given) for another attempt than the task's current one changes nothing. A single step whose
 -- map child needs an array and that produced something else fails the run ([TYPE_VIOLATION]).
--- deferred: the caller archives the message of every task this call ended (the returned row is
--- completed or failed) and starts the runs' ready steps afterwards, once for a whole batch
--- (complete_tasks).
 -- Internal: locks the run row first (the lock order of every writer of a run).
 -- Returns the task row, or nothing for an unknown task. Raises nothing.
 set search_path to '';
@@ -16,8 +13,7 @@ create or replace function pgflow._complete_task(
   step_slug text,
   task_index int,
   output jsonb,
-  attempt int default null,
-  deferred boolean default false
+  attempt int default null
 )
 returns setof pgflow.step_tasks
 language plpgsql
@@ -82,9 +78,7 @@ begin
       where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
         and t.task_index = v_task.task_index
       returning * into v_task;
-      if not _complete_task.deferred then
-        perform pgmq.archive(v_task.flow_slug, v_task.message_id);
-      end if;
+      perform pgmq.archive(v_task.flow_slug, v_task.message_id);
       perform pgflow._fail_run(
         v_task.run_id,
         v_task.step_slug,
@@ -105,14 +99,12 @@ begin
   where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
     and t.task_index = v_task.task_index
   returning * into v_task;
-  if not _complete_task.deferred then
-    perform pgmq.archive(v_task.flow_slug, v_task.message_id);
-  end if;
+  perform pgmq.archive(v_task.flow_slug, v_task.message_id);
 
   if v_step_type = 'single' then
     -- a single step has one task: it completes with it
     perform pgflow._complete_step(v_task.run_id, v_task.step_slug, _complete_task.output);
-    perform pgflow._advance_run(v_task.run_id, not _complete_task.deferred);
+    perform pgflow._advance_run(v_task.run_id);
   else
     update pgflow.step_states ss
     set remaining_tasks = ss.remaining_tasks - 1
@@ -124,7 +116,7 @@ begin
       from pgflow.step_tasks t
       where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug;
       perform pgflow._complete_step(v_task.run_id, v_task.step_slug, v_step_output);
-      perform pgflow._advance_run(v_task.run_id, not _complete_task.deferred);
+      perform pgflow._advance_run(v_task.run_id);
     end if;
   end if;
 

@@ -2,9 +2,11 @@
 -- followed by the privilege files sql/0950_* onwards).
 --
 -- 0.2.0 makes the batch calls set-based where 0.1.0 worked task by task or run by run:
--- - complete_tasks archives the batch's messages with one pgmq call per flow and starts the steps
---   the batch made ready together, with one queue insert per flow (_start_ready_steps now takes
---   an array of runs; _advance_run and _complete_task can leave the starting to their caller);
+-- - complete_tasks is set-based: one statement completes the batch's tasks, one counts their
+--   steps down, one their children, one the runs; one pgmq call per flow archives the messages
+--   and the steps the batch made ready start together, with one queue insert per flow
+--   (_start_ready_steps now takes an array of runs; _advance_run can leave the starting to its
+--   caller);
 -- - start_flows(flow_slug, inputs, run_ids) starts many runs in one set-based call (start_flow
 --   is the one-input case of the same code, _start_runs);
 -- - complete_tasks and fail_tasks check their batch argument with one helper
@@ -23,7 +25,6 @@ alter table pgflow.step_tasks
 -- signatures that changed: the old functions go, the new ones are created below
 drop function pgflow._start_ready_steps(uuid);
 drop function pgflow._advance_run(uuid);
-drop function pgflow._complete_task(uuid, text, int, jsonb, int);
 
 -- from sql/0335_function__check_task_batch.sql
 -- _check_task_batch(items, caller): check the batch argument of complete_tasks / fail_tasks
@@ -291,7 +292,7 @@ as $$
 declare
   v_bad record;
   v_run_id uuid;
-  v_where text;
+  v_message text;
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = _start_runs.flow_slug) then
     raise exception 'Flow "%" does not exist', _start_runs.flow_slug
@@ -308,15 +309,16 @@ begin
     order by u.ord
     limit 1;
     if found then
-      v_where := case when cardinality(_start_runs.inputs) > 1
-        then format('inputs[%s]', v_bad.position) else '' end;
-      if v_bad.input is null then
-        raise exception 'Flow % has root map steps but input is NULL', _start_runs.flow_slug
-          using detail = v_where;
+      v_message := case when v_bad.input is null
+        then format('Flow %s has root map steps but input is NULL', _start_runs.flow_slug)
+        else format('Flow %s has root map steps but input is not an array (got %s)',
+          _start_runs.flow_slug, jsonb_typeof(v_bad.input))
+      end;
+      if cardinality(_start_runs.inputs) > 1 then
+        raise exception using message = v_message,
+          detail = format('inputs[%s]', v_bad.position);
       end if;
-      raise exception 'Flow % has root map steps but input is not an array (got %)',
-        _start_runs.flow_slug, jsonb_typeof(v_bad.input)
-        using detail = v_where;
+      raise exception using message = v_message;
     end if;
   end if;
 
@@ -416,10 +418,6 @@ begin
                        from unnest(start_flows.run_ids) with ordinality as u(id, ord)
                        order by u.ord);
   end if;
-  if cardinality(v_inputs) = 0 then
-    return;
-  end if;
-
   perform pgflow._start_runs(start_flows.flow_slug, v_inputs, v_run_ids);
 
   return query
@@ -427,141 +425,6 @@ begin
     from unnest(v_run_ids) with ordinality as u(run_id, ord)
     join pgflow.runs r on r.run_id = u.run_id
     order by u.ord;
-end;
-$$;
-
--- from sql/0320_function__complete_task.sql
--- _complete_task(run_id, step_slug, task_index, output, attempt, deferred): record a started
--- task's output and advance the run: the step completes when its last task does (a map step's
--- output is its tasks' outputs in task order), children count down, ready steps start, the run
--- completes. A call for a task that is not started, of a run that is not started, or (attempt
--- given) for another attempt than the task's current one changes nothing. A single step whose
--- map child needs an array and that produced something else fails the run ([TYPE_VIOLATION]).
--- deferred: the caller archives the message of every task this call ended (the returned row is
--- completed or failed) and starts the runs' ready steps afterwards, once for a whole batch
--- (complete_tasks).
--- Internal: locks the run row first (the lock order of every writer of a run).
--- Returns the task row, or nothing for an unknown task. Raises nothing.
-set search_path to '';
-
-create or replace function pgflow._complete_task(
-  run_id uuid,
-  step_slug text,
-  task_index int,
-  output jsonb,
-  attempt int default null,
-  deferred boolean default false
-)
-returns setof pgflow.step_tasks
-language plpgsql
-volatile
-set search_path to ''
-as $$
-#variable_conflict use_column
-declare
-  v_run_status text;
-  v_task pgflow.step_tasks;
-  v_step_type text;
-  v_map_child text;
-  v_remaining int;
-  v_step_output jsonb;
-begin
-  select r.status into v_run_status
-  from pgflow.runs r where r.run_id = _complete_task.run_id
-  for no key update;
-
-  -- no row lock needed: every writer of a started task holds the run lock (claims only touch
-  -- queued tasks)
-  select * into v_task from pgflow.step_tasks t
-  where t.run_id = _complete_task.run_id
-    and t.step_slug = _complete_task.step_slug
-    and t.task_index = _complete_task.task_index;
-  if not found then
-    return;
-  end if;
-
-  if v_run_status is distinct from 'started'
-    or v_task.status <> 'started'
-    or (_complete_task.attempt is not null and _complete_task.attempt <> v_task.attempts_count)
-  then
-    return next v_task;
-    return;
-  end if;
-
-  select s.step_type,
-         case when s.step_type = 'single' then (
-           select d.step_slug
-           from pgflow.deps d
-           join pgflow.steps c on c.flow_slug = d.flow_slug and c.step_slug = d.step_slug
-           where d.flow_slug = s.flow_slug and d.dep_slug = s.step_slug and c.step_type = 'map'
-           order by c.step_index
-           limit 1
-         ) end
-  into v_step_type, v_map_child
-  from pgflow.steps s
-  where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
-
-  if jsonb_typeof(_complete_task.output) is distinct from 'array' then
-    if v_map_child is not null then
-      update pgflow.step_tasks t
-      set status = 'failed',
-          output = _complete_task.output,
-          error_message = format(
-            '[TYPE_VIOLATION] Produced %s instead of array',
-            coalesce(jsonb_typeof(_complete_task.output), 'null')
-          ),
-          error_type = 'type_violation',
-          failed_at = clock_timestamp()
-      where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
-        and t.task_index = v_task.task_index
-      returning * into v_task;
-      if not _complete_task.deferred then
-        perform pgmq.archive(v_task.flow_slug, v_task.message_id);
-      end if;
-      perform pgflow._fail_run(
-        v_task.run_id,
-        v_task.step_slug,
-        format(
-          '[TYPE_VIOLATION] Map step %s expects array input but dependency %s produced %s',
-          v_map_child, v_task.step_slug, coalesce(jsonb_typeof(_complete_task.output), 'null')
-        )
-      );
-      return next v_task;
-      return;
-    end if;
-  end if;
-
-  update pgflow.step_tasks t
-  set status = 'completed',
-      output = _complete_task.output,
-      completed_at = clock_timestamp()
-  where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
-    and t.task_index = v_task.task_index
-  returning * into v_task;
-  if not _complete_task.deferred then
-    perform pgmq.archive(v_task.flow_slug, v_task.message_id);
-  end if;
-
-  if v_step_type = 'single' then
-    -- a single step has one task: it completes with it
-    perform pgflow._complete_step(v_task.run_id, v_task.step_slug, _complete_task.output);
-    perform pgflow._advance_run(v_task.run_id, not _complete_task.deferred);
-  else
-    update pgflow.step_states ss
-    set remaining_tasks = ss.remaining_tasks - 1
-    where ss.run_id = v_task.run_id and ss.step_slug = v_task.step_slug and ss.status = 'started'
-    returning ss.remaining_tasks into v_remaining;
-
-    if v_remaining = 0 then
-      select jsonb_agg(t.output order by t.task_index) into v_step_output
-      from pgflow.step_tasks t
-      where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug;
-      perform pgflow._complete_step(v_task.run_id, v_task.step_slug, v_step_output);
-      perform pgflow._advance_run(v_task.run_id, not _complete_task.deferred);
-    end if;
-  end if;
-
-  return next v_task;
 end;
 $$;
 
@@ -707,10 +570,19 @@ $$;
 -- from sql/0341_function_complete_tasks.sql
 -- complete_tasks(results): complete_task for a batch in one transaction; results is a JSON
 -- array of {"run_id", "step_slug", "task_index", "output", "attempt"} ("attempt" optional, a
--- missing "output" is JSON null). Runs are locked in run_id order first. The batch's messages
--- are archived with one pgmq call per flow and the steps it made ready start together at the
--- end (one queue insert per flow), so a batch costs much less than its tasks one by one.
--- Returns the task rows. Raises: 'complete_tasks expects a JSON array, got %';
+-- missing "output" is JSON null). Runs are locked in run_id order first.
+-- Set-based: the batch's started tasks are completed with one statement, their steps count down
+-- (and complete) with one, the children of the completed steps with one, the runs with one;
+-- conditions and taskless cascades are resolved per run only where a step became ready that
+-- needs it; the batch's messages are archived with one pgmq call per flow and the steps it made
+-- ready start together (one queue insert per flow). The outcome is that of completing the
+-- items one by one, except that every task of the batch is recorded before conditions are
+-- resolved (a when_unmet 'fail' then fails a run whose other tasks of the batch are completed,
+-- not cancelled: the order inside a batch is arbitrary anyway). Items that would not complete a
+-- started task (late, duplicate, fenced, unknown) and every item of a run with a
+-- [TYPE_VIOLATION] go through complete_task's own path one by one, after the rest, in batch
+-- order, with exactly its outcome.
+-- Returns the task rows, in batch order. Raises: 'complete_tasks expects a JSON array, got %';
 -- 'complete_tasks item % lacks "%"'.
 set search_path to '';
 
@@ -723,50 +595,213 @@ set enable_seqscan to off
 as $$
 #variable_conflict use_column
 declare
-  v_item jsonb;
+  v_done pgflow.step_tasks[];
+  v_done_ord bigint[];
+  v_rows pgflow.step_tasks[] := '{}';
+  v_rows_ord bigint[] := '{}';
+  v_item record;
   v_task pgflow.step_tasks;
-  v_run_ids uuid[] := '{}';
-  v_ended_flows text[] := '{}';
-  v_ended_msgs bigint[] := '{}';
+  v_run_ids uuid[];
+  v_finished_runs uuid[];
+  v_cascade_runs uuid[];
+  v_run_id uuid;
   v_archive record;
 begin
   perform pgflow._check_task_batch(complete_tasks.results, 'complete_tasks');
 
-  perform pgflow._lock_runs(array(
-    select (e ->> 'run_id')::uuid from jsonb_array_elements(complete_tasks.results) e
-  ));
+  -- the batch's runs in the order they first appear (new tasks are sent in that order)
+  v_run_ids := array(
+    select e.run_id
+    from (
+      select (e.v ->> 'run_id')::uuid as run_id, e.ord
+      from jsonb_array_elements(complete_tasks.results) with ordinality as e(v, ord)
+    ) e
+    group by e.run_id
+    order by min(e.ord)
+  );
+  perform pgflow._lock_runs(v_run_ids);
 
-  for v_item in select e from jsonb_array_elements(complete_tasks.results) e loop
-    for v_task in
-      select * from pgflow._complete_task(
-        (v_item ->> 'run_id')::uuid,
-        v_item ->> 'step_slug',
-        (v_item ->> 'task_index')::int,
-        coalesce(v_item -> 'output', 'null'::jsonb),
-        (v_item ->> 'attempt')::int,
-        deferred => true
-      )
-    loop
-      return next v_task;
-      v_run_ids := v_run_ids || v_task.run_id;
-      if v_task.status in ('completed', 'failed') and v_task.message_id is not null then
-        -- ended by this call, or earlier (archiving an archived message changes nothing)
-        v_ended_flows := v_ended_flows || v_task.flow_slug;
-        v_ended_msgs := v_ended_msgs || v_task.message_id;
+  -- 1. the started tasks this batch completes: the first report of each task, with its current
+  --    attempt (or none), of a started run, and not a [TYPE_VIOLATION] anywhere in that run
+  with items as (
+    select e.ord,
+           (e.v ->> 'run_id')::uuid as run_id,
+           e.v ->> 'step_slug' as step_slug,
+           (e.v ->> 'task_index')::int as task_index,
+           coalesce(e.v -> 'output', 'null'::jsonb) as output,
+           (e.v ->> 'attempt')::int as attempt
+    from jsonb_array_elements(complete_tasks.results) with ordinality as e(v, ord)
+  ),
+  firsts as (
+    select distinct on (i.run_id, i.step_slug, i.task_index) i.*
+    from items i
+    order by i.run_id, i.step_slug, i.task_index, i.ord
+  ),
+  candidates as (
+    select f.*,
+           s.step_type = 'single' and jsonb_typeof(f.output) is distinct from 'array'
+             and exists (
+               select 1 from pgflow.deps d
+               join pgflow.steps c on c.flow_slug = d.flow_slug and c.step_slug = d.step_slug
+               where d.flow_slug = s.flow_slug and d.dep_slug = s.step_slug
+                 and c.step_type = 'map'
+             ) as violates
+    from firsts f
+    join pgflow.step_tasks t
+      on t.run_id = f.run_id and t.step_slug = f.step_slug and t.task_index = f.task_index
+    join pgflow.runs r on r.run_id = f.run_id
+    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    where t.status = 'started'
+      and r.status = 'started'
+      and (f.attempt is null or f.attempt = t.attempts_count)
+  ),
+  fast as (
+    select c.* from candidates c
+    where not exists (select 1 from candidates v where v.run_id = c.run_id and v.violates)
+  ),
+  completed as (
+    update pgflow.step_tasks t
+    set status = 'completed',
+        output = f.output,
+        completed_at = clock_timestamp()
+    from fast f
+    where t.run_id = f.run_id and t.step_slug = f.step_slug and t.task_index = f.task_index
+    returning t as task, f.ord
+  )
+  select coalesce(array_agg(c.task order by c.ord), '{}'),
+         coalesce(array_agg(c.ord order by c.ord), '{}')
+  into v_done, v_done_ord
+  from completed c;
+
+  if cardinality(v_done) > 0 then
+    -- 2. their steps count down; a step whose last task completed completes with its output
+    --    (a single step: its task's; a map step: its tasks' outputs in task order)
+    with finished as (
+      update pgflow.step_states ss
+      set remaining_tasks = ss.remaining_tasks - g.tasks,
+          status = case when ss.remaining_tasks = g.tasks then 'completed' else ss.status end,
+          output = case when ss.remaining_tasks = g.tasks then
+            case when g.step_type = 'single' then g.single_output else (
+              select jsonb_agg(t.output order by t.task_index)
+              from pgflow.step_tasks t
+              where t.run_id = ss.run_id and t.step_slug = ss.step_slug
+            ) end
+          end,
+          completed_at = case when ss.remaining_tasks = g.tasks then clock_timestamp() end
+      from (
+        select d.run_id, d.step_slug, count(*)::int as tasks, min(s.step_type) as step_type,
+               (array_agg(d.output))[1] as single_output
+        from unnest(v_done) d
+        join pgflow.steps s on s.flow_slug = d.flow_slug and s.step_slug = d.step_slug
+        group by d.run_id, d.step_slug
+      ) g
+      where ss.run_id = g.run_id and ss.step_slug = g.step_slug and ss.status = 'started'
+      returning ss.flow_slug, ss.run_id, ss.step_slug, ss.status, ss.output
+    ),
+    -- 3. the children of the completed steps count their dependencies down (a map child
+    --    learns its task count from its parent's output)
+    children as (
+      update pgflow.step_states c
+      set remaining_deps = c.remaining_deps - x.parents,
+          initial_tasks = case
+            when x.step_type = 'map' and jsonb_typeof(x.parent_output) = 'array'
+              then jsonb_array_length(x.parent_output)
+            when x.step_type = 'map' then 0
+            else c.initial_tasks
+          end
+      from (
+        select f.run_id, d.step_slug, count(*)::int as parents, min(s.step_type) as step_type,
+               (array_agg(f.output))[1] as parent_output
+        from finished f
+        join pgflow.deps d on d.flow_slug = f.flow_slug and d.dep_slug = f.step_slug
+        join pgflow.steps s on s.flow_slug = d.flow_slug and s.step_slug = d.step_slug
+        where f.status = 'completed'
+        group by f.run_id, d.step_slug
+      ) x
+      where c.run_id = x.run_id and c.step_slug = x.step_slug and c.status = 'created'
+      returning c.run_id
+    ),
+    -- 4. the runs count their steps down
+    runs as (
+      update pgflow.runs r
+      set remaining_steps = r.remaining_steps - y.steps
+      from (
+        select f.run_id, count(*)::int as steps
+        from finished f
+        where f.status = 'completed'
+        group by f.run_id
+      ) y
+      where r.run_id = y.run_id
+      returning r.run_id
+    )
+    select array(select run_id from runs)
+    into v_finished_runs;
+
+    -- 5. runs where a step became ready that has a condition or no task need the cascade;
+    --    the others only may have completed
+    v_cascade_runs := array(
+      select distinct ss.run_id
+      from pgflow.step_states ss
+      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+      where ss.run_id = any(v_finished_runs)
+        and ss.status = 'created'
+        and ss.remaining_deps = 0
+        and (
+          ss.initial_tasks = 0
+          or s.required_input_pattern is not null
+          or s.forbidden_input_pattern is not null
+        )
+    );
+    foreach v_run_id in array v_finished_runs loop
+      if v_run_id = any(v_cascade_runs) then
+        perform pgflow._advance_run(v_run_id, false);
+      else
+        perform pgflow.maybe_complete_run(v_run_id);
       end if;
     end loop;
-  end loop;
 
+    v_rows := v_done;
+    v_rows_ord := v_done_ord;
+  end if;
+
+  -- the batch's messages, one pgmq call per flow, and the steps it made ready
   for v_archive in
-    select m.flow_slug, array_agg(m.msg_id order by m.msg_id) as msg_ids
-    from unnest(v_ended_flows, v_ended_msgs) as m(flow_slug, msg_id)
-    group by m.flow_slug
-    order by m.flow_slug
+    select d.flow_slug, array_agg(d.message_id order by d.message_id) as msg_ids
+    from unnest(v_done) d
+    where d.message_id is not null
+    group by d.flow_slug
+    order by d.flow_slug
   loop
     perform pgmq.archive(v_archive.flow_slug, v_archive.msg_ids);
   end loop;
-
   perform pgflow._start_ready_steps(v_run_ids);
+
+  -- 6. everything else, exactly one by one in batch order: late, duplicate, fenced and unknown
+  --    items (they change nothing) and every item of a run with a [TYPE_VIOLATION]
+  for v_item in
+    select e.ord, e.v
+    from jsonb_array_elements(complete_tasks.results) with ordinality as e(v, ord)
+    where not e.ord = any(v_done_ord)
+    order by e.ord
+  loop
+    for v_task in
+      select * from pgflow._complete_task(
+        (v_item.v ->> 'run_id')::uuid,
+        v_item.v ->> 'step_slug',
+        (v_item.v ->> 'task_index')::int,
+        coalesce(v_item.v -> 'output', 'null'::jsonb),
+        (v_item.v ->> 'attempt')::int
+      )
+    loop
+      v_rows := v_rows || v_task;
+      v_rows_ord := v_rows_ord || v_item.ord;
+    end loop;
+  end loop;
+
+  return query
+    select (v_rows[i]).*
+    from generate_subscripts(v_rows, 1) as i
+    order by v_rows_ord[i];
 end;
 $$;
 

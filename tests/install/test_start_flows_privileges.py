@@ -1,0 +1,106 @@
+"""``pgflow install --roles``: pgflow_client may call start_flows; PUBLIC and the worker may not.
+
+Follows tests/install/test_roles.py: a login user per test, member of one role (or of none),
+dropped afterwards; the NOLOGIN roles are cluster-wide and shared, so they are never dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
+
+from pgflow_yaml import core
+
+_counter = itertools.count()
+_START_FLOWS = "pgflow.start_flows(text, jsonb, uuid[])"
+
+
+@pytest.fixture
+def roles_dsn(dsn: str) -> str:
+    """Return a database with the core and its roles installed and one flow."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        core.install(conn, roles=True)
+        conn.execute("select pgflow.create_flow('batch')")
+        conn.execute("select pgflow.add_step('batch', 'only')")
+    return dsn
+
+
+@pytest.fixture
+def login(roles_dsn: str) -> Iterator[Any]:
+    """Return a function creating a login user in a role and connecting as it."""
+    created: list[str] = []
+    conns: list[psycopg.Connection[Any]] = []
+
+    def connect(role: str | None) -> psycopg.Connection[Any]:
+        name = f"pgflow_sf_{os.getpid()}_{next(_counter)}"
+        with psycopg.connect(roles_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("create role {} login").format(sql.Identifier(name)))
+            created.append(name)
+            if role:
+                admin.execute(
+                    sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(name))
+                )
+        conn = psycopg.connect(make_conninfo(roles_dsn, user=name), autocommit=True)
+        conns.append(conn)
+        return conn
+
+    yield connect
+    for conn in conns:
+        conn.close()
+    with psycopg.connect(roles_dsn, autocommit=True) as admin:
+        for name in created:
+            admin.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
+
+
+def test_client_may_execute_start_flows_and_public_may_not(roles_dsn: str) -> None:
+    with psycopg.connect(roles_dsn, autocommit=True) as conn:
+        granted = conn.execute(
+            "select has_function_privilege('pgflow_client', %s, 'execute'),"
+            " has_function_privilege('pgflow_worker', %s, 'execute'),"
+            " p.prosecdef, p.proacl is not null"
+            " and not exists (select 1 from aclexplode(p.proacl) a where a.grantee = 0)"
+            " from pg_proc p where p.oid = %s::regprocedure",
+            (_START_FLOWS, _START_FLOWS, _START_FLOWS),
+        ).fetchone()
+    # client yes, worker no, runs as its owner, nothing for PUBLIC
+    assert granted == (True, False, True, True)
+
+
+def test_client_starts_a_batch_of_runs(roles_dsn: str, login: Any) -> None:
+    client = login("pgflow_client")
+    run_ids = [uuid.uuid4(), uuid.uuid4()]
+    started = client.execute(
+        "select run_id, status, input from pgflow.start_flows('batch', %s, %s)",
+        (Jsonb([{"n": 1}, {"n": 2}]), run_ids),
+    ).fetchall()
+    assert started == [
+        (run_ids[0], "started", {"n": 1}),
+        (run_ids[1], "started", {"n": 2}),
+    ]
+    with psycopg.connect(roles_dsn, autocommit=True) as conn:
+        queued = conn.execute("select count(*) from pgflow.step_tasks").fetchone()
+    assert queued == (2,)
+
+
+def test_worker_is_denied_start_flows(roles_dsn: str, login: Any) -> None:
+    worker = login("pgflow_worker")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+        worker.execute("select * from pgflow.start_flows('batch', '[{}]'::jsonb)")
+    assert "permission denied for function start_flows" in str(caught.value)
+
+
+def test_user_without_a_role_is_denied_start_flows(roles_dsn: str, login: Any) -> None:
+    nobody = login(None)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+        nobody.execute("select * from pgflow.start_flows('batch', '[{}]'::jsonb)")
+    assert "permission denied for schema pgflow" in str(caught.value)

@@ -1,0 +1,1 @@
+"""Tests of pgflow.start_flows."""
