@@ -7,11 +7,13 @@
 -- needs it; the batch's messages are archived with one pgmq call per flow and the steps it made
 -- ready start together (one queue insert per flow). The outcome is that of completing the
 -- items one by one, except that every task of the batch is recorded before conditions are
--- resolved (a when_unmet 'fail' then fails a run whose other tasks of the batch are completed,
--- not cancelled: the order inside a batch is arbitrary anyway). Items that would not complete a
--- started task (late, duplicate, fenced, unknown) and every item of a run with a
--- [TYPE_VIOLATION] go through complete_task's own path one by one, after the rest, in batch
--- order, with exactly its outcome.
+-- resolved (the order inside a batch is arbitrary anyway): a when_unmet 'fail' then fails a run
+-- whose other tasks of the batch are completed, not cancelled, and a step that a condition skips
+-- still counts down the parents completed in the same batch (remaining_deps of a skipped step).
+-- Items that would not complete a started task (late, duplicate, fenced) and every item of a run
+-- with a [TYPE_VIOLATION] go through complete_task's own path one by one, after the rest, in
+-- batch order, with exactly its outcome; an item naming a task that did not exist when the batch
+-- began returns nothing (even if the batch creates that task).
 -- Returns the task rows, in batch order. Raises: 'complete_tasks expects a JSON array, got %';
 -- 'complete_tasks item % lacks "%"'.
 set search_path to '';
@@ -27,6 +29,7 @@ as $$
 declare
   v_done pgflow.step_tasks[];
   v_done_ord bigint[];
+  v_unknown_ord bigint[];
   v_rows pgflow.step_tasks[] := '{}';
   v_rows_ord bigint[] := '{}';
   v_item record;
@@ -98,10 +101,15 @@ begin
     where t.run_id = f.run_id and t.step_slug = f.step_slug and t.task_index = f.task_index
     returning t as task, f.ord
   )
-  select coalesce(array_agg(c.task order by c.ord), '{}'),
-         coalesce(array_agg(c.ord order by c.ord), '{}')
-  into v_done, v_done_ord
-  from completed c;
+  select (select coalesce(array_agg(c.task order by c.ord), '{}') from completed c),
+         (select coalesce(array_agg(c.ord order by c.ord), '{}') from completed c),
+         (select coalesce(array_agg(i.ord), '{}') from items i
+          where not exists (
+            select 1 from pgflow.step_tasks t
+            where t.run_id = i.run_id and t.step_slug = i.step_slug
+              and t.task_index = i.task_index
+          ))
+  into v_done, v_done_ord, v_unknown_ord;
 
   if cardinality(v_done) > 0 then
     -- 2. their steps count down; a step whose last task completed completes with its output
@@ -206,12 +214,13 @@ begin
   end loop;
   perform pgflow._start_ready_steps(v_run_ids);
 
-  -- 6. everything else, exactly one by one in batch order: late, duplicate, fenced and unknown
-  --    items (they change nothing) and every item of a run with a [TYPE_VIOLATION]
+  -- 6. everything else, exactly one by one in batch order: late, duplicate and fenced items
+  --    (they change nothing) and every item of a run with a [TYPE_VIOLATION]; items naming a
+  --    task that did not exist when the batch began return nothing
   for v_item in
     select e.ord, e.v
     from jsonb_array_elements(complete_tasks.results) with ordinality as e(v, ord)
-    where not e.ord = any(v_done_ord)
+    where not e.ord = any(v_done_ord) and not e.ord = any(v_unknown_ord)
     order by e.ord
   loop
     for v_task in
