@@ -1962,6 +1962,18 @@ begin
   );
   perform pgflow._lock_runs(v_run_ids);
 
+  -- items naming a task that does not exist (yet): they will return nothing (a scalar
+  -- subquery, looked up by primary key per item: an anti-join would read all of step_tasks)
+  v_unknown_ord := array(
+    select e.ord
+    from jsonb_array_elements(complete_tasks.results) with ordinality as e(v, ord)
+    where (
+      select t.task_index from pgflow.step_tasks t
+      where t.run_id = (e.v ->> 'run_id')::uuid and t.step_slug = e.v ->> 'step_slug'
+        and t.task_index = (e.v ->> 'task_index')::int
+    ) is null
+  );
+
   -- 1. the started tasks this batch completes: the first report of each task, with its current
   --    attempt (or none), of a started run, and not a [TYPE_VIOLATION] anywhere in that run
   with items as (
@@ -2009,15 +2021,10 @@ begin
     where t.run_id = f.run_id and t.step_slug = f.step_slug and t.task_index = f.task_index
     returning t as task, f.ord
   )
-  select (select coalesce(array_agg(c.task order by c.ord), '{}') from completed c),
-         (select coalesce(array_agg(c.ord order by c.ord), '{}') from completed c),
-         (select coalesce(array_agg(i.ord), '{}') from items i
-          where not exists (
-            select 1 from pgflow.step_tasks t
-            where t.run_id = i.run_id and t.step_slug = i.step_slug
-              and t.task_index = i.task_index
-          ))
-  into v_done, v_done_ord, v_unknown_ord;
+  select coalesce(array_agg(c.task order by c.ord), '{}'),
+         coalesce(array_agg(c.ord order by c.ord), '{}')
+  into v_done, v_done_ord
+  from completed c;
 
   if cardinality(v_done) > 0 then
     -- 2. their steps count down; a step whose last task completed completes with its output
