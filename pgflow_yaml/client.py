@@ -26,10 +26,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import queries
-from pgflow_yaml.db import resolve_dsn
+from pgflow_yaml.db import connect_error, resolve_dsn
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.worker.errors import (
     DatabaseError,
+    DatabaseUnavailable,
     FlowNotFound,
     InvalidInput,
     OutputNotJson,
@@ -233,6 +234,11 @@ def _translate_start(exc: DatabaseError, slug: str) -> PgflowError:
     return exc
 
 
+def _unreachable(dsn: str, exc: psycopg.Error) -> DatabaseUnavailable:
+    """Return the one-line error (server named, no password) of a refused connection or bad URL."""
+    return DatabaseUnavailable(str(connect_error(dsn, exc)))
+
+
 class Client:
     """Start and control runs (synchronous); see the module docstring for an example."""
 
@@ -256,8 +262,10 @@ class Client:
 
     def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            with queries.translated():
+            try:
                 self._conn = psycopg.connect(self.dsn, autocommit=True)
+            except psycopg.Error as exc:
+                raise _unreachable(self.dsn, exc) from None
             self._start_many = ""
         return queries.fetch_sync(self._conn, name, params)
 
@@ -398,8 +406,10 @@ class AsyncClient:
     async def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         async with self._lock:
             if self._conn is None or self._conn.closed or self._conn.broken:
-                with queries.translated():
+                try:
                     self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+                except psycopg.Error as exc:
+                    raise _unreachable(self.dsn, exc) from None
                 self._start_many = ""
             return await queries.fetch(self._conn, name, params)
 

@@ -152,7 +152,12 @@ def connect(
         return psycopg.connect(
             dsn, autocommit=autocommit, connect_timeout=connect_timeout, **kwargs
         )
-    except psycopg.ProgrammingError as exc:
-        raise ConnectError(f"invalid database URL {redact(dsn)!r}: {_reason(exc)}") from None
-    except psycopg.OperationalError as exc:
-        raise ConnectError(f"cannot connect to {describe(dsn)}: {_reason(exc)}") from None
+    except psycopg.Error as exc:
+        raise connect_error(dsn, exc) from None
+
+
+def connect_error(dsn: str, exc: psycopg.Error) -> ConnectError:
+    """Return the one-line error for a failed connection to ``dsn`` (no password in it)."""
+    if isinstance(exc, psycopg.ProgrammingError):
+        return ConnectError(f"invalid database URL {redact(dsn)!r}: {_reason(exc)}")
+    return ConnectError(f"cannot connect to {describe(dsn)}: {_reason(exc)}")

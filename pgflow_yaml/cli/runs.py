@@ -43,11 +43,12 @@ STATUS_STYLE = {
 
 
 def fail(exc: BaseException, code: int = 1) -> typer.Exit:
-    """Print an error as one line on stderr; return the exit to raise."""
+    """Print an error as one line on stderr; return the exit to raise (2: database unreachable)."""
     from pgflow_yaml.db import redact
+    from pgflow_yaml.worker.errors import DatabaseUnavailable
 
     typer.echo(f"error: {redact(str(exc))}", err=True)
-    return typer.Exit(code)
+    return typer.Exit(2 if isinstance(exc, DatabaseUnavailable) else code)
 
 
 def wide_console(stderr: bool = False) -> Console:

@@ -21,6 +21,11 @@ COMMANDS = {
     "run-worker": ["run-worker", FLOW],
     "run": ["run", FLOW],
     "compile --check": ["compile", FLOW, "--check"],
+    "start": ["start", "hello", "--input", "{}"],
+    "status": ["status", "0190abcd-0000-7000-8000-000000000000"],
+    "runs": ["runs"],
+    "cancel": ["cancel", "0190abcd-0000-7000-8000-000000000000"],
+    "retry": ["retry", "0190abcd-0000-7000-8000-000000000000"],
 }
 
 
