@@ -57,3 +57,20 @@ def test_flows_using_only_081_features_run_on_a_real_081_core(
         worker.signal(signal.SIGTERM)
         assert worker.wait(20) == 0
     assert worker.events("worker_stopped")
+
+
+def test_start_many_on_a_real_081_core_falls_back_to_start_flow(pgflow081_dsn: str) -> None:
+    with psycopg.connect(pgflow081_dsn, autocommit=True) as conn:
+        conn.execute("select pgflow.create_flow('many_081')")
+        conn.execute("select pgflow.add_step('many_081', 'a')")
+    with Client(pgflow081_dsn) as client:
+        run_ids = client.start_many("many_081", [{"n": 1}, {"n": 2}, {"n": 3}])
+    with psycopg.connect(pgflow081_dsn) as conn:
+        rows = conn.execute(
+            "select run_id::text, input from pgflow.runs where flow_slug = 'many_081'"
+        ).fetchall()
+    assert sorted(rows, key=lambda r: run_ids.index(r[0])) == [
+        (run_ids[0], {"n": 1}),
+        (run_ids[1], {"n": 2}),
+        (run_ids[2], {"n": 3}),
+    ]
