@@ -51,14 +51,17 @@ begin
     v_left := v_left - cardinality(v_claimed);
 
     if cardinality(v_claimed) < cardinality(v_msg_ids) then
+      -- a scalar subquery per message (by idx_step_tasks_message_id): as an anti-join the
+      -- planner may read all of step_tasks
       perform pgmq.archive(v_flow_slug, array(
         select id from unnest(v_msg_ids) id
-        where not exists (
-          select 1 from pgflow.step_tasks t
-          where t.flow_slug = v_flow_slug
-            and t.message_id = id
+        where (
+          select t.task_index from pgflow.step_tasks t
+          where t.message_id = id
+            and t.flow_slug = v_flow_slug
             and t.status in ('queued', 'started')
-        )
+          limit 1
+        ) is null
       ));
     end if;
 

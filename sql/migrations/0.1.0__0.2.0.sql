@@ -10,7 +10,8 @@
 -- - start_flows(flow_slug, inputs, run_ids) starts many runs in one set-based call (start_flow
 --   is the one-input case of the same code, _start_runs);
 -- - complete_tasks and fail_tasks check their batch argument with one helper
---   (_check_task_batch); _lock_runs is plpgsql, so its plan is kept per session.
+--   (_check_task_batch); _lock_runs is plpgsql, so its plan is kept per session; claim_tasks
+--   looks its orphan messages up per message instead of by an anti-join.
 -- And it closes a fencing hole: release_tasks no longer gives the attempt back by lowering
 -- attempts_count (the next holder got the same attempt number, so a late report of the released
 -- start was accepted); it counts the release in the new step_tasks.released_count, which
@@ -426,6 +427,79 @@ begin
     from unnest(v_run_ids) with ordinality as u(run_id, ord)
     join pgflow.runs r on r.run_id = u.run_id
     order by u.ord;
+end;
+$$;
+
+-- from sql/0312_function_claim_tasks.sql
+-- claim_tasks(flow_slugs, worker_id, qty, vt): read up to qty visible messages from the flows'
+-- queues (going round them from a random one, so that a busy flow cannot starve the others) and
+-- start their tasks, in one round trip. Messages whose task is
+-- gone or finished are archived; messages of a task running elsewhere are left alone.
+-- Returns claimed_task rows (attempt fences complete_task / fail_task; input is the handler's).
+-- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
+set search_path to '';
+
+create or replace function pgflow.claim_tasks(
+  flow_slugs text[],
+  worker_id uuid,
+  qty int default 10,
+  vt int default 5
+)
+returns setof pgflow.claimed_task
+language plpgsql
+volatile
+set search_path to ''
+set enable_seqscan to off
+as $$
+#variable_conflict use_column
+declare
+  v_missing text;
+  v_flow_slug text;
+  v_count int := coalesce(cardinality(claim_tasks.flow_slugs), 0);
+  v_first int := floor(random() * greatest(v_count, 1))::int;
+  v_left int := claim_tasks.qty;
+  v_msg_ids bigint[];
+  v_claimed pgflow.claimed_task[];
+begin
+  if claim_tasks.qty is null or claim_tasks.qty < 1 then
+    raise exception 'qty must be positive (got %)', coalesce(claim_tasks.qty::text, 'null');
+  end if;
+  select u.slug into v_missing
+  from unnest(claim_tasks.flow_slugs) u(slug)
+  where not exists (select 1 from pgflow.flows f where f.flow_slug = u.slug)
+  limit 1;
+  if v_missing is not null then
+    raise exception 'Flow "%" does not exist', v_missing;
+  end if;
+
+  for i in 0 .. v_count - 1 loop
+    exit when v_left <= 0;
+    v_flow_slug := claim_tasks.flow_slugs[(v_first + i) % v_count + 1];
+    v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    continue when cardinality(v_msg_ids) = 0;
+
+    v_claimed := array(
+      select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
+    );
+    v_left := v_left - cardinality(v_claimed);
+
+    if cardinality(v_claimed) < cardinality(v_msg_ids) then
+      -- a scalar subquery per message (by idx_step_tasks_message_id): as an anti-join the
+      -- planner may read all of step_tasks
+      perform pgmq.archive(v_flow_slug, array(
+        select id from unnest(v_msg_ids) id
+        where (
+          select t.task_index from pgflow.step_tasks t
+          where t.message_id = id
+            and t.flow_slug = v_flow_slug
+            and t.status in ('queued', 'started')
+          limit 1
+        ) is null
+      ));
+    end if;
+
+    return query select * from unnest(v_claimed);
+  end loop;
 end;
 $$;
 
