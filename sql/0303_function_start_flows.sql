@@ -31,9 +31,9 @@ begin
   v_inputs := array(select e from jsonb_array_elements(start_flows.inputs) e);
   if start_flows.run_ids is null then
     v_run_ids := array(select pgflow._time_ordered_uuid() from unnest(v_inputs));
-  elsif coalesce(cardinality(start_flows.run_ids), 0) <> coalesce(cardinality(v_inputs), 0) then
+  elsif cardinality(start_flows.run_ids) <> cardinality(v_inputs) then
     raise exception 'start_flows got % inputs but % run ids',
-      coalesce(cardinality(v_inputs), 0), coalesce(cardinality(start_flows.run_ids), 0);
+      cardinality(v_inputs), cardinality(start_flows.run_ids);
   else
     v_run_ids := array(select coalesce(u.id, pgflow._time_ordered_uuid())
                        from unnest(start_flows.run_ids) with ordinality as u(id, ord)

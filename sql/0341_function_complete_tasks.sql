@@ -3,9 +3,9 @@
 -- missing "output" is JSON null). Runs are locked in run_id order first.
 -- Set-based: the batch's started tasks are completed with one statement, their steps count down
 -- (and complete) with one, the children of the completed steps with one, the runs with one;
--- conditions and taskless cascades are resolved per run only where a step became ready that
--- needs it; the batch's messages are archived with one pgmq call per flow and the steps it made
--- ready start together (one queue insert per flow). The outcome is that of completing the
+-- conditions and taskless cascades are resolved per run that completed a step; the batch's
+-- messages are archived with one pgmq call per flow and the steps it made ready start
+-- together (one queue insert per flow). The outcome is that of completing the
 -- items one by one, except that every task of the batch is recorded before conditions are
 -- resolved (the order inside a batch is arbitrary anyway): a when_unmet 'fail' then fails a run
 -- whose other tasks of the batch are completed, not cancelled, and a step that a condition skips
@@ -36,7 +36,6 @@ declare
   v_task pgflow.step_tasks;
   v_run_ids uuid[];
   v_finished_runs uuid[];
-  v_cascade_runs uuid[];
   v_run_id uuid;
   v_archive record;
 begin
@@ -182,27 +181,10 @@ begin
     select array(select run_id from runs)
     into v_finished_runs;
 
-    -- 5. runs where a step became ready that has a condition or no task need the cascade;
-    --    the others only may have completed
-    v_cascade_runs := array(
-      select distinct ss.run_id
-      from pgflow.step_states ss
-      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-      where ss.run_id = any(v_finished_runs)
-        and ss.status = 'created'
-        and ss.remaining_deps = 0
-        and (
-          ss.initial_tasks = 0
-          or s.required_input_pattern is not null
-          or s.forbidden_input_pattern is not null
-        )
-    );
+    -- 5. per run with a completed step: conditions and taskless cascades of the steps that
+    --    became ready (_advance_run finds them, and completes the run when it is done)
     foreach v_run_id in array v_finished_runs loop
-      if v_run_id = any(v_cascade_runs) then
-        perform pgflow._advance_run(v_run_id, false);
-      else
-        perform pgflow.maybe_complete_run(v_run_id);
-      end if;
+      perform pgflow._advance_run(v_run_id, false);
     end loop;
 
     v_rows := v_done;
