@@ -9,7 +9,7 @@ from pgflow_yaml.worker.errors import NonRetryable
 if TYPE_CHECKING:
     from pgflow_yaml.client import AsyncClient, Client
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["AsyncClient", "Client", "NonRetryable", "__version__"]
 

@@ -6,8 +6,10 @@ one of three scripts, in one transaction:
 
 - nothing installed: pgmq (guarded), every core file, the version record;
 - an older version: the migrations ``sql/migrations/<from>__<to>.sql`` chained from the recorded
-  version to this package's, then the re-runnable privilege files (``sql/095x``-``099x``), the
-  version record, and the role grants again when the database had them;
+  version to this package's (they hold only DDL: new columns, dropped or re-typed functions),
+  then every function file of ``sql/`` again (each is ``create or replace``), the re-runnable
+  privilege files (``sql/095x``-``099x``), the version record, and the role grants again when
+  the database had them;
 - this version: nothing.
 
 ``--roles`` appends the files of ``sql/roles/`` (re-runnable). ``render_install_sql`` and
@@ -30,6 +32,7 @@ from pgflow_yaml.resources import sql_dir
 CORE_VERSION = __version__
 INSTALL_LOCK = 7_342_001  # advisory lock key serialising installs (pgmq's SQL is not re-runnable)
 REAPPLIED_FROM = "0950"  # core files numbered from here are re-run after every upgrade
+_FUNCTION_FILE = re.compile(r"^\d{4}_function_")  # also re-run after every upgrade
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _MIGRATION = re.compile(r"^(?P<src>\d+\.\d+\.\d+)__(?P<dst>\d+\.\d+\.\d+)\.sql$")
@@ -103,10 +106,20 @@ def core_sql(folder: Traversable | None = None) -> str:
     return _concat(_numbered_files(folder or sql_dir()))
 
 
+def is_reapplied(name: str) -> bool:
+    """Return whether every upgrade re-runs core file ``name`` (functions and privileges)."""
+    return bool(_FUNCTION_FILE.match(name)) or name[:4] >= REAPPLIED_FROM
+
+
 def reapplied_sql(folder: Traversable | None = None) -> str:
-    """Return the core files that every upgrade re-runs (privileges: ``sql/0950`` onwards)."""
+    """Return the core files that every upgrade re-runs, in name order.
+
+    Every function file (``NNNN_function_*.sql``, each ``create or replace``) and the privilege
+    files (``sql/0950`` onwards): a migration then holds only what cannot be re-run (tables,
+    columns, types, and the drop of a function whose signature or return type changed).
+    """
     files = _numbered_files(folder or sql_dir())
-    return _concat([f for f in files if f.name[:4] >= REAPPLIED_FROM])
+    return _concat([f for f in files if is_reapplied(f.name)])
 
 
 def roles_sql(folder: Traversable | None = None) -> str:

@@ -6,6 +6,6 @@
 -- sequential scan as the table grows, so a long-lived worker connection slowed down linearly with
 -- the number of runs (measured: 2.4 s -> 30 s per 1,000 started runs after 12,000 runs). With
 -- sequential scans priced out, the key lookups stay on their indexes whatever the table size.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create schema if not exists pgflow;

@@ -3,13 +3,13 @@
 -- runs, step_states and step_tasks indexes (all led by run_id) are written and read at their
 -- recent end instead of at random pages: claims stay cheap with a large backlog.
 -- Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._time_ordered_uuid()
 returns uuid
 language sql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
   select encode(
     set_bit(

@@ -1,7 +1,7 @@
 -- Table flows: one row per flow definition, with the options every step inherits.
 -- Raises (on insert): slug_is_valid, opt_*_is_* checks, flows_slug_is_unique_ignoring_case
 -- (pgmq lowercases queue names, so "Foo" and "foo" would share a queue).
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.flows (
   flow_slug text primary key,

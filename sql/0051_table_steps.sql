@@ -2,7 +2,7 @@
 -- (null = inherit the flow's), type, conditions and failure modes.
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
 -- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.steps (
   flow_slug text not null references pgflow.flows (flow_slug),

@@ -1,7 +1,7 @@
 -- Table deps: the edges of a flow, dep_slug (parent) -> step_slug (child).
 -- Raises (on insert): deps_flow_slug_dep_slug_fkey (unknown dependency),
 -- deps_flow_slug_step_slug_fkey, deps_check (a step depending on itself).
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.deps (
   flow_slug text not null references pgflow.flows (flow_slug),

@@ -1,6 +1,6 @@
 -- Table workers: the worker processes that registered, with heartbeats and stop times.
 -- Raises nothing beyond its primary key.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.workers (
   worker_id uuid primary key,

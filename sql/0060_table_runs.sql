@@ -2,7 +2,7 @@
 -- failed and cancelled runs go back to started through retry_run.
 -- Raises (on write): runs_flow_slug_fkey, status_is_valid, remaining_steps_is_nonnegative,
 -- completed_at_or_failed_at (at most one end time), *_is_after_started_at.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.runs (
   run_id uuid primary key default pgflow._time_ordered_uuid(),

@@ -5,7 +5,7 @@
 -- Raises (on write): status_is_valid, status_and_remaining_tasks_match,
 -- remaining_tasks_state_consistency, initial_tasks_known_when_started,
 -- output_only_for_completed_or_null, skip_reason_matches_status, completed_at_or_failed_at_or_skipped_at.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.step_states (
   flow_slug text not null,

@@ -8,7 +8,7 @@
 -- step's max_attempts (the attempts that count are attempts_count - released_count).
 -- Raises (on write): valid_status, output_valid_only_for_completed, attempts_count_nonnegative,
 -- released_count_nonnegative, released_count_within_attempts, step_tasks_run_id_step_slug_fkey.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.step_tasks (
   flow_slug text not null,

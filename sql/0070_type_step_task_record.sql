@@ -1,6 +1,6 @@
 -- Type step_task_record: a started task as start_tasks returns it (the pgflow 0.8.1 shape).
 -- Raises nothing; created only when missing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 do $$
 begin

@@ -1,7 +1,7 @@
 -- Type claimed_task: a task claim_tasks handed to a worker. attempt fences later reports;
 -- timeout is the step's effective timeout in seconds; input is exactly the handler input.
 -- Raises nothing; created only when missing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 do $$
 begin

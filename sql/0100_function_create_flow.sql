@@ -3,7 +3,7 @@
 -- (null = default 3 / 5 / 60 as in pgflow 0.8.1). Returns the flow row.
 -- Raises: 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)';
 -- slug_is_valid, opt_*_is_* checks; flows_slug_is_unique_ignoring_case.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.create_flow(
   flow_slug text,
@@ -14,7 +14,7 @@ create or replace function pgflow.create_flow(
 returns pgflow.flows
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

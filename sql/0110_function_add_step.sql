@@ -8,7 +8,7 @@
 -- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
 -- dependency); steps_step_slug_check, steps_step_type_check, opt_*_is_*, *_input_pattern_is_object,
 -- when_unmet_is_valid, when_exhausted_is_valid.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.add_step(
   flow_slug text,
@@ -27,7 +27,7 @@ create or replace function pgflow.add_step(
 returns pgflow.steps
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

@@ -3,7 +3,7 @@
 -- Returns the updated messages as pgmq.message_record (as in pgflow 0.8.1); an empty or null
 -- array returns nothing.
 -- Raises: 'msg_ids length (%) must equal vt_offsets length (%)'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 -- an older install returned a table type: drop it so that the definition below can apply
 do $$
@@ -27,7 +27,7 @@ create or replace function pgflow.set_vt_batch(
 returns setof pgmq.message_record
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 begin

@@ -1,12 +1,12 @@
 -- mark_worker_stopped(worker_id): record that a worker stopped (stopped_at = now()).
 -- Raises nothing; an unknown worker is ignored.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.mark_worker_stopped(worker_id uuid)
 returns void
 language sql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
   update pgflow.workers w
   set stopped_at = clock_timestamp()

@@ -2,13 +2,13 @@
 -- of step_slugs when given) to a terminal status ('skipped' or 'cancelled') and archive their
 -- messages, so nothing of them can be claimed again. Internal; the caller holds the run lock.
 -- Returns the number of tasks ended. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._end_open_tasks(run_id uuid, step_slugs text[], status text)
 returns int
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

@@ -1,13 +1,13 @@
 -- _condition_input(run_id, step_slug): the JSON a step's if / if_not patterns are matched
 -- against: the run input for a root step, else {"<dep>": <output>} of its completed
 -- dependencies (skipped ones are absent). Internal. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._condition_input(run_id uuid, step_slug text)
 returns jsonb
 language sql
 stable
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
   select case
     when s.deps_count = 0 then r.input

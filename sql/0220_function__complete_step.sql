@@ -3,13 +3,13 @@
 -- output's length) and the run's remaining steps. Internal; the caller holds the run lock and
 -- has checked that a map child's source is an array. Returns true when the step changed.
 -- Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._complete_step(run_id uuid, step_slug text, output jsonb)
 returns boolean
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

@@ -3,7 +3,7 @@
 -- their messages. Children outside the skipped set count the skipped parents down; a map child
 -- whose source was skipped gets 0 tasks. Internal; the caller holds the run lock.
 -- Returns the number of steps skipped. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._skip_steps(
   run_id uuid,
@@ -14,7 +14,7 @@ create or replace function pgflow._skip_steps(
 returns int
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

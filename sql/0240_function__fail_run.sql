@@ -2,13 +2,13 @@
 -- the error message, the run status 'failed', and every queued or started task of the run is
 -- cancelled with its message archived. Internal; the caller holds the run lock.
 -- Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fail_run(run_id uuid, step_slug text, error_message text)
 returns void
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 begin

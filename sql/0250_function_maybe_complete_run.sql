@@ -2,13 +2,13 @@
 -- {"<leaf step>": <output>} over the completed steps nothing depends on (null when every leaf was
 -- skipped). Never touches a failed, cancelled or completed run. Raises nothing.
 -- (plpgsql rather than sql: it runs after every completion, and plpgsql keeps its plans.)
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.maybe_complete_run(run_id uuid)
 returns void
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 begin

@@ -13,13 +13,13 @@
 -- the generic one and planned these statements again on each call, which cost the one-task
 -- path (complete_task, start_flow) 10-20 % of its throughput.
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._start_ready_steps(run_ids uuid[])
 returns void
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set plan_cache_mode to force_generic_plan
 as $$
 #variable_conflict use_column

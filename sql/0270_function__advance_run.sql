@@ -6,13 +6,13 @@
 -- _start_ready_steps) and complete the run when done.
 -- Internal; the caller holds the run lock.
 -- Raises: 'Cascade loop exceeded safety limit of % iterations'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._advance_run(run_id uuid, start_steps boolean default true)
 returns void
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

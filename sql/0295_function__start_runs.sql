@@ -8,13 +8,13 @@
 -- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
 -- array (got %)' (both with DETAIL 'inputs[i]', 0-based, when there are several inputs); runs_pkey (a run_id already used);
 -- 'Cascade loop exceeded safety limit ...'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._start_runs(flow_slug text, inputs jsonb[], run_ids uuid[])
 returns void
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

@@ -4,13 +4,13 @@
 -- Raises: 'Flow "%" does not exist' (foreign_key_violation on runs_flow_slug_fkey, as 0.8.1);
 -- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
 -- array (got %)'; runs_pkey (run_id already used); 'Cascade loop exceeded safety limit ...'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.start_flow(flow_slug text, input jsonb, run_id uuid default null)
 returns setof pgflow.runs
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

@@ -1,13 +1,13 @@
 -- get_run_with_states(run_id): a snapshot of a run, {"run": <run row>, "steps": [<step state
 -- rows in step order>]}; null when the run does not exist. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.get_run_with_states(run_id uuid)
 returns jsonb
 language sql
 stable
 security definer
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
   select jsonb_build_object(
     'run', to_jsonb(r),

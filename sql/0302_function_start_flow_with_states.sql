@@ -1,6 +1,6 @@
 -- start_flow_with_states(flow_slug, input, run_id): start_flow, then return the run's snapshot
 -- as get_run_with_states does. Raises what start_flow raises.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.start_flow_with_states(
   flow_slug text,
@@ -11,7 +11,7 @@ returns jsonb
 language plpgsql
 volatile
 security definer
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

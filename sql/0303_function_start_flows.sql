@@ -6,7 +6,7 @@
 -- Raises what start_flow raises (the root-map input errors name the input: DETAIL
 -- 'inputs[i]'); 'start_flows expects a JSON array of inputs, got %'; 'start_flows got % inputs
 -- but % run ids'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.start_flows(
   flow_slug text,
@@ -16,7 +16,7 @@ create or replace function pgflow.start_flows(
 returns setof pgflow.runs
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

@@ -4,13 +4,13 @@
 -- claimed_task per started task, in message order, with the handler input: for a single step
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
 -- array element. Internal (start_tasks and claim_tasks). Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._start_tasks(flow_slug text, msg_ids bigint[], worker_id uuid)
 returns setof pgflow.claimed_task
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

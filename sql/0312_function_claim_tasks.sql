@@ -4,7 +4,7 @@
 -- gone or finished are archived; messages of a task running elsewhere are left alone.
 -- Returns claimed_task rows (attempt fences complete_task / fail_task; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.claim_tasks(
   flow_slugs text[],
@@ -15,7 +15,7 @@ create or replace function pgflow.claim_tasks(
 returns setof pgflow.claimed_task
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

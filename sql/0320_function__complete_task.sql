@@ -6,7 +6,7 @@
 -- map child needs an array and that produced something else fails the run ([TYPE_VIOLATION]).
 -- Internal: locks the run row first (the lock order of every writer of a run).
 -- Returns the task row, or nothing for an unknown task. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._complete_task(
   run_id uuid,
@@ -18,7 +18,7 @@ create or replace function pgflow._complete_task(
 returns setof pgflow.step_tasks
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

@@ -2,7 +2,7 @@
 -- pgflow 0.8.1 call, plus an optional attempt that fences out a worker whose task was handed to
 -- someone else). Late, duplicate and fenced calls are harmless no-ops.
 -- Returns the task row (nothing for an unknown task). Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 drop function if exists pgflow.complete_task(uuid, text, int, jsonb);
 
@@ -16,7 +16,7 @@ create or replace function pgflow.complete_task(
 returns setof pgflow.step_tasks
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 begin

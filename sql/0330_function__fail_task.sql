@@ -7,7 +7,7 @@
 -- 'skip-cascade' skips it and everything downstream. Late, duplicate and fenced calls change
 -- nothing. Internal: locks the run row first.
 -- Returns the task row, or nothing for an unknown task. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fail_task(
   run_id uuid,
@@ -22,7 +22,7 @@ create or replace function pgflow._fail_task(
 returns setof pgflow.step_tasks
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

@@ -3,7 +3,7 @@
 -- attempt fences out a stale worker, retryable => false exhausts the task at once, error_type
 -- and error_traceback are stored on the task). Late, duplicate and fenced calls are no-ops.
 -- Returns the task row (nothing for an unknown task). Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 drop function if exists pgflow.fail_task(uuid, text, int, text);
 
@@ -20,7 +20,7 @@ create or replace function pgflow.fail_task(
 returns setof pgflow.step_tasks
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 begin

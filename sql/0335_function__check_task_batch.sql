@@ -2,13 +2,13 @@
 -- before anything changes: a JSON array of objects, each with non-null "run_id", "step_slug"
 -- and "task_index". Internal.
 -- Raises: '<caller> expects a JSON array, got %'; '<caller> item % lacks "%"'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._check_task_batch(items jsonb, caller text)
 returns void
 language plpgsql
 stable
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_item jsonb;

@@ -2,13 +2,13 @@
 -- several runs (the batch calls) can never deadlock with each other or with single-run calls.
 -- (plpgsql rather than sql: it runs once per batch, and plpgsql keeps its plan.)
 -- Internal. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._lock_runs(run_ids uuid[])
 returns void
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform 1 from (

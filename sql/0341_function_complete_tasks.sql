@@ -16,13 +16,13 @@
 -- began returns nothing (even if the batch creates that task).
 -- Returns the task rows, in batch order. Raises: 'complete_tasks expects a JSON array, got %';
 -- 'complete_tasks item % lacks "%"'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.complete_tasks(results jsonb)
 returns setof pgflow.step_tasks
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

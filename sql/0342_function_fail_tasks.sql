@@ -4,13 +4,13 @@
 -- true). Runs are locked in run_id order first.
 -- Returns the task rows. Raises: 'fail_tasks expects a JSON array, got %';
 -- 'fail_tasks item % lacks "%"'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.fail_tasks(failures jsonb)
 returns setof pgflow.step_tasks
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

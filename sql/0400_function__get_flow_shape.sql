@@ -8,7 +8,7 @@ create or replace function pgflow._get_flow_shape(flow_slug text)
 returns jsonb
 language plpgsql
 stable
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $get_flow_shape$
 declare
   shape jsonb;

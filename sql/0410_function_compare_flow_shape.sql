@@ -14,7 +14,7 @@ returns text[]
 language plpgsql
 stable
 security definer
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $compare_flow_shape$
 declare
   db_steps jsonb;

@@ -9,7 +9,7 @@ create or replace function pgflow.assert_flow_shape(flow_slug text, shape jsonb)
 returns void
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 as $assert_flow_shape$
 declare
   differences text[];

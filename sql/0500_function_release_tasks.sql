@@ -2,13 +2,13 @@
 -- back to 'queued' without using up an attempt (released_count + 1; attempts_count stays, so a
 -- late report of the released start is fenced out) and its message becomes visible now (NOTIFY
 -- pgflow_tasks). Returns the number of tasks released. Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.release_tasks(worker_id uuid)
 returns int
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

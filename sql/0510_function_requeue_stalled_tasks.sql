@@ -5,14 +5,14 @@
 -- the 4th stall fails the task for good (error_type 'stalled', not retried) and its step's
 -- when_exhausted applies, so a run never hangs in 'started'. Any worker may call it; no pg_cron.
 -- Returns the number of stalled tasks handled (requeued or failed). Raises nothing.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.requeue_stalled_tasks()
 returns int
 language plpgsql
 volatile
 security definer
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

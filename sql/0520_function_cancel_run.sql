@@ -2,13 +2,13 @@
 -- cancelled and its message archived, so nothing more starts and late results are ignored.
 -- A run that already ended is returned unchanged. Returns the run row.
 -- Raises: 'Run "%" does not exist'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.cancel_run(run_id uuid)
 returns pgflow.runs
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

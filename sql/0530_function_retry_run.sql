@@ -3,13 +3,13 @@
 -- start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would. Returns the run row.
 -- Raises: 'Run "%" does not exist'; 'Run "%" is % (only failed or cancelled runs can be retried)'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.retry_run(run_id uuid)
 returns pgflow.runs
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

@@ -2,13 +2,13 @@
 -- older_than ago, with their step states, tasks and archived queue messages, and the workers
 -- that stopped or stopped sending heartbeats that long ago. Returns the number of runs deleted.
 -- Raises: 'older_than must not be negative (got %)'.
-set search_path to '';
+set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.prune(older_than interval)
 returns int
 language plpgsql
 volatile
-set search_path to ''
+set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
 as $$
 #variable_conflict use_column

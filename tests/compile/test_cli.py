@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from pgflow_yaml import __version__
 from pgflow_yaml.cli import app
 from pgflow_yaml.compiler import latest_migration
 from pgflow_yaml.validate import validate_paths
@@ -75,7 +76,7 @@ def test_stdout(tmp_path: Path) -> None:
     flow_file = write(tmp_path, "orders.yaml", ORDER)
     code, stdout, _ = run("compile", str(flow_file), "--stdout", "--timestamp", TIMESTAMP)
     assert code == 0
-    assert stdout.startswith(f"-- compiled by pgflow-yaml 0.2.0 from {flow_file} (sha256 ")
+    assert stdout.startswith(f"-- compiled by pgflow-yaml {__version__} from {flow_file} (sha256 ")
     assert "select pgflow.add_step(flow_slug => 'orders', step_slug => 'ship'," in stdout
     assert not (tmp_path / "migrations").exists()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pgflow_yaml import __version__
 from pgflow_yaml.compiler import (
     CompileError,
     compile_flow,
@@ -35,7 +36,7 @@ def test_header_lines_are_all_comments_even_with_hostile_text() -> None:
     header = sql.split("\n\n")[0].splitlines()
     assert all(line.startswith("--") for line in header)
     assert header[0] == (
-        "-- compiled by pgflow-yaml 0.2.0 from flows/x\\x0aselect 1/0;\\x0a.yaml"
+        f"-- compiled by pgflow-yaml {__version__} from flows/x\\x0aselect 1/0;\\x0a.yaml"
         f" (sha256 {'0' * 64}); do not edit"
     )
     assert header[3:6] == ["--   line one", "--   select 1/0;", "--   \\x1b[31mred\\x2028end"]

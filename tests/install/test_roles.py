@@ -121,12 +121,16 @@ def test_nothing_in_pgflow_is_granted_to_public(roles_dsn: str) -> None:
     assert schema_public == (False,)
 
 
-def test_definer_functions_pin_their_search_path(roles_dsn: str) -> None:
+def test_every_function_pins_its_search_path_with_pg_temp_last(roles_dsn: str) -> None:
+    # An empty path (or one without pg_temp) searches pg_temp first for relations and types:
+    # a caller with TEMP could shadow a type the function uses and run code as its owner.
     with psycopg.connect(roles_dsn, autocommit=True) as conn:
         unpinned = conn.execute(
-            "select p.oid::regprocedure::text from pg_proc p"
-            " where p.pronamespace = 'pgflow'::regnamespace and p.prosecdef"
-            " and not coalesce('search_path=\"\"' = any(p.proconfig), false)"
+            "select p.oid::regprocedure::text, p.proconfig from pg_proc p"
+            " where p.pronamespace = 'pgflow'::regnamespace"
+            " and array(select c from unnest(coalesce(p.proconfig, '{}')) as c"
+            "           where c like 'search_path=%')"
+            "     is distinct from array['search_path=pg_catalog, pg_temp']"
         ).fetchall()
         definers = conn.execute(
             "select count(*) from pg_proc p"

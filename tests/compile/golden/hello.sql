@@ -1,4 +1,4 @@
--- compiled by pgflow-yaml 0.2.0 from flows_examples/hello.yaml (sha256 2e5cfa14f4ee0b8c21a33ed89a2898a69e6006fcd60964c3f4a83fec4d663fad); do not edit
+-- compiled by pgflow-yaml 0.3.0 from flows_examples/hello.yaml (sha256 2e5cfa14f4ee0b8c21a33ed89a2898a69e6006fcd60964c3f4a83fec4d663fad); do not edit
 --
 -- flow hello: 2 steps
 --   Greet someone, then shout the greeting back.

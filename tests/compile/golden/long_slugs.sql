@@ -1,4 +1,4 @@
--- compiled by pgflow-yaml 0.2.0 from flows/fffffffffffffffffffffffffffffffffffffffffffffff.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
+-- compiled by pgflow-yaml 0.3.0 from flows/fffffffffffffffffffffffffffffffffffffffffffffff.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
 --
 -- flow fffffffffffffffffffffffffffffffffffffffffffffff: 3 steps
 -- options: max_attempts 3, base_delay 1, timeout 60

@@ -1,4 +1,4 @@
--- compiled by pgflow-yaml 0.2.0 from flows/options_everywhere.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
+-- compiled by pgflow-yaml 0.3.0 from flows/options_everywhere.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
 --
 -- flow options_everywhere: 3 steps
 -- options: max_attempts 10, base_delay 7, timeout 120

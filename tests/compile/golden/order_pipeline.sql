@@ -1,4 +1,4 @@
--- compiled by pgflow-yaml 0.2.0 from flows_examples/order_pipeline.yaml (sha256 1612bd417adb5b15a0f09549b974931f05eb358a1cbd10ee1fddee96a18cb43f); do not edit
+-- compiled by pgflow-yaml 0.3.0 from flows_examples/order_pipeline.yaml (sha256 1612bd417adb5b15a0f09549b974931f05eb358a1cbd10ee1fddee96a18cb43f); do not edit
 --
 -- flow order_pipeline: 4 steps
 --   Check, charge and ship an order.

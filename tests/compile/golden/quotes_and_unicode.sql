@@ -1,4 +1,4 @@
--- compiled by pgflow-yaml 0.2.0 from flows/it's ünïcödé\x0aname.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
+-- compiled by pgflow-yaml 0.3.0 from flows/it's ünïcödé\x0aname.yaml (sha256 0000000000000000000000000000000000000000000000000000000000000000); do not edit
 --
 -- flow quotes_and_unicode: 2 steps
 --   It's a "test" with back\slashes,

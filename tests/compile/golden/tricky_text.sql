@@ -1,4 +1,4 @@
--- compiled by pgflow-yaml 0.2.0 from tests/compile/flows/tricky_text.yaml (sha256 36e943b26f6af65fe07bfd6e91909b99d76ac0d2bd1a9acdd337bad4a04336ee); do not edit
+-- compiled by pgflow-yaml 0.3.0 from tests/compile/flows/tricky_text.yaml (sha256 36e943b26f6af65fe07bfd6e91909b99d76ac0d2bd1a9acdd337bad4a04336ee); do not edit
 --
 -- flow tricky_text: 2 steps
 --   It's a "quoted" flow with C:\back\slashes,

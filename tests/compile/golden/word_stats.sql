@@ -1,4 +1,4 @@
--- compiled by pgflow-yaml 0.2.0 from flows_examples/word_stats.toml (sha256 3a51e044f2d3cb6ef63a1ad7f8381494a453073a915876d11e989803fd232bfe); do not edit
+-- compiled by pgflow-yaml 0.3.0 from flows_examples/word_stats.toml (sha256 3a51e044f2d3cb6ef63a1ad7f8381494a453073a915876d11e989803fd232bfe); do not edit
 --
 -- flow word_stats: 2 steps
 --   Count the words of every document, then total them.
