@@ -37,7 +37,7 @@ def test_reinstalling_the_shape_functions_keeps_them_working(conn: psycopg.Conne
         " order by 1"
     ).fetchall()
     assert settings == [
-        ("_get_flow_shape", False, ['search_path=pg_catalog, pg_temp']),
-        ("assert_flow_shape", False, ['search_path=pg_catalog, pg_temp']),
-        ("compare_flow_shape", True, ['search_path=pg_catalog, pg_temp']),
+        ("_get_flow_shape", False, ["search_path=pg_catalog, pg_temp"]),
+        ("assert_flow_shape", False, ["search_path=pg_catalog, pg_temp"]),
+        ("compare_flow_shape", True, ["search_path=pg_catalog, pg_temp"]),
     ]
