@@ -6,6 +6,9 @@
 -- attempts_count it was given) names its start alone: a report of an older start is fenced out.
 -- released_count counts the starts that release_tasks handed back; they do not use up the
 -- step's max_attempts (the attempts that count are attempts_count - released_count).
+-- start_seq is the number (from pgflow.task_start_seq) of the task's current or last start: it
+-- never repeats, even after retry_run re-creates the task, so it fences reports where attempts
+-- (which start again at 1 after retry_run) cannot.
 -- Raises (on write): valid_status, output_valid_only_for_completed, attempts_count_nonnegative,
 -- released_count_nonnegative, released_count_within_attempts, step_tasks_run_id_step_slug_fkey.
 set search_path = pg_catalog, pg_temp;
@@ -33,6 +36,7 @@ create table if not exists pgflow.step_tasks (
   last_requeued_at timestamptz,
   permanently_stalled_at timestamptz,
   released_count int not null default 0,
+  start_seq bigint,
   constraint step_tasks_pkey primary key (run_id, step_slug, task_index),
   constraint step_tasks_run_id_step_slug_fkey foreign key (run_id, step_slug)
     references pgflow.step_states (run_id, step_slug),

@@ -1,5 +1,6 @@
--- Type claimed_task: a task claim_tasks handed to a worker. attempt fences later reports;
--- timeout is the step's effective timeout in seconds; input is exactly the handler input.
+-- Type claimed_task: a task claim_tasks handed to a worker. attempt counts the task's starts
+-- (1, 2, ...); start_seq names this start alone and fences later reports; timeout is the step's
+-- effective timeout in seconds; input is exactly the handler input.
 -- Raises nothing; created only when missing.
 set search_path = pg_catalog, pg_temp;
 
@@ -18,7 +19,8 @@ begin
       msg_id bigint,
       attempt int,
       timeout int,
-      input jsonb
+      input jsonb,
+      start_seq bigint
     );
   end if;
 end;

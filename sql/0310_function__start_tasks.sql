@@ -1,5 +1,6 @@
 -- _start_tasks(flow_slug, msg_ids, worker_id): start the queued tasks of a flow behind the given
--- messages (tasks locked elsewhere are skipped, never waited for): attempts_count + 1, status
+-- messages (tasks locked elsewhere are skipped, never waited for): attempts_count + 1, a new
+-- start_seq (from task_start_seq: it names this start alone and fences its reports), status
 -- 'started', worker recorded, message hidden for the step's timeout + 2 s. Returns one
 -- claimed_task per started task, in message order, with the handler input: for a single step
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
@@ -28,6 +29,7 @@ begin
     update pgflow.step_tasks t
     set status = 'started',
         attempts_count = t.attempts_count + 1,
+        start_seq = nextval('pgflow.task_start_seq'),
         started_at = clock_timestamp(),
         last_worker_id = _start_tasks.worker_id
     from locked l
@@ -35,7 +37,8 @@ begin
       and exists (
         select 1 from pgflow.runs r where r.run_id = t.run_id and r.status = 'started'
       )
-    returning t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count
+    returning t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
+      t.start_seq
   )
   select coalesce(array_agg(
     row(
@@ -64,7 +67,8 @@ begin
           ),
           '{}'::jsonb
         )
-      end
+      end,
+      st.start_seq
     )::pgflow.claimed_task
     order by st.message_id
   ), '{}')

@@ -1,8 +1,8 @@
--- _complete_task(run_id, step_slug, task_index, output, attempt): record a started task's
--- output and advance the run: the step completes when its last task does (a map step's output
--- is its tasks' outputs in task order), children count down, ready steps start, the run
--- completes. A call for a task that is not started, of a run that is not started, or (attempt
--- given) for another attempt than the task's current one changes nothing. A single step whose
+-- _complete_task(run_id, step_slug, task_index, output, attempt, start_seq): record a started
+-- task's output and advance the run: the step completes when its last task does (a map step's
+-- output is its tasks' outputs in task order), children count down, ready steps start, the run
+-- completes. A call for a task that is not started, of a run that is not started, or (when
+-- given) for another attempt or start_seq than the task's current one changes nothing. A single step whose
 -- map child needs an array and that produced something else fails the run ([TYPE_VIOLATION]).
 -- Internal: locks the run row first (the lock order of every writer of a run).
 -- Returns the task row, or nothing for an unknown task. Raises nothing.
@@ -13,7 +13,8 @@ create or replace function pgflow._complete_task(
   step_slug text,
   task_index int,
   output jsonb,
-  attempt int default null
+  attempt int default null,
+  start_seq bigint default null
 )
 returns setof pgflow.step_tasks
 language plpgsql
@@ -46,6 +47,10 @@ begin
   if v_run_status is distinct from 'started'
     or v_task.status <> 'started'
     or (_complete_task.attempt is not null and _complete_task.attempt <> v_task.attempts_count)
+    or (
+      _complete_task.start_seq is not null
+      and _complete_task.start_seq is distinct from v_task.start_seq
+    )
   then
     return next v_task;
     return;

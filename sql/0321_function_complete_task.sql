@@ -1,6 +1,9 @@
--- complete_task(run_id, step_slug, task_index, output, attempt): report a task's output (the
--- pgflow 0.8.1 call, plus an optional attempt that fences out a worker whose task was handed to
--- someone else). Late, duplicate and fenced calls are harmless no-ops.
+-- complete_task(run_id, step_slug, task_index, output, attempt, start_seq): report a task's
+-- output (the pgflow 0.8.1 call, plus an optional fence: start_seq, as claim_tasks handed it
+-- out, names one start and fences out every other, also one from before a retry_run; attempt
+-- alone fences out an earlier start of the same run attempt only). Without a fence (the 0.8.1
+-- call) any report of a started task is accepted. Late, duplicate and fenced calls are harmless
+-- no-ops.
 -- Returns the task row (nothing for an unknown task). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -11,7 +14,8 @@ create or replace function pgflow.complete_task(
   step_slug text,
   task_index int,
   output jsonb,
-  attempt int default null
+  attempt int default null,
+  start_seq bigint default null
 )
 returns setof pgflow.step_tasks
 language plpgsql
@@ -25,7 +29,8 @@ begin
     complete_task.step_slug,
     complete_task.task_index,
     complete_task.output,
-    complete_task.attempt
+    complete_task.attempt,
+    complete_task.start_seq
   );
 end;
 $$;

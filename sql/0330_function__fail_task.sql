@@ -1,11 +1,12 @@
 -- _fail_task(run_id, step_slug, task_index, error_message, attempt, error_type, retryable,
--- error_traceback): record a started task's failure. With attempts left (and retryable) the task
+-- error_traceback, start_seq): record a started task's failure. With attempts left (and retryable) the task
 -- goes back to 'queued' and its message reappears after calculate_retry_delay(base_delay,
 -- attempts) seconds (attempts: attempts_count - released_count, the starts that count);
 -- otherwise the task fails and its step's when_exhausted applies: 'fail' fails the step and the
 -- run (open tasks cancelled), 'skip' skips the step (its children run without it),
 -- 'skip-cascade' skips it and everything downstream. Late, duplicate and fenced calls change
--- nothing. Internal: locks the run row first.
+-- nothing (attempt and start_seq, when given, must be the task's current ones). Internal: locks
+-- the run row first.
 -- Returns the task row, or nothing for an unknown task. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -17,7 +18,8 @@ create or replace function pgflow._fail_task(
   attempt int default null,
   error_type text default null,
   retryable boolean default true,
-  error_traceback text default null
+  error_traceback text default null,
+  start_seq bigint default null
 )
 returns setof pgflow.step_tasks
 language plpgsql
@@ -50,6 +52,7 @@ begin
   if v_run_status is distinct from 'started'
     or v_task.status <> 'started'
     or (_fail_task.attempt is not null and _fail_task.attempt <> v_task.attempts_count)
+    or (_fail_task.start_seq is not null and _fail_task.start_seq is distinct from v_task.start_seq)
   then
     return next v_task;
     return;

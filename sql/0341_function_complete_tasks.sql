@@ -1,6 +1,6 @@
 -- complete_tasks(results): complete_task for a batch in one transaction; results is a JSON
--- array of {"run_id", "step_slug", "task_index", "output", "attempt"} ("attempt" optional, a
--- missing "output" is JSON null). Runs are locked in run_id order first.
+-- array of {"run_id", "step_slug", "task_index", "output", "start_seq", "attempt"} (the fences
+-- "start_seq" and "attempt" optional, as in complete_task; a missing "output" is JSON null). Runs are locked in run_id order first.
 -- Set-based: the batch's started tasks are completed with one statement, their steps count down
 -- (and complete) with one, the children of the completed steps with one, the runs with one;
 -- conditions and taskless cascades are resolved per run that completed a step; the batch's
@@ -73,7 +73,8 @@ begin
            e.v ->> 'step_slug' as step_slug,
            (e.v ->> 'task_index')::int as task_index,
            coalesce(e.v -> 'output', 'null'::jsonb) as output,
-           (e.v ->> 'attempt')::int as attempt
+           (e.v ->> 'attempt')::int as attempt,
+           (e.v ->> 'start_seq')::bigint as start_seq
     from jsonb_array_elements(complete_tasks.results) with ordinality as e(v, ord)
   ),
   firsts as (
@@ -98,6 +99,7 @@ begin
     where t.status = 'started'
       and r.status = 'started'
       and (f.attempt is null or f.attempt = t.attempts_count)
+      and (f.start_seq is null or f.start_seq = t.start_seq)
   ),
   fast as (
     select c.* from candidates c
@@ -218,7 +220,8 @@ begin
         v_item.v ->> 'step_slug',
         (v_item.v ->> 'task_index')::int,
         coalesce(v_item.v -> 'output', 'null'::jsonb),
-        (v_item.v ->> 'attempt')::int
+        (v_item.v ->> 'attempt')::int,
+        (v_item.v ->> 'start_seq')::bigint
       )
     loop
       v_rows := v_rows || v_task;

@@ -1,7 +1,9 @@
 -- fail_tasks(failures): fail_task for a batch in one transaction; failures is a JSON array of
--- {"run_id", "step_slug", "task_index", "error_message", "attempt", "error_type",
--- "error_traceback", "retryable"} (all but the first three optional; retryable defaults to
--- true). Runs are locked in run_id order first.
+-- {"run_id", "step_slug", "task_index", "error_message", "start_seq", "attempt", "error_type",
+-- "error_traceback", "retryable"} (all but the first three optional). "retryable": false fails
+-- the task at once, whatever attempts remain, and its step's when_exhausted applies (for a
+-- failure no retry can cure: an input the worker cannot decode, an output that is not JSON);
+-- it defaults to true. Runs are locked in run_id order first.
 -- Returns the task rows. Raises: 'fail_tasks expects a JSON array, got %';
 -- 'fail_tasks item % lacks "%"'.
 set search_path = pg_catalog, pg_temp;
@@ -32,7 +34,8 @@ begin
       (v_item ->> 'attempt')::int,
       v_item ->> 'error_type',
       coalesce((v_item ->> 'retryable')::boolean, true),
-      v_item ->> 'error_traceback'
+      v_item ->> 'error_traceback',
+      (v_item ->> 'start_seq')::bigint
     );
   end loop;
 end;

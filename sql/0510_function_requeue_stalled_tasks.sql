@@ -1,8 +1,11 @@
 -- requeue_stalled_tasks(): recover tasks whose worker died. A task counts as stalled once it has
 -- been 'started' for longer than its own step's timeout + 5 s (its message reappears at + 2 s;
--- the extra seconds let a worker that enforced the timeout report first). It
--- goes back to 'queued' with its message visible now (NOTIFY pgflow_tasks), at most 3 times;
--- the 4th stall fails the task for good (error_type 'stalled', not retried) and its step's
+-- the extra seconds let a worker that enforced the timeout report first). The stalled start
+-- counts as an attempt: with attempts left (attempts_count - released_count < max_attempts) and
+-- fewer than 3 requeues so far, the task goes back to 'queued' with its message visible now
+-- (NOTIFY pgflow_tasks); otherwise it fails for good (error_type 'stalled', not retried, message
+-- '[STALLED] worker lost N time(s); max_attempts M exhausted', or after a 4th stall with attempts
+-- left '[STALLED] Task stalled 4 times (worker lost or over its timeout)') and its step's
 -- when_exhausted applies, so a run never hangs in 'started'. Any worker may call it; no pg_cron.
 -- Returns the number of stalled tasks handled (requeued or failed). Raises nothing.
 set search_path = pg_catalog, pg_temp;
@@ -21,6 +24,7 @@ declare
   c_grace_seconds constant int := 5;
   v_task record;
   v_handled int := 0;
+  v_message text;
 begin
   for v_task in
     select t.run_id, t.step_slug, t.task_index
@@ -39,7 +43,8 @@ begin
 
     with stalled as (
       select t.run_id, t.step_slug, t.task_index, t.requeued_count, t.attempts_count,
-             t.flow_slug, t.message_id
+             t.released_count, t.start_seq, t.flow_slug, t.message_id,
+             coalesce(s.opt_max_attempts, f.opt_max_attempts) as max_attempts
       from pgflow.step_tasks t
       join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
       join pgflow.flows f on f.flow_slug = t.flow_slug
@@ -54,7 +59,23 @@ begin
     continue when not found;
 
     v_handled := v_handled + 1;
-    if v_task.requeued_count < c_max_requeues then
+    if v_task.attempts_count - v_task.released_count >= v_task.max_attempts then
+      v_message := format(
+        '[STALLED] worker lost %s %s; max_attempts %s exhausted',
+        v_task.requeued_count + 1,
+        case when v_task.requeued_count = 0 then 'time' else 'times' end,
+        v_task.max_attempts
+      );
+    elsif v_task.requeued_count >= c_max_requeues then
+      v_message := format(
+        '[STALLED] Task stalled %s times (worker lost or over its timeout)',
+        v_task.requeued_count + 1
+      );
+    else
+      v_message := null;
+    end if;
+
+    if v_message is null then
       update pgflow.step_tasks t
       set status = 'queued',
           started_at = null,
@@ -74,12 +95,12 @@ begin
         v_task.run_id,
         v_task.step_slug,
         v_task.task_index,
-        format('[STALLED] Task stalled %s times (worker lost or over its timeout)',
-          v_task.requeued_count + 1),
+        v_message,
         v_task.attempts_count,
         'stalled',
         false,
-        null
+        null,
+        v_task.start_seq
       );
     end if;
   end loop;

@@ -6,3 +6,15 @@
 -- - every function pins search_path = pg_catalog, pg_temp (pg_temp last; '' searched pg_temp
 --   first for types and relations, so a caller with TEMP could run code as the owner).
 set search_path = pg_catalog, pg_temp;
+
+-- Reports fenced by start (issue 9, item 2): retry_run re-creates a task with attempts from 1
+-- again, so a report from before a cancel could pass the attempt fence of the retried task.
+-- Every start now takes a number that never repeats (step_tasks.start_seq, handed out in
+-- claimed_task.start_seq) and the report calls compare it.
+create sequence if not exists pgflow.task_start_seq as bigint;
+alter table pgflow.step_tasks add column if not exists start_seq bigint;
+alter type pgflow.claimed_task add attribute start_seq bigint;
+drop function if exists pgflow._complete_task(uuid, text, int, jsonb, int);
+drop function if exists pgflow.complete_task(uuid, text, int, jsonb, int);
+drop function if exists pgflow._fail_task(uuid, text, int, text, int, text, boolean, text);
+drop function if exists pgflow.fail_task(uuid, text, int, text, int, text, boolean, text);

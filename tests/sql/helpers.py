@@ -31,6 +31,7 @@ class Task:
     attempt: int
     timeout: int
     input: Any
+    start_seq: int
 
 
 def dump(value: Any) -> str:
@@ -110,8 +111,8 @@ def claim(
     """Claim up to ``qty`` tasks with ``claim_tasks``."""
     slugs = [flow_slugs] if isinstance(flow_slugs, str) else flow_slugs
     result = conn.execute(
-        "select flow_slug, run_id, step_slug, task_index, msg_id, attempt, timeout, input"
-        " from pgflow.claim_tasks(%s, %s, %s)",
+        "select flow_slug, run_id, step_slug, task_index, msg_id, attempt, timeout, input,"
+        " start_seq from pgflow.claim_tasks(%s, %s, %s)",
         (slugs, worker_id, qty),
     ).fetchall()
     return [Task(*row) for row in result]

@@ -51,6 +51,7 @@ def test_late_report_of_a_released_start_is_fenced_out(conn: Conn) -> None:
     conn.execute("select pgflow.release_tasks(%s)", (leaving,))
     (current,) = claim(conn, "f", worker_id=taking_over)
     assert current.attempt == released.attempt + 1
+    assert current.start_seq > released.start_seq
     assert complete(conn, released, "late") == "started"  # unchanged: another start holds it
     assert fail(conn, released, "late failure") == "started"
     assert step_state(conn, run_id, "a")["status"] == "started"
