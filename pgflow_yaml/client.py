@@ -33,12 +33,13 @@ from pgflow_yaml.worker.errors import (
     DatabaseUnavailable,
     FlowNotFound,
     InvalidInput,
+    NestedTooDeep,
     OutputNotJson,
     PgflowError,
     RunNotFound,
     WaitTimeout,
 )
-from pgflow_yaml.worker.runner import check_json
+from pgflow_yaml.worker.runner import MAX_INPUT_DEPTH, check_json
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 FLOW_SUFFIXES = (".yaml", ".yml", ".toml")
@@ -195,13 +196,16 @@ def load_flow_file(path: str | Path) -> FlowSpec:
 
 
 def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None:
-    """Check that ``value`` is JSON and satisfies the flow's ``input_schema`` (when it has one).
+    """Check that ``value`` is JSON, nested at most ``MAX_INPUT_DEPTH`` levels, and satisfies the
+    flow's ``input_schema`` (when it has one).
 
     Raises:
         InvalidInput: naming every violation, with its place in the input.
     """
     try:
-        check_json(value, label)
+        check_json(value, label, MAX_INPUT_DEPTH)
+    except NestedTooDeep as exc:
+        raise InvalidInput(str(exc)) from None
     except OutputNotJson as exc:
         raise InvalidInput(f"the run input is not JSON: {exc}") from None
     if flow is None or flow.input_schema is None:
@@ -273,7 +277,8 @@ class Client:
         """Start one run; return its id.
 
         Raises:
-            InvalidInput: the input is not JSON or breaks the flow's input_schema.
+            InvalidInput: the input is not JSON, nests deeper than ``MAX_INPUT_DEPTH`` (512)
+                levels, or breaks the flow's input_schema.
             FlowNotFound: the database has no such flow.
         """
         slug, spec = self._flows.resolve(flow)
@@ -289,7 +294,8 @@ class Client:
         """Start one run per input in one round trip; return the ids in input order.
 
         Raises:
-            InvalidInput: an input is not JSON or breaks the input_schema (none is started).
+            InvalidInput: an input is not JSON, nests too deeply or breaks the input_schema
+                (none is started).
             FlowNotFound: the database has no such flow.
         """
         slug, spec = self._flows.resolve(flow)

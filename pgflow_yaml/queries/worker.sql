@@ -1,12 +1,14 @@
 -- Queries the worker runs. Each starts with "-- name:" and a one-line "-- " description.
 
 -- name: claim_tasks
--- Read and start up to qty visible tasks of the given flows for one worker, in one round trip.
-select flow_slug, run_id, step_slug, task_index, msg_id, attempt, timeout, input
+-- Read and start up to qty visible tasks of the given flows for one worker, in one round trip
+-- (input as JSON text: the worker decodes it per task, so one undecodable input fails one task).
+select flow_slug, run_id, step_slug, task_index, msg_id, attempt, start_seq, timeout,
+       input::text as input
 from pgflow.claim_tasks(%(flow_slugs)s::text[], %(worker_id)s::uuid, %(qty)s::int, %(vt)s::int);
 
 -- name: complete_tasks
--- Report a batch of task outputs ({run_id, step_slug, task_index, attempt, output}) in one transaction.
+-- Report a batch of task outputs ({run_id, step_slug, task_index, attempt, start_seq, output}) in one transaction.
 select pgflow.complete_tasks(%(results)s::jsonb);
 
 -- name: fail_tasks
@@ -66,7 +68,8 @@ with claimed as (
   ) as t
 )
 select c.flow_slug, c.run_id, c.step_slug, c.task_index, c.msg_id,
-       s.attempts_count + 1 as attempt, null::int as timeout, c.input
+       s.attempts_count + 1 as attempt, null::bigint as start_seq, null::int as timeout,
+       c.input::text as input
 from claimed as c
 join pgflow.step_tasks as s
   on s.run_id = c.run_id and s.step_slug = c.step_slug and s.task_index = c.task_index;

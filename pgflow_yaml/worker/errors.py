@@ -47,7 +47,7 @@ class RunNotFound(PgflowError):
 
 
 class InvalidInput(PgflowError):
-    """The run input does not satisfy the flow's input_schema."""
+    """The run input is not JSON, nests too deeply, or does not satisfy the flow's input_schema."""
 
 
 class StartupError(PgflowError):
@@ -72,3 +72,11 @@ class TaskTimeout(Exception):
 
 class OutputNotJson(Exception):
     """The handler returned a value that is not JSON."""
+
+
+class NestedTooDeep(OutputNotJson):
+    """The value nests more lists and objects than allowed."""
+
+
+class InputNotDecodable(Exception):
+    """The task input could not be decoded (nested too deeply, or a number Python refuses)."""

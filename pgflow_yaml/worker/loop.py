@@ -32,8 +32,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pgflow_yaml.worker.errors import CoreMissing, DatabaseError, DatabaseUnavailable
-from pgflow_yaml.worker.runner import Context, Failure, Handler, Outcome, Task, run_task
+from pgflow_yaml.worker.errors import (
+    CoreMissing,
+    DatabaseError,
+    DatabaseUnavailable,
+    InputNotDecodable,
+)
+from pgflow_yaml.worker.runner import (
+    Context,
+    Failure,
+    Handler,
+    Outcome,
+    Task,
+    decode_input,
+    run_task,
+)
 from pgflow_yaml.worker.store import Link
 from pgflow_yaml.worker.threads import DaemonPool
 
@@ -231,9 +244,10 @@ def _key(task: Task) -> dict[str, Any]:
 
 
 def _key_fields(task: Task) -> str:
+    fence = f',"start_seq":{task.start_seq}' if task.start_seq is not None else ""
     return (
         f'"run_id":{json.dumps(task.run_id)},"step_slug":{json.dumps(task.step_slug)},'
-        f'"task_index":{task.task_index},"attempt":{task.attempt}'
+        f'"task_index":{task.task_index},"attempt":{task.attempt}{fence}'
     )
 
 
@@ -252,6 +266,7 @@ def _failures_json(failed: Iterable[Outcome]) -> str:
                 "step_slug": o.task.step_slug,
                 "task_index": o.task.task_index,
                 "attempt": o.task.attempt,
+                "start_seq": o.task.start_seq,
                 "error_message": f.message,
                 "error_type": f.type,
                 "error_traceback": f.traceback,
@@ -500,8 +515,7 @@ class Worker:
                 log.warning("claim failed", extra={"action": "claim_failed", "error": str(exc)})
                 continue  # the next fetch reconnects, with backoff
             for row in rows:
-                timeout = row["timeout"] or self.timeouts.get((row["flow_slug"], row["step_slug"]))
-                self._start(Task(**row | {"run_id": str(row["run_id"]), "timeout": timeout}))
+                self._accept(row)
             if len(rows) < min(free, batch):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
@@ -521,6 +535,24 @@ class Worker:
                 break
             rows += await self._claim.fetch("claim_tasks_081", params | {"flow_slug": slug})
         return rows
+
+    def _accept(self, row: dict[str, Any]) -> None:
+        """Start the task of a claimed row, or fail it at once if its input cannot be decoded."""
+        timeout = row["timeout"] or self.timeouts.get((row["flow_slug"], row["step_slug"]))
+        fields = {"run_id": str(row["run_id"]), "timeout": timeout, "input": None}
+        try:
+            fields["input"] = decode_input(row["input"])
+        except InputNotDecodable as exc:
+            task = Task(**row | fields)
+            self.failed += 1
+            log.error(
+                "task input could not be decoded",
+                extra={"action": "task_input_rejected", **_task_fields(task), "error": str(exc)},
+            )
+            failure = Failure(str(exc), "InputNotDecodable", None, retryable=False)
+            self.reporter.add(Outcome(task, failure=failure))
+            return
+        self._start(Task(**row | fields))
 
     def _start(self, task: Task) -> None:
         job = asyncio.create_task(self._execute(task))

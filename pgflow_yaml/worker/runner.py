@@ -21,13 +21,27 @@ from typing import Any
 
 import psycopg
 
-from pgflow_yaml.worker.errors import NonRetryable, OutputNotJson, TaskTimeout
+from pgflow_yaml.worker.errors import (
+    InputNotDecodable,
+    NestedTooDeep,
+    NonRetryable,
+    OutputNotJson,
+    TaskTimeout,
+)
 from pgflow_yaml.worker.threads import DaemonPool
+
+MAX_INPUT_DEPTH = 512
+"""How many levels of arrays and objects a run input may nest: the client refuses deeper input,
+and a worker decodes at least this many (a task it cannot decode fails without retry)."""
 
 
 @dataclass(frozen=True)
 class Task:
-    """A claimed task: what ``pgflow.claim_tasks`` returned for it."""
+    """A claimed task: what ``pgflow.claim_tasks`` returned for it.
+
+    ``attempt`` counts the task's starts (what handlers see); ``start_seq`` names this start
+    alone and fences its report (``None`` on pgflow 0.8.1's protocol, which has no fence).
+    """
 
     flow_slug: str
     run_id: str
@@ -37,6 +51,7 @@ class Task:
     attempt: int
     timeout: float | None
     input: Any
+    start_seq: int | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -160,15 +175,37 @@ class Outcome:
         return self.failure is None
 
 
-def check_json(value: Any, where: str = "output") -> None:
+def decode_input(text: str | None) -> Any:
+    """Return a task's handler input, decoded from the JSON text the claim returned.
+
+    Raises:
+        InputNotDecodable: the text nests deeper than Python's decoder can follow (which is
+            always deeper than ``MAX_INPUT_DEPTH``) or holds a number Python refuses to convert.
+    """
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        message = f"task input could not be decoded: nested deeper than {MAX_INPUT_DEPTH} levels"
+        raise InputNotDecodable(message) from None
+    except ValueError as exc:
+        raise InputNotDecodable(f"task input could not be decoded: {exc}") from None
+
+
+def check_json(value: Any, where: str = "output", max_depth: int | None = None) -> None:
     """Check that ``value`` is plain JSON data (dict with str keys, list, str, finite number, ...).
+
+    ``max_depth``, when given, limits how many levels of lists and dicts may nest.
 
     Raises:
         OutputNotJson: naming the offending type and where it sits.
+        NestedTooDeep: the value nests deeper than ``max_depth``.
     """
-    stack: list[tuple[Any, str]] = [(value, where)]
+    limit = max_depth if max_depth is not None else -1
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
     while stack:
-        item, path = stack.pop()
+        item, path, depth = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise OutputNotJson(f"{path} contains a NUL character, which jsonb cannot store")
@@ -179,8 +216,10 @@ def check_json(value: Any, where: str = "output") -> None:
             if not math.isfinite(item):
                 raise OutputNotJson(f"{path} is {item!r}, which JSON cannot represent")
             continue
+        if isinstance(item, list | tuple | dict) and depth == limit:
+            raise NestedTooDeep(f"{where} is nested deeper than {limit} levels")
         if isinstance(item, list | tuple):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
             continue
         if isinstance(item, dict):
             for k, v in item.items():
@@ -191,7 +230,7 @@ def check_json(value: Any, where: str = "output") -> None:
                         f"{path} has a key of type {type(k).__name__} ({k!r}); "
                         "JSON keys are strings"
                     )
-                stack.append((v, f"{path}[{k!r}]"))
+                stack.append((v, f"{path}[{k!r}]", depth + 1))
             continue
         raise OutputNotJson(f"{path} is of type {type(item).__name__}, which is not JSON")
 

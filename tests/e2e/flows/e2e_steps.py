@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,31 @@ def length(item: Any) -> int:
 def total(input: Any) -> dict[str, int]:
     """Sum the map outputs."""
     return {"items": len(input["lengths"]), "sum": sum(input["lengths"])}
+
+
+def _wait_for_file(path: Path, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} never appeared")
+        time.sleep(0.02)
+
+
+def two_phase(input: Any, ctx: Any) -> str:
+    """First execution: wait for ``<run.dir>/release-first``, return "stale"; later ones: wait
+    for ``<run.dir>/release-second``, return "fresh". ``<run.dir>/first`` marks the first."""
+    _record(ctx)
+    folder = Path(input["run"]["dir"])
+    try:
+        (folder / "first").touch(exist_ok=False)
+    except FileExistsError:
+        _wait_for_file(folder / "release-second")
+        return "fresh"
+    _wait_for_file(folder / "release-first")
+    return "stale"
+
+
+def kill_own_worker(input: Any, ctx: Any) -> None:
+    """Record the execution, then SIGKILL the worker process running it."""
+    _record(ctx)
+    os.kill(os.getpid(), signal.SIGKILL)

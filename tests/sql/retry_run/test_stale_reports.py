@@ -74,10 +74,9 @@ def test_stale_batch_reports_of_another_worker_are_ignored(conn: Conn) -> None:
     stale_failure = [batch_item(old[1], error_message="stale", retryable=False)]
     conn.execute("select pgflow.fail_tasks(%s::jsonb)", (json.dumps(stale_failure),))
     stale = [batch_item(t, output=f"old {t.input}") for t in old]
-    assert rows(conn, "select status from pgflow.complete_tasks(%s::jsonb)", (json.dumps(stale),)) == [
-        {"status": "started"},
-        {"status": "started"},
-    ]
+    query = "select status from pgflow.complete_tasks(%s::jsonb)"
+    reported = rows(conn, query, (json.dumps(stale),))
+    assert reported == [{"status": "started"}, {"status": "started"}]
     fresh = [batch_item(t, output=f"new {t.input}") for t in new]
     conn.execute("select pgflow.complete_tasks(%s::jsonb)", (json.dumps(fresh),))
     run = run_row(conn, run_id)
