@@ -64,4 +64,3 @@ def test_reports_carry_the_start_seq_fence() -> None:
     failure = Failure("bad", "InputNotDecodable", None, retryable=False)
     (failed,) = json.loads(_failures_json([Outcome(task, failure=failure)]))
     assert (failed["start_seq"], failed["retryable"]) == (41, False)
-

@@ -1,5 +1,7 @@
 """requeue_stalled_tasks requeues stalled tasks while attempts remain (at most 3 times)."""
 
+import uuid
+
 import psycopg
 
 from ..helpers import (
@@ -19,6 +21,12 @@ from ..helpers import (
     step_statuses,
     task_statuses,
 )
+
+
+def stall(conn: Conn, run_id: uuid.UUID) -> None:
+    """Let the run's started task stall (its worker lost) and check that the sweep handles it."""
+    age_started_tasks(conn, run_id, 60)
+    assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1
 
 
 def test_uses_the_step_timeout_not_the_flow_timeout(conn: Conn) -> None:
@@ -52,8 +60,7 @@ def test_fourth_stall_fails_the_step_and_run(conn: Conn) -> None:
     run_id = start(conn, "f")
     for _ in range(4):
         claim(conn, "f", qty=1)
-        age_started_tasks(conn, run_id, 60)
-        assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1
+        stall(conn, run_id)
     a = step_state(conn, run_id, "a")
     assert a["status"] == "failed"
     assert a["error_message"] == "[STALLED] Task stalled 4 times (worker lost or over its timeout)"
@@ -82,13 +89,11 @@ def test_each_stall_uses_up_an_attempt(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a", "timeout": 5}, {"slug": "b", "deps": ["a"]}], max_attempts=2)
     run_id = start(conn, "f")
     claim(conn, "f")
-    age_started_tasks(conn, run_id, 60)
-    assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1
+    stall(conn, run_id)
     assert task_statuses(conn, run_id) == {("a", 0): "queued"}
     (second,) = claim(conn, "f")
     assert second.attempt == 2
-    age_started_tasks(conn, run_id, 60)
-    assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1
+    stall(conn, run_id)
     a = step_state(conn, run_id, "a")
     assert a["status"] == "failed"
     assert a["error_message"] == "[STALLED] worker lost 2 times; max_attempts 2 exhausted"
@@ -109,8 +114,7 @@ def test_a_handler_failure_and_a_stall_exhaust_two_attempts(conn: Conn) -> None:
     assert fail(conn, first, "boom") == "queued"
     make_visible(conn, "f")
     claim(conn, "f")
-    age_started_tasks(conn, run_id, 60)
-    assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1
+    stall(conn, run_id)
     assert step_state(conn, run_id, "a")["error_message"] == (
         "[STALLED] worker lost 1 time; max_attempts 2 exhausted"
     )
@@ -124,8 +128,7 @@ def test_a_released_start_does_not_count_against_the_stalls(conn: Conn) -> None:
     conn.execute("select pgflow.release_tasks(%s)", (WORKER_ID,))
     (task,) = claim(conn, "f")
     assert task.attempt == 2
-    age_started_tasks(conn, run_id, 60)
-    assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1
+    stall(conn, run_id)
     assert step_state(conn, run_id, "a")["error_message"] == (
         "[STALLED] worker lost 1 time; max_attempts 1 exhausted"
     )
@@ -142,7 +145,6 @@ def test_exhausted_stall_skips_a_step_that_may_be_skipped(conn: Conn) -> None:
     )
     run_id = start(conn, "f")
     claim(conn, "f")
-    age_started_tasks(conn, run_id, 60)
-    assert one(conn, "select pgflow.requeue_stalled_tasks()") == 1
+    stall(conn, run_id)
     assert step_statuses(conn, run_id) == {"a": "skipped", "b": "started"}
     assert run_row(conn, run_id)["status"] == "started"
