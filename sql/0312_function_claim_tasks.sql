@@ -2,7 +2,7 @@
 -- queues (going round them from a random one, so that a busy flow cannot starve the others) and
 -- start their tasks, in one round trip. Messages whose task is
 -- gone or finished are archived; messages of a task running elsewhere are left alone.
--- Returns claimed_task rows (attempt fences complete_task / fail_task; input is the handler's).
+-- Returns claimed_task rows (start_seq fences the reports; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
 set search_path = pg_catalog, pg_temp;
 

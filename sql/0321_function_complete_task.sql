@@ -1,7 +1,7 @@
 -- complete_task(run_id, step_slug, task_index, output, attempt, start_seq): report a task's
 -- output (the pgflow 0.8.1 call, plus an optional fence: start_seq, as claim_tasks handed it
 -- out, names one start and fences out every other, also one from before a retry_run; attempt
--- alone fences out an earlier start of the same run attempt only). Without a fence (the 0.8.1
+-- alone cannot tell a start before a retry_run from the one after it). Without a fence (the 0.8.1
 -- call) any report of a started task is accepted. Late, duplicate and fenced calls are harmless
 -- no-ops.
 -- Returns the task row (nothing for an unknown task). Raises nothing.
