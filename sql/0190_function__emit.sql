@@ -2,9 +2,9 @@
 -- realtime.send(payload, event, 'pgflow:run:<run_id>', false), so that pgflow's client libraries
 -- and dashboards follow runs on this core. A no-op where there is no
 -- realtime.send(jsonb, text, text, boolean) (plain PostgreSQL), where the current user may not
--- execute it, or where its owner is neither a superuser nor a role the current user belongs to
--- (the core's functions run as their owner: a function planted in a schema named realtime must
--- not run with those rights). Errors of realtime.send are not caught, as in 0.8.1 (Supabase's own
+-- execute it, or where its owner is neither a superuser nor the current user (the core's
+-- functions run as their owner: a function planted in a schema named realtime by another role
+-- must not run with those rights; pg_has_role would not do, a superuser belongs to every role). Errors of realtime.send are not caught, as in 0.8.1 (Supabase's own
 -- realtime.send catches them and raises a WARNING).
 -- Callers gate each call, and the payload they build, with to_regnamespace('realtime') is not
 -- null (well under a microsecond, a tenth of a call of a function with a pinned search_path), so
@@ -29,7 +29,7 @@ begin
       from pg_catalog.pg_proc p
       join pg_catalog.pg_roles o on o.oid = p.proowner
       where p.oid = v_send
-        and (o.rolsuper or pg_catalog.pg_has_role(current_user, p.proowner, 'member'))
+        and (o.rolsuper or p.proowner = current_user::regrole)
     )
   then
     return;
