@@ -156,5 +156,5 @@ def test_batched_calls_send_each_runs_081_events(name: str, ours_dsn: str, their
     inputs = [run_input] * 3
     ours = _play_batched(ours_dsn, definition, inputs, handlers, batched=True)
     theirs = _play_batched(theirs_dsn, definition, inputs, handlers, batched=False)
-    print(name, ours[0]); assert ours == theirs
+    assert ours == theirs
     assert all(events and events[0][0] == "run:started" for events in ours)
