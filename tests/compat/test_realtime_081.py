@@ -19,7 +19,14 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tests.compat.pgflow081 import create_database, drop_database
-from tests.compat.protocol081 import Definition, Handler, HandlerFailed, Worker081, define_flow
+from tests.compat.protocol081 import (
+    Definition,
+    Handler,
+    HandlerFailed,
+    Worker081,
+    define_flow,
+    play_run,
+)
 from tests.compat.realtime import Event, install_recorder, sent_events
 from tests.compat.test_differential_081 import SCENARIOS
 
@@ -54,17 +61,8 @@ def _renamed(definition: Definition, suffix: str) -> Definition:
 def _play_one(
     dsn: str, definition: Definition, run_input: Any, handlers: dict[str, Handler]
 ) -> list[Event]:
-    flow_slug = definition[0][1]["flow_slug"]
     with psycopg.connect(dsn, autocommit=True) as conn:
-        define_flow(conn, definition)
-        worker = Worker081(conn, flow_slug)
-        worker.register()
-        run_id = uuid.uuid4()
-        conn.execute(
-            "select pgflow.start_flow(flow_slug => %s, input => %s::jsonb, run_id => %s)",
-            (flow_slug, Jsonb(run_input), run_id),
-        )
-        worker.drain(run_id, handlers)
+        run_id, _ = play_run(conn, definition, run_input, handlers)
         return sent_events(conn, run_id)
 
 
