@@ -273,14 +273,15 @@ def _add_step(flow: FlowSpec, step: StepSpec) -> str:
     arguments = [("flow_slug", quote_literal(flow.slug)), ("step_slug", quote_literal(step.slug))]
     if step.deps:
         arguments.append(("deps_slugs", _quote_array(step.deps)))
+    # every option, null (inherit the flow's) included: add_step keeps the stored value of an
+    # option it is not given, so an option removed from the file must be reset explicitly
     for name, value in (
         ("max_attempts", step.max_attempts),
         ("base_delay", step.base_delay),
         ("timeout", step.timeout),
         ("start_delay", step.start_delay),
     ):
-        if value is not None:
-            arguments.append((name, str(int(value))))
+        arguments.append((name, "null" if value is None else str(int(value))))
     arguments.append(("step_type", quote_literal(step.step_type)))
     if step.if_ is not None:
         arguments.append(("required_input_pattern", quote_json(step.if_)))

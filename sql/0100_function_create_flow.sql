@@ -1,15 +1,18 @@
 -- create_flow(flow_slug, max_attempts, base_delay, timeout): create a flow and its pgmq queue
--- (named after the slug), or, when the flow exists, set its options to the given ones
--- (null = default 3 / 5 / 60 as in pgflow 0.8.1). Returns the flow row.
+-- (named after the slug), or, when the flow exists, set the options given and keep the others.
+-- An omitted option (the default -2147483648 stands for "not given") keeps the flow's value, or
+-- on creation takes the default 3 / 5 / 60 (as in pgflow 0.8.1); an explicit null sets the
+-- default; a value sets itself. So a bare create_flow(slug) is "get or create".
+-- Returns the flow row.
 -- Raises: 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)';
 -- slug_is_valid, opt_*_is_* checks; flows_slug_is_unique_ignoring_case.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.create_flow(
   flow_slug text,
-  max_attempts int default null,
-  base_delay int default null,
-  timeout int default null
+  max_attempts int default -2147483648,
+  base_delay int default -2147483648,
+  timeout int default -2147483648
 )
 returns pgflow.flows
 language plpgsql
@@ -28,14 +31,17 @@ begin
   insert into pgflow.flows as f (flow_slug, opt_max_attempts, opt_base_delay, opt_timeout)
   values (
     create_flow.flow_slug,
-    coalesce(create_flow.max_attempts, 3),
-    coalesce(create_flow.base_delay, 5),
-    coalesce(create_flow.timeout, 60)
+    coalesce(nullif(create_flow.max_attempts, -2147483648), 3),
+    coalesce(nullif(create_flow.base_delay, -2147483648), 5),
+    coalesce(nullif(create_flow.timeout, -2147483648), 60)
   )
   on conflict on constraint flows_pkey do update
-    set opt_max_attempts = excluded.opt_max_attempts,
-        opt_base_delay = excluded.opt_base_delay,
-        opt_timeout = excluded.opt_timeout
+    set opt_max_attempts = case when create_flow.max_attempts = -2147483648
+          then f.opt_max_attempts else excluded.opt_max_attempts end,
+        opt_base_delay = case when create_flow.base_delay = -2147483648
+          then f.opt_base_delay else excluded.opt_base_delay end,
+        opt_timeout = case when create_flow.timeout = -2147483648
+          then f.opt_timeout else excluded.opt_timeout end
   returning * into v_flow;
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then

@@ -1,8 +1,10 @@
 -- add_step(flow_slug, step_slug, deps_slugs, options..., step_type, patterns, modes): append a
 -- step to a flow (step_index = next free index) with its dependency edges. Called again for an
--- existing step with the same shape (deps, type, patterns, modes) it updates the options
--- (null = inherit the flow's); with a different shape it raises instead of changing the graph.
--- Returns the step row.
+-- existing step with the same shape (deps, type, patterns, modes) it sets the options given and
+-- keeps the others; with a different shape it raises instead of changing the graph.
+-- Options: omitted (the default -2147483648 stands for "not given") keeps the step's value (null
+-- on creation); an explicit null inherits the flow's; a value sets itself. So a bare add_step is
+-- "get or create" for the options. Returns the step row.
 -- Raises: 'Map step "%" can have at most one dependency, but % were provided: %';
 -- 'Step "%" of flow "%" already exists with a different shape: %'; steps_flow_slug_fkey
 -- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
@@ -14,10 +16,10 @@ create or replace function pgflow.add_step(
   flow_slug text,
   step_slug text,
   deps_slugs text[] default '{}',
-  max_attempts int default null,
-  base_delay int default null,
-  timeout int default null,
-  start_delay int default null,
+  max_attempts int default -2147483648,
+  base_delay int default -2147483648,
+  timeout int default -2147483648,
+  start_delay int default -2147483648,
   step_type text default 'single',
   required_input_pattern jsonb default null,
   forbidden_input_pattern jsonb default null,
@@ -88,10 +90,14 @@ begin
     end if;
 
     update pgflow.steps s
-    set opt_max_attempts = add_step.max_attempts,
-        opt_base_delay = add_step.base_delay,
-        opt_timeout = add_step.timeout,
-        opt_start_delay = add_step.start_delay
+    set opt_max_attempts = case when add_step.max_attempts = -2147483648
+          then s.opt_max_attempts else add_step.max_attempts end,
+        opt_base_delay = case when add_step.base_delay = -2147483648
+          then s.opt_base_delay else add_step.base_delay end,
+        opt_timeout = case when add_step.timeout = -2147483648
+          then s.opt_timeout else add_step.timeout end,
+        opt_start_delay = case when add_step.start_delay = -2147483648
+          then s.opt_start_delay else add_step.start_delay end
     where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug
     returning * into v_step;
     return v_step;
@@ -110,10 +116,10 @@ begin
       (select max(s.step_index) + 1 from pgflow.steps s where s.flow_slug = add_step.flow_slug), 0
     ),
     cardinality(v_deps),
-    add_step.max_attempts,
-    add_step.base_delay,
-    add_step.timeout,
-    add_step.start_delay,
+    nullif(add_step.max_attempts, -2147483648),
+    nullif(add_step.base_delay, -2147483648),
+    nullif(add_step.timeout, -2147483648),
+    nullif(add_step.start_delay, -2147483648),
     add_step.required_input_pattern,
     add_step.forbidden_input_pattern,
     add_step.when_unmet,

@@ -1,7 +1,7 @@
 -- set_vt_batch(queue_name, msg_ids, vt_offsets): set each message's visibility timeout to now
 -- (clock time) plus its offset in seconds, in one statement (pgmq has no batch form).
--- Returns the updated messages as pgmq.message_record (as in pgflow 0.8.1); an empty or null
--- array returns nothing.
+-- Returns the updated messages as pgmq.message_record; an empty or null msg_ids, or null
+-- vt_offsets, returns nothing (as in pgflow 0.8.1).
 -- Raises: 'msg_ids length (%) must equal vt_offsets length (%)'.
 set search_path = pg_catalog, pg_temp;
 
@@ -31,12 +31,14 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 begin
-  if set_vt_batch.msg_ids is null or cardinality(set_vt_batch.msg_ids) = 0 then
+  if set_vt_batch.msg_ids is null or set_vt_batch.vt_offsets is null
+    or cardinality(set_vt_batch.msg_ids) = 0
+  then
     return;
   end if;
-  if cardinality(set_vt_batch.msg_ids) <> coalesce(cardinality(set_vt_batch.vt_offsets), 0) then
+  if cardinality(set_vt_batch.msg_ids) <> cardinality(set_vt_batch.vt_offsets) then
     raise exception 'msg_ids length (%) must equal vt_offsets length (%)',
-      cardinality(set_vt_batch.msg_ids), coalesce(cardinality(set_vt_batch.vt_offsets), 0);
+      cardinality(set_vt_batch.msg_ids), cardinality(set_vt_batch.vt_offsets);
   end if;
 
   return query execute format(

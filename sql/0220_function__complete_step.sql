@@ -1,8 +1,8 @@
 -- _complete_step(run_id, step_slug, output): mark a created or started step completed with its
 -- output, count its children's dependencies down (a map child learns its task count from the
 -- output's length) and the run's remaining steps. Internal; the caller holds the run lock and
--- has checked that a map child's source is an array. Returns true when the step changed.
--- Raises nothing.
+-- has checked that a map child's source is an array. Sends the step:completed event (_emit).
+-- Returns true when the step changed. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._complete_step(run_id uuid, step_slug text, output jsonb)
@@ -13,6 +13,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
+  v_step pgflow.step_states;
   v_flow_slug text;
 begin
   update pgflow.step_states ss
@@ -25,10 +26,16 @@ begin
   where ss.run_id = _complete_step.run_id
     and ss.step_slug = _complete_step.step_slug
     and ss.status in ('created', 'started')
-  returning ss.flow_slug into v_flow_slug;
+  returning * into v_step;
 
   if not found then
     return false;
+  end if;
+  v_flow_slug := v_step.flow_slug;
+  if to_regnamespace('realtime') is not null then
+    perform pgflow._emit(
+      'step:' || v_step.step_slug || ':completed', pgflow._step_event(v_step), v_step.run_id
+    );
   end if;
 
   update pgflow.step_states c

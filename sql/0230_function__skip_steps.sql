@@ -1,7 +1,8 @@
 -- _skip_steps(run_id, step_slug, skip_reason, cascade): skip a step (and with cascade every step
 -- downstream of it, reason 'dependency_skipped'), end their open tasks as 'skipped' and archive
 -- their messages. Children outside the skipped set count the skipped parents down; a map child
--- whose source was skipped gets 0 tasks. Internal; the caller holds the run lock.
+-- whose source was skipped gets 0 tasks. Sends step:skipped per step (_emit), in step order.
+-- Internal; the caller holds the run lock.
 -- Returns the number of steps skipped. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -57,6 +58,14 @@ begin
       remaining_tasks = null,
       skipped_at = clock_timestamp()
   where ss.run_id = _skip_steps.run_id and ss.step_slug = any(v_slugs);
+
+  if to_regnamespace('realtime') is not null then
+    perform pgflow._emit('step:' || ss.step_slug || ':skipped', pgflow._step_event(ss), ss.run_id)
+    from pgflow.step_states ss
+    join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+    where ss.run_id = _skip_steps.run_id and ss.step_slug = any(v_slugs)
+    order by s.step_index;
+  end if;
 
   perform pgflow._end_open_tasks(_skip_steps.run_id, v_slugs, 'skipped');
 

@@ -1,6 +1,7 @@
 -- maybe_complete_run(run_id): complete a started run whose steps are all done; its output is
 -- {"<leaf step>": <output>} over the completed steps nothing depends on (null when every leaf was
--- skipped). Never touches a failed, cancelled or completed run. Raises nothing.
+-- skipped). Never touches a failed, cancelled or completed run. Sends run:completed (_emit).
+-- Raises nothing.
 -- (plpgsql rather than sql: it runs after every completion, and plpgsql keeps its plans.)
 set search_path = pg_catalog, pg_temp;
 
@@ -11,6 +12,8 @@ volatile
 set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
+declare
+  v_run pgflow.runs;
 begin
   update pgflow.runs r
   set status = 'completed',
@@ -27,6 +30,11 @@ begin
       )
   where r.run_id = maybe_complete_run.run_id
     and r.status = 'started'
-    and r.remaining_steps = 0;
+    and r.remaining_steps = 0
+  returning * into v_run;
+
+  if found and to_regnamespace('realtime') is not null then
+    perform pgflow._emit('run:completed', pgflow._run_event(v_run), v_run.run_id);
+  end if;
 end;
 $$;

@@ -12,6 +12,8 @@
 -- force_generic_plan: with an array argument PostgreSQL judged every custom plan cheaper than
 -- the generic one and planned these statements again on each call, which cost the one-task
 -- path (complete_task, start_flow) 10-20 % of its throughput.
+-- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
+-- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -26,6 +28,7 @@ as $$
 declare
   v_flow record;
   v_wake boolean;
+  v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
   for v_flow in
     with started as (
@@ -57,7 +60,12 @@ begin
            array_agg(t.task_index order by t.run_position, t.step_index, t.task_index)
              as task_indexes,
            array_agg(t.delay order by t.run_position, t.step_index, t.task_index) as delays,
-           bool_or(t.delay = 0) as any_immediate
+           bool_or(t.delay = 0) as any_immediate,
+           -- the started steps, for their events (one task 0 per step)
+           array_agg(t.run_id order by t.run_position, t.step_slug)
+             filter (where v_realtime and t.task_index = 0) as started_run_ids,
+           array_agg(t.step_slug order by t.run_position, t.step_slug)
+             filter (where v_realtime and t.task_index = 0) as started_slugs
     from tasks t
     group by t.flow_slug
     order by min(t.run_position)
@@ -97,6 +105,14 @@ begin
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);
+    end if;
+
+    if v_flow.started_slugs is not null then
+      perform pgflow._emit('step:' || ss.step_slug || ':started', pgflow._step_event(ss), ss.run_id)
+      from unnest(v_flow.started_run_ids, v_flow.started_slugs)
+        with ordinality as u(run_id, slug, ord)
+      join pgflow.step_states ss on ss.run_id = u.run_id and ss.step_slug = u.slug
+      order by u.ord;
     end if;
   end loop;
 end;

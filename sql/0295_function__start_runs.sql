@@ -71,6 +71,13 @@ begin
   where s.flow_slug = _start_runs.flow_slug
   order by u.ord, s.step_index;
 
+  if to_regnamespace('realtime') is not null then
+    perform pgflow._emit('run:started', pgflow._run_event(r), r.run_id)
+    from unnest(_start_runs.run_ids) with ordinality as u(run_id, ord)
+    join pgflow.runs r on r.run_id = u.run_id
+    order by u.ord;
+  end if;
+
   -- conditions and taskless steps run by run; the ready steps of all runs start together
   foreach v_run_id in array _start_runs.run_ids loop
     perform pgflow._advance_run(v_run_id, false);

@@ -183,6 +183,18 @@ begin
     select array(select run_id from runs)
     into v_finished_runs;
 
+    -- their step:completed events (_emit), by run in batch order, then step order
+    if cardinality(v_finished_runs) > 0 and to_regnamespace('realtime') is not null then
+      perform pgflow._emit(
+        'step:' || ss.step_slug || ':completed', pgflow._step_event(ss), ss.run_id
+      )
+      from (select distinct d.run_id, d.step_slug from unnest(v_done) d) d
+      join pgflow.step_states ss on ss.run_id = d.run_id and ss.step_slug = d.step_slug
+      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+      where ss.status = 'completed'
+      order by array_position(v_run_ids, ss.run_id), s.step_index;
+    end if;
+
     -- 5. per run with a completed step: conditions and taskless cascades of the steps that
     --    became ready (_advance_run finds them, and completes the run when it is done)
     foreach v_run_id in array v_finished_runs loop

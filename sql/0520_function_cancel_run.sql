@@ -1,6 +1,7 @@
 -- cancel_run(run_id): cancel a started run: status 'cancelled', every queued or started task
 -- cancelled and its message archived, so nothing more starts and late results are ignored.
--- A run that already ended is returned unchanged. Returns the run row.
+-- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
+-- the form of 0.8.1's run events). Returns the run row.
 -- Raises: 'Run "%" does not exist'.
 set search_path = pg_catalog, pg_temp;
 
@@ -28,6 +29,9 @@ begin
   where r.run_id = cancel_run.run_id
   returning * into v_run;
   perform pgflow._end_open_tasks(cancel_run.run_id, null, 'cancelled');
+  if to_regnamespace('realtime') is not null then
+    perform pgflow._emit('run:cancelled', pgflow._run_event(v_run), v_run.run_id);
+  end if;
   return v_run;
 end;
 $$;

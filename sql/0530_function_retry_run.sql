@@ -1,7 +1,8 @@
 -- retry_run(run_id): start a failed or cancelled run again. Completed and skipped steps keep
 -- their state and outputs; every other step (failed, interrupted, never started) and its tasks
 -- start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
--- back to 'started' and advances as a new run would. Returns the run row.
+-- back to 'started' and advances as a new run would (sending run:started, then the step events
+-- of a new run). Returns the run row.
 -- Raises: 'Run "%" does not exist'; 'Run "%" is % (only failed or cancelled runs can be retried)'.
 set search_path = pg_catalog, pg_temp;
 
@@ -80,7 +81,11 @@ begin
       cancelled_at = null,
       output = null,
       remaining_steps = cardinality(v_reset)
-  where r.run_id = retry_run.run_id;
+  where r.run_id = retry_run.run_id
+  returning * into v_run;
+  if to_regnamespace('realtime') is not null then
+    perform pgflow._emit('run:started', pgflow._run_event(v_run), v_run.run_id);
+  end if;
 
   perform pgflow._advance_run(retry_run.run_id);
 

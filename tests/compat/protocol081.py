@@ -164,6 +164,27 @@ def common(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[dict[str, Any]
     return cut(ours), cut(theirs)
 
 
+def play_run(
+    conn: psycopg.Connection[Any],
+    definition: Definition,
+    run_input: Any,
+    handlers: dict[str, Handler],
+) -> tuple[uuid.UUID, Worker081]:
+    """Define the flow, start one run and drain it with a 0.8.1 worker; return the run id and
+    the worker (whose ``seen`` lists the handler calls)."""
+    flow_slug = definition[0][1]["flow_slug"]
+    define_flow(conn, definition)
+    worker = Worker081(conn, flow_slug)
+    worker.register()
+    run_id = uuid.uuid4()
+    conn.execute(
+        "select * from pgflow.start_flow(flow_slug => %s, input => %s::jsonb, run_id => %s)",
+        (flow_slug, Jsonb(run_input), run_id),
+    )
+    worker.drain(run_id, handlers)
+    return run_id, worker
+
+
 def play(
     dsn: str, definition: Definition, run_input: Any, handlers: dict[str, Handler]
 ) -> tuple[dict[str, Any], list[tuple[str, int, Any]]]:
@@ -171,15 +192,6 @@ def play(
 
     Returns the run's snapshot and the (step, task index, input) of every handler call, sorted.
     """
-    flow_slug = definition[0][1]["flow_slug"]
     with psycopg.connect(dsn, autocommit=True) as conn:
-        define_flow(conn, definition)
-        worker = Worker081(conn, flow_slug)
-        worker.register()
-        run_id = uuid.uuid4()
-        conn.execute(
-            "select * from pgflow.start_flow(flow_slug => %s, input => %s::jsonb, run_id => %s)",
-            (flow_slug, Jsonb(run_input), run_id),
-        )
-        worker.drain(run_id, handlers)
+        run_id, worker = play_run(conn, definition, run_input, handlers)
         return run_snapshot(conn, run_id), sorted(worker.seen, key=lambda s: (s[0], s[1]))

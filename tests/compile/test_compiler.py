@@ -48,14 +48,17 @@ def test_statements_in_order_with_named_arguments() -> None:
         "select pgflow.create_flow(flow_slug => 'order_pipeline', max_attempts => 3,"
         " base_delay => 1, timeout => 60);",
         "select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'check',"
+        " max_attempts => null, base_delay => null, timeout => null, start_delay => null,"
         " step_type => 'single');",
         "select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'charge',"
-        " deps_slugs => array['check']::text[], max_attempts => 5, timeout => 30,"
-        " step_type => 'single');",
+        " deps_slugs => array['check']::text[], max_attempts => 5, base_delay => null,"
+        " timeout => 30, start_delay => null, step_type => 'single');",
         "select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'ship_item',"
-        " deps_slugs => array['check']::text[], step_type => 'map');",
+        " deps_slugs => array['check']::text[], max_attempts => null, base_delay => null,"
+        " timeout => null, start_delay => null, step_type => 'map');",
         "select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'receipt',"
-        " deps_slugs => array['charge', 'ship_item']::text[], step_type => 'single',"
+        " deps_slugs => array['charge', 'ship_item']::text[], max_attempts => null,"
+        " base_delay => null, timeout => null, start_delay => null, step_type => 'single',"
         """ required_input_pattern => '{"charge":{"paid":true}}'::jsonb, when_unmet => 'skip');""",
     ]
 
@@ -95,7 +98,8 @@ def test_extensions_name_their_steps() -> None:
     assert "-- Needs the pgflow-yaml core (not in pgflow 0.8.1):\n--   conditions" in sql
     assert "forbidden_input_pattern => '{\"a\":1}'::jsonb, when_unmet => 'fail');" in sql
     assert (
-        "step_slug => 'c', deps_slugs => array['a']::text[], step_type => 'single',"
+        "step_slug => 'c', deps_slugs => array['a']::text[], max_attempts => null,"
+        " base_delay => null, timeout => null, start_delay => null, step_type => 'single',"
         " when_exhausted => 'skip-cascade');" in sql
     )
 

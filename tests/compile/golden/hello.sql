@@ -21,5 +21,5 @@ end
 $pgflow_guard$;
 
 select pgflow.create_flow(flow_slug => 'hello', max_attempts => 3, base_delay => 1, timeout => 60);
-select pgflow.add_step(flow_slug => 'hello', step_slug => 'greet', step_type => 'single');
-select pgflow.add_step(flow_slug => 'hello', step_slug => 'shout', deps_slugs => array['greet']::text[], step_type => 'single');
+select pgflow.add_step(flow_slug => 'hello', step_slug => 'greet', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+select pgflow.add_step(flow_slug => 'hello', step_slug => 'shout', deps_slugs => array['greet']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');

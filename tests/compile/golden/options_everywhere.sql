@@ -24,5 +24,5 @@ $pgflow_guard$;
 
 select pgflow.create_flow(flow_slug => 'options_everywhere', max_attempts => 10, base_delay => 7, timeout => 120);
 select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'first', max_attempts => 1, base_delay => 2, timeout => 3, start_delay => 0, step_type => 'single');
-select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'second', deps_slugs => array['first']::text[], start_delay => 3600, step_type => 'single');
-select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'fan', timeout => 900, step_type => 'map');
+select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'second', deps_slugs => array['first']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => 3600, step_type => 'single');
+select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'fan', max_attempts => null, base_delay => null, timeout => 900, start_delay => null, step_type => 'map');

@@ -23,7 +23,7 @@ end
 $pgflow_guard$;
 
 select pgflow.create_flow(flow_slug => 'order_pipeline', max_attempts => 3, base_delay => 1, timeout => 60);
-select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'check', step_type => 'single');
-select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'charge', deps_slugs => array['check']::text[], max_attempts => 5, timeout => 30, step_type => 'single');
-select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'ship_item', deps_slugs => array['check']::text[], step_type => 'map');
-select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'receipt', deps_slugs => array['charge', 'ship_item']::text[], step_type => 'single', required_input_pattern => '{"charge":{"paid":true}}'::jsonb, when_unmet => 'skip');
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'check', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'charge', deps_slugs => array['check']::text[], max_attempts => 5, base_delay => null, timeout => 30, start_delay => null, step_type => 'single');
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'ship_item', deps_slugs => array['check']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'map');
+select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'receipt', deps_slugs => array['charge', 'ship_item']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => '{"charge":{"paid":true}}'::jsonb, when_unmet => 'skip');

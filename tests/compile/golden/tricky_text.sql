@@ -24,5 +24,5 @@ end
 $pgflow_guard_1$;
 
 select pgflow.create_flow(flow_slug => 'tricky_text', max_attempts => 2, base_delay => 1, timeout => 60);
-select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'start', step_type => 'single');
-select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'gate', deps_slugs => array['start']::text[], step_type => 'single', required_input_pattern => E'{"start":{"it''s":"O''Reilly \\\\ backslash","日本語":["✓","é","tab\\there"],"$$":"$pgflow_guard$ not a delimiter"}}'::jsonb, forbidden_input_pattern => '{"start":{"note":"''; drop table pgflow.flows; --"}}'::jsonb, when_unmet => 'skip-cascade', when_exhausted => 'skip');
+select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'start', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'gate', deps_slugs => array['start']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => E'{"start":{"it''s":"O''Reilly \\\\ backslash","日本語":["✓","é","tab\\there"],"$$":"$pgflow_guard$ not a delimiter"}}'::jsonb, forbidden_input_pattern => '{"start":{"note":"''; drop table pgflow.flows; --"}}'::jsonb, when_unmet => 'skip-cascade', when_exhausted => 'skip');

@@ -21,5 +21,5 @@ end
 $pgflow_guard$;
 
 select pgflow.create_flow(flow_slug => 'word_stats', max_attempts => 3, base_delay => 1, timeout => 30);
-select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'count', step_type => 'map');
-select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'total', deps_slugs => array['count']::text[], step_type => 'single');
+select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'count', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'map');
+select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'total', deps_slugs => array['count']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');

@@ -47,3 +47,19 @@ def test_returns_pgmq_message_records(conn: Conn) -> None:
         "headers",
     ]
     assert row["message"] == {"k": 1}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "array[1]::bigint[], null",
+        "null, array[1]",
+        "null, null",
+    ],
+)
+def test_null_array_returns_nothing_as_in_0_8_1(conn: Conn, args: str) -> None:
+    conn.execute("select pgmq.create('q1')")
+    msg_id = one(conn, "select pgmq.send('q1', '{}'::jsonb)")
+    vt_before = one(conn, "select vt from pgmq.q_q1 where msg_id = %s", (msg_id,))
+    assert rows(conn, f"select * from pgflow.set_vt_batch('q1', {args})") == []
+    assert one(conn, "select vt from pgmq.q_q1 where msg_id = %s", (msg_id,)) == vt_before
