@@ -24,7 +24,7 @@ begin
         -- worker calls (pgflow 0.8.1 protocol and our batched additions)
         'start_tasks', 'complete_task', 'fail_task',
         'claim_tasks', 'complete_tasks', 'fail_tasks', 'release_tasks', 'requeue_stalled_tasks',
-        'mark_worker_stopped',
+        'register_worker', 'heartbeat_worker', 'mark_worker_stopped',
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
         'retry_run'

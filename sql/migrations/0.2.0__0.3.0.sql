@@ -6,3 +6,17 @@
 -- - every function pins search_path = pg_catalog, pg_temp (pg_temp last; '' searched pg_temp
 --   first for types and relations, so a caller with TEMP could run code as the owner).
 set search_path = pg_catalog, pg_temp;
+
+-- Item 4 of issue 9 (grants broader than documented): a pgflow.workers row belongs to the login
+-- that registered it (registered_by), and row-level security keeps every other login off it.
+-- The worker's per-queue grants and the removal of 0.2.0's default privileges in schema pgmq
+-- live in sql/roles/0960, re-applied by every upgrade of a database with roles.
+alter table pgflow.workers add column if not exists registered_by text not null default session_user;
+
+alter table pgflow.workers enable row level security;
+
+drop policy if exists workers_own_rows on pgflow.workers;
+
+create policy workers_own_rows on pgflow.workers
+  using (registered_by = session_user)
+  with check (registered_by = session_user);
