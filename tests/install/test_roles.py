@@ -7,22 +7,15 @@ and what is denied. Login users are unique per test and dropped afterwards; the 
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import core
-
-_counter = itertools.count()
 
 
 @pytest.fixture
@@ -36,34 +29,6 @@ def roles_dsn(dsn: str) -> str:
         conn.execute("select pgflow.add_step('late', 'first')")
         conn.execute("select pgflow.add_step('late', 'second', array['first'])")
     return dsn
-
-
-@pytest.fixture
-def login(roles_dsn: str) -> Iterator[Any]:
-    """Return a function creating a login user in a role and connecting as it."""
-    created: list[str] = []
-    conns: list[psycopg.Connection[Any]] = []
-
-    def connect(role: str | None) -> psycopg.Connection[Any]:
-        name = f"pgflow_u_{os.getpid()}_{next(_counter)}"
-        with psycopg.connect(roles_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("create role {} login").format(sql.Identifier(name)))
-            created.append(name)
-            if role:
-                admin.execute(
-                    sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(name))
-                )
-        conn = psycopg.connect(make_conninfo(roles_dsn, user=name), autocommit=True)
-        conns.append(conn)
-        return conn
-
-    yield connect
-    for conn in conns:
-        conn.close()
-    with psycopg.connect(roles_dsn, autocommit=True) as admin:
-        for name in created:
-            admin.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
-            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
 
 
 def _start(dsn: str, flow: str, run_input: Any = None) -> uuid.UUID:
