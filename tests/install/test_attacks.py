@@ -29,6 +29,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import core
+from tests.install.roleplay import start_run
 
 _counter = itertools.count()
 
@@ -156,16 +157,6 @@ def _callable(admin_dsn: str, role: str) -> dict[str, list[str]]:
     return {name: types for name, types in rows}
 
 
-def _start(admin_dsn: str, flow: str) -> uuid.UUID:
-    with psycopg.connect(admin_dsn, autocommit=True) as admin:
-        row = admin.execute(
-            "select run_id from pgflow.start_flow(%s, %s)", (flow, Jsonb({"n": 1}))
-        ).fetchone()
-    assert row is not None
-    run_id: uuid.UUID = row[0]
-    return run_id
-
-
 def _state(admin_dsn: str, run_id: uuid.UUID) -> tuple[str, dict[str, str]]:
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         run = admin.execute(
@@ -200,7 +191,7 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     wid = uuid.uuid4()
     calls.one("register_worker", "select pgflow.register_worker(%s, 'atk', 'attacker')", (wid,))
     assert calls.one("heartbeat_worker", "select pgflow.heartbeat_worker(%s)", (wid,)) is False
-    first = _start(dsn, "atk")
+    first = start_run(dsn, "atk", '{"n": 1}')
     msgs = [m[0] for m in calls.conn.execute("select msg_id from pgmq.read('atk', 30, 10)")]
     started = calls.all(
         "start_tasks",
@@ -227,7 +218,7 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     assert calls.all("claim_tasks", claim, (wid,)) == [(first, "second")]
     done = [{"run_id": str(first), "step_slug": "second", "task_index": 0, "output": 2}]
     calls.all("complete_tasks", "select * from pgflow.complete_tasks(%s)", (Jsonb(done),))
-    second = _start(dsn, "atk")
+    second = start_run(dsn, "atk", '{"n": 1}')
     assert calls.all("claim_tasks", claim, (wid,)) == [(second, "first")]
     failed = [
         {

@@ -14,9 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from pgflow_yaml import core
+from tests.install.roleplay import all_denied, denied, run_081_protocol, start_run
 
 RELEASES = Path(__file__).parent / "releases"
 
@@ -36,20 +36,6 @@ def roles_dsn(dsn: str) -> str:
         conn.execute("select pgmq.send('app_before', '{\"app\": 1}')")
         conn.execute("select pgmq.send('app_after', '{\"app\": 2}')")
     return dsn
-
-
-def _denied(conn: psycopg.Connection[Any], query: str, params: Any = None) -> str:
-    with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
-        conn.execute(query, params)
-    return str(caught.value).splitlines()[0]
-
-
-def _start(dsn: str, flow: str) -> uuid.UUID:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("select run_id from pgflow.start_flow(%s, '{}')", (flow,)).fetchone()
-    assert row is not None
-    run_id: uuid.UUID = row[0]
-    return run_id
 
 
 def _worker_rights(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
@@ -116,16 +102,16 @@ def test_worker_cannot_reach_an_application_queue(roles_dsn: str, login: Any) ->
             "select pgmq.delete(%s, 1::bigint)",
             "select pgmq.purge_queue(%s)",
         ):
-            assert _denied(worker, call, (queue,)).endswith(f"_{queue}"), call
-        assert f"table q_{queue}" in _denied(worker, f"select * from pgmq.q_{queue}")
-        assert f"table a_{queue}" in _denied(worker, f"select * from pgmq.a_{queue}")
+            assert denied(worker, call, (queue,)).endswith(f"_{queue}"), call
+        assert f"table q_{queue}" in denied(worker, f"select * from pgmq.q_{queue}")
+        assert f"table a_{queue}" in denied(worker, f"select * from pgmq.a_{queue}")
     with pytest.raises(psycopg.errors.RaiseException, match='Flow "app_after" does not exist'):
         worker.execute("select * from pgflow.claim_tasks(array['app_after'], %s)", (uuid.uuid4(),))
     assert worker.execute("select * from pgflow.start_tasks('app_after', array[1::bigint],"
                           " %s)", (uuid.uuid4(),)).fetchall() == []  # fmt: skip
-    assert "table meta" in _denied(worker, "select * from pgmq.list_queues()")
-    assert "table meta" in _denied(worker, "select * from pgmq.metrics_all()")
-    assert "schema pgmq" in _denied(worker, "select pgmq.create('mine')")
+    assert "table meta" in denied(worker, "select * from pgmq.list_queues()")
+    assert "table meta" in denied(worker, "select * from pgmq.metrics_all()")
+    assert "schema pgmq" in denied(worker, "select pgmq.create('mine')")
     with psycopg.connect(roles_dsn, autocommit=True) as admin:
         untouched = admin.execute(
             "select (select count(*) from pgmq.q_app_before where read_ct = 0),"
@@ -135,16 +121,21 @@ def test_worker_cannot_reach_an_application_queue(roles_dsn: str, login: Any) ->
 
 
 def test_worker_cannot_send_or_rewrite_flow_messages(roles_dsn: str, login: Any) -> None:
-    run_id = _start(roles_dsn, "late")
+    run_id = start_run(roles_dsn, "late")
     worker = login("pgflow_worker")
-    assert "table q_late" in _denied(worker, "select pgmq.send('late', '{}'::jsonb)")
-    assert "table q_late" in _denied(worker, "select pgmq.send_batch('late', array['{}'::jsonb])")
-    assert "table q_late" in _denied(worker, "insert into pgmq.q_late (message) values ('{}')")
-    assert "table q_late" in _denied(worker, "update pgmq.q_late set message = '{}'")
-    assert "table a_late" in _denied(worker, "select message from pgmq.a_late")
-    assert "table a_late" in _denied(worker, "delete from pgmq.a_late")
-    assert "table q_late" in _denied(worker, "truncate pgmq.q_late")
-    assert "table meta" in _denied(worker, "select pgmq.drop_queue('late')")
+    all_denied(
+        worker,
+        [
+            ("table q_late", "select pgmq.send('late', '{}'::jsonb)"),
+            ("table q_late", "select pgmq.send_batch('late', array['{}'::jsonb])"),
+            ("table q_late", "insert into pgmq.q_late (message) values ('{}')"),
+            ("table q_late", "update pgmq.q_late set message = '{}'"),
+            ("table a_late", "select message from pgmq.a_late"),
+            ("table a_late", "delete from pgmq.a_late"),
+            ("table q_late", "truncate pgmq.q_late"),
+        ],
+    )
+    assert "table meta" in denied(worker, "select pgmq.drop_queue('late')")
     with psycopg.connect(roles_dsn, autocommit=True) as admin:
         body = admin.execute("select message ->> 'run_id' from pgmq.q_late").fetchall()
     assert body == [(str(run_id),)]
@@ -160,14 +151,14 @@ def test_worker_touches_only_its_own_workers_row(roles_dsn: str, login: Any) -> 
         "update pgflow.workers set last_heartbeat_at = now() where worker_id = %s", (their_id,)
     )
     assert changed.rowcount == 0
-    assert "table workers" in _denied(
+    assert "table workers" in denied(
         mine, "update pgflow.workers set stopped_at = now() where worker_id = %s", (their_id,)
     )
-    assert "table workers" in _denied(
+    assert "table workers" in denied(
         mine, "update pgflow.workers set registered_by = 'x' where worker_id = %s", (my_id,)
     )
-    assert "table workers" in _denied(mine, "delete from pgflow.workers")
-    assert "table workers" in _denied(
+    assert "table workers" in denied(mine, "delete from pgflow.workers")
+    assert "table workers" in denied(
         mine,
         "insert into pgflow.workers (worker_id, queue_name, function_name, registered_by)"
         " values (%s, 'late', 'forged', %s)",
@@ -234,20 +225,25 @@ def test_client_and_nobody_are_denied_queues_tables_and_admin_calls(
     client, nobody, worker = login("pgflow_client"), login(None), login("pgflow_worker")
     for who in (client, nobody):
         for queue in ("late", "app_after"):
-            assert "schema pgmq" in _denied(who, "select * from pgmq.read(%s, 30, 1)", (queue,))
-            assert "schema pgmq" in _denied(who, "select pgmq.send(%s, '{}'::jsonb)", (queue,))
-    assert "table runs" in _denied(client, "insert into pgflow.runs (flow_slug) values ('late')")
-    assert "table step_states" in _denied(client, "update pgflow.step_states set status = 'x'")
-    assert "table step_tasks" in _denied(client, "delete from pgflow.step_tasks")
-    assert "table flows" in _denied(client, "update pgflow.flows set opt_max_attempts = 9")
-    assert "table steps" in _denied(client, "delete from pgflow.steps")
-    assert "table workers" in _denied(client, "select * from pgflow.workers")
+            assert "schema pgmq" in denied(who, "select * from pgmq.read(%s, 30, 1)", (queue,))
+            assert "schema pgmq" in denied(who, "select pgmq.send(%s, '{}'::jsonb)", (queue,))
+    all_denied(
+        client,
+        [
+            ("table runs", "insert into pgflow.runs (flow_slug) values ('late')"),
+            ("table step_states", "update pgflow.step_states set status = 'x'"),
+            ("table step_tasks", "delete from pgflow.step_tasks"),
+            ("table flows", "update pgflow.flows set opt_max_attempts = 9"),
+            ("table steps", "delete from pgflow.steps"),
+            ("table workers", "select * from pgflow.workers"),
+        ],
+    )
     for who, calls in (
         (client, ["register_worker(null, 'late', 'x')", "claim_tasks(array['late'], null)"]),
         (worker, ["start_flow('late', '{}')", "cancel_run(null)", "retry_run(null)"]),
     ):
         for call in calls:
-            assert "permission denied for function" in _denied(who, f"select pgflow.{call}")
+            assert "permission denied for function" in denied(who, f"select pgflow.{call}")
     for who in (client, worker):
         for call in (
             "prune('0 seconds')",
@@ -256,43 +252,13 @@ def test_client_and_nobody_are_denied_queues_tables_and_admin_calls(
             "_grant_flow_queue('late')",
             "set_vt_batch('late', array[1::bigint], array[1])",
         ):
-            assert "permission denied for function" in _denied(who, f"select pgflow.{call}")
+            assert "permission denied for function" in denied(who, f"select pgflow.{call}")
     for call in (
         "is_valid_slug('x')",
         "start_flow('late', '{}')",
         "register_worker(null, 'l', 'x')",
     ):
-        assert "schema pgflow" in _denied(nobody, f"select pgflow.{call}")
-
-
-def _run_081_protocol(worker: psycopg.Connection[Any], dsn: str, flow: str) -> None:
-    """Claim, complete and archive as a pgflow 0.8.1 worker does, on ``flow``'s queue."""
-    run_id = _start(dsn, flow)
-    wid = uuid.uuid4()
-    worker.execute(
-        "insert into pgflow.workers (queue_name, worker_id, function_name) values (%s, %s, 't')",
-        (flow, wid),
-    )
-    msgs = worker.execute(
-        "select msg_id from pgmq.read_with_poll(%s, 5, 10, 1, 50)", (flow,)
-    ).fetchall()
-    assert len(msgs) == 1
-    worker.execute("select pgmq.set_vt(%s, %s, 30)", (flow, msgs[0][0]))
-    tasks = worker.execute(
-        "select run_id from pgflow.start_tasks(%s, %s, %s)", (flow, [msgs[0][0]], wid)
-    ).fetchall()
-    assert tasks == [(run_id,)]
-    worker.execute("select pgflow.complete_task(%s, 'only', 0, %s)", (run_id, Jsonb(1)))
-    spare = _start(dsn, flow)
-    msg = worker.execute("select msg_id from pgmq.read(%s, 5, 1)", (flow,)).fetchone()
-    assert msg is not None
-    assert worker.execute("select pgmq.archive(%s, %s)", (flow, msg[0])).fetchone() == (True,)
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        done = admin.execute(
-            "select status from pgflow.runs where run_id in (%s, %s) order by status",
-            (run_id, spare),
-        ).fetchall()
-    assert done == [("completed",), ("started",)]
+        assert "schema pgflow" in denied(nobody, f"select pgflow.{call}")
 
 
 def test_flows_created_after_install_by_the_installer_or_another_role_are_served(
@@ -309,8 +275,8 @@ def test_flows_created_after_install_by_the_installer_or_another_role_are_served
     assert owner == (deployer.info.user,)
     worker = login("pgflow_worker")
     for flow in ("early", "late", "deployed"):
-        _run_081_protocol(worker, roles_dsn, flow)
-    assert "table q_deployed" in _denied(worker, "select pgmq.send('deployed', '{}'::jsonb)")
+        run_081_protocol(worker, roles_dsn, flow, "only")
+    assert "table q_deployed" in denied(worker, "select pgmq.send('deployed', '{}'::jsonb)")
 
 
 def test_reapplying_the_roles_revokes_rights_on_queues_that_are_no_flow(

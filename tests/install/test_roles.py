@@ -16,6 +16,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import core
+from tests.install.roleplay import run_081_protocol
 
 
 @pytest.fixture
@@ -108,38 +109,9 @@ def test_every_function_pins_its_search_path_with_pg_temp_last(roles_dsn: str) -
 def test_worker_runs_the_081_protocol_on_queues_made_before_and_after(
     roles_dsn: str, login: Any
 ) -> None:
-    early = _start(roles_dsn, "early")
-    late = _start(roles_dsn, "late")
     worker = login("pgflow_worker")
-    worker_id = uuid.uuid4()
-    worker.execute(
-        "insert into pgflow.workers (queue_name, worker_id, function_name) values (%s, %s, %s)",
-        ("early", worker_id, "test"),
-    )
-    worker.execute(
-        "update pgflow.workers set last_heartbeat_at = clock_timestamp() where worker_id = %s",
-        (worker_id,),
-    )
-    for flow, run_id, step in (("early", early, "only"), ("late", late, "first")):
-        msgs = worker.execute(
-            "select msg_id from pgmq.read_with_poll(%s, 5, 10, 1, 50)", (flow,)
-        ).fetchall()
-        assert len(msgs) == 1
-        worker.execute("select pgmq.set_vt(%s, %s, 30)", (flow, msgs[0][0]))
-        tasks = worker.execute(
-            "select run_id, step_slug, task_index from pgflow.start_tasks(%s, %s, %s)",
-            (flow, [m[0] for m in msgs], worker_id),
-        ).fetchall()
-        assert tasks == [(run_id, step, 0)]
-        worker.execute(
-            "select pgflow.complete_task(%s, %s, 0, %s)", (run_id, step, Jsonb({"ok": 1}))
-        )
-        assert _status(roles_dsn, run_id)[step] == "completed"
-    spare = _start(roles_dsn, "early")
-    msg = worker.execute("select msg_id from pgmq.read('early', 5, 1)").fetchone()
-    assert msg is not None
-    assert worker.execute("select pgmq.archive('early', %s)", (msg[0],)).fetchone() == (True,)
-    assert _status(roles_dsn, spare)["only"] == "started"
+    for flow, step in (("early", "only"), ("late", "first")):
+        run_081_protocol(worker, roles_dsn, flow, step)
     differences = worker.execute(
         "select pgflow.compare_flow_shape('late', %s)", (Jsonb({"steps": []}),)
     ).fetchone()
