@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from pgflow_yaml import core
 from tests.install.roleplay import all_denied, denied, run_081_protocol, start_run
@@ -282,13 +283,25 @@ def test_flows_created_after_install_by_the_installer_or_another_role_are_served
 def test_reapplying_the_roles_revokes_rights_on_queues_that_are_no_flow(
     roles_dsn: str, login: Any
 ) -> None:
+    other = login(None).info.user  # another role that once granted default privileges
     with psycopg.connect(roles_dsn, autocommit=True) as admin:
         admin.execute("grant select, insert on pgmq.q_app_after to pgflow_worker")
+        admin.execute(
+            sql.SQL(
+                "alter default privileges for role {} in schema pgmq"
+                " grant select, insert on tables to pgflow_worker"
+            ).format(sql.Identifier(other))
+        )
         admin.execute("delete from pgflow.steps where flow_slug = 'late'")
         admin.execute("delete from pgflow.flows where flow_slug = 'late'")
         core.install(admin, roles=True)
         rights = _worker_rights(admin)
+        defaults = admin.execute(
+            "select count(*) from pg_default_acl d, aclexplode(d.defaclacl) a"
+            " where a.grantee = 'pgflow_worker'::regrole"
+        ).fetchone()
     assert rights == {"a_early": _FLOW_ARCHIVE, "q_early": _FLOW_QUEUE}
+    assert defaults == (0,)
 
 
 def test_upgrade_from_020_takes_back_its_broad_grants(empty_dsn: str) -> None:
