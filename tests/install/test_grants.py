@@ -91,6 +91,16 @@ def test_worker_holds_exactly_the_protocol_rights_on_flow_queues_only(roles_dsn:
     assert deletes == (False,)
 
 
+def test_flows_of_a_database_without_roles_grant_nothing(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "do $$ begin create role pgflow_worker nologin;"
+            " exception when duplicate_object or unique_violation then null; end $$"
+        )  # the role is cluster-wide: another database may have made it
+        conn.execute("select pgflow.create_flow('alone')")
+        assert _worker_rights(conn) == {}
+
+
 def test_worker_cannot_reach_an_application_queue(roles_dsn: str, login: Any) -> None:
     worker = login("pgflow_worker")
     for queue in ("app_before", "app_after"):
@@ -258,6 +268,9 @@ def test_client_and_nobody_are_denied_queues_tables_and_admin_calls(
         "is_valid_slug('x')",
         "start_flow('late', '{}')",
         "register_worker(null, 'l', 'x')",
+        "prune('0 seconds')",
+        "create_flow('mine')",
+        "add_step('late', 'more')",
     ):
         assert "schema pgflow" in denied(nobody, f"select pgflow.{call}")
 
