@@ -2,8 +2,8 @@
 -- functions, no USAGE on the schema, nothing on its tables. (PostgreSQL cannot revoke PUBLIC's
 -- default EXECUTE per schema, so every upgrade re-runs this file instead.)
 -- The functions that the worker and client roles call (sql/roles/) run as their owner, so those
--- roles need no table privileges (tests/install checks that every function pins
--- search_path = pg_catalog, pg_temp).
+-- roles need no privileges on the tables of runs, states and tasks (tests/install checks that
+-- every function pins search_path = pg_catalog, pg_temp, and attacks it from pg_temp).
 -- Raises nothing.
 -- Re-run after every upgrade (files numbered 0950 and above are re-applied).
 revoke all on schema pgflow from public;
