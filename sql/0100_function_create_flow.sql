@@ -46,6 +46,7 @@ begin
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then
     perform pgmq.create(create_flow.flow_slug);
+    perform pgflow._grant_flow_queue(create_flow.flow_slug);
   end if;
 
   return v_flow;

@@ -2,8 +2,8 @@
 -- functions, no USAGE on the schema, nothing on its tables. (PostgreSQL cannot revoke PUBLIC's
 -- default EXECUTE per schema, so every upgrade re-runs this file instead.)
 -- The functions that the worker and client roles call (sql/roles/) run as their owner, so those
--- roles need no table privileges (tests/install checks that every function pins
--- search_path = pg_catalog, pg_temp).
+-- roles need no privileges on the tables of runs, states and tasks (tests/install checks that
+-- every function pins search_path = pg_catalog, pg_temp, and attacks it from pg_temp).
 -- Raises nothing.
 -- Re-run after every upgrade (files numbered 0950 and above are re-applied).
 revoke all on schema pgflow from public;
@@ -24,7 +24,7 @@ begin
         -- worker calls (pgflow 0.8.1 protocol and our batched additions)
         'start_tasks', 'complete_task', 'fail_task',
         'claim_tasks', 'complete_tasks', 'fail_tasks', 'release_tasks', 'requeue_stalled_tasks',
-        'mark_worker_stopped',
+        'register_worker', 'heartbeat_worker', 'mark_worker_stopped',
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
         'retry_run'

@@ -4,8 +4,8 @@ The statements live in ``*.sql`` files next to this module. Each starts with ``-
 followed by a one-line ``-- <description>`` and the statement itself::
 
     -- name: heartbeat
-    -- Refresh a worker's last_heartbeat_at.
-    update pgflow.workers set last_heartbeat_at = now() where worker_id = %(worker_id)s::uuid;
+    -- Refresh this login's worker's last_heartbeat_at.
+    select pgflow.heartbeat_worker(%(worker_id)s::uuid) as deprecated;
 
 Parameters are psycopg named placeholders; nothing is ever formatted into the text.
 """

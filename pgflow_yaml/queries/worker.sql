@@ -24,18 +24,25 @@ select pgflow.release_tasks(%(worker_id)s::uuid) as released;
 select pgflow.requeue_stalled_tasks() as requeued;
 
 -- name: register_worker
--- Record a worker in pgflow.workers (queue_name holds the comma-separated flow slugs it serves).
-insert into pgflow.workers (worker_id, queue_name, function_name, last_heartbeat_at)
-values (%(worker_id)s::uuid, %(queue_name)s, %(function_name)s, now());
+-- Record a worker as this login's in pgflow.workers (queue_name: the comma-separated flow slugs).
+select pgflow.register_worker(%(worker_id)s::uuid, %(queue_name)s, %(function_name)s);
 
 -- name: heartbeat
--- Refresh a worker's last_heartbeat_at.
-update pgflow.workers set last_heartbeat_at = now() where worker_id = %(worker_id)s::uuid;
+-- Refresh this login's worker's last_heartbeat_at.
+select pgflow.heartbeat_worker(%(worker_id)s::uuid) as deprecated;
 
 -- name: mark_worker_stopped
--- Record that a worker stopped.
-update pgflow.workers set stopped_at = now(), last_heartbeat_at = now()
-where worker_id = %(worker_id)s::uuid;
+-- Record that a worker stopped (pgflow 0.8.1 has the same function).
+select pgflow.mark_worker_stopped(%(worker_id)s::uuid);
+
+-- name: register_worker_081
+-- Record a worker in pgflow.workers on a pgflow 0.8.1 core (no register_worker function there).
+insert into pgflow.workers (worker_id, queue_name, function_name)
+values (%(worker_id)s::uuid, %(queue_name)s, %(function_name)s);
+
+-- name: heartbeat_081
+-- Refresh a worker's last_heartbeat_at on a pgflow 0.8.1 core.
+update pgflow.workers set last_heartbeat_at = now() where worker_id = %(worker_id)s::uuid;
 
 -- name: compare_flow_shape
 -- List the differences between a flow's compiled shape and the database (null: flow missing).

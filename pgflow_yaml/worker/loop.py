@@ -337,7 +337,7 @@ class Worker:
         self.legacy = await self._detect_legacy()
         self.reporter = Reporter(self._reports, self._flushed, legacy=self.legacy)
         await self._house.fetch(
-            "register_worker",
+            "register_worker_081" if self.legacy else "register_worker",
             {
                 "worker_id": self.worker_id,
                 "queue_name": ",".join(self.flow_slugs),
@@ -653,7 +653,8 @@ class Worker:
         next_requeue = loop.time()
         while True:
             try:
-                await self._house.fetch("heartbeat", {"worker_id": self.worker_id})
+                heartbeat = "heartbeat_081" if self.legacy else "heartbeat"
+                await self._house.fetch(heartbeat, {"worker_id": self.worker_id})
                 if not self.legacy and loop.time() >= next_requeue:
                     next_requeue = loop.time() + opts.requeue_interval
                     rows = await self._house.fetch("requeue_stalled_tasks")

@@ -18,3 +18,17 @@ drop function if exists pgflow._complete_task(uuid, text, int, jsonb, int);
 drop function if exists pgflow.complete_task(uuid, text, int, jsonb, int);
 drop function if exists pgflow._fail_task(uuid, text, int, text, int, text, boolean, text);
 drop function if exists pgflow.fail_task(uuid, text, int, text, int, text, boolean, text);
+
+-- Item 4 of issue 9 (grants broader than documented): a pgflow.workers row belongs to the login
+-- that registered it (registered_by), and row-level security keeps every other login off it.
+-- The worker's per-queue grants and the removal of 0.2.0's default privileges in schema pgmq
+-- live in sql/roles/0960, re-applied by every upgrade of a database with roles.
+alter table pgflow.workers add column if not exists registered_by text not null default session_user;
+
+alter table pgflow.workers enable row level security;
+
+drop policy if exists workers_own_rows on pgflow.workers;
+
+create policy workers_own_rows on pgflow.workers
+  using (registered_by = session_user)
+  with check (registered_by = session_user);

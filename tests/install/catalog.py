@@ -2,8 +2,9 @@
 
 Two databases have the same schema when ``catalog_snapshot`` returns equal dicts: tables and
 their columns, constraints, indexes, sequences, views, composite types, enums and domains,
-functions (their full definitions, security and settings), triggers and privileges. Column
-positions are left out (a column added by a migration lands last), as are object ids.
+functions (their full definitions, security and settings), triggers, row-level security and
+its policies, and privileges. Column positions are left out (a column added by a migration
+lands last), as are object ids.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ SCHEMAS = ["pgflow", "pgmq"]
 
 _QUERIES: dict[str, str] = {
     "relations": """
-        select n.nspname || '.' || c.relname, c.relkind::text, coalesce(c.relacl::text[], '{}')
+        select n.nspname || '.' || c.relname, c.relkind::text, coalesce(c.relacl::text[], '{}'),
+               c.relrowsecurity, c.relforcerowsecurity
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
     """,
@@ -93,6 +95,15 @@ _QUERIES: dict[str, str] = {
         join pg_class c on c.oid = t.tgrelid
         join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%(schemas)s) and not t.tgisinternal
+    """,
+    "policies": """
+        select n.nspname || '.' || c.relname || '.' || p.polname, p.polcmd::text,
+               p.polpermissive, p.polroles::regrole[]::text[],
+               pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+        from pg_policy p
+        join pg_class c on c.oid = p.polrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any(%(schemas)s)
     """,
     "schemas": """
         select n.nspname, coalesce(n.nspacl::text[], '{}')

@@ -7,22 +7,16 @@ and what is denied. Login users are unique per test and dropped afterwards; the 
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import core
-
-_counter = itertools.count()
+from tests.install.roleplay import run_081_protocol
 
 
 @pytest.fixture
@@ -36,34 +30,6 @@ def roles_dsn(dsn: str) -> str:
         conn.execute("select pgflow.add_step('late', 'first')")
         conn.execute("select pgflow.add_step('late', 'second', array['first'])")
     return dsn
-
-
-@pytest.fixture
-def login(roles_dsn: str) -> Iterator[Any]:
-    """Return a function creating a login user in a role and connecting as it."""
-    created: list[str] = []
-    conns: list[psycopg.Connection[Any]] = []
-
-    def connect(role: str | None) -> psycopg.Connection[Any]:
-        name = f"pgflow_u_{os.getpid()}_{next(_counter)}"
-        with psycopg.connect(roles_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("create role {} login").format(sql.Identifier(name)))
-            created.append(name)
-            if role:
-                admin.execute(
-                    sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(name))
-                )
-        conn = psycopg.connect(make_conninfo(roles_dsn, user=name), autocommit=True)
-        conns.append(conn)
-        return conn
-
-    yield connect
-    for conn in conns:
-        conn.close()
-    with psycopg.connect(roles_dsn, autocommit=True) as admin:
-        for name in created:
-            admin.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
-            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
 
 
 def _start(dsn: str, flow: str, run_input: Any = None) -> uuid.UUID:
@@ -143,38 +109,9 @@ def test_every_function_pins_its_search_path_with_pg_temp_last(roles_dsn: str) -
 def test_worker_runs_the_081_protocol_on_queues_made_before_and_after(
     roles_dsn: str, login: Any
 ) -> None:
-    early = _start(roles_dsn, "early")
-    late = _start(roles_dsn, "late")
     worker = login("pgflow_worker")
-    worker_id = uuid.uuid4()
-    worker.execute(
-        "insert into pgflow.workers (queue_name, worker_id, function_name) values (%s, %s, %s)",
-        ("early", worker_id, "test"),
-    )
-    worker.execute(
-        "update pgflow.workers set last_heartbeat_at = clock_timestamp() where worker_id = %s",
-        (worker_id,),
-    )
-    for flow, run_id, step in (("early", early, "only"), ("late", late, "first")):
-        msgs = worker.execute(
-            "select msg_id from pgmq.read_with_poll(%s, 5, 10, 1, 50)", (flow,)
-        ).fetchall()
-        assert len(msgs) == 1
-        worker.execute("select pgmq.set_vt(%s, %s, 30)", (flow, msgs[0][0]))
-        tasks = worker.execute(
-            "select run_id, step_slug, task_index from pgflow.start_tasks(%s, %s, %s)",
-            (flow, [m[0] for m in msgs], worker_id),
-        ).fetchall()
-        assert tasks == [(run_id, step, 0)]
-        worker.execute(
-            "select pgflow.complete_task(%s, %s, 0, %s)", (run_id, step, Jsonb({"ok": 1}))
-        )
-        assert _status(roles_dsn, run_id)[step] == "completed"
-    spare = _start(roles_dsn, "early")
-    msg = worker.execute("select msg_id from pgmq.read('early', 5, 1)").fetchone()
-    assert msg is not None
-    assert worker.execute("select pgmq.archive('early', %s)", (msg[0],)).fetchone() == (True,)
-    assert _status(roles_dsn, spare)["only"] == "started"
+    for flow, step in (("early", "only"), ("late", "first")):
+        run_081_protocol(worker, roles_dsn, flow, step)
     differences = worker.execute(
         "select pgflow.compare_flow_shape('late', %s)", (Jsonb({"steps": []}),)
     ).fetchone()

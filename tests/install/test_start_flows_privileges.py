@@ -6,21 +6,15 @@ dropped afterwards; the NOLOGIN roles are cluster-wide and shared, so they are n
 
 from __future__ import annotations
 
-import itertools
-import os
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import core
 
-_counter = itertools.count()
 _START_FLOWS = "pgflow.start_flows(text, jsonb, uuid[])"
 
 
@@ -32,34 +26,6 @@ def roles_dsn(dsn: str) -> str:
         conn.execute("select pgflow.create_flow('batch')")
         conn.execute("select pgflow.add_step('batch', 'only')")
     return dsn
-
-
-@pytest.fixture
-def login(roles_dsn: str) -> Iterator[Any]:
-    """Return a function creating a login user in a role and connecting as it."""
-    created: list[str] = []
-    conns: list[psycopg.Connection[Any]] = []
-
-    def connect(role: str | None) -> psycopg.Connection[Any]:
-        name = f"pgflow_sf_{os.getpid()}_{next(_counter)}"
-        with psycopg.connect(roles_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("create role {} login").format(sql.Identifier(name)))
-            created.append(name)
-            if role:
-                admin.execute(
-                    sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(name))
-                )
-        conn = psycopg.connect(make_conninfo(roles_dsn, user=name), autocommit=True)
-        conns.append(conn)
-        return conn
-
-    yield connect
-    for conn in conns:
-        conn.close()
-    with psycopg.connect(roles_dsn, autocommit=True) as admin:
-        for name in created:
-            admin.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
-            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
 
 
 def test_client_may_execute_start_flows_and_public_may_not(roles_dsn: str) -> None:

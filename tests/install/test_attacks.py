@@ -1,0 +1,341 @@
+"""The privilege escalation of issue 9 (item 1), run as an attack against every callable function.
+
+A login in ``pgflow_worker`` or ``pgflow_client`` has the default TEMP right, so it can put in
+``pg_temp`` a domain named like a type the core uses (``uuid``, ``text``, ``jsonb``...) whose
+CHECK calls its own function, or a view named like a relation the core reads (``runs``,
+``q_<flow>``...) that calls it when read or written. A function that ran as its owner and
+resolved a name through ``pg_temp`` would run that code as the owner (a superuser here: the
+attack then creates a superuser login). Every function in schema ``pgflow`` pins
+``search_path = pg_catalog, pg_temp``, so none may.
+
+Each test plants the shadows, then calls every function the role may execute (enumerated from
+the catalog, so a function granted later must get a plausible call here) and checks that the
+calls behave normally and that the attacker's code never ran: its sequence was never advanced
+(``nextval`` survives a rollback), its log is empty, no role was created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from pgflow_yaml import core
+from tests.install.roleplay import start_run
+
+_counter = itertools.count()
+
+# Types the core's functions name: the built-in ones that are not SQL keywords (keywords such
+# as integer or boolean always mean pg_catalog's) and the core's and pgmq's composite types.
+_BUILTIN_TYPES = [
+    "uuid", "text", "jsonb", "json", "int2", "int4", "int8", "float8", "bool", "varchar",
+    "name", "oid", "timestamptz", "timestamp", "regclass", "regnamespace", "regprocedure",
+    "regtype", "bytea",
+]  # fmt: skip
+_COMPOSITE_TYPES = ["claimed_task", "step_task_record", "message_record"]
+
+_ATTACK = """
+create function pg_temp.attack() returns boolean language plpgsql as $attack$
+begin
+  perform pg_catalog.nextval('public.attack_hits');
+  insert into public.attack_log (who) values (current_user);
+  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
+    execute pg_catalog.format('create role %I superuser login', {marker});
+  end if;
+  return true;
+end
+$attack$;
+create function pg_temp.attack_row() returns trigger language plpgsql as $attack$
+begin
+  perform pg_temp.attack();
+  return null;
+end
+$attack$;
+"""
+
+
+@pytest.fixture
+def roles_dsn(dsn: str) -> str:
+    """Return a database with roles, a two-step flow and the attacker's detectors."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        core.install(conn, roles=True)
+        conn.execute("select pgflow.create_flow('atk', max_attempts => 2, base_delay => 0)")
+        conn.execute("select pgflow.add_step('atk', 'first')")
+        conn.execute("select pgflow.add_step('atk', 'second', array['first'])")
+        conn.execute("create sequence public.attack_hits")
+        conn.execute("create table public.attack_log (who text not null)")
+        conn.execute("grant usage on sequence public.attack_hits to public")
+        conn.execute("grant insert on public.attack_log to public")
+    return dsn
+
+
+@pytest.fixture
+def marker(roles_dsn: str) -> Iterator[str]:
+    """Return the name of the role the attack creates if it ever runs as a superuser."""
+    name = f"pgflow_attack_{os.getpid()}_{next(_counter)}"
+    yield name
+    with psycopg.connect(roles_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
+
+
+def _relations(admin: psycopg.Connection[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Return every table, view and sequence of schemas pgflow and pgmq with its columns."""
+    rows = admin.execute(
+        "select c.relname, array_agg(array[a.attname::text, format_type(a.atttypid, a.atttypmod)]"
+        "                            order by a.attnum)"
+        " from pg_class c join pg_attribute a on a.attrelid = c.oid"
+        " where c.relnamespace in ('pgflow'::regnamespace, 'pgmq'::regnamespace)"
+        "   and c.relkind in ('r', 'p', 'v', 'S') and a.attnum > 0 and not a.attisdropped"
+        " group by c.relname order by c.relname"
+    ).fetchall()
+    return [(name, [(col, typ) for col, typ in columns]) for name, columns in rows]
+
+
+def _plant(attacker: psycopg.Connection[Any], admin_dsn: str, marker: str, shadows: str) -> None:
+    """Create the attacker's function and its shadows (types or relations) in ``pg_temp``."""
+    # pg_temp last for this session's own statements, so that only a function resolving a
+    # name through pg_temp first can reach the shadows
+    attacker.execute("set search_path = pg_catalog, pg_temp")
+    attacker.execute(sql.SQL(_ATTACK).format(marker=sql.Literal(marker)))
+    if shadows == "types":
+        for name in _BUILTIN_TYPES:
+            attacker.execute(
+                sql.SQL(
+                    "create domain pg_temp.{} as pg_catalog.{} check (pg_temp.attack())"
+                ).format(sql.Identifier(name), sql.Identifier(name))
+            )
+        for name in _COMPOSITE_TYPES:
+            attacker.execute(
+                sql.SQL(
+                    "create domain pg_temp.{} as pg_catalog.jsonb check (pg_temp.attack())"
+                ).format(sql.Identifier(name))
+            )
+        return
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        relations = _relations(admin)
+    assert {"runs", "steps", "flows", "step_tasks", "workers", "q_atk", "a_atk", "meta"} <= {
+        name for name, _ in relations
+    }
+    for name, columns in relations:
+        select_list = sql.SQL(", ").join(
+            sql.SQL("(case when attack.hit then null end)::{} as {}").format(
+                sql.SQL(typ), sql.Identifier(col)
+            )
+            for col, typ in columns
+        )
+        attacker.execute(
+            sql.SQL(
+                "create view pg_temp.{} as select {}"
+                " from (select pg_temp.attack() as hit offset 0) as attack where attack.hit"
+            ).format(sql.Identifier(name), select_list)
+        )
+        attacker.execute(
+            sql.SQL(
+                "create trigger attack instead of insert or update or delete on pg_temp.{}"
+                " for each row execute function pg_temp.attack_row()"
+            ).format(sql.Identifier(name))
+        )
+
+
+def _callable(admin_dsn: str, role: str) -> dict[str, list[str]]:
+    """Return {function name: [argument types]} of what ``role`` may execute in schema pgflow."""
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        rows = admin.execute(
+            "select p.proname, array(select format_type(t, null) from unnest(p.proargtypes) t)"
+            " from pg_proc p where p.pronamespace = 'pgflow'::regnamespace"
+            " and has_function_privilege(%s, p.oid, 'execute') order by 1",
+            (role,),
+        ).fetchall()
+    return {name: types for name, types in rows}
+
+
+def _state(admin_dsn: str, run_id: uuid.UUID) -> tuple[str, dict[str, str]]:
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        run = admin.execute(
+            "select status from pgflow.runs where run_id = %s", (run_id,)
+        ).fetchone()
+        steps = admin.execute(
+            "select step_slug, status from pgflow.step_states where run_id = %s", (run_id,)
+        ).fetchall()
+    assert run is not None
+    return run[0], dict(steps)
+
+
+class _Calls:
+    """Run calls on the attacker's connection and remember which pgflow functions they named."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.named: set[str] = set()
+
+    def one(self, function: str, query: str, params: Any = None) -> Any:
+        self.named.add(function)
+        row = self.conn.execute(query, params).fetchone()
+        return None if row is None else row[0]
+
+    def all(self, function: str, query: str, params: Any = None) -> list[Any]:
+        self.named.add(function)
+        return self.conn.execute(query, params).fetchall()
+
+
+def _worker_calls(calls: _Calls, dsn: str) -> None:
+    """Drive two runs through every worker call; check each answer as a worker would."""
+    wid = uuid.uuid4()
+    calls.one("register_worker", "select pgflow.register_worker(%s, 'atk', 'attacker')", (wid,))
+    assert calls.one("heartbeat_worker", "select pgflow.heartbeat_worker(%s)", (wid,)) is False
+    first = start_run(dsn, "atk", '{"n": 1}')
+    msgs = [m[0] for m in calls.conn.execute("select msg_id from pgmq.read('atk', 30, 10)")]
+    started = calls.all(
+        "start_tasks",
+        "select run_id, step_slug, task_index from pgflow.start_tasks('atk', %s, %s)",
+        (msgs, wid),
+    )
+    assert started == [(first, "first", 0)]
+    calls.one(
+        "complete_task",
+        "select count(*) from pgflow.complete_task(run_id => %s, step_slug => 'first',"
+        " task_index => 0, output => %s)",
+        (first, Jsonb({"x": 1})),
+    )
+    claim = "select run_id, step_slug from pgflow.claim_tasks(array['atk'], %s, 10, 30)"
+    assert calls.all("claim_tasks", claim, (wid,)) == [(first, "second")]
+    calls.one(
+        "fail_task",
+        "select count(*) from pgflow.fail_task(run_id => %s, step_slug => 'second',"
+        " task_index => 0, error_message => 'transient')",
+        (first,),
+    )
+    assert calls.all("claim_tasks", claim, (wid,)) == [(first, "second")]
+    assert calls.one("release_tasks", "select pgflow.release_tasks(%s)", (wid,)) == 1
+    assert calls.all("claim_tasks", claim, (wid,)) == [(first, "second")]
+    done = [{"run_id": str(first), "step_slug": "second", "task_index": 0, "output": 2}]
+    calls.all("complete_tasks", "select * from pgflow.complete_tasks(%s)", (Jsonb(done),))
+    second = start_run(dsn, "atk", '{"n": 1}')
+    assert calls.all("claim_tasks", claim, (wid,)) == [(second, "first")]
+    failed = [
+        {
+            "run_id": str(second),
+            "step_slug": "first",
+            "task_index": 0,
+            "error_message": "permanent",
+            "retryable": False,
+        }
+    ]
+    calls.all("fail_tasks", "select * from pgflow.fail_tasks(%s)", (Jsonb(failed),))
+    assert calls.one("requeue_stalled_tasks", "select pgflow.requeue_stalled_tasks()") == 0
+    differences = calls.one(
+        "compare_flow_shape", "select pgflow.compare_flow_shape('atk', %s)", (Jsonb({"steps": []}),)
+    )
+    assert differences and "step count" in differences[0]
+    assert calls.one("is_valid_slug", "select pgflow.is_valid_slug('atk')") is True
+    assert calls.one("calculate_retry_delay", "select pgflow.calculate_retry_delay(2, 3)") == 16
+    calls.one("mark_worker_stopped", "select pgflow.mark_worker_stopped(%s)", (wid,))
+    assert _state(dsn, first) == ("completed", {"first": "completed", "second": "completed"})
+    assert _state(dsn, second) == ("failed", {"first": "failed", "second": "created"})
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        stopped = admin.execute(
+            "select stopped_at is not null from pgflow.workers where worker_id = %s", (wid,)
+        ).fetchone()
+    assert stopped == (True,)
+
+
+def _client_calls(calls: _Calls, dsn: str) -> None:
+    """Start, inspect, cancel and retry runs with every client call; check each answer."""
+    run_id = calls.one(
+        "start_flow", "select run_id from pgflow.start_flow('atk', %s)", ('{"a": 1}',)
+    )
+    states = calls.one(
+        "start_flow_with_states", "select pgflow.start_flow_with_states('atk', %s)", ('{"b": 2}',)
+    )
+    assert states["run"]["status"] == "started"
+    batch = calls.all(
+        "start_flows", "select run_id from pgflow.start_flows('atk', %s)", (Jsonb([{}, {}]),)
+    )
+    assert len(batch) == 2
+    got = calls.one("get_run_with_states", "select pgflow.get_run_with_states(%s)", (run_id,))
+    assert got["run"]["run_id"] == str(run_id)
+    assert (
+        calls.one("cancel_run", "select status from pgflow.cancel_run(%s)", (run_id,))
+        == "cancelled"
+    )
+    assert calls.one("retry_run", "select status from pgflow.retry_run(%s)", (run_id,)) == "started"
+    assert _state(dsn, run_id) == ("started", {"first": "started", "second": "created"})
+
+
+def _sweep_with_nulls(calls: _Calls, functions: dict[str, list[str]]) -> None:
+    """Call every function once more with null arguments (errors are fine, attacks are not)."""
+    for name, types in functions.items():
+        args = sql.SQL(", ").join(sql.SQL("null::{}").format(sql.SQL(t)) for t in types)
+        query = sql.SQL("select pgflow.{}({})").format(sql.Identifier(name), args)
+        with contextlib.suppress(psycopg.Error):
+            calls.conn.execute(query)
+
+
+def _traces(dsn: str, marker: str) -> dict[str, Any]:
+    """Return what the attacker's code leaves behind: nothing unless it ran."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        hits = admin.execute("select is_called from public.attack_hits").fetchone()
+        log = admin.execute("select who from public.attack_log").fetchall()
+        made = admin.execute(
+            "select count(*) from pg_roles where rolname = %s", (marker,)
+        ).fetchone()
+    assert hits is not None and made is not None
+    return {"ran": hits[0], "ran_as": [who for (who,) in log], "role_created": made[0] == 1}
+
+
+_CLEAN = {"ran": False, "ran_as": [], "role_created": False}
+
+
+@pytest.mark.parametrize("shadows", ["types", "relations"])
+@pytest.mark.parametrize("role", ["pgflow_worker", "pgflow_client"])
+def test_shadows_in_pg_temp_never_run_as_the_owner(
+    roles_dsn: str, login: Any, marker: str, role: str, shadows: str
+) -> None:
+    attacker = login(role)
+    _plant(attacker, roles_dsn, marker, shadows)
+    calls = _Calls(attacker)
+    functions = _callable(roles_dsn, role)
+    try:
+        (_worker_calls if role == "pgflow_worker" else _client_calls)(calls, roles_dsn)
+        assert set(functions) - calls.named == set(), (
+            f"{role} may execute functions this attack does not call: give them a plausible call"
+        )
+        _sweep_with_nulls(calls, functions)
+    finally:  # checked even when a call failed: the attack is the finding that matters
+        traces = _traces(roles_dsn, marker)
+        assert traces == _CLEAN, f"the attacker's code ran inside a pgflow function: {traces}"
+
+
+def test_the_attack_works_where_a_name_resolves_through_pg_temp(
+    roles_dsn: str, login: Any, marker: str
+) -> None:
+    # the detector itself: the same shadows do run the attacker's code, as the caller, where
+    # pg_temp comes first (the attacker's own statement here), so the tests above can fail
+    attacker = login("pgflow_client")
+    _plant(attacker, roles_dsn, marker, "types")
+    attacker.execute("set search_path = pg_temp, pg_catalog")
+    assert attacker.execute("select 'x'::text").fetchone() == ("x",)
+    with psycopg.connect(roles_dsn, autocommit=True) as admin:
+        hits = admin.execute("select last_value, is_called from public.attack_hits").fetchone()
+        log = admin.execute("select who from public.attack_log").fetchall()
+    assert hits == (1, True)
+    assert log == [(attacker.info.user,)]
+
+
+def test_no_pgmq_function_runs_as_its_owner(roles_dsn: str) -> None:
+    # pgmq's functions are executable by anyone with USAGE on schema pgmq (the worker role):
+    # they must run as their caller, so that the worker's table rights bound what they reach
+    with psycopg.connect(roles_dsn, autocommit=True) as conn:
+        definers = conn.execute(
+            "select p.oid::regprocedure::text from pg_proc p"
+            " where p.pronamespace = 'pgmq'::regnamespace and p.prosecdef"
+        ).fetchall()
+    assert definers == []
