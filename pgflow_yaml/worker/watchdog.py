@@ -7,15 +7,16 @@ task. The watchdog is two cheap parts:
 - a beat on the loop: a coroutine that wakes every ``BEAT_INTERVAL`` seconds and notes when
   it ran; when it wakes late by ``BLOCK_THRESHOLD`` seconds or more, the loop was blocked;
 - a daemon thread that looks at the beat every ``BEAT_INTERVAL`` seconds: while the beat is
-  overdue, it notes which asyncio task the loop is running, and adds the time since its
-  previous look to that task's share of the stall.
+  overdue, it notes which asyncio task the loop is running, maps it to its step (at once: a
+  finished task is forgotten by the worker), and adds the time since its previous look to
+  that step's share of the stall.
 
-When the stall ends, every task whose share reaches ``BLOCK_THRESHOLD`` blocked the loop; the
-worker maps it to its step. On the first such stall of each step the beat logs
-``loop_blocked`` ("the event loop was blocked for 5.0 s by step 'charge'; use a sync handler
-or await"); later stalls of that step are not logged again. A stall no single handler
-explains (the worker's own work, a task the handler spawned, a busy machine) is logged once
-per process.
+When the stall ends, every step whose share reaches ``BLOCK_THRESHOLD`` blocked the loop
+(a stall held by one step is charged to it whole). On the first such stall of each step the
+beat logs ``loop_blocked`` ("the event loop was blocked for 5.0 s by step 'charge'; use a sync
+handler or await"); later stalls of that step are not logged again. A stall no single step
+explains (the worker's own work, a task a handler started, a busy machine) is logged once per
+process.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class LoopWatchdog:
     """Log, once per step, that a handler blocked the event loop (see the module docstring).
 
     Args:
-        task_of: returns the claimed task an asyncio task runs, or None for the worker's own.
+        task_of: returns the claimed task an asyncio task runs, or None for the worker's own;
+            called from the watching thread, so it must only read (a dict lookup).
         threshold: seconds of lateness that count as a blocked loop.
         interval: seconds between beats.
     """
@@ -60,7 +62,7 @@ class LoopWatchdog:
         self._beat: tuple[int, float] = (0, time.monotonic())  # (number, when), one assignment
         self._lock = threading.Lock()  # guards the three fields below (thread and loop)
         self._stall = -1  # the beat number the shares belong to
-        self._shares: dict[asyncio.Task[Any] | None, float] = {}
+        self._shares: dict[tuple[str, str] | None, float] = {}  # (flow, step): seconds
         self._looked = 0.0
         self._warned: set[tuple[str, str] | None] = set()
         self._done = threading.Event()
@@ -95,24 +97,25 @@ class LoopWatchdog:
             if now - due < self._interval:
                 continue
             running = asyncio.current_task(loop)
+            task = self._task_of(running) if running is not None else None
+            step = (task.flow_slug, task.step_slug) if task is not None else None
             with self._lock:
                 if self._stall != number:  # a new stall: charge it from its start
                     self._stall, self._shares, self._looked = number, {}, due
-                self._shares[running] = self._shares.get(running, 0.0) + now - self._looked
+                self._shares[step] = self._shares.get(step, 0.0) + now - self._looked
                 self._looked = now
 
     def _stalled(self, number: int, late: float) -> None:
         with self._lock:
             shares = self._shares if self._stall == number else {}
             self._stall, self._shares = -1, {}
-        if len(shares) == 1:  # one task held the loop all along: the whole stall is its
+        if len(shares) == 1:  # one step held the loop all along: the whole stall is its
             shares = dict.fromkeys(shares, late)
-        culprits: dict[tuple[str, str], float] = {}
-        for running, seconds in shares.items():
-            task = self._task_of(running) if running is not None else None
-            if task is not None and seconds >= self._threshold:
-                key = (task.flow_slug, task.step_slug)
-                culprits[key] = max(seconds, culprits.get(key, 0.0))
+        culprits = {
+            step: seconds
+            for step, seconds in shares.items()
+            if step is not None and seconds >= self._threshold
+        }
         if not culprits and None not in self._warned:
             self._warned.add(None)
             seconds = round(late, 1)
