@@ -39,6 +39,7 @@ _KV_PASSWORD = re.compile(
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _known: re.Pattern[str] | None = None
+_heads: tuple[str, ...] = ()  # how the spellings start: a cheap test before the regex
 
 
 def _forms(secret: str) -> set[str]:
@@ -56,7 +57,7 @@ def _forms(secret: str) -> set[str]:
 
 def remember(secret: str | None) -> None:
     """Hide ``secret`` (in all its forms) from every text ``redact`` sees from now on."""
-    global _known
+    global _known, _heads
     if not secret or len(secret) < MIN_SECRET_LENGTH:
         return
     with _lock:
@@ -66,6 +67,7 @@ def remember(secret: str | None) -> None:
         forms = set().union(*(_forms(s) for s in _secrets))
         ordered = sorted(forms, key=lambda form: (-len(form), form))  # longest spelling first
         _known = re.compile("|".join(map(re.escape, ordered)))
+        _heads = tuple({form[:MIN_SECRET_LENGTH] for form in forms})
 
 
 def remember_dsn(dsn: str) -> None:
@@ -87,8 +89,8 @@ def redact(text: str) -> str:
     (``postgresql://user:pw@host``), libpq ``key=value`` strings (quoted or not), URL query
     parameters, ``PGPASSWORD=...`` and dict or JSON renderings (``'password': 'x'``).
     """
-    known = _known
-    if known is not None:
+    known, heads = _known, _heads
+    if known is not None and any(head in text for head in heads):
         text = known.sub(MARKER, text)
     text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MARKER}@" if m["pw"] else m[0], text)
     return _KV_PASSWORD.sub(_mask_kv, text)
