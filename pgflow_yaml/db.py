@@ -15,6 +15,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
+from pgflow_yaml.redaction import redact as redact  # db.redact: the name callers know
+
 ENV_VARS = ("PGFLOW_DATABASE_URL", "DATABASE_URL")
 EMBEDDED_DIR = Path(".pgflow") / "db"
 CONNECT_TIMEOUT = 10
@@ -47,35 +49,6 @@ def resolve_dsn(dsn: str | None = None, *, embedded_dir: Path | None = None) -> 
     from pgflow_yaml import embedded
 
     return embedded.server_url(embedded_dir or Path.cwd() / EMBEDDED_DIR)
-
-
-# scheme://user:password@ — the password runs to the last "@" before the path, so that a
-# password holding a raw "@" or ":" is hidden whole.
-_URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^\s/?#]*)@(?=[^\s@/?#]*(?:[/?#\s]|$))"
-)
-# password=secret, password = 'sec ret', PGPASSWORD=x, "password": "x", ?password=x&...
-_KV_PASSWORD = re.compile(
-    r"""(?P<head>(?<![A-Za-z0-9])(?:pg)?pass(?:word|wd)?['"]?\s*[=:]\s*)"""
-    r"""(?P<pw>'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&,;'"}\])]+)""",
-    re.IGNORECASE,
-)
-
-
-def _mask_kv(match: re.Match[str]) -> str:
-    value = match["pw"]
-    quote = value[0] if value[:1] in {"'", '"'} else ""
-    return f"{match['head']}{quote}***{quote}"
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with every password of a DSN replaced by ``***``.
-
-    Covers URLs (``postgresql://user:pw@host``), libpq ``key=value`` strings (quoted or not),
-    URL query parameters, ``PGPASSWORD=...`` and dict or JSON renderings (``'password': 'x'``).
-    """
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***@" if m["pw"] else m[0], text)
-    return _KV_PASSWORD.sub(_mask_kv, text)
 
 
 def describe(dsn: str) -> str:

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pgflow_yaml import redaction
 from pgflow_yaml.worker.errors import (
     CoreMissing,
     DatabaseError,
@@ -49,6 +50,7 @@ from pgflow_yaml.worker.runner import (
 )
 from pgflow_yaml.worker.store import Link
 from pgflow_yaml.worker.threads import DaemonPool
+from pgflow_yaml.worker.watchdog import LoopWatchdog
 
 log = logging.getLogger("pgflow_yaml.worker")
 
@@ -104,7 +106,7 @@ class Reporter:
         self._links = links
         self._legacy = legacy
         self._pending: list[Outcome] = []
-        self._sending = 0
+        self._sending: list[list[Outcome]] = []  # the batches in the database right now
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -121,7 +123,7 @@ class Reporter:
     @property
     def pending(self) -> int:
         """Return how many outcomes are not yet accepted by the database."""
-        return len(self._pending) + self._sending
+        return len(self._pending) + sum(map(len, self._sending))
 
     async def flushed(self) -> None:
         """Wait until everything queued so far has been accepted by the database."""
@@ -137,8 +139,8 @@ class Reporter:
 
     @property
     def unsent(self) -> list[Outcome]:
-        """Return the outcomes waiting for a batch."""
-        return list(self._pending)
+        """Return the outcomes not yet accepted: those being sent, then those waiting."""
+        return [o for batch in self._sending for o in batch] + self._pending
 
     async def _sender(self, link: Link) -> None:
         while True:
@@ -148,17 +150,17 @@ class Reporter:
                 continue
             batch = self._pending[: self._max_batch]
             del self._pending[: len(batch)]
-            self._sending += len(batch)
+            self._sending.append(batch)
             try:
                 await self._send(link, batch)
             except DatabaseUnavailable as exc:
+                self._sent(batch)
                 self._pending[:0] = batch  # keep them, first in line
                 self._ready.set()  # another sender may be waiting for work (or must give up)
                 log.warning(
                     "results kept until the database is back",
                     extra={"action": "report_deferred", "pending": self.pending, "error": str(exc)},
                 )
-                self._sending -= len(batch)
                 try:
                     await link.connection()  # waits, with backoff, for the database
                 except DatabaseUnavailable:
@@ -169,14 +171,18 @@ class Reporter:
                     "could not report a batch; its tasks will be requeued as stalled",
                     extra={"action": "report_failed", "tasks": len(batch), "error": str(exc)},
                 )
-                self._sending -= len(batch)
+                self._sent(batch)
                 batch = []  # dropped: counted as neither pending nor sent
             else:
-                self._sending -= len(batch)
+                self._sent(batch)
             self.sent += len(batch)
             self._on_flushed.set()
             if not self._pending and not self._sending:
                 self._idle.set()
+
+    def _sent(self, batch: list[Outcome]) -> None:
+        """Forget a batch that is no longer in the database's hands."""
+        self._sending[:] = [b for b in self._sending if b is not batch]
 
     async def _send(self, link: Link, batch: list[Outcome]) -> None:
         if self._legacy:
@@ -299,6 +305,7 @@ class Worker:
         timeouts: dict[tuple[str, str], int] | None = None,
     ) -> None:
         self.dsn = dsn
+        redaction.remember_dsn(dsn)  # never in a log line or a recorded error
         self.timeouts = timeouts or {}
         self.legacy = False
         self.handlers = handlers
@@ -359,6 +366,7 @@ class Worker:
             asyncio.create_task(self._listen(), name="listener"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
             asyncio.create_task(self._relay_flushes(), name="flush-relay"),
+            asyncio.create_task(LoopWatchdog(self._in_flight.get).run(), name="watchdog"),
         ]
         try:
             await self._claim_loop()

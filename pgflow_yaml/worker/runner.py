@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from pgflow_yaml.redaction import redact
 from pgflow_yaml.worker.errors import (
     InputNotDecodable,
     NestedTooDeep,
@@ -152,12 +153,22 @@ class Context:
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a task failed, as recorded on it."""
+    """Why a task failed, as recorded on it.
+
+    The client role reads what a task records, so the message and traceback are redacted
+    (``pgflow_yaml.redaction``) when the failure is made: no path can store a secret of the
+    worker (its DSN, its password in any spelling).
+    """
 
     message: str
     type: str
     traceback: str | None
     retryable: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact(self.message))
+        if self.traceback is not None:
+            object.__setattr__(self, "traceback", redact(self.traceback))
 
 
 @dataclass(frozen=True)

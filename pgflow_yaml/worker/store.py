@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from pgflow_yaml import queries
+from pgflow_yaml import queries, redaction
 from pgflow_yaml.worker.errors import DatabaseUnavailable
 
 log = logging.getLogger("pgflow_yaml.worker")
@@ -147,6 +147,7 @@ class Link:
             conn = await psycopg.AsyncConnection.connect(
                 self._dsn, autocommit=True, application_name=f"pgflow-worker:{self.name}"
             )
+        redaction.remember(conn.info.password)  # the one libpq used: DSN, PGPASSWORD or passfile
         if self._relaxed_commit:
             try:
                 await queries.fetch(conn, "relax_commit")
