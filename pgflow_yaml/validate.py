@@ -27,14 +27,8 @@ from pgflow_yaml.diagnostics import (
 )
 from pgflow_yaml.graph import check_graph
 from pgflow_yaml.loader import FLOW_SUFFIXES, SourceDoc, read_file
-from pgflow_yaml.model import (
-    DEFAULT_BASE_DELAY,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_TIMEOUT,
-    FlowSpec,
-    Span,
-    StepSpec,
-)
+from pgflow_yaml.model import FlowSpec, Span, StepSpec
+from pgflow_yaml.options import FLOW_OPTIONS, STEP_OPTIONS
 from pgflow_yaml.schema import check_schema
 
 OutputFormat = Literal["text", "json", "github"]
@@ -198,14 +192,11 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
                 description=raw.get("description"),
                 depends_on=tuple(raw.get("depends_on", ())),
                 map=raw.get("map"),
-                max_attempts=raw.get("max_attempts"),
-                base_delay=raw.get("base_delay"),
-                timeout=raw.get("timeout"),
-                start_delay=raw.get("start_delay"),
                 if_=raw.get("if"),
                 if_not=raw.get("if_not"),
                 when_unmet=raw.get("when_unmet"),
                 when_exhausted=raw.get("when_exhausted"),
+                options={key.name: raw[key.name] for key in STEP_OPTIONS if key.name in raw},
                 span=spans[i],
             )
         )
@@ -213,9 +204,7 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
         slug=data["slug"],
         steps=tuple(steps),
         description=data.get("description"),
-        max_attempts=data.get("max_attempts", DEFAULT_MAX_ATTEMPTS),
-        base_delay=data.get("base_delay", DEFAULT_BASE_DELAY),
-        timeout=data.get("timeout", DEFAULT_TIMEOUT),
+        options={key.name: data[key.name] for key in FLOW_OPTIONS if key.name in data},
         input_schema=data.get("input_schema"),
         source_path=doc.file,
         source_sha256=doc.sha256,
