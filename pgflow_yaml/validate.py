@@ -364,22 +364,46 @@ def validate_source(
     return report
 
 
+class FlowSelectionError(LookupError):
+    """A slug asked for names no flow of the files loaded."""
+
+
 def load_flows(
-    paths: Sequence[str | os.PathLike[str]], *, check_handlers: bool = False
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    only: Iterable[str] = (),
+    check_handlers: bool = False,
 ) -> list[FlowSpec]:
     """Return the models of flow files, or raise when any of them is invalid.
+
+    Every file is validated, so two flows whose slugs differ only in case are an error
+    (PGF306) like any other. With ``only``, just the flows of those slugs are returned, in
+    file order.
 
     Raises:
         FlowValidationError: some file is invalid or unreadable; the message is the
             rendered report.
+        FlowSelectionError: a slug of ``only`` names no flow of the files.
     """
     report = validate_paths(paths, check_handlers=check_handlers)
     if not report.ok:
         raise FlowValidationError(report)
-    return report.flows
+    flows = report.flows
+    wanted = list(dict.fromkeys(only))
+    if wanted:
+        known = {flow.slug for flow in flows}
+        unknown = [slug for slug in wanted if slug not in known]
+        if unknown:
+            raise FlowSelectionError(
+                f"no flow named {', '.join(map(repr, unknown))} in the files given "
+                f"(found: {', '.join(sorted(known)) or 'none'})"
+            )
+        flows = [flow for flow in flows if flow.slug in wanted]
+    return flows
 
 
 __all__ = [
+    "FlowSelectionError",
     "FlowValidationError",
     "OutputFormat",
     "Span",
