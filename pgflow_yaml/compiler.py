@@ -163,8 +163,9 @@ def _uses_when_exhausted(step: StepSpec) -> bool:
 def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     """Return what the flow needs beyond pgflow 0.8.1, each naming its steps.
 
-    Conditions (``if``/``if_not`` with ``when_unmet``) and a ``when_exhausted`` other than
-    ``fail`` (0.8.1's only behaviour) need the pgflow-yaml core; everything else is 0.8.1.
+    Conditions (``if``/``if_not`` with ``when_unmet``), a ``when_exhausted`` other than
+    ``fail`` (0.8.1's only behaviour) and any option the registry marks ``needs_core`` need
+    the pgflow-yaml core; everything else is 0.8.1.
     """
     needs: list[str] = []
     conditional = [s.slug for s in flow.steps if _uses_conditions(s)]
@@ -173,6 +174,13 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     exhausting = [s.slug for s in flow.steps if _uses_when_exhausted(s)]
     if exhausting:
         needs.append(f"when_exhausted on {', '.join(exhausting)}")
+    for key in FLOW_OPTIONS:
+        if key.needs_core and flow.option(key.name) != key.default:
+            needs.append(f"{key.name} on the flow")
+    for key in STEP_OPTIONS:
+        setting = [s.slug for s in flow.steps if s.option(key.name) is not None]
+        if key.needs_core and setting:
+            needs.append(f"{key.name} on {', '.join(setting)}")
     return tuple(needs)
 
 

@@ -76,6 +76,8 @@ class Key:
         default: The value when the file leaves it out (the flow's, for an inherited option).
         hint: Shown with a diagnostic about the key (missing, or out of range).
         sql_argument: The argument of ``pgflow.create_flow`` / ``pgflow.add_step`` carrying it.
+        needs_core: pgflow 0.8.1 does not have it: a flow that sets it needs the pgflow-yaml
+            core (the compiled migration says so).
     """
 
     name: str
@@ -90,6 +92,7 @@ class Key:
     default: Any = None
     hint: str | None = None
     sql_argument: str | None = None
+    needs_core: bool = False
 
     @property
     def shape_key(self) -> str:
@@ -306,6 +309,7 @@ KEYS: tuple[Key, ...] = (
             {"$ref": "#/$defs/pattern"},
         ),
         sql_argument="required_input_pattern",
+        needs_core=True,
     ),
     Key(
         "if_not",
@@ -318,6 +322,7 @@ KEYS: tuple[Key, ...] = (
             {"$ref": "#/$defs/pattern"},
         ),
         sql_argument="forbidden_input_pattern",
+        needs_core=True,
     ),
     Key(
         "when_unmet",
@@ -334,6 +339,7 @@ KEYS: tuple[Key, ...] = (
         choices=WHEN_MODES,
         default="skip",
         sql_argument="when_unmet",
+        needs_core=True,
     ),
     Key(
         "when_exhausted",
@@ -349,6 +355,7 @@ KEYS: tuple[Key, ...] = (
         choices=WHEN_MODES,
         default="fail",
         sql_argument="when_exhausted",
+        needs_core=True,
     ),
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,19 @@ def test_the_model_refuses_an_unknown_option() -> None:
         TypeError, match="FlowSpec\\(\\) got an unexpected keyword argument 'start_delay'"
     ):
         FlowSpec("f", (), start_delay=3)
+
+
+def test_an_option_that_needs_the_core_is_named_in_the_extensions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pgflow_yaml import compiler
+
+    flow = FlowSpec("f", (StepSpec("a", "m:f", 0, start_delay=2), StepSpec("b", "m:g", 1)))
+    assert compiler.extensions_needed(flow) == ()
+    core_only = tuple(replace(key, needs_core=True) for key in STEP_OPTIONS + FLOW_OPTIONS)
+    monkeypatch.setattr(compiler, "STEP_OPTIONS", core_only[: len(STEP_OPTIONS)])
+    monkeypatch.setattr(compiler, "FLOW_OPTIONS", core_only[len(STEP_OPTIONS) :])
+    assert compiler.extensions_needed(replace(flow, max_attempts=5)) == (
+        "max_attempts on the flow",
+        "start_delay on a",
+    )
