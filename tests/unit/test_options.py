@@ -11,7 +11,7 @@ import pytest
 
 from pgflow_yaml import options
 from pgflow_yaml.model import FlowSpec, StepSpec
-from pgflow_yaml.options import FLOW_OPTIONS, KEYS, OPTIONS, ROOT, STEP_OPTIONS
+from pgflow_yaml.options import FLOW_OPTIONS, KEY, KEYS, OPTIONS, ROOT, STEP_OPTIONS
 
 SQL = ROOT / "sql"
 
@@ -95,7 +95,8 @@ def test_every_option_is_an_integer_with_bounds_a_hint_and_a_default() -> None:
 
 
 def test_shape_keys_are_camel_case() -> None:
-    assert [k.shape_key for k in STEP_OPTIONS] == [
+    names = ("max_attempts", "base_delay", "timeout", "start_delay")
+    assert [KEY[name].shape_key for name in names] == [
         "maxAttempts",
         "baseDelay",
         "timeout",
