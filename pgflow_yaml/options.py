@@ -125,6 +125,25 @@ class Key:
         return f"{text}, required" if use.required else text
 
 
+def _when_mode(name: str, default: str, description: str, doc: str) -> Key:
+    """Return a step key that picks one of :data:`WHEN_MODES` (part of the shape)."""
+    return Key(
+        name,
+        "enum",
+        "shape",
+        step=Use(
+            description,
+            doc,
+            ", ".join(f"`{mode}`" for mode in WHEN_MODES),
+            {"$ref": "#/$defs/when_mode"},
+        ),
+        choices=WHEN_MODES,
+        default=default,
+        sql_argument=name,
+        needs_core=True,
+    )
+
+
 KEYS: tuple[Key, ...] = (
     Key(
         "slug",
@@ -324,38 +343,20 @@ KEYS: tuple[Key, ...] = (
         sql_argument="forbidden_input_pattern",
         needs_core=True,
     ),
-    Key(
+    _when_mode(
         "when_unmet",
-        "enum",
-        "shape",
-        step=Use(
-            "What happens when the if/if_not condition is not met: fail, skip or skip-cascade. "
-            "Default skip. Needs if or if_not.",
-            "When the condition is not met: fail the run, skip this step, or skip it and every "
-            "step that depends on it. Default `skip`. Needs `if` or `if_not`.",
-            ", ".join(f"`{mode}`" for mode in WHEN_MODES),
-            {"$ref": "#/$defs/when_mode"},
-        ),
-        choices=WHEN_MODES,
-        default="skip",
-        sql_argument="when_unmet",
-        needs_core=True,
+        "skip",
+        "What happens when the if/if_not condition is not met: fail, skip or skip-cascade. "
+        "Default skip. Needs if or if_not.",
+        "When the condition is not met: fail the run, skip this step, or skip it and every "
+        "step that depends on it. Default `skip`. Needs `if` or `if_not`.",
     ),
-    Key(
+    _when_mode(
         "when_exhausted",
-        "enum",
-        "shape",
-        step=Use(
-            "What happens when the last attempt fails: fail (the run fails), skip or "
-            "skip-cascade. Default fail.",
-            "When the last attempt fails. Default `fail`.",
-            ", ".join(f"`{mode}`" for mode in WHEN_MODES),
-            {"$ref": "#/$defs/when_mode"},
-        ),
-        choices=WHEN_MODES,
-        default="fail",
-        sql_argument="when_exhausted",
-        needs_core=True,
+        "fail",
+        "What happens when the last attempt fails: fail (the run fails), skip or "
+        "skip-cascade. Default fail.",
+        "When the last attempt fails. Default `fail`.",
     ),
 )
 
