@@ -25,6 +25,7 @@ from typing import Any
 from pgflow_yaml import __version__
 from pgflow_yaml.diagnostics import visible
 from pgflow_yaml.model import FlowSpec, StepSpec
+from pgflow_yaml.options import FLOW_OPTIONS, KEY, STEP_OPTIONS, Key
 from pgflow_yaml.shape import flow_shape
 from pgflow_yaml.validate import ValidationReport, validate_paths
 
@@ -156,14 +157,15 @@ def _uses_conditions(step: StepSpec) -> bool:
 
 
 def _uses_when_exhausted(step: StepSpec) -> bool:
-    return step.when_exhausted not in (None, "fail")
+    return step.when_exhausted not in (None, KEY["when_exhausted"].default)
 
 
 def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     """Return what the flow needs beyond pgflow 0.8.1, each naming its steps.
 
-    Conditions (``if``/``if_not`` with ``when_unmet``) and a ``when_exhausted`` other than
-    ``fail`` (0.8.1's only behaviour) need the pgflow-yaml core; everything else is 0.8.1.
+    Conditions (``if``/``if_not`` with ``when_unmet``), a ``when_exhausted`` other than
+    ``fail`` (0.8.1's only behaviour) and any option the registry marks ``needs_core`` need
+    the pgflow-yaml core; everything else is 0.8.1.
     """
     needs: list[str] = []
     conditional = [s.slug for s in flow.steps if _uses_conditions(s)]
@@ -172,6 +174,13 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     exhausting = [s.slug for s in flow.steps if _uses_when_exhausted(s)]
     if exhausting:
         needs.append(f"when_exhausted on {', '.join(exhausting)}")
+    for key in FLOW_OPTIONS:
+        if key.needs_core and flow.option(key.name) != key.default:
+            needs.append(f"{key.name} on the flow")
+    for key in STEP_OPTIONS:
+        setting = [s.slug for s in flow.steps if s.option(key.name) is not None]
+        if key.needs_core and setting:
+            needs.append(f"{key.name} on {', '.join(setting)}")
     return tuple(needs)
 
 
@@ -184,8 +193,14 @@ def _comment(text: str) -> str:
     return visible(text.replace("\r", "\\x0d").replace("\n", "\\x0a"))
 
 
-def _option_text(options: list[tuple[str, int | None]]) -> str:
+def _option_text(options: list[tuple[str, Any]]) -> str:
     return ", ".join(f"{name} {value}" for name, value in options if value is not None)
+
+
+def _argument(key: Key) -> str:
+    """Return the SQL argument that carries option ``key``."""
+    assert key.sql_argument is not None, f"option {key.name} has no SQL argument"
+    return key.sql_argument
 
 
 def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
@@ -199,24 +214,10 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
     if flow.description:
         lines += [f"--   {_comment(line)}".rstrip() for line in _LINE_BREAK.split(flow.description)]
     lines.append(
-        "-- options: "
-        + _option_text(
-            [
-                ("max_attempts", flow.max_attempts),
-                ("base_delay", flow.base_delay),
-                ("timeout", flow.timeout),
-            ]
-        )
+        "-- options: " + _option_text([(key.name, flow.option(key.name)) for key in FLOW_OPTIONS])
     )
     for step in flow.steps:
-        own = _option_text(
-            [
-                ("max_attempts", step.max_attempts),
-                ("base_delay", step.base_delay),
-                ("timeout", step.timeout),
-                ("start_delay", step.start_delay),
-            ]
-        )
+        own = _option_text([(key.name, step.option(key.name)) for key in STEP_OPTIONS])
         if own:
             lines.append(f"--   step {step.slug}: {own}")
     lines += [
@@ -262,9 +263,7 @@ def _create_flow(flow: FlowSpec) -> str:
         "pgflow.create_flow",
         [
             ("flow_slug", quote_literal(flow.slug)),
-            ("max_attempts", str(flow.max_attempts)),
-            ("base_delay", str(flow.base_delay)),
-            ("timeout", str(flow.timeout)),
+            *[(_argument(key), str(int(flow.option(key.name)))) for key in FLOW_OPTIONS],
         ],
     )
 
@@ -275,13 +274,9 @@ def _add_step(flow: FlowSpec, step: StepSpec) -> str:
         arguments.append(("deps_slugs", _quote_array(step.deps)))
     # every option, null (inherit the flow's) included: add_step keeps the stored value of an
     # option it is not given, so an option removed from the file must be reset explicitly
-    for name, value in (
-        ("max_attempts", step.max_attempts),
-        ("base_delay", step.base_delay),
-        ("timeout", step.timeout),
-        ("start_delay", step.start_delay),
-    ):
-        arguments.append((name, "null" if value is None else str(int(value))))
+    for key in STEP_OPTIONS:
+        value = step.option(key.name)
+        arguments.append((_argument(key), "null" if value is None else str(int(value))))
     arguments.append(("step_type", quote_literal(step.step_type)))
     if step.if_ is not None:
         arguments.append(("required_input_pattern", quote_json(step.if_)))

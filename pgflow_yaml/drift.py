@@ -16,14 +16,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml.model import FlowSpec
+from pgflow_yaml.options import OPTIONS
 from pgflow_yaml.shape import flow_shape
 
-OPTION_NAMES = {
-    "maxAttempts": "max_attempts",
-    "baseDelay": "base_delay",
-    "timeout": "timeout",
-    "startDelay": "start_delay",
-}
+OPTION_NAMES = {key.shape_key: key.name for key in OPTIONS}
+"""The in-place options by their shape key (``maxAttempts``): what the drift check compares."""
 INHERITED = "(inherited)"
 
 

@@ -19,22 +19,19 @@ from jsonschema.exceptions import best_match
 
 from pgflow_yaml.diagnostics import Diagnostic, DocPath
 from pgflow_yaml.loader import SourceDoc
-from pgflow_yaml.model import ROOT_INPUT
+from pgflow_yaml.options import (
+    INTEGER_KEYS,
+    MAX_FLOW_SLUG_LENGTH,
+    MAX_SLUG_LENGTH,
+    PG_INT_MAX,
+    ROOT_INPUT,
+    SLUG_PATTERN,
+)
+from pgflow_yaml.options import RESERVED_SLUGS as _RESERVED
 from pgflow_yaml.schema import did_you_mean
 
-SLUG_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
-MAX_SLUG_LENGTH = 128
-MAX_FLOW_SLUG_LENGTH = 47
-"""pgmq refuses queue names longer than this, and a flow's slug names its queue."""
-RESERVED_SLUGS = frozenset({"run"})
-PG_INT_MAX = 2_147_483_647
-OPTION_MINIMUMS = {"max_attempts": 1, "base_delay": 1, "timeout": 3, "start_delay": 0}
-_OPTION_HINTS = {
-    "max_attempts": "1 means a single attempt, with no retry",
-    "base_delay": "the first retry waits base_delay seconds, each later one twice as long",
-    "timeout": "a task gets at least 3 seconds to report back",
-    "start_delay": "0 starts the step's tasks as soon as it is ready",
-}
+SLUG_RE = re.compile(SLUG_PATTERN.removesuffix("$") + r"\Z")
+RESERVED_SLUGS = frozenset(_RESERVED)
 
 
 def slug_problem(slug: str, *, flow: bool) -> tuple[str, str, str | None] | None:
@@ -95,23 +92,23 @@ class _Checker:
                 self.add(problem[0], problem[1], path, problem[2])
 
     def options(self, holder: dict[str, Any], base: DocPath, label: str) -> None:
-        for key, minimum in OPTION_MINIMUMS.items():
-            value = holder.get(key)
-            if type(value) is not int:
+        for key in INTEGER_KEYS:
+            value = holder.get(key.name)
+            if type(value) is not int or key.minimum is None:
                 continue
-            if value < minimum:
-                unit = "" if key == "max_attempts" else " seconds"
+            if value < key.minimum:
+                unit = f" {key.unit}" if key.unit else ""
                 self.add(
                     "PGF310",
-                    f"{key} of {label} must be at least {minimum}{unit}, got {value}",
-                    (*base, key),
-                    _OPTION_HINTS[key],
+                    f"{key.name} of {label} must be at least {key.minimum}{unit}, got {value}",
+                    (*base, key.name),
+                    key.hint,
                 )
             elif value > PG_INT_MAX:
                 self.add(
                     "PGF310",
-                    f"{key} of {label} must be at most {PG_INT_MAX} (a PostgreSQL integer)",
-                    (*base, key),
+                    f"{key.name} of {label} must be at most {PG_INT_MAX} (a PostgreSQL integer)",
+                    (*base, key.name),
                     "use a smaller number",
                 )
 

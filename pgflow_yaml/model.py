@@ -6,15 +6,13 @@ compiler, the worker) can trust it. Nothing here touches a database or a file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ROOT_INPUT = "$input"
-"""The ``map:`` value that maps over the run input instead of a step's output."""
+from pgflow_yaml.options import FLOW_OPTIONS, ROOT_INPUT, STEP_OPTIONS
 
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_BASE_DELAY = 1
-DEFAULT_TIMEOUT = 60
+__all__ = ["ROOT_INPUT", "FlowSpec", "Span", "StepSpec", "WhenMode"]
 
 WhenMode = Literal["fail", "skip", "skip-cascade"]
 
@@ -30,25 +28,102 @@ class Span:
     end_col: int | None = None
 
 
-@dataclass(frozen=True)
+def _options(
+    owner: str, names: frozenset[str], given: Mapping[str, Any] | None, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge the ``options`` mapping and option keywords, leaving out the ``None`` values."""
+    merged = dict(given or {})
+    for name, value in values.items():
+        if name not in names:
+            raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}")
+        merged[name] = value
+    return {name: value for name, value in merged.items() if value is not None}
+
+
+_STEP_OPTION_NAMES = frozenset(key.name for key in STEP_OPTIONS)
+_FLOW_OPTION_NAMES = frozenset(key.name for key in FLOW_OPTIONS)
+
+
+@dataclass(frozen=True, init=False)
 class StepSpec:
-    """One step of a flow, as declared (step options left ``None`` inherit the flow's)."""
+    """One step of a flow, as declared.
+
+    ``options`` holds the in-place options (:data:`pgflow_yaml.options.STEP_OPTIONS`) the step
+    sets itself; the ones it leaves out inherit the flow's. They can also be given as keywords
+    (``StepSpec(..., timeout=30)``) and are read with :meth:`option` or, for the options the
+    Python side uses, as attributes (``step.timeout``, ``None`` when inherited).
+    """
 
     slug: str
     handler: str
     index: int
-    description: str | None = None
-    depends_on: tuple[str, ...] = ()
-    map: str | None = None
-    max_attempts: int | None = None
-    base_delay: int | None = None
-    timeout: int | None = None
-    start_delay: int | None = None
-    if_: dict[str, Any] | None = field(default=None, hash=False)
-    if_not: dict[str, Any] | None = field(default=None, hash=False)
-    when_unmet: WhenMode | None = None
-    when_exhausted: WhenMode | None = None
-    span: Span | None = field(default=None, compare=False)
+    description: str | None
+    depends_on: tuple[str, ...]
+    map: str | None
+    if_: dict[str, Any] | None = field(hash=False)
+    if_not: dict[str, Any] | None = field(hash=False)
+    when_unmet: WhenMode | None
+    when_exhausted: WhenMode | None
+    options: Mapping[str, Any] = field(hash=False)
+    span: Span | None = field(compare=False)
+
+    def __init__(
+        self,
+        slug: str,
+        handler: str,
+        index: int,
+        *,
+        description: str | None = None,
+        depends_on: tuple[str, ...] = (),
+        map: str | None = None,
+        if_: dict[str, Any] | None = None,
+        if_not: dict[str, Any] | None = None,
+        when_unmet: WhenMode | None = None,
+        when_exhausted: WhenMode | None = None,
+        options: Mapping[str, Any] | None = None,
+        span: Span | None = None,
+        **option_values: Any,
+    ) -> None:
+        fields = {
+            "slug": slug,
+            "handler": handler,
+            "index": index,
+            "description": description,
+            "depends_on": depends_on,
+            "map": map,
+            "if_": if_,
+            "if_not": if_not,
+            "when_unmet": when_unmet,
+            "when_exhausted": when_exhausted,
+            "options": _options("StepSpec", _STEP_OPTION_NAMES, options, option_values),
+            "span": span,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def option(self, name: str) -> Any:
+        """Return the value the step sets for option ``name``, or ``None`` (inherited)."""
+        return self.options.get(name)
+
+    @property
+    def max_attempts(self) -> int | None:
+        """Return the step's own ``max_attempts`` (``None``: the flow's)."""
+        return self.options.get("max_attempts")
+
+    @property
+    def base_delay(self) -> int | None:
+        """Return the step's own ``base_delay`` (``None``: the flow's)."""
+        return self.options.get("base_delay")
+
+    @property
+    def timeout(self) -> int | None:
+        """Return the step's own ``timeout`` (``None``: the flow's)."""
+        return self.options.get("timeout")
+
+    @property
+    def start_delay(self) -> int | None:
+        """Return the step's ``start_delay`` (``None``: not set, 0 seconds)."""
+        return self.options.get("start_delay")
 
     @property
     def step_type(self) -> Literal["single", "map"]:
@@ -68,20 +143,75 @@ class StepSpec:
         return self.map == ROOT_INPUT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class FlowSpec:
-    """A whole flow: its options (defaults resolved) and its steps in list order."""
+    """A whole flow: its options (defaults resolved) and its steps in list order.
+
+    ``options`` holds every flow option (:data:`pgflow_yaml.options.FLOW_OPTIONS`), the ones
+    the file leaves out at their defaults; they can be given as keywords too
+    (``FlowSpec(slug, steps, timeout=30)``).
+    """
 
     slug: str
     steps: tuple[StepSpec, ...]
-    description: str | None = None
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    base_delay: int = DEFAULT_BASE_DELAY
-    timeout: int = DEFAULT_TIMEOUT
-    input_schema: dict[str, Any] | None = field(default=None, hash=False)
-    source_path: str | None = field(default=None, compare=False)
-    source_sha256: str | None = field(default=None, compare=False)
-    span: Span | None = field(default=None, compare=False)
+    description: str | None
+    options: Mapping[str, Any] = field(hash=False)
+    input_schema: dict[str, Any] | None = field(hash=False)
+    source_path: str | None = field(compare=False)
+    source_sha256: str | None = field(compare=False)
+    span: Span | None = field(compare=False)
+
+    def __init__(
+        self,
+        slug: str,
+        steps: tuple[StepSpec, ...],
+        *,
+        description: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        input_schema: dict[str, Any] | None = None,
+        source_path: str | None = None,
+        source_sha256: str | None = None,
+        span: Span | None = None,
+        **option_values: Any,
+    ) -> None:
+        given = _options("FlowSpec", _FLOW_OPTION_NAMES, options, option_values)
+        fields = {
+            "slug": slug,
+            "steps": steps,
+            "description": description,
+            "options": {key.name: given.get(key.name, key.default) for key in FLOW_OPTIONS},
+            "input_schema": input_schema,
+            "source_path": source_path,
+            "source_sha256": source_sha256,
+            "span": span,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def max_attempts(self) -> int:
+        """Return the flow's ``max_attempts``."""
+        return int(self.options["max_attempts"])
+
+    @property
+    def base_delay(self) -> int:
+        """Return the flow's ``base_delay``."""
+        return int(self.options["base_delay"])
+
+    @property
+    def timeout(self) -> int:
+        """Return the flow's ``timeout``."""
+        return int(self.options["timeout"])
+
+    def option(self, name: str, step: StepSpec | None = None) -> Any:
+        """Return the value of option ``name`` for the flow, or for ``step`` after inheritance.
+
+        A step option the flow does not have (``start_delay``) is ``None`` when the step
+        leaves it out.
+        """
+        if step is not None and step.option(name) is not None:
+            return step.option(name)
+        return self.options.get(name)
 
     def step(self, slug: str) -> StepSpec:
         """Return the step named ``slug``.
@@ -97,7 +227,7 @@ class FlowSpec:
     def effective(self, step: StepSpec) -> tuple[int, int, int]:
         """Return ``(max_attempts, base_delay, timeout)`` of a step after inheritance."""
         return (
-            step.max_attempts if step.max_attempts is not None else self.max_attempts,
-            step.base_delay if step.base_delay is not None else self.base_delay,
-            step.timeout if step.timeout is not None else self.timeout,
+            self.option("max_attempts", step),
+            self.option("base_delay", step),
+            self.option("timeout", step),
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -22,38 +23,23 @@ from jsonschema.exceptions import ValidationError
 
 from pgflow_yaml.diagnostics import Diagnostic, DocPath
 from pgflow_yaml.loader import SourceDoc
+from pgflow_yaml.options import FLOW_KEYS, KEY, STEP_KEYS, WHEN_MODES, Key, Level, required
 from pgflow_yaml.resources import schema_file
 
-FLOW_KEYS = (
-    "slug",
-    "description",
-    "max_attempts",
-    "base_delay",
-    "timeout",
-    "input_schema",
-    "steps",
-)
-STEP_KEYS = (
-    "slug",
-    "handler",
-    "description",
-    "depends_on",
-    "map",
-    "max_attempts",
-    "base_delay",
-    "timeout",
-    "start_delay",
-    "if",
-    "if_not",
-    "when_unmet",
-    "when_exhausted",
-)
-WHEN_MODES = ("fail", "skip", "skip-cascade")
+__all__ = [
+    "FLOW_KEYS",
+    "STEP_KEYS",
+    "WHEN_MODES",
+    "check_schema",
+    "describe",
+    "did_you_mean",
+    "flow_schema",
+    "schema_text",
+]
 
 # Keywords whose errors pgflow_yaml.graph reports in its own words (slug rules, ranges,
 # handler form).
 _GRAPH_OWNED = frozenset({"pattern", "maxLength", "minLength", "not", "minimum", "maximum"})
-_INT_KEYS = frozenset({"max_attempts", "base_delay", "timeout", "start_delay"})
 _JSON_TYPES = {
     "null": "null",
     "boolean": "a boolean",
@@ -96,47 +82,53 @@ def _validator() -> Any:
     return _StrictValidator(flow_schema())
 
 
-def _fast_ok(data: Any) -> bool:
-    """Return True only when the schema (less graph-owned keywords) surely accepts ``data``."""
-    if type(data) is not dict or "slug" not in data or "steps" not in data:
+def _is_list_of_strings(value: Any) -> bool:
+    return type(value) is list and all(type(v) is str for v in value)
+
+
+def _fast_check(key: Key) -> Callable[[Any], bool]:
+    """Return the type check of a key (pattern and input schema types are graph's to report)."""
+    kind = key.kind
+    if kind == "string":
+        return lambda value: type(value) is str
+    if kind == "integer":
+        return lambda value: type(value) is int
+    if kind == "string_list":
+        return _is_list_of_strings
+    if kind == "enum":
+        return lambda value: type(value) is str and value in key.choices
+    if kind == "steps":
+        return lambda value: (
+            type(value) is list and bool(value) and all(_fast_step_ok(step) for step in value)
+        )
+    return lambda value: True
+
+
+_FLOW_CHECKS = {name: _fast_check(KEY[name]) for name in FLOW_KEYS}
+_STEP_CHECKS = {name: _fast_check(KEY[name]) for name in STEP_KEYS}
+_FLOW_REQUIRED = required("flow")
+_STEP_REQUIRED = required("step")
+
+
+def _fast_mapping_ok(
+    data: Any, checks: dict[str, Callable[[Any], bool]], needed: tuple[str, ...]
+) -> bool:
+    if type(data) is not dict or any(key not in data for key in needed):
         return False
     for key, value in data.items():
-        if key in ("slug", "description"):
-            if type(value) is not str:
-                return False
-        elif key in _INT_KEYS:
-            if type(value) is not int:
-                return False
-        elif key == "steps":
-            if type(value) is not list or not value:
-                return False
-            for step in value:
-                if not _fast_step_ok(step):
-                    return False
-        elif key != "input_schema":
+        check = checks.get(key)
+        if check is None or not check(value):
             return False
     return True
+
+
+def _fast_ok(data: Any) -> bool:
+    """Return True only when the schema (less graph-owned keywords) surely accepts ``data``."""
+    return _fast_mapping_ok(data, _FLOW_CHECKS, _FLOW_REQUIRED)
 
 
 def _fast_step_ok(step: Any) -> bool:
-    if type(step) is not dict or "slug" not in step or "handler" not in step:
-        return False
-    for key, value in step.items():
-        if key in ("slug", "handler", "description", "map"):
-            if type(value) is not str:
-                return False
-        elif key in _INT_KEYS:
-            if type(value) is not int:
-                return False
-        elif key == "depends_on":
-            if type(value) is not list or any(type(v) is not str for v in value):
-                return False
-        elif key in ("when_unmet", "when_exhausted"):
-            if value not in WHEN_MODES or type(value) is not str:
-                return False
-        elif key not in ("if", "if_not"):
-            return False
-    return True
+    return _fast_mapping_ok(step, _STEP_CHECKS, _STEP_REQUIRED)
 
 
 def describe(value: Any) -> str:
@@ -177,14 +169,26 @@ def _value(error: ValidationError) -> Any:
     return error.validator_value
 
 
+def _level(path: DocPath) -> Level | None:
+    """Return the level of the key a path ends in: ``flow`` for ``(key,)``, ``step`` for
+    ``("steps", i, key)``, else ``None``."""
+    if len(path) == 1:
+        return "flow"
+    if len(path) == 3 and path[0] == "steps" and isinstance(path[1], int):
+        return "step"
+    return None
+
+
 def _owned_by_graph(error: ValidationError, path: DocPath) -> bool:
     if error.validator in _GRAPH_OWNED:
         return True
     if error.validator != "type":
         return False
-    if path == ("input_schema",):
-        return True
-    return len(path) == 3 and path[0] == "steps" and path[2] in ("if", "if_not")
+    level = _level(path)
+    if level is None or not isinstance(path[-1], str) or path[-1] not in KEY:
+        return False
+    key = KEY[path[-1]]
+    return key.use(level) is not None and key.kind in ("pattern", "json_schema")
 
 
 def check_schema(doc: SourceDoc) -> list[Diagnostic]:
@@ -215,11 +219,6 @@ def _missing(doc: SourceDoc, error: ValidationError, path: DocPath) -> list[Diag
     missing = [k for k in required if isinstance(instance, dict) and k not in instance]
     where = "the flow" if not path else f"step {_step_label(doc, path)}"
     span = doc.span(path)
-    hints = {
-        "slug": "every flow and every step needs a slug",
-        "steps": "list the steps under steps:",
-        "handler": 'name the Python function that runs the step, e.g. "pkg.module:function"',
-    }
     return [
         Diagnostic(
             "PGF201",
@@ -227,7 +226,7 @@ def _missing(doc: SourceDoc, error: ValidationError, path: DocPath) -> list[Diag
             doc.file,
             span,
             path,
-            hints.get(key),
+            KEY[key].hint if key in KEY else None,
         )
         for key in missing
     ]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from pgflow_yaml.model import FlowSpec, StepSpec
+from pgflow_yaml.options import FLOW_OPTIONS, KEY, STEP_OPTIONS
 
-DEFAULT_WHEN_UNMET = "skip"
-DEFAULT_WHEN_EXHAUSTED = "fail"
+DEFAULT_WHEN_UNMET: str = KEY["when_unmet"].default
+DEFAULT_WHEN_EXHAUSTED: str = KEY["when_exhausted"].default
 
 
 def _pattern(value: dict[str, Any] | None) -> dict[str, Any]:
@@ -23,20 +24,18 @@ def _pattern(value: dict[str, Any] | None) -> dict[str, Any]:
     return {"defined": True, "value": value}
 
 
-def step_options(step: StepSpec) -> dict[str, int]:
+def step_options(step: StepSpec) -> dict[str, Any]:
     """Return the options a step sets itself (the ones it inherits from the flow are left out)."""
-    options = {
-        "maxAttempts": step.max_attempts,
-        "baseDelay": step.base_delay,
-        "timeout": step.timeout,
-        "startDelay": step.start_delay,
+    return {
+        key.shape_key: step.option(key.name)
+        for key in STEP_OPTIONS
+        if step.option(key.name) is not None
     }
-    return {key: value for key, value in options.items() if value is not None}
 
 
-def flow_options(flow: FlowSpec) -> dict[str, int]:
+def flow_options(flow: FlowSpec) -> dict[str, Any]:
     """Return the flow-level options, defaults resolved."""
-    return {"maxAttempts": flow.max_attempts, "baseDelay": flow.base_delay, "timeout": flow.timeout}
+    return {key.shape_key: flow.option(key.name) for key in FLOW_OPTIONS}
 
 
 def step_shape(step: StepSpec) -> dict[str, Any]:

@@ -27,14 +27,8 @@ from pgflow_yaml.diagnostics import (
 )
 from pgflow_yaml.graph import check_graph
 from pgflow_yaml.loader import FLOW_SUFFIXES, SourceDoc, read_file
-from pgflow_yaml.model import (
-    DEFAULT_BASE_DELAY,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_TIMEOUT,
-    FlowSpec,
-    Span,
-    StepSpec,
-)
+from pgflow_yaml.model import FlowSpec, Span, StepSpec
+from pgflow_yaml.options import FLOW_OPTIONS, STEP_OPTIONS
 from pgflow_yaml.schema import check_schema
 
 OutputFormat = Literal["text", "json", "github"]
@@ -198,14 +192,11 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
                 description=raw.get("description"),
                 depends_on=tuple(raw.get("depends_on", ())),
                 map=raw.get("map"),
-                max_attempts=raw.get("max_attempts"),
-                base_delay=raw.get("base_delay"),
-                timeout=raw.get("timeout"),
-                start_delay=raw.get("start_delay"),
                 if_=raw.get("if"),
                 if_not=raw.get("if_not"),
                 when_unmet=raw.get("when_unmet"),
                 when_exhausted=raw.get("when_exhausted"),
+                options={key.name: raw[key.name] for key in STEP_OPTIONS if key.name in raw},
                 span=spans[i],
             )
         )
@@ -213,9 +204,7 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
         slug=data["slug"],
         steps=tuple(steps),
         description=data.get("description"),
-        max_attempts=data.get("max_attempts", DEFAULT_MAX_ATTEMPTS),
-        base_delay=data.get("base_delay", DEFAULT_BASE_DELAY),
-        timeout=data.get("timeout", DEFAULT_TIMEOUT),
+        options={key.name: data[key.name] for key in FLOW_OPTIONS if key.name in data},
         input_schema=data.get("input_schema"),
         source_path=doc.file,
         source_sha256=doc.sha256,
@@ -375,22 +364,46 @@ def validate_source(
     return report
 
 
+class FlowSelectionError(LookupError):
+    """A slug asked for names no flow of the files loaded."""
+
+
 def load_flows(
-    paths: Sequence[str | os.PathLike[str]], *, check_handlers: bool = False
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    only: Iterable[str] = (),
+    check_handlers: bool = False,
 ) -> list[FlowSpec]:
     """Return the models of flow files, or raise when any of them is invalid.
+
+    Every file is validated, so two flows whose slugs differ only in case are an error
+    (PGF306) like any other. With ``only``, just the flows of those slugs are returned, in
+    file order.
 
     Raises:
         FlowValidationError: some file is invalid or unreadable; the message is the
             rendered report.
+        FlowSelectionError: a slug of ``only`` names no flow of the files.
     """
     report = validate_paths(paths, check_handlers=check_handlers)
     if not report.ok:
         raise FlowValidationError(report)
-    return report.flows
+    flows = report.flows
+    wanted = list(dict.fromkeys(only))
+    if wanted:
+        known = {flow.slug for flow in flows}
+        unknown = [slug for slug in wanted if slug not in known]
+        if unknown:
+            raise FlowSelectionError(
+                f"no flow named {', '.join(map(repr, unknown))} in the files given "
+                f"(found: {', '.join(sorted(known)) or 'none'})"
+            )
+        flows = [flow for flow in flows if flow.slug in wanted]
+    return flows
 
 
 __all__ = [
+    "FlowSelectionError",
     "FlowValidationError",
     "OutputFormat",
     "Span",

@@ -2,7 +2,8 @@
 -- form that pgflow_yaml.shape.flow_shape builds from a flow file: steps by step_index, each with
 -- slug, stepType, dependencies (sorted by code point), whenUnmet, whenExhausted, the two
 -- patterns wrapped as {"defined": false} / {"defined": true, "value": ...}, and the options
--- the step sets itself; plus the flow's options. Returns null when the flow does not exist.
+-- the step sets itself; plus the flow's options (both by pgflow._shape_options, so a new opt_*
+-- column shows up here without a change). Returns null when the flow does not exist.
 -- Raises nothing.
 create or replace function pgflow._get_flow_shape(flow_slug text)
 returns jsonb
@@ -35,23 +36,14 @@ begin
             when s.forbidden_input_pattern is null then jsonb_build_object('defined', false)
             else jsonb_build_object('defined', true, 'value', s.forbidden_input_pattern)
           end,
-          'options', jsonb_strip_nulls(jsonb_build_object(
-            'maxAttempts', s.opt_max_attempts,
-            'baseDelay', s.opt_base_delay,
-            'timeout', s.opt_timeout,
-            'startDelay', s.opt_start_delay
-          ))
+          'options', pgflow._shape_options(to_jsonb(s))
         )
         order by s.step_index
       )
       from pgflow.steps as s
       where s.flow_slug = f.flow_slug
     ), '[]'::jsonb),
-    'options', jsonb_build_object(
-      'maxAttempts', f.opt_max_attempts,
-      'baseDelay', f.opt_base_delay,
-      'timeout', f.opt_timeout
-    )
+    'options', pgflow._shape_options(to_jsonb(f))
   )
   into shape
   from pgflow.flows as f

@@ -7,7 +7,6 @@ them all in one go. Handlers come only from the worker's own flow files.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,47 +28,29 @@ from pgflow_yaml.worker.runner import Handler
 log = logging.getLogger("pgflow_yaml.worker")
 
 
-def _render(diagnostics: list[Any]) -> str:
-    """Render diagnostics as ``pgflow validate`` does, with the offending source lines."""
-    from pgflow_yaml.diagnostics import render_text
-
-    sources: dict[str, str] = {}
-    for diagnostic in diagnostics:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            sources.setdefault(diagnostic.file, Path(diagnostic.file).read_text(encoding="utf-8"))
-    return render_text(diagnostics, sources).rstrip()
-
-
 def load_flows(paths: Sequence[str | Path], only: Iterable[str] = ()) -> list[FlowSpec]:
     """Load and validate the flow files (directories recurse); keep the flows named in ``only``.
 
-    Raises:
-        StartupError: a file is invalid (every diagnostic listed), no flow was found, or a
-            slug of ``only`` names no loaded flow.
-    """
-    from pgflow_yaml.validate import validate_paths
+    The loading is :func:`pgflow_yaml.validate.load_flows`; this turns its errors into a
+    :class:`StartupError`.
 
-    report = validate_paths([Path(p) for p in paths])
-    errors = [d for d in report.diagnostics if getattr(d, "severity", "error") == "error"]
-    if errors or not report.ok:
-        raise StartupError(f"the flow files are invalid:\n{_render(errors) or '(no detail)'}")
-    flows = list(report.flows)
-    wanted = list(dict.fromkeys(only))
-    if wanted:
-        known = {flow.slug for flow in flows}
-        unknown = [slug for slug in wanted if slug not in known]
-        if unknown:
-            raise StartupError(
-                f"no flow named {', '.join(map(repr, unknown))} in the files given "
-                f"(found: {', '.join(sorted(known)) or 'none'})"
-            )
-        flows = [flow for flow in flows if flow.slug in wanted]
+    Raises:
+        StartupError: a file is invalid (every diagnostic listed, flow slugs that differ only
+            in case included), no flow was found, or a slug of ``only`` names no loaded flow.
+    """
+    from pgflow_yaml.diagnostics import render_text
+    from pgflow_yaml.validate import FlowSelectionError, FlowValidationError
+    from pgflow_yaml.validate import load_flows as load_valid_flows
+
+    try:
+        flows = load_valid_flows([Path(p) for p in paths], only=only)
+    except FlowValidationError as exc:
+        rendered = render_text(exc.report.errors, exc.report.sources).rstrip()
+        raise StartupError(f"the flow files are invalid:\n{rendered or '(no detail)'}") from None
+    except FlowSelectionError as exc:
+        raise StartupError(str(exc)) from None
     if not flows:
         raise StartupError("no flow found in " + ", ".join(str(p) for p in paths))
-    slugs = [flow.slug for flow in flows]
-    duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
-    if duplicates:
-        raise StartupError(f"flow slug defined in more than one file: {', '.join(duplicates)}")
     return flows
 
 

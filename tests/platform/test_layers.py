@@ -1,7 +1,11 @@
 """Import contracts between the layers, read from the source with ``ast``.
 
-- The definition layer (loader, schema, graph, diagnostics, validate, model, shape, compiler,
-  handlers) imports no database driver, directly or through another ``pgflow_yaml`` module.
+- The definition layer (loader, options, schema, graph, diagnostics, validate, model, shape,
+  compiler, handlers) imports no database driver, directly or through another ``pgflow_yaml``
+  module.
+- The option registry (``options``) is a leaf: it imports no other ``pgflow_yaml`` module.
+- The loader keeps one job per module: the source document imports neither reader, and the
+  YAML and TOML readers do not import each other.
 - Only ``pgflow_yaml/cli`` (and the ``__main__`` entry point) imports typer, rich, click or
   the CLI package itself.
 
@@ -23,6 +27,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "pgflow_yaml"
 DEFINITION = (
     "loader",
+    "options",
     "schema",
     "graph",
     "diagnostics",
@@ -185,6 +190,24 @@ def test_the_checks_catch_violations(tmp_path: Path) -> None:
         "demo.compiler imports demo.cli",
         "demo.shape imports rich",
     ]
+
+
+def test_the_option_registry_imports_no_other_module_of_the_package() -> None:
+    imported = GRAPH["pgflow_yaml.options"] - {"pgflow_yaml"}  # its parent package runs first
+    assert [m for m in imported if matches(m, ["pgflow_yaml"])] == []
+
+
+@pytest.mark.parametrize(
+    ("module", "banned"),
+    [
+        ("source", ("pgflow_yaml.loader.yaml_reader", "pgflow_yaml.loader.toml_reader")),
+        ("yaml_reader", ("pgflow_yaml.loader.toml_reader", "tomllib")),
+        ("toml_reader", ("pgflow_yaml.loader.yaml_reader", "yaml")),
+    ],
+)
+def test_each_loader_module_keeps_to_its_job(module: str, banned: tuple[str, ...]) -> None:
+    imported = GRAPH[f"pgflow_yaml.loader.{module}"]
+    assert sorted(m for m in imported if matches(m, banned)) == []
 
 
 def test_importing_the_definition_layer_loads_no_driver_at_runtime() -> None:
