@@ -19,6 +19,7 @@ Two facts of the wrapper shape this module:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -179,7 +180,7 @@ def _read_handles(data_dir: Path) -> list[int]:
     path = data_dir / HANDLE_FILE
     try:
         values = json.loads(path.read_text() or "[]")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no server folder: nothing attached
         return []
     except (OSError, ValueError):
         _log.warning("unreadable handle file %s: treating it as empty", path)
@@ -410,7 +411,8 @@ def stop(data_dir: Path, *, force: bool = False) -> bool:
                 f"{len(others)} process(es) still use the embedded server in {data_dir}"
                 f" (pids {', '.join(map(str, others))}); stop them first, or use --force"
             )
-        _keep_marker(data_dir).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            _keep_marker(data_dir).unlink()
         if info is None:
             return False
         handle = postgres_server.PostgresServer(data_dir, cleanup_mode=None)

@@ -50,6 +50,17 @@ class PgflowError(Exception):
         return text
 
 
+def one_line(message: str) -> str:
+    """Return ``message`` with a heading and its only item joined: "X:\n  item" -> "X: item".
+
+    A message listing several problems (or holding a source excerpt) keeps its lines.
+    """
+    lines = message.splitlines()
+    if len(lines) == 2 and lines[0].endswith(":") and lines[1].strip():
+        return f"{lines[0]} {lines[1].strip()}"
+    return message
+
+
 class UsageError(PgflowError):
     """the command was used wrongly"""
 

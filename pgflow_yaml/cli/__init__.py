@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from pgflow_yaml.cli import admin, compile, db, definition, runs, worker
-from pgflow_yaml.errors import PgflowError
+from pgflow_yaml.errors import PgflowError, one_line
 
 COMMAND_MODULES = (definition, compile, db, admin, runs, worker)
 TRACEBACK_ENV = "PGFLOW_TRACEBACK"
@@ -31,7 +31,7 @@ def report(exc: PgflowError, *, show_traceback: bool = False) -> int:
 
     if show_traceback:
         typer.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
-    typer.echo(f"error: {redact(str(exc))}", err=True)
+    typer.echo(f"error: {redact(one_line(str(exc)))}", err=True)
     return exc.exit_code
 
 
