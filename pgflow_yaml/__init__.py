@@ -4,14 +4,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pgflow_yaml.worker.errors import NonRetryable
+from pgflow_yaml.errors import (
+    CompileError,
+    CoreNotInstalled,
+    DatabaseError,
+    DatabaseUnavailable,
+    FlowNotFound,
+    FlowValidationError,
+    InvalidInput,
+    NonRetryable,
+    PgflowError,
+    RunNotFound,
+    WaitTimeout,
+)
 
 if TYPE_CHECKING:
     from pgflow_yaml.client import AsyncClient, Client
 
 __version__ = "0.3.0"
 
-__all__ = ["AsyncClient", "Client", "NonRetryable", "__version__"]
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "CompileError",
+    "CoreNotInstalled",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "FlowNotFound",
+    "FlowValidationError",
+    "InvalidInput",
+    "NonRetryable",
+    "PgflowError",
+    "RunNotFound",
+    "WaitTimeout",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

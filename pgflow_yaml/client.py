@@ -27,18 +27,17 @@ from psycopg.types.json import Jsonb
 
 from pgflow_yaml import queries
 from pgflow_yaml.db import connect_error, resolve_dsn
-from pgflow_yaml.model import FlowSpec
-from pgflow_yaml.worker.errors import (
-    DatabaseError,
-    DatabaseUnavailable,
+from pgflow_yaml.errors import (
+    DefinitionError,
     FlowNotFound,
     InvalidInput,
     NestedTooDeep,
     OutputNotJson,
-    PgflowError,
     RunNotFound,
+    StartupError,
     WaitTimeout,
 )
+from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.worker.runner import MAX_INPUT_DEPTH, check_json
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -182,17 +181,16 @@ def load_flow_file(path: str | Path) -> FlowSpec:
     """Load one flow file.
 
     Raises:
-        PgflowError: the file is missing, invalid or holds no flow.
+        DefinitionError: the file is missing, invalid or holds no flow.
     """
-    from pgflow_yaml.worker.errors import StartupError
     from pgflow_yaml.worker.startup import load_flows
 
     if not Path(path).is_file():
-        raise PgflowError(f"no flow file at {path}")
+        raise DefinitionError(f"no flow file at {path}")
     try:
         return load_flows([path])[0]
     except StartupError as exc:
-        raise PgflowError(str(exc)) from None
+        raise DefinitionError(str(exc)) from None
 
 
 def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None:
@@ -231,18 +229,6 @@ def _run_id(value: str | uuid.UUID) -> str:
         raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
 
 
-def _translate_start(exc: DatabaseError, slug: str) -> PgflowError:
-    text = str(exc)
-    if f'Flow "{slug}" does not exist' in text or ("flows" in text and "foreign key" in text):
-        return FlowNotFound(f"no flow {slug!r} in the database (apply its migration first)")
-    return exc
-
-
-def _unreachable(dsn: str, exc: psycopg.Error) -> DatabaseUnavailable:
-    """Return the one-line error (server named, no password) of a refused connection or bad URL."""
-    return DatabaseUnavailable(str(connect_error(dsn, exc)))
-
-
 class Client:
     """Start and control runs (synchronous); see the module docstring for an example."""
 
@@ -269,7 +255,7 @@ class Client:
             try:
                 self._conn = psycopg.connect(self.dsn, autocommit=True)
             except psycopg.Error as exc:
-                raise _unreachable(self.dsn, exc) from None
+                raise connect_error(self.dsn, exc) from None
             self._start_many = ""
         return queries.fetch_sync(self._conn, name, params)
 
@@ -286,8 +272,8 @@ class Client:
         params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
             rows = self._fetch("start_flow", params)
-        except DatabaseError as exc:
-            raise _translate_start(exc, slug) from None
+        except FlowNotFound:  # translated from the constraint the core names
+            raise FlowNotFound(flow_slug=slug) from None
         return str(rows[0]["run_id"])
 
     def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
@@ -308,8 +294,8 @@ class Client:
                 present = self._fetch("has_start_flows")[0]["present"]
                 self._start_many = "start_many" if present else "start_many_081"
             rows = self._fetch(self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))})
-        except DatabaseError as exc:
-            raise _translate_start(exc, slug) from None
+        except FlowNotFound:  # translated from the constraint the core names
+            raise FlowNotFound(flow_slug=slug) from None
         return [str(row["run_id"]) for row in rows]
 
     def get(self, run_id: str | uuid.UUID) -> Run:
@@ -320,7 +306,7 @@ class Client:
         """
         rows = self._fetch("get_run", {"run_id": _run_id(run_id)})
         if not rows or rows[0]["run"] is None or not rows[0]["run"].get("run"):
-            raise RunNotFound(f"no run {run_id}")
+            raise RunNotFound(run_id=run_id)
         return Run.from_json(rows[0]["run"])
 
     def status(self, run_id: str | uuid.UUID) -> tuple[str, Any]:
@@ -331,7 +317,7 @@ class Client:
         """
         rows = self._fetch("run_status", {"run_id": _run_id(run_id)})
         if not rows:
-            raise RunNotFound(f"no run {run_id}")
+            raise RunNotFound(run_id=run_id)
         return rows[0]["status"], rows[0]["output"]
 
     def wait(self, run_id: str | uuid.UUID, timeout: float | None = None) -> Run:
@@ -415,7 +401,7 @@ class AsyncClient:
                 try:
                     self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
                 except psycopg.Error as exc:
-                    raise _unreachable(self.dsn, exc) from None
+                    raise connect_error(self.dsn, exc) from None
                 self._start_many = ""
             return await queries.fetch(self._conn, name, params)
 
@@ -426,8 +412,8 @@ class AsyncClient:
         params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
             rows = await self._fetch("start_flow", params)
-        except DatabaseError as exc:
-            raise _translate_start(exc, slug) from None
+        except FlowNotFound:  # translated from the constraint the core names
+            raise FlowNotFound(flow_slug=slug) from None
         return str(rows[0]["run_id"])
 
     async def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
@@ -444,22 +430,22 @@ class AsyncClient:
             rows = await self._fetch(
                 self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))}
             )
-        except DatabaseError as exc:
-            raise _translate_start(exc, slug) from None
+        except FlowNotFound:  # translated from the constraint the core names
+            raise FlowNotFound(flow_slug=slug) from None
         return [str(row["run_id"]) for row in rows]
 
     async def get(self, run_id: str | uuid.UUID) -> Run:
         """Return a run with its step states (see ``Client.get``)."""
         rows = await self._fetch("get_run", {"run_id": _run_id(run_id)})
         if not rows or rows[0]["run"] is None or not rows[0]["run"].get("run"):
-            raise RunNotFound(f"no run {run_id}")
+            raise RunNotFound(run_id=run_id)
         return Run.from_json(rows[0]["run"])
 
     async def status(self, run_id: str | uuid.UUID) -> tuple[str, Any]:
         """Return ``(status, output)`` of a run (see ``Client.status``)."""
         rows = await self._fetch("run_status", {"run_id": _run_id(run_id)})
         if not rows:
-            raise RunNotFound(f"no run {run_id}")
+            raise RunNotFound(run_id=run_id)
         return rows[0]["status"], rows[0]["output"]
 
     async def wait(self, run_id: str | uuid.UUID, timeout: float | None = None) -> Run:

@@ -24,6 +24,7 @@ from typing import Any
 
 from pgflow_yaml import __version__
 from pgflow_yaml.diagnostics import visible
+from pgflow_yaml.errors import CompileError as CompileError
 from pgflow_yaml.model import FlowSpec, StepSpec
 from pgflow_yaml.options import FLOW_OPTIONS, KEY, STEP_OPTIONS, Key
 from pgflow_yaml.shape import flow_shape
@@ -33,10 +34,6 @@ TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 GUARD_TAG = "pgflow_guard"
 _TIMESTAMP = re.compile(r"^[0-9]{14}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-class CompileError(ValueError):
-    """A flow cannot be written as SQL."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from typing import Any, Literal
 import psycopg
 
 from pgflow_yaml import __version__
+from pgflow_yaml.errors import CoreVersionMismatch
+from pgflow_yaml.errors import InstallError as InstallError
 from pgflow_yaml.resources import sql_dir
 
 CORE_VERSION = __version__
@@ -37,10 +39,6 @@ _FUNCTION_FILE = re.compile(r"^\d{4}_function_")  # also re-run after every upgr
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _MIGRATION = re.compile(r"^(?P<src>\d+\.\d+\.\d+)__(?P<dst>\d+\.\d+\.\d+)\.sql$")
 _NUMBERED = re.compile(r"^\d{4}_[^/]+\.sql$")
-
-
-class InstallError(Exception):
-    """The database cannot be brought to this package's version of the core."""
 
 
 Version = tuple[int, int, int]
@@ -158,7 +156,7 @@ def plan_upgrade(source: str, target: str, available: list[Migration]) -> list[M
         InstallError: ``source`` is newer than ``target``, or no chain of files joins them.
     """
     if parse_version(source) > parse_version(target):
-        raise InstallError(
+        raise CoreVersionMismatch(
             f"the database holds pgflow-yaml core {source}, newer than this package ({target}):"
             " upgrade pgflow-yaml instead"
         )
@@ -301,8 +299,9 @@ def installed_version(conn: psycopg.Connection[Any]) -> str | None:
     """Return the core version recorded in the database, or None when no core is installed.
 
     Raises:
-        InstallError: schema ``pgflow`` exists without a pgflow-yaml version record (a pgflow
-            install of its own, or objects created by hand).
+        CoreVersionMismatch: schema ``pgflow`` exists without a pgflow-yaml version record (a
+            pgflow install of its own, or objects created by hand).
+        InstallError: the version record is empty (an interrupted install).
     """
     row = conn.execute(
         "select to_regnamespace('pgflow') is not null,"
@@ -313,7 +312,7 @@ def installed_version(conn: psycopg.Connection[Any]) -> str | None:
     if not has_schema:
         return None
     if not has_table:
-        raise InstallError(
+        raise CoreVersionMismatch(
             "schema pgflow exists but holds no pgflow-yaml version record"
             " (pgflow.installed_versions): it was created by another tool or by hand;"
             " install into another database, or drop schema pgflow first"

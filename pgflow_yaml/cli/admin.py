@@ -7,17 +7,9 @@ from typing import Annotated
 
 import typer
 
-from pgflow_yaml.cli import app
+from pgflow_yaml.errors import UsageError
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    from pgflow_yaml.db import redact
-
-    typer.echo(f"error: {redact(message)}", err=True)
-    return typer.Exit(code)
-
-
-@app.command("install")
 def install_command(
     dsn: Annotated[
         str | None,
@@ -50,30 +42,20 @@ def install_command(
 
     Exit status: 0 done, 1 refused or failed (rolled back), 2 the database cannot be reached.
     """
-    import psycopg
-
     from pgflow_yaml import core, db
 
     if from_version is not None and not print_sql:
-        raise _fail("--from only applies with --print (install reads the version itself)", 2)
+        raise UsageError("--from only applies with --print (install reads the version itself)")
     if print_sql:
-        try:
-            if from_version is None:
-                text = core.render_install_sql(roles=roles)
-            else:
-                text = core.render_upgrade_sql(from_version, roles=roles)
-        except core.InstallError as exc:
-            raise _fail(str(exc)) from None
+        if from_version is None:
+            text = core.render_install_sql(roles=roles)
+        else:
+            text = core.render_upgrade_sql(from_version, roles=roles)
         sys.stdout.write(text)
         return
-    try:
-        url = db.resolve_dsn(dsn)
-        with db.connect(url, autocommit=True) as conn:  # ConnectError: one line, exit 2
-            result = core.install(conn, roles=roles)
-    except core.InstallError as exc:
-        raise _fail(str(exc)) from None
-    except psycopg.Error as exc:
-        raise _fail(f"{type(exc).__name__}: {str(exc).strip()}") from None
+    url = db.resolve_dsn(dsn)
+    with db.translated(), db.connect(url, autocommit=True) as conn:
+        result = core.install(conn, roles=roles)
     extra = " (roles pgflow_worker, pgflow_client granted)" if roles else ""
     if result.action == "installed":
         typer.echo(f"installed pgflow-yaml core {result.version}{extra}")
@@ -83,3 +65,8 @@ def install_command(
         )
     else:
         typer.echo(f"pgflow-yaml core {result.version} already installed{extra}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``install`` to ``app``."""
+    app.command("install")(install_command)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pgflow_yaml.cli import app
+from pgflow_yaml.errors import DriftCheckError, FileError, PgflowError, UsageError
 
 if TYPE_CHECKING:  # imported by the commands themselves: `pgflow --help` stays fast
     from pgflow_yaml.compiler import CompileResult
@@ -46,13 +46,6 @@ class GraphFormat(enum.StrEnum):
     text = "text"
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    from pgflow_yaml.db import redact
-
-    sys.stderr.write(f"error: {redact(message)}\n")
-    return typer.Exit(code)
-
-
 def _report_invalid(report: ValidationReport, fmt: DiagnosticFormat) -> typer.Exit:
     """Report an invalid set of files as ``pgflow validate`` does, and exit with its code."""
     rendered = report.render(fmt.value)
@@ -65,22 +58,27 @@ def _report_invalid(report: ValidationReport, fmt: DiagnosticFormat) -> typer.Ex
 
 
 def _check(result: CompileResult, dsn: str | None) -> int:
-    import psycopg
+    """Compare the compiled flows with the database; return the exit status (0 or 1).
 
+    Raises:
+        DatabaseUnavailable: no database to check (exit status 2).
+        DriftCheckError: the database cannot be checked (no core, a refused query; exit 2).
+    """
     from pgflow_yaml import db
-    from pgflow_yaml.drift import DriftCheckError, check_drift, render_drift
+    from pgflow_yaml.drift import check_drift, render_drift
+    from pgflow_yaml.errors import DatabaseError, DatabaseUnavailable
 
     try:
         url = db.resolve_dsn(dsn)
-    except Exception as exc:  # the embedded server failed to start: say why, no traceback
-        raise _fail(f"no database to check: {exc}", 2) from None
+    except PgflowError as exc:  # the embedded server failed to start: say why
+        raise DatabaseUnavailable(f"no database to check: {exc}") from None
     try:
-        with db.connect(url, autocommit=True) as conn:
+        with db.translated(), db.connect(url, autocommit=True) as conn:
             drift = check_drift(conn, result.report.flows)
-    except db.ConnectError as exc:  # already one line naming the server
-        raise _fail(str(exc), 2) from None
-    except (psycopg.Error, DriftCheckError) as exc:
-        raise _fail(f"cannot check the database: {exc}", 2) from None
+    except DatabaseUnavailable:  # already one line naming the server
+        raise
+    except DatabaseError as exc:
+        raise DriftCheckError(f"cannot check the database: {exc}") from None
     sys.stdout.write(render_drift(drift))
     drifted = sum(d.drifted for d in drift)
     if drifted:
@@ -89,7 +87,6 @@ def _check(result: CompileResult, dsn: str | None) -> int:
     return 0
 
 
-@app.command("compile")
 def compile_command(
     paths: Annotated[
         list[Path],
@@ -131,18 +128,15 @@ def compile_command(
 
     Exit status: 0 done (or no drift), 1 invalid flow (or drift), 2 usage, I/O or database error.
     """
-    from pgflow_yaml.compiler import CompileError, compile_paths, write_migrations
+    from pgflow_yaml.compiler import compile_paths, write_migrations
 
     if stdout and out_dir is not None:
-        raise _fail("--stdout and --out-dir exclude each other", 2)
+        raise UsageError("--stdout and --out-dir exclude each other")
     if check and (stdout or out_dir is not None):
-        raise _fail("--check writes nothing: drop --stdout / --out-dir", 2)
+        raise UsageError("--check writes nothing: drop --stdout / --out-dir")
     if dsn is not None and not check:
-        raise _fail("--dsn only applies with --check", 2)
-    try:
-        result = compile_paths(paths, timestamp=timestamp)
-    except CompileError as exc:
-        raise _fail(str(exc), 2) from None
+        raise UsageError("--dsn only applies with --check")
+    result = compile_paths(paths, timestamp=timestamp)  # CompileError: exit status 2
     if not result.report.ok:
         raise _report_invalid(result.report, diagnostics)
     if result.errors:
@@ -157,7 +151,7 @@ def compile_command(
     try:
         written = write_migrations(result.migrations, out_dir or DEFAULT_OUT_DIR)
     except OSError as exc:
-        raise _fail(f"cannot write migrations: {exc}", 2) from None
+        raise FileError(f"cannot write migrations: {exc}") from None
     for outcome, migration in zip(written, result.migrations, strict=True):
         if not outcome.written:
             sys.stdout.write(f"unchanged {outcome.path}\n")
@@ -166,7 +160,6 @@ def compile_command(
         sys.stdout.write(f"wrote {outcome.path}{needs}\n")
 
 
-@app.command("graph")
 def graph_command(
     file: Annotated[Path, typer.Argument(help="One flow file.", show_default=False)],
     output_format: Annotated[
@@ -186,3 +179,9 @@ def graph_command(
         raise _report_invalid(report, DiagnosticFormat.text)
     for flow in report.flows:
         sys.stdout.write(render_graph(flow, output_format.value))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``compile`` and ``graph`` to ``app``."""
+    app.command("compile")(compile_command)
+    app.command("graph")(graph_command)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pgflow_yaml.cli import app
+from pgflow_yaml.errors import EmbeddedServerError, EmbeddedServerNotRunning
 
 if TYPE_CHECKING:
     from pgflow_yaml.embedded import ServerStatus
@@ -18,7 +18,6 @@ db_app = typer.Typer(
     help="The embedded PostgreSQL server (data in ./.pgflow/db) used when no database is set.",
     no_args_is_help=True,
 )
-app.add_typer(db_app, name="db")
 
 DataDir = Annotated[
     Path | None,
@@ -28,11 +27,6 @@ DataDir = Annotated[
         file_okay=False,
     ),
 ]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(2)
 
 
 def _data_dir(value: Path | None) -> Path:
@@ -81,10 +75,7 @@ def start_cmd(data_dir: DataDir = None) -> None:
     """Start the embedded server and keep it running until `pgflow db stop`."""
     from pgflow_yaml import embedded
 
-    try:
-        status = embedded.start(_data_dir(data_dir))
-    except embedded.EmbeddedServerError as exc:
-        raise _fail(exc) from None
+    status = embedded.start(_data_dir(data_dir))
     typer.echo(_render(status))
 
 
@@ -99,10 +90,7 @@ def stop_cmd(
     from pgflow_yaml import embedded
 
     path = _data_dir(data_dir)
-    try:
-        stopped = embedded.stop(path, force=force)
-    except embedded.EmbeddedServerError as exc:
-        raise _fail(exc) from None
+    stopped = embedded.stop(path, force=force)
     typer.echo(f"stopped the embedded server in {path}" if stopped else f"not running: {path}")
 
 
@@ -127,12 +115,7 @@ def url_cmd(data_dir: DataDir = None) -> None:
 
     status = embedded.status(_data_dir(data_dir))
     if not status.running:
-        typer.echo(
-            f"error: the embedded server in {status.data_dir} is not running;"
-            " start it with `pgflow db start`",
-            err=True,
-        )
-        raise typer.Exit(1)
+        raise EmbeddedServerNotRunning(data_dir=status.data_dir)
     typer.echo(status.url)
 
 
@@ -144,13 +127,15 @@ def psql_cmd(ctx: typer.Context, data_dir: DataDir = None) -> None:
     """Open psql (shipped with the server) on the embedded server; extra arguments go to psql."""
     from pgflow_yaml import embedded
 
-    try:
-        url = embedded.server_url(_data_dir(data_dir))
-        psql = embedded.psql_path()
-    except embedded.EmbeddedServerError as exc:
-        raise _fail(exc) from None
+    url = embedded.server_url(_data_dir(data_dir))
+    psql = embedded.psql_path()
     try:
         code = subprocess.call([str(psql), *ctx.args, url])
     except OSError as exc:
-        raise _fail(exc) from None
+        raise EmbeddedServerError(str(exc)) from None
     raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``db`` group to ``app``."""
+    app.add_typer(db_app, name="db")

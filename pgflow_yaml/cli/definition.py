@@ -14,8 +14,6 @@ from typing import Annotated, TextIO
 
 import typer
 
-from pgflow_yaml.cli import app
-
 
 class Format(enum.StrEnum):
     """How ``pgflow validate`` reports."""
@@ -32,7 +30,6 @@ def _color(stream: TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-@app.command("validate")
 def validate_command(
     paths: Annotated[
         list[Path],
@@ -80,9 +77,14 @@ def validate_command(
     raise typer.Exit(report.exit_code)
 
 
-@app.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of a flow file (for editors and other tools)."""
     from pgflow_yaml.schema import schema_text
 
     sys.stdout.write(schema_text())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` and ``schema`` to ``app``."""
+    app.command("validate")(validate_command)
+    app.command("schema")(schema_command)

@@ -7,190 +7,26 @@ does not pay for them.
 from __future__ import annotations
 
 import json
-import sys
-import time
-from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from pgflow_yaml.cli import app
-from pgflow_yaml.worker.errors import PgflowError, WaitTimeout
+from pgflow_yaml.cli.common import (
+    STATUS_STYLE,
+    AsJson,
+    Dsn,
+    duration,
+    parse_input,
+    print_json,
+    render_run,
+    step_rows,
+    watch,
+    wide_console,
+)
 
-if TYPE_CHECKING:
-    from rich.console import Console, Group
-
-    from pgflow_yaml.client import Client, Run, TaskRow
-
-Dsn = Annotated[
-    str | None,
-    typer.Option(
-        "--dsn", help="Database URL [default: $PGFLOW_DATABASE_URL, $DATABASE_URL, embedded]."
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-STATUS_STYLE = {
-    "completed": "green",
-    "started": "yellow",
-    "created": "dim",
-    "queued": "dim",
-    "failed": "red",
-    "skipped": "magenta",
-    "cancelled": "red",
-}
+__all__ = ["parse_input", "register", "step_rows"]
 
 
-def fail(exc: BaseException, code: int = 1) -> typer.Exit:
-    """Print an error as one line on stderr; return the exit to raise (2: database unreachable)."""
-    from pgflow_yaml.db import redact
-    from pgflow_yaml.worker.errors import DatabaseUnavailable
-
-    typer.echo(f"error: {redact(str(exc))}", err=True)
-    return typer.Exit(2 if isinstance(exc, DatabaseUnavailable) else code)
-
-
-def wide_console(stderr: bool = False) -> Console:
-    """Return a console; when not printing to a terminal, wide enough for whole run ids."""
-    from rich.console import Console
-
-    console = Console(stderr=stderr)
-    if not console.is_terminal:
-        console.width = 160
-    return console
-
-
-def parse_input(text: str) -> Any:
-    """Parse ``--input``: a JSON text, or ``@path`` to read it from a file (``@-``: stdin).
-
-    Raises:
-        typer.BadParameter: unreadable file or invalid JSON, said in one line.
-    """
-    source = "--input"
-    if text.startswith("@"):
-        path = text[1:]
-        try:
-            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
-        source = path
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(
-            f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-
-
-def print_json(value: Any) -> None:
-    """Print ``value`` as indented JSON on stdout."""
-    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
-
-
-def _duration(start: Any, end: Any) -> str:
-    begin, finish = _when(start), _when(end)
-    if begin is None:
-        return ""
-    seconds = ((finish or datetime.now(begin.tzinfo)) - begin).total_seconds()
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-
-def _when(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
-def step_rows(run: Run, tasks: list[TaskRow]) -> list[dict[str, Any]]:
-    """Summarize each step of a run: status, tasks done, most attempts, duration, last error."""
-    by_step: dict[str, list[TaskRow]] = {}
-    for task in tasks:
-        by_step.setdefault(task.step_slug, []).append(task)
-    rows = []
-    for step in run.steps:
-        own = by_step.get(step.step_slug, [])
-        errors = [t.error_message for t in own if t.error_message]
-        end = step.completed_at or step.failed_at or step.skipped_at
-        rows.append(
-            {
-                "step_slug": step.step_slug,
-                "status": step.status,
-                "tasks_done": sum(t.status == "completed" for t in own),
-                "tasks": len(own) if own else step.initial_tasks,
-                "attempts": max((t.attempts_count for t in own), default=0),
-                "duration": _duration(step.started_at, end),
-                "error": step.error_message or (errors[-1] if errors else None),
-                "skip_reason": step.skip_reason,
-            }
-        )
-    return rows
-
-
-def render_run(run: Run, tasks: list[TaskRow]) -> Group:
-    """Return the rich view of a run: a header line and one table row per step."""
-    from rich.console import Group
-    from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
-
-    style = STATUS_STYLE.get(run.status, "")
-    head = Text.assemble(
-        ("run ", "bold"),
-        (run.run_id, "cyan"),
-        f"  flow {run.flow_slug}  ",
-        (run.status, style),
-        f"  {_duration(run.started_at, run.completed_at or run.failed_at)}",
-    )
-    table = Table(show_edge=False, pad_edge=False, expand=False)
-    for column in ("step", "status", "tasks", "attempts", "duration", "error"):
-        table.add_column(column, overflow="fold")
-    for row in step_rows(run, tasks):
-        total = "" if row["tasks"] is None else f"{row['tasks_done']}/{row['tasks']}"
-        error = row["error"] or (f"skipped: {row['skip_reason']}" if row["skip_reason"] else "")
-        table.add_row(
-            escape(row["step_slug"]),
-            Text(row["status"], style=STATUS_STYLE.get(row["status"], "")),
-            total,
-            str(row["attempts"] or ""),
-            row["duration"],
-            Text(error.splitlines()[0][:120] if error else ""),
-        )
-    return Group(head, table)
-
-
-def watch(
-    client: Client,
-    run_id: str,
-    console: Console,
-    interval: float = 0.2,
-    timeout: float | None = None,
-) -> Run:
-    """Show a live view of a run until it finishes; return it.
-
-    Raises:
-        WaitTimeout: the run is still going after ``timeout`` seconds.
-    """
-    from rich.live import Live
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    run = client.get(run_id)
-    with Live(render_run(run, client.tasks(run_id)), console=console, auto_refresh=False) as live:
-        while not run.finished:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeout(f"run {run_id} is still {run.status} after {timeout:g}s")
-            time.sleep(interval)
-            run = client.get(run_id)
-            live.update(render_run(run, client.tasks(run_id)), refresh=True)
-    if not console.is_terminal:
-        console.line()
-    return run
-
-
-@app.command("start")
 def start_command(
     flow: Annotated[
         str, typer.Argument(help="Flow slug, or a flow file (its input_schema is checked).")
@@ -205,15 +41,12 @@ def start_command(
     from pgflow_yaml.client import Client
 
     value = parse_input(input)
-    try:
-        with Client(dsn) as client:
-            run_id = client.start(flow, value)
-            if not wait:
-                print_json({"run_id": run_id}) if as_json else typer.echo(run_id)
-                return
-            run = client.wait(run_id, timeout)
-    except PgflowError as exc:
-        raise fail(exc) from None
+    with Client(dsn) as client:
+        run_id = client.start(flow, value)
+        if not wait:
+            print_json({"run_id": run_id}) if as_json else typer.echo(run_id)
+            return
+        run = client.wait(run_id, timeout)
     if as_json:
         print_json(run.to_json())
     else:
@@ -223,7 +56,6 @@ def start_command(
         raise typer.Exit(1)
 
 
-@app.command("status")
 def status_command(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     watch_: Annotated[
@@ -236,15 +68,12 @@ def status_command(
     from pgflow_yaml.client import Client
 
     console = wide_console()
-    try:
-        with Client(dsn) as client:
-            if watch_ and not as_json:
-                watch(client, run_id, console)
-                return
-            run = client.get(run_id)
-            tasks = client.tasks(run_id)
-    except PgflowError as exc:
-        raise fail(exc) from None
+    with Client(dsn) as client:
+        if watch_ and not as_json:
+            watch(client, run_id, console)
+            return
+        run = client.get(run_id)
+        tasks = client.tasks(run_id)
     if as_json:
         data = run.to_json()
         data["step_summary"] = step_rows(run, tasks)
@@ -253,7 +82,6 @@ def status_command(
         console.print(render_run(run, tasks))
 
 
-@app.command("runs")
 def runs_command(
     flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow.")] = None,
     status: Annotated[
@@ -270,11 +98,8 @@ def runs_command(
 
     from pgflow_yaml.client import Client
 
-    try:
-        with Client(dsn) as client:
-            found = client.runs(flow, status, limit)
-    except PgflowError as exc:
-        raise fail(exc) from None
+    with Client(dsn) as client:
+        found = client.runs(flow, status, limit)
     if as_json:
         print_json([vars(r) for r in found])
         return
@@ -287,7 +112,7 @@ def runs_command(
             escape(r.flow_slug),
             Text(r.status, style=STATUS_STYLE.get(r.status, "")),
             r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else "",
-            _duration(r.started_at, r.completed_at or r.failed_at),
+            duration(r.started_at, r.completed_at or r.failed_at),
         )
     wide_console().print(table if found else "no runs")
 
@@ -295,18 +120,14 @@ def runs_command(
 def _control(action: str, run_id: str, dsn: str | None, as_json: bool) -> None:
     from pgflow_yaml.client import Client
 
-    try:
-        with Client(dsn) as client:
-            run = client.cancel(run_id) if action == "cancel" else client.retry(run_id)
-    except PgflowError as exc:
-        raise fail(exc) from None
+    with Client(dsn) as client:
+        run = client.cancel(run_id) if action == "cancel" else client.retry(run_id)
     if as_json:
         print_json(run.to_json())
     else:
         typer.echo(f"{run.run_id} {run.status}")
 
 
-@app.command("cancel")
 def cancel_command(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     dsn: Dsn = None,
@@ -316,7 +137,6 @@ def cancel_command(
     _control("cancel", run_id, dsn, as_json)
 
 
-@app.command("retry")
 def retry_command(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     dsn: Dsn = None,
@@ -324,3 +144,12 @@ def retry_command(
 ) -> None:
     """Start a failed or cancelled run's failed steps, and what depends on them, again."""
     _control("retry", run_id, dsn, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``start``, ``status``, ``runs``, ``cancel`` and ``retry`` to ``app``."""
+    app.command("start")(start_command)
+    app.command("status")(status_command)
+    app.command("runs")(runs_command)
+    app.command("cancel")(cancel_command)
+    app.command("retry")(retry_command)

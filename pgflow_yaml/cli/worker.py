@@ -1,8 +1,8 @@
 """``pgflow run-worker`` (serve flows) and ``pgflow run`` (the one-shot development command).
 
 The worker, the client and the database driver are imported by the commands themselves, so
-that ``pgflow --help`` does not pay for them. A database that cannot be reached raises
-``pgflow_yaml.db.ConnectError``, which ``pgflow_yaml.cli.main`` prints as one line (exit 2).
+that ``pgflow --help`` does not pay for them. Errors are raised as they are: the command line's
+one error boundary (``pgflow_yaml.cli``) prints them as one line with their exit status.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from typing import Annotated
 
 import typer
 
-from pgflow_yaml.cli import app
-from pgflow_yaml.cli.runs import fail, parse_input, render_run, watch, wide_console
-from pgflow_yaml.worker.errors import PgflowError
+from pgflow_yaml.cli.common import parse_input, render_run, watch, wide_console
 
 LogFormat = Annotated[
     str, typer.Option("--log-format", help="text or json (one JSON object per line).")
@@ -33,7 +31,6 @@ def _log_setup(fmt: str, level: str) -> None:
     logs.configure("json" if fmt == "json" else "text", level.upper())
 
 
-@app.command("run-worker")
 def run_worker_command(
     paths: Annotated[list[Path], typer.Argument(help="Flow files or folders.")],
     dsn: Annotated[str | None, typer.Option("--dsn", help="Database URL.")] = None,
@@ -69,10 +66,7 @@ def run_worker_command(
 
     _log_setup(log_format, log_level)
     url = resolve_dsn(dsn)
-    try:
-        flows, handlers = prepare(paths, url, only=flow or (), apply=apply)
-    except PgflowError as exc:
-        raise fail(exc) from None
+    flows, handlers = prepare(paths, url, only=flow or (), apply=apply)
     worker = make_worker(
         url,
         handlers,
@@ -84,13 +78,9 @@ def run_worker_command(
         requeue_interval=requeue_interval,
         durable_commits=durable_commits,
     )
-    try:
-        serve(worker)
-    except PgflowError as exc:
-        raise fail(exc) from None
+    serve(worker)
 
 
-@app.command("run")
 def run_command(
     file: Annotated[Path, typer.Argument(help="A flow file.")],
     input: Annotated[str, typer.Option("--input", "-i", help="Run input: JSON, or @file.")] = "{}",
@@ -102,7 +92,7 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final run as JSON.")] = False,
 ) -> None:
     """Run a flow once: database, core, flow, an in-process worker, live progress, output."""
-    from pgflow_yaml import core, db, queries
+    from pgflow_yaml import core, db
     from pgflow_yaml.client import Client
     from pgflow_yaml.worker import logs
     from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
@@ -112,7 +102,7 @@ def run_command(
     console = wide_console(stderr=True)
     try:
         url = db.resolve_dsn(dsn)
-        with queries.translated(), db.connect(url, autocommit=True) as conn:
+        with db.translated(), db.connect(url, autocommit=True) as conn:
             core.install(conn)
         flows, handlers = prepare([file], url, apply=True)
         thread = WorkerThread(
@@ -130,8 +120,6 @@ def run_command(
                         console.print(render_run(run, client.tasks(run_id)))
             finally:
                 thread.stop(timeout=10)
-    except PgflowError as exc:
-        raise fail(exc) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if as_json:
@@ -140,3 +128,9 @@ def run_command(
         typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
     if run.status != "completed":
         raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run-worker`` and ``run`` to ``app``."""
+    app.command("run-worker")(run_worker_command)
+    app.command("run")(run_command)

@@ -1,4 +1,4 @@
-"""Every SQL statement the Python side runs, by name; driver errors translated in one place.
+"""Every SQL statement the Python side runs, by name; driver errors translated on the way out.
 
 The statements live in ``*.sql`` files next to this module. Each starts with ``-- name: <name>``
 followed by a one-line ``-- <description>`` and the statement itself::
@@ -12,20 +12,18 @@ Parameters are psycopg named placeholders; nothing is ever formatted into the te
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, LiteralString
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from pgflow_yaml.db import redact
-from pgflow_yaml.worker.errors import CoreMissing, DatabaseError, DatabaseUnavailable
+from pgflow_yaml.db import translate as translate
+from pgflow_yaml.db import translated as translated
 
 _HEADER = re.compile(r"^-- name: (?P<name>[a-z_][a-z0-9_]*)\s*$", re.M)
 
@@ -83,43 +81,6 @@ def sql(name: str) -> LiteralString:
     """
     text: LiteralString = all_queries()[name].sql
     return text
-
-
-_MISSING_OBJECT = (
-    pg_errors.UndefinedFunction,
-    pg_errors.InvalidSchemaName,
-    pg_errors.UndefinedTable,
-)
-
-
-def _message(exc: BaseException) -> str:
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    if not primary:  # connection errors carry no diagnostic: libpq's own text
-        return str(exc).strip()
-    extra = [getattr(diag, "message_detail", None), getattr(diag, "message_hint", None)]
-    return "\n".join([primary, *(e for e in extra if e)])
-
-
-def translate(exc: BaseException) -> Exception:
-    """Return the project exception for a driver error (the message's password redacted)."""
-    message = redact(_message(exc)) or type(exc).__name__
-    if isinstance(exc, _MISSING_OBJECT):
-        return CoreMissing(f"the pgflow core is missing or outdated here: {message}")
-    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-        return DatabaseUnavailable(message)
-    if isinstance(exc, psycopg.Error):
-        return DatabaseError(message)
-    return DatabaseError(message)
-
-
-@contextlib.contextmanager
-def translated() -> Iterator[None]:
-    """Re-raise any psycopg error inside the block as the project's own exception."""
-    try:
-        yield
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 async def fetch(
