@@ -33,14 +33,17 @@ from pgflow_yaml.errors import (
     InvalidInput,
     NestedTooDeep,
     OutputNotJson,
+    RunExists,
     RunNotFound,
     StartupError,
+    UsageError,
     WaitTimeout,
 )
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.worker.runner import MAX_INPUT_DEPTH, check_json
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+RUN_STATUSES = ("started", "completed", "failed", "cancelled")
 FLOW_SUFFIXES = (".yaml", ".yml", ".toml")
 
 FlowRef = str | Path | FlowSpec
@@ -56,10 +59,10 @@ class StepState:
     initial_tasks: int | None = None
     error_message: str | None = None
     skip_reason: str | None = None
-    started_at: str | None = None
-    completed_at: str | None = None
-    failed_at: str | None = None
-    skipped_at: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    skipped_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,9 @@ class Run:
     input: Any = None
     output: Any = None
     remaining_steps: int | None = None
-    started_at: str | None = None
-    completed_at: str | None = None
-    failed_at: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
     steps: tuple[StepState, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -91,7 +94,7 @@ class Run:
             StepState(
                 step_slug=s["step_slug"],
                 status=s["status"],
-                **{k: s.get(k) for k in _STEP_FIELDS},
+                **{k: _timestamp(k, s.get(k)) for k in _STEP_FIELDS},
             )
             for s in data.get("steps") or []
         )
@@ -102,9 +105,9 @@ class Run:
             input=run.get("input"),
             output=run.get("output"),
             remaining_steps=run.get("remaining_steps"),
-            started_at=run.get("started_at"),
-            completed_at=run.get("completed_at"),
-            failed_at=run.get("failed_at"),
+            started_at=_timestamp("started_at", run.get("started_at")),
+            completed_at=_timestamp("completed_at", run.get("completed_at")),
+            failed_at=_timestamp("failed_at", run.get("failed_at")),
             steps=steps,
             raw=data,
         )
@@ -118,14 +121,26 @@ class Run:
             "input": self.input,
             "output": self.output,
             "remaining_steps": self.remaining_steps,
-            "started_at": self.started_at,
-            "completed_at": self.completed_at,
-            "failed_at": self.failed_at,
-            "steps": [vars(s) for s in self.steps],
+            "started_at": _iso(self.started_at),
+            "completed_at": _iso(self.completed_at),
+            "failed_at": _iso(self.failed_at),
+            "steps": [{k: _iso(v) for k, v in vars(s).items()} for s in self.steps],
         }
 
 
 _STEP_FIELDS = [f for f in StepState.__dataclass_fields__ if f not in ("step_slug", "status")]
+
+
+def _timestamp(name: str, value: Any) -> Any:
+    """Return a ``*_at`` value of ``get_run_with_states`` (ISO 8601 text) as a ``datetime``."""
+    if name.endswith("_at") and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _iso(value: Any) -> Any:
+    """Return a ``datetime`` as ISO 8601 text (``2026-01-31T12:00:00+00:00``), else ``value``."""
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)
@@ -222,6 +237,38 @@ def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None
         )
 
 
+def check_run_status(status: str | None) -> None:
+    """Accept ``None`` or a run status.
+
+    Raises:
+        UsageError: any other value, listing the run statuses.
+    """
+    if status is not None and status not in RUN_STATUSES:
+        raise UsageError(f"unknown run status {status!r}; use one of: {', '.join(RUN_STATUSES)}")
+
+
+def _still_going(ids: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """Return the ids (in order, once each) of the runs in ``rows`` that have not finished.
+
+    Raises:
+        RunNotFound: an id has no row.
+    """
+    status = {str(row["run_id"]): row["status"] for row in rows}
+    for run_id in ids:
+        if run_id not in status:
+            raise RunNotFound(run_id=run_id)
+    return [i for i in dict.fromkeys(ids) if status[i] not in TERMINAL]
+
+
+def _wait_many_timeout(ids: list[str], going: list[str], timeout: float) -> WaitTimeout:
+    total = len(dict.fromkeys(ids))
+    runs = "run" if total == 1 else "runs"
+    return WaitTimeout(
+        f"{len(going)} of {total} {runs} still going after {timeout:g}s: {', '.join(going)}",
+        run_ids=going,
+    )
+
+
 def _run_id(value: str | uuid.UUID) -> str:
     try:
         return str(uuid.UUID(str(value)))
@@ -266,6 +313,7 @@ class Client:
             InvalidInput: the input is not JSON, nests deeper than ``MAX_INPUT_DEPTH`` (512)
                 levels, or breaks the flow's input_schema.
             FlowNotFound: the database has no such flow.
+            RunExists: a run already has this ``run_id``.
         """
         slug, spec = self._flows.resolve(flow)
         check_input(spec, input)
@@ -274,6 +322,8 @@ class Client:
             rows = self._fetch("start_flow", params)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
+        except RunExists:  # translated from the runs primary key
+            raise RunExists(run_id=params["run_id"]) from None
         return str(rows[0]["run_id"])
 
     def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
@@ -339,6 +389,30 @@ class Client:
             time.sleep(pause)
             delay = min(delay * 1.5, 0.25)
 
+    def wait_many(
+        self, run_ids: Iterable[str | uuid.UUID], timeout: float | None = None
+    ) -> list[Run]:
+        """Wait until every run has completed, failed or been cancelled; return them in order.
+
+        Raises:
+            WaitTimeout: some runs are still going after ``timeout`` seconds; the message (and
+                ``context["run_ids"]``) names each of them.
+            RunNotFound: no run has one of these ids.
+        """
+        ids = [_run_id(r) for r in run_ids]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        going = ids
+        while True:
+            going = _still_going(going, self._fetch("run_statuses", {"run_ids": going}))
+            if not going:
+                return [self.get(run_id) for run_id in ids]
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _wait_many_timeout(ids, going, timeout or 0)
+            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+            delay = min(delay * 1.5, 0.25)
+
     def cancel(self, run_id: str | uuid.UUID) -> Run:
         """Cancel a run: nothing more starts and results still in flight are ignored.
 
@@ -364,7 +438,12 @@ class Client:
     def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20
     ) -> list[RunSummary]:
-        """Return recent runs, newest first."""
+        """Return recent runs, newest first.
+
+        Raises:
+            UsageError: ``status`` is not a run status (the message lists them).
+        """
+        check_run_status(status)
         rows = self._fetch("list_runs", {"flow_slug": flow, "status": status, "limit": limit})
         return [RunSummary(**row | {"run_id": str(row["run_id"])}) for row in rows]
 
@@ -414,6 +493,8 @@ class AsyncClient:
             rows = await self._fetch("start_flow", params)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
+        except RunExists:  # translated from the runs primary key
+            raise RunExists(run_id=params["run_id"]) from None
         return str(rows[0]["run_id"])
 
     async def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
@@ -463,6 +544,25 @@ class AsyncClient:
             await asyncio.sleep(pause)
             delay = min(delay * 1.5, 0.25)
 
+    async def wait_many(
+        self, run_ids: Iterable[str | uuid.UUID], timeout: float | None = None
+    ) -> list[Run]:
+        """Wait for many runs to finish; return them in order (see ``Client.wait_many``)."""
+        ids = [_run_id(r) for r in run_ids]
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        delay = 0.005
+        going = ids
+        while True:
+            going = _still_going(going, await self._fetch("run_statuses", {"run_ids": going}))
+            if not going:
+                return [await self.get(run_id) for run_id in ids]
+            if deadline is not None and loop.time() >= deadline:
+                raise _wait_many_timeout(ids, going, timeout or 0)
+            pause = delay if deadline is None else min(delay, max(0.0, deadline - loop.time()))
+            await asyncio.sleep(pause)
+            delay = min(delay * 1.5, 0.25)
+
     async def cancel(self, run_id: str | uuid.UUID) -> Run:
         """Cancel a run (see ``Client.cancel``)."""
         run_id = _run_id(run_id)
@@ -480,7 +580,8 @@ class AsyncClient:
     async def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20
     ) -> list[RunSummary]:
-        """Return recent runs, newest first."""
+        """Return recent runs, newest first (see ``Client.runs``)."""
+        check_run_status(status)
         rows = await self._fetch("list_runs", {"flow_slug": flow, "status": status, "limit": limit})
         return [RunSummary(**row | {"run_id": str(row["run_id"])}) for row in rows]
 

@@ -28,6 +28,7 @@ from pgflow_yaml.errors import (
     DatabaseUnavailable,
     FlowNotFound,
     PgflowError,
+    RunExists,
     ShapeMismatch,
 )
 from pgflow_yaml.redaction import redact as redact  # db.redact: the name callers know
@@ -43,6 +44,8 @@ FOREIGN_KEY_VIOLATION = "23503"
 # start_flow / start_flows of an unknown flow: our core raises this constraint by name, and
 # pgflow 0.8.1 violates it for real.
 RUNS_FLOW_FKEY = "runs_flow_slug_fkey"
+UNIQUE_VIOLATION = "23505"
+RUNS_PKEY = "runs_pkey"  # start_flow with a run_id already used (our core and pgflow 0.8.1)
 # The SQL core's own codes (class PF, private to pgflow-yaml).
 SHAPE_DIFFERS = "PF001"  # pgflow.assert_flow_shape: a compiled migration meets another shape
 
@@ -184,6 +187,7 @@ def translate(exc: BaseException) -> PgflowError:
     - a missing schema, table or function: ``CoreNotInstalled`` (no core, no pgmq, or a core
       without this function);
     - ``foreign_key_violation`` on ``runs_flow_slug_fkey``: ``FlowNotFound``;
+    - ``unique_violation`` on ``runs_pkey``: ``RunExists``;
     - ``PF001`` (the compiled shape guard): ``ShapeMismatch``;
     - a lost or refused connection (psycopg's ``OperationalError``): ``DatabaseUnavailable``;
     - anything else: ``DatabaseError`` with the server's message, detail and hint.
@@ -198,6 +202,8 @@ def translate(exc: BaseException) -> PgflowError:
         )
     if state == FOREIGN_KEY_VIOLATION and getattr(diag, "constraint_name", None) == RUNS_FLOW_FKEY:
         return FlowNotFound(message)
+    if state == UNIQUE_VIOLATION and getattr(diag, "constraint_name", None) == RUNS_PKEY:
+        return RunExists(message)
     if state == SHAPE_DIFFERS:
         return ShapeMismatch(message)
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):

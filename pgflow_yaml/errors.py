@@ -61,8 +61,8 @@ def one_line(message: str) -> str:
     return message
 
 
-class UsageError(PgflowError):
-    """the command was used wrongly"""
+class UsageError(PgflowError, ValueError):
+    """the command was used wrongly (or a function called with a value it does not accept)"""
 
     exit_code = 2
 
@@ -175,11 +175,15 @@ class RunNotFound(RunError):
     """no run {run_id}"""
 
 
+class RunExists(RunError):
+    """a run with id {run_id} already exists"""
+
+
 class InvalidInput(RunError):
     """the run input does not satisfy the flow's input_schema"""
 
 
-class WaitTimeout(RunError):
+class WaitTimeout(RunError, TimeoutError):
     """the run did not finish in time"""
 
 
@@ -232,6 +236,7 @@ __all__ = [
     "OutputNotJson",
     "PgflowError",
     "RunError",
+    "RunExists",
     "RunNotFound",
     "ShapeMismatch",
     "StartupError",

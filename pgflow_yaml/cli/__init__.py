@@ -16,9 +16,10 @@ import traceback
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
+from pgflow_yaml import __version__
 from pgflow_yaml.cli import admin, compile, db, definition, runs, worker
+from pgflow_yaml.cli.common import HELP_WIDTH, HelpGroup, plain_help
 from pgflow_yaml.errors import PgflowError, one_line
 
 COMMAND_MODULES = (definition, compile, db, admin, runs, worker)
@@ -35,8 +36,16 @@ def report(exc: PgflowError, *, show_traceback: bool = False) -> int:
     return exc.exit_code
 
 
-class _Boundary(TyperGroup):
-    """The root command group: runs a command and turns a ``PgflowError`` into its report."""
+class _Boundary(HelpGroup):
+    """The root command group: runs a command and turns a ``PgflowError`` into its report.
+
+    Its help, and every command's, is click's plain text (wrapped to the terminal, never cut),
+    with one placeholder style (``plain_help``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        plain_help(self)
 
     def invoke(self, ctx: Any) -> Any:  # ctx: typer's click Context (a private class)
         try:
@@ -46,14 +55,29 @@ class _Boundary(TyperGroup):
             raise typer.Exit(code) from None
 
 
+HELP = """pgflow-yaml: flows in YAML/TOML, orchestrated inside PostgreSQL.
+
+Exit status: 0 success; 1 failure (an invalid flow, a failed run, a refused install); 2 misuse
+or an environment that cannot be used (no server, a refused login). Each command's help says
+more.
+"""
+
 app = typer.Typer(
     name="pgflow",
-    help="pgflow-yaml: flows in YAML/TOML, orchestrated inside PostgreSQL.",
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": HELP_WIDTH},
     cls=_Boundary,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"pgflow-yaml {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -64,6 +88,16 @@ def _options(
             "--traceback",
             envvar=TRACEBACK_ENV,
             help="Show the traceback of an error too.",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            expose_value=False,
+            help="Print the version and exit.",
         ),
     ] = False,
 ) -> None:

@@ -10,27 +10,45 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
-from pgflow_yaml.errors import WaitTimeout
+from pgflow_yaml.errors import UsageError, WaitTimeout
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
 
     from pgflow_yaml.client import Client, Run, TaskRow
 
-Dsn = Annotated[
-    str | None,
-    typer.Option(
-        "--dsn", help="Database URL [default: $PGFLOW_DATABASE_URL, $DATABASE_URL, embedded]."
-    ),
-]
+DSN_HELP = "Database URL (default: $PGFLOW_DATABASE_URL, else $DATABASE_URL, else embedded)."
+Dsn = Annotated[str | None, typer.Option("--dsn", help=DSN_HELP)]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
+# Placeholders of option values, when the option's name does not say it (UPPER_CASE, one style).
+METAVARS = {
+    "paths": "PATH",
+    "dsn": "URL",
+    "input": "JSON",
+    "timeout": "SECONDS",
+    "grace_period": "SECONDS",
+    "poll_interval": "SECONDS",
+    "heartbeat_interval": "SECONDS",
+    "requeue_interval": "SECONDS",
+    "concurrency": "N",
+    "limit": "N",
+    "log_format": "FORMAT",
+    "log_level": "LEVEL",
+    "data_dir": "DIR",
+    "out_dir": "DIR",
+    "output_format": "FORMAT",
+    "diagnostics": "FORMAT",
+}
+# Every command's help is wrapped, never cut, at the terminal's width up to this many columns.
+HELP_WIDTH = 100
 STATUS_STYLE = {
     "completed": "green",
     "started": "yellow",
@@ -40,6 +58,47 @@ STATUS_STYLE = {
     "skipped": "magenta",
     "cancelled": "red",
 }
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its placeholder alone (``PATH...``), as options are."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:  # typer >= 0.2x: no "<list[Path]>"
+        return None
+
+    def _usage_display_name(self) -> str:  # typer >= 0.2x: "PATH..." rather than "{PATH}..."
+        name = self.metavar or (self.name or "").upper()
+        name = name if self.required else f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+
+def plain_help(command: Any) -> None:
+    """Give every parameter of ``command`` (and of its subcommands) an UPPER_CASE placeholder.
+
+    An option's value is shown as ``METAVARS[name]``, else its name in capitals
+    (``--flow FLOW``); an argument as its name in capitals (``PATH...``).
+    """
+    for param in command.params:
+        if param.metavar is None and not getattr(param, "is_flag", False):
+            param.metavar = METAVARS.get(param.name or "", (param.name or "").upper())
+        if isinstance(param, TyperArgument):
+            param.__class__ = _Argument
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+
+
+class HelpGroup(TyperGroup):
+    """A group whose help lists each command's first sentence whole, wrapped, never cut."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def wide_console(stderr: bool = False) -> Console:
@@ -56,7 +115,7 @@ def parse_input(text: str) -> Any:
     """Parse ``--input``: a JSON text, or ``@path`` to read it from a file (``@-``: stdin).
 
     Raises:
-        typer.BadParameter: unreadable file or invalid JSON, said in one line.
+        UsageError: unreadable file or invalid JSON, said in one line.
     """
     source = "--input"
     if text.startswith("@"):
@@ -64,19 +123,34 @@ def parse_input(text: str) -> Any:
         try:
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
         source = path
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(
+        raise UsageError(
             f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
 
 
+def json_text(value: Any) -> str:
+    """Return ``value`` as indented JSON: the one encoder of every ``--json`` output.
+
+    Timestamps are ISO 8601 (``2026-01-31T12:00:00.5+00:00``); any other value JSON lacks
+    (a UUID, a path) is its text.
+    """
+    return json.dumps(value, indent=2, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return str(value)
+
+
 def print_json(value: Any) -> None:
-    """Print ``value`` as indented JSON on stdout."""
-    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+    """Print ``value`` as indented JSON on stdout (see ``json_text``)."""
+    typer.echo(json_text(value))
 
 
 def duration(start: Any, end: Any) -> str:

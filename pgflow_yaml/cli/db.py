@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pgflow_yaml.cli.common import HelpGroup
 from pgflow_yaml.errors import EmbeddedServerError, EmbeddedServerNotRunning
 
 if TYPE_CHECKING:
     from pgflow_yaml.embedded import ServerStatus
 
 db_app = typer.Typer(
-    help="The embedded PostgreSQL server (data in ./.pgflow/db) used when no database is set.",
+    help="""The embedded PostgreSQL server (data in ./.pgflow/db) used when no database is set.
+
+    Exit status: 0 done, 1 not running (url), 2 the server cannot start or be used; status
+    exits 3 when the server is stopped.
+    """,
     no_args_is_help=True,
+    rich_markup_mode=None,
+    cls=HelpGroup,
 )
 
 DataDir = Annotated[
@@ -72,7 +79,10 @@ def _render(status: ServerStatus) -> str:
 
 @db_app.command("start")
 def start_cmd(data_dir: DataDir = None) -> None:
-    """Start the embedded server and keep it running until `pgflow db stop`."""
+    """Start the embedded server and keep it running until `pgflow db stop`.
+
+    Exit status: 0 running, 2 it cannot start (the message says why).
+    """
     from pgflow_yaml import embedded
 
     status = embedded.start(_data_dir(data_dir))
@@ -86,7 +96,10 @@ def stop_cmd(
         bool, typer.Option("--force", help="Stop even while other processes use the server.")
     ] = False,
 ) -> None:
-    """Stop the embedded server."""
+    """Stop the embedded server.
+
+    Exit status: 0 stopped (or was not running), 2 it cannot be stopped (in use without --force).
+    """
     from pgflow_yaml import embedded
 
     path = _data_dir(data_dir)
@@ -99,7 +112,10 @@ def status_cmd(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """Show the data directory, version, pid and attached processes; exit 3 when stopped."""
+    """Show the data directory, version, pid and attached processes.
+
+    Exit status: 0 running, 3 stopped or not created yet, 2 the folder cannot be used.
+    """
     from pgflow_yaml import embedded
 
     status = embedded.status(_data_dir(data_dir))
@@ -110,7 +126,10 @@ def status_cmd(
 
 @db_app.command("url")
 def url_cmd(data_dir: DataDir = None) -> None:
-    """Print the connection URL of the running embedded server."""
+    """Print the connection URL of the running embedded server.
+
+    Exit status: 0 printed, 1 the server is not running, 2 the folder cannot be used.
+    """
     from pgflow_yaml import embedded
 
     status = embedded.status(_data_dir(data_dir))
@@ -121,10 +140,18 @@ def url_cmd(data_dir: DataDir = None) -> None:
 
 @db_app.command(
     "psql",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    # -h stays psql's (its host option): only --help shows this help
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": ["--help"],
+    },
 )
 def psql_cmd(ctx: typer.Context, data_dir: DataDir = None) -> None:
-    """Open psql (shipped with the server) on the embedded server; extra arguments go to psql."""
+    """Open psql (shipped with the server) on the embedded server; extra arguments go to psql.
+
+    Exit status: psql's own, or 2 when the server cannot start.
+    """
     from pgflow_yaml import embedded
 
     url = embedded.server_url(_data_dir(data_dir))

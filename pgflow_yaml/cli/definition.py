@@ -78,7 +78,10 @@ def validate_command(
 
 
 def schema_command() -> None:
-    """Print the JSON Schema of a flow file (for editors and other tools)."""
+    """Print the JSON Schema of a flow file (for editors and other tools).
+
+    Exit status: 0 always.
+    """
     from pgflow_yaml.schema import schema_text
 
     sys.stdout.write(schema_text())

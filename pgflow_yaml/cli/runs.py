@@ -37,7 +37,11 @@ def start_command(
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
-    """Start a run of a flow; print its id (with --wait: its final state)."""
+    """Start a run of a flow; print its id (with --wait: its final state).
+
+    Exit status: 0 started (with --wait: completed), 1 the run failed or was cancelled, the
+    flow is unknown, the input is invalid or the wait timed out, 2 misuse or no database.
+    """
     from pgflow_yaml.client import Client
 
     value = parse_input(input)
@@ -64,7 +68,10 @@ def status_command(
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
-    """Show a run's steps: status, tasks, attempts, duration, errors."""
+    """Show a run's steps: status, tasks, attempts, duration, errors.
+
+    Exit status: 0 shown, 1 no such run, 2 no database.
+    """
     from pgflow_yaml.client import Client
 
     console = wide_console()
@@ -91,13 +98,17 @@ def runs_command(
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
-    """List recent runs, newest first."""
+    """List recent runs, newest first.
+
+    Exit status: 0 listed (also none), 2 an unknown --status, or no database.
+    """
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
-    from pgflow_yaml.client import Client
+    from pgflow_yaml.client import Client, check_run_status
 
+    check_run_status(status)  # before any database is started or reached
     with Client(dsn) as client:
         found = client.runs(flow, status, limit)
     if as_json:
@@ -133,7 +144,10 @@ def cancel_command(
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
-    """Cancel a run: nothing more starts, results still in flight are ignored."""
+    """Cancel a run: nothing more starts, results still in flight are ignored.
+
+    Exit status: 0 cancelled (or already finished), 1 no such run, 2 no database.
+    """
     _control("cancel", run_id, dsn, as_json)
 
 
@@ -142,7 +156,10 @@ def retry_command(
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
-    """Start a failed or cancelled run's failed steps, and what depends on them, again."""
+    """Start a failed or cancelled run's failed steps, and what depends on them, again.
+
+    Exit status: 0 retried, 1 no such run (or nothing to retry), 2 no database.
+    """
     _control("retry", run_id, dsn, as_json)
 
 

@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from pgflow_yaml.cli.common import parse_input, render_run, watch, wide_console
+from pgflow_yaml.cli.common import parse_input, print_json, render_run, watch, wide_console
+from pgflow_yaml.errors import UsageError
 
 LogFormat = Annotated[
     str, typer.Option("--log-format", help="text or json (one JSON object per line).")
@@ -25,9 +26,9 @@ def _log_setup(fmt: str, level: str) -> None:
     from pgflow_yaml.worker import logs
 
     if fmt not in ("text", "json"):
-        raise typer.BadParameter("--log-format must be text or json")
+        raise UsageError(f"--log-format must be text or json, not {fmt!r}")
     if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise typer.BadParameter("--log-level must be debug, info, warning or error")
+        raise UsageError(f"--log-level must be debug, info, warning or error, not {level!r}")
     logs.configure("json" if fmt == "json" else "text", level.upper())
 
 
@@ -60,7 +61,12 @@ def run_worker_command(
     log_format: LogFormat = "text",
     log_level: LogLevel = "info",
 ) -> None:
-    """Serve the flows of these files: claim tasks, run their handlers, report the results."""
+    """Serve the flows of these files: claim tasks, run their handlers, report the results.
+
+    Runs until SIGINT or SIGTERM. Exit status: 0 stopped cleanly, 1 it cannot start (an invalid
+    flow, a handler that does not import, a flow missing or of another shape in the database),
+    2 misuse or no database.
+    """
     from pgflow_yaml.db import resolve_dsn
     from pgflow_yaml.worker.service import make_worker, prepare, serve
 
@@ -91,7 +97,11 @@ def run_command(
     concurrency: Annotated[int, typer.Option(min=1, help="Tasks in flight at most.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final run as JSON.")] = False,
 ) -> None:
-    """Run a flow once: database, core, flow, an in-process worker, live progress, output."""
+    """Run a flow once: database, core, flow, an in-process worker, live progress, output.
+
+    Exit status: 0 the run completed, 1 it failed or was cancelled, the flow or its input is
+    invalid, or the wait timed out, 2 misuse or no database, 130 interrupted.
+    """
     from pgflow_yaml import core, db
     from pgflow_yaml.client import Client
     from pgflow_yaml.worker import logs
@@ -123,7 +133,7 @@ def run_command(
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if as_json:
-        typer.echo(json.dumps(run.to_json(), indent=2, default=str, ensure_ascii=False))
+        print_json(run.to_json())
     else:
         typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
     if run.status != "completed":

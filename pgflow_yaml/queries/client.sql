@@ -56,3 +56,7 @@ select pgflow.retry_run(%(run_id)s::uuid);
 -- name: flow_exists
 -- Tell whether a flow with this slug exists.
 select exists (select 1 from pgflow.flows where flow_slug = %(flow_slug)s) as found;
+
+-- name: run_statuses
+-- Return the status of each of many runs (the ones that exist).
+select run_id, status from pgflow.runs where run_id = any(%(run_ids)s::uuid[]);
