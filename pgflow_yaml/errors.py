@@ -82,7 +82,7 @@ class FlowValidationError(DefinitionError):
     """some flow files are invalid; ``report`` holds every diagnostic"""
 
     def __init__(self, report: ValidationReport) -> None:
-        super().__init__(report.render("text").rstrip() + "\n" + report.summary())
+        super().__init__(report.render("text").rstrip())
         self.report = report
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container
 from functools import lru_cache
 from typing import Any
 
@@ -97,7 +98,7 @@ class _Checker:
             if type(value) is not int or key.minimum is None:
                 continue
             if value < key.minimum:
-                unit = f" {key.unit}" if key.unit else ""
+                unit = f" {_units(key.minimum, key.unit)}" if key.unit else ""
                 self.add(
                     "PGF310",
                     f"{key.name} of {label} must be at least {key.minimum}{unit}, got {value}",
@@ -211,10 +212,15 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
                     )
                 if slug is not None:
                     edges.append((slug, target, path))
-        _check_conditions(check, step, base, label)
+        _check_conditions(check, step, base, label, index_of)
     if forward:
         _check_cycles(check, edges, index_of)
     return check.out
+
+
+def _units(count: int, unit: str) -> str:
+    """Return ``unit`` ("seconds") for ``count`` of them: "1 second", "3 seconds"."""
+    return unit[:-1] if count == 1 and unit.endswith("s") else unit
 
 
 def _condition_deps(step: dict[str, Any]) -> list[str] | None:
@@ -228,7 +234,22 @@ def _condition_deps(step: dict[str, Any]) -> list[str] | None:
     return None
 
 
-def _check_conditions(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:
+def _condition_hint(name: str, deps: list[str], steps: Container[str]) -> str:
+    """Say what a dependent step's condition can test, for a key ``name`` it cannot."""
+    seen = ", ".join(f'"{d}"' for d in deps)
+    if name in steps:
+        return f'add "{name}" to depends_on to test its output; the condition sees only {seen}'
+    if name == "run":
+        return (
+            f"a dependent step's condition sees its dependencies' outputs by slug ({seen}), not"
+            ' the run input its handler gets under "run"; test the input in a root step'
+        )
+    return did_you_mean(name, deps) or f"the condition sees only its dependencies' outputs: {seen}"
+
+
+def _check_conditions(
+    check: _Checker, step: dict[str, Any], base: DocPath, label: str, steps: Container[str]
+) -> None:
     deps = _condition_deps(step)
     for key in ("if", "if_not"):
         pattern = step.get(key)
@@ -247,9 +268,7 @@ def _check_conditions(check: _Checker, step: dict[str, Any], base: DocPath, labe
                         check.doc.file,
                         check.doc.span((*base, key, name), key=True),
                         (*base, key, name),
-                        did_you_mean(name, deps)
-                        or "a dependent step's condition sees only its dependencies' outputs: "
-                        + ", ".join(deps),
+                        _condition_hint(name, deps, steps),
                         severity="warning",
                     )
                 )

@@ -249,15 +249,17 @@ KEYS: tuple[Key, ...] = (
         "integer",
         "option",
         flow=Use(
-            "Default base retry delay in seconds; attempt n waits base_delay * 2^(n-1). Default 1.",
-            "Seconds before the first retry; each later retry waits twice as long.",
+            "Default base retry delay in seconds; after failed attempt n the task waits"
+            " base_delay * 2^n (the first retry 2 * base_delay). Default 1.",
+            "Base retry delay in seconds: the first retry waits 2 × base_delay, each later"
+            " retry twice as long as the one before (base_delay × 2^attempt).",
         ),
         step=Use("Base retry delay of this step in seconds, overriding the flow's base_delay."),
         inherits=True,
         minimum=1,
         unit="seconds",
         default=1,
-        hint="the first retry waits base_delay seconds, each later one twice as long",
+        hint="the first retry waits 2 × base_delay seconds, each later one twice as long",
         sql_argument="base_delay",
     ),
     Key(

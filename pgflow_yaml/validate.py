@@ -85,7 +85,11 @@ class ValidationReport:
         return f"{files} {noun} checked, {errors} {what} in {where}{also}"
 
     def render(self, fmt: OutputFormat = "text", *, color: bool = False) -> str:
-        """Return the report in one of the ``--format`` renderings (``color``: text only)."""
+        """Return the report in one of the ``--format`` renderings (``color``: text only).
+
+        The text rendering is what ``pgflow validate`` prints: every diagnostic, then the
+        summary line (for a valid file, just "1 file checked, 1 valid flow (slug)").
+        """
         if fmt == "json":
             return render_json(
                 self.diagnostics,
@@ -96,7 +100,7 @@ class ValidationReport:
             )
         if fmt == "github":
             return render_github(self.diagnostics)
-        return render_text(self.diagnostics, self.sources, color=color)
+        return render_text(self.diagnostics, self.sources, color=color) + self.summary() + "\n"
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[Diagnostic]]:
@@ -251,12 +255,22 @@ def _duplicate_slugs(docs: list[SourceDoc]) -> list[Diagnostic]:
     return out
 
 
-def _check_handlers(doc: SourceDoc) -> list[Diagnostic]:
+def _check_handlers(doc: SourceDoc, found: Sequence[Diagnostic] = ()) -> list[Diagnostic]:
+    """Import each handler of a file; skip a step whose handler already has a diagnostic.
+
+    Runs also on a file with other errors, so that one malformed path does not hide the
+    other handlers' problems.
+    """
     out: list[Diagnostic] = []
     folder = str(Path(doc.file).resolve().parent)
-    for i, step in enumerate(doc.data["steps"]):
+    flagged = {d.doc_path[:3] for d in found if d.doc_path}
+    steps = doc.data.get("steps") if isinstance(doc.data, dict) else None
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        handler = step.get("handler") if isinstance(step, dict) else None
+        if not isinstance(handler, str) or ("steps", i, "handler") in flagged:
+            continue
         try:
-            handlers.import_handler(step["handler"], [folder])
+            handlers.import_handler(handler, [folder])
         except handlers.HandlerImportError as exc:
             path = ("steps", i, "handler")
             out.append(Diagnostic(exc.code, str(exc), doc.file, doc.span(path), path, exc.hint))
@@ -315,11 +329,9 @@ def _validate_paths(
         per_file[diag.file].append(diag)
     for doc in loaded:
         diagnostics = per_file[doc.file]
-        if any(d.severity == "error" for d in diagnostics):
-            continue
         try:
             if check_handlers:
-                diagnostics.extend(_check_handlers(doc))
+                diagnostics.extend(_check_handlers(doc, diagnostics))
             if not any(d.severity == "error" for d in diagnostics):
                 report.flows.append(build_flow(doc))
         except (Exception, RecursionError) as exc:

@@ -50,10 +50,10 @@ def _report_invalid(report: ValidationReport, fmt: DiagnosticFormat) -> typer.Ex
     """Report an invalid set of files as ``pgflow validate`` does, and exit with its code."""
     rendered = report.render(fmt.value)
     if fmt is DiagnosticFormat.text:
-        sys.stderr.write(rendered)
+        sys.stderr.write(rendered)  # the summary line included
     else:
         sys.stdout.write(rendered)
-    sys.stderr.write(report.summary() + "\n")
+        sys.stderr.write(report.summary() + "\n")
     return typer.Exit(report.exit_code)
 
 

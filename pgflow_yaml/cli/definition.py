@@ -68,8 +68,7 @@ def validate_command(
         sys.stderr.write(f"error[PGF100] internal error: {type(exc).__name__}: {exc}\n")
         raise typer.Exit(2) from None
     if output_format is Format.text:
-        sys.stderr.write(rendered)
-        sys.stderr.write(report.summary() + "\n")
+        sys.stderr.write(rendered)  # the summary line included
     else:
         sys.stdout.write(rendered)
         if output_format is Format.github:
