@@ -124,7 +124,7 @@ def compile_command(
 ) -> None:
     """Validate flow files, then write one SQL migration per flow.
 
-    Files are named <timestamp>_create_<flow_slug>_flow.sql; apply them with any tool.
+    Files are named TIMESTAMP_create_SLUG_flow.sql; apply them with any tool.
 
     Exit status: 0 done (or no drift), 1 invalid flow (or drift), 2 usage, I/O or database error.
     """
