@@ -92,7 +92,10 @@ def status_command(
 def runs_command(
     flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", help="Only runs in this status.")
+        str | None,
+        typer.Option(
+            "--status", help="Only runs in this status: started, completed, failed or cancelled."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
     dsn: Dsn = None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 
 from pgflow_yaml.cli.runs import parse_input, step_rows
 from pgflow_yaml.client import Run, TaskRow, check_input
+from pgflow_yaml.errors import UsageError
 from pgflow_yaml.model import FlowSpec, StepSpec
 from pgflow_yaml.worker.errors import InvalidInput
 
@@ -25,7 +25,7 @@ def test_parse_input_reads_json_text_and_files(tmp_path: Path) -> None:
     [("{nope", "--input is not valid JSON"), ("@/no/such/file.json", "cannot read")],
 )
 def test_parse_input_errors_are_one_readable_line(text: str, message: str) -> None:
-    with pytest.raises(typer.BadParameter, match=message):
+    with pytest.raises(UsageError, match=message):
         parse_input(text)
 
 
