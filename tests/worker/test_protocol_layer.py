@@ -33,6 +33,13 @@ def _strings_and_calls(path: Path) -> tuple[set[str], set[str]]:
 
 @pytest.mark.parametrize("name", SCHEDULERS)
 def test_the_scheduling_modules_never_name_a_query(name: str) -> None:
+    tree = ast.parse((WORKER / name).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(m and m.startswith("pgflow_yaml.queries") for m in imported), imported
+    assert not any(isinstance(n, ast.alias) and n.name == "queries" for n in ast.walk(tree)), (
+        "imports pgflow_yaml.queries"
+    )
     strings, calls = _strings_and_calls(WORKER / name)
     assert strings.isdisjoint(queries.all_queries()), strings & set(queries.all_queries())
     assert calls.isdisjoint({"fetch", "fetch_sync", "execute"})
