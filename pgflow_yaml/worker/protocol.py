@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pgflow_yaml.worker.errors import CoreMissing, DatabaseError, DatabaseUnavailable
 from pgflow_yaml.worker.runner import Failure, Outcome, Task, task_fields
@@ -34,6 +34,11 @@ class WorkerProtocol:
     otherwise.
     """
 
+    register_query: ClassVar[str]
+    """The query that records the worker (``worker_id``, ``queue_name``, ``function_name``)."""
+    heartbeat_query: ClassVar[str]
+    """The query that refreshes the worker's heartbeat (``worker_id``)."""
+
     def __init__(self, worker_id: str, flow_slugs: Sequence[str], visibility: int) -> None:
         self.worker_id = worker_id
         self.flow_slugs = list(flow_slugs)
@@ -42,18 +47,16 @@ class WorkerProtocol:
 
     async def register(self, link: Link, function_name: str) -> None:
         """Record this worker in ``pgflow.workers`` (its queue name: the served flow slugs)."""
-        raise NotImplementedError
-
-    def _registration(self, function_name: str) -> dict[str, Any]:
-        return {
+        params = {
             "worker_id": self.worker_id,
             "queue_name": ",".join(self.flow_slugs),
             "function_name": function_name,
         }
+        await link.fetch(self.register_query, params)
 
     async def heartbeat(self, link: Link) -> None:
         """Refresh this worker's ``last_heartbeat_at``."""
-        raise NotImplementedError
+        await link.fetch(self.heartbeat_query, self._worker)
 
     async def claim(self, link: Link, qty: int) -> list[dict[str, Any]]:
         """Start up to ``qty`` visible tasks of the served flows; return their rows."""
@@ -85,15 +88,10 @@ class WorkerProtocol:
 
 
 class CoreProtocol(WorkerProtocol):
-    """The pgflow-yaml core: batched, fenced calls."""
+    """The pgflow-yaml core: batched, fenced calls; the worker row belongs to the login."""
 
-    async def register(self, link: Link, function_name: str) -> None:
-        """Record this worker as this login's (``register_worker``)."""
-        await link.fetch("register_worker", self._registration(function_name))
-
-    async def heartbeat(self, link: Link) -> None:
-        """Refresh this login's worker row (``heartbeat_worker``)."""
-        await link.fetch("heartbeat", self._worker)
+    register_query = "register_worker"
+    heartbeat_query = "heartbeat"
 
     async def claim(self, link: Link, qty: int) -> list[dict[str, Any]]:
         """Read and start tasks of every served flow in one ``claim_tasks`` call."""
@@ -161,15 +159,11 @@ class CoreProtocol(WorkerProtocol):
 
 
 class Pgflow081Protocol(WorkerProtocol):
-    """A pgflow 0.8.1 core: its single-task calls, one queue per read, no fence."""
+    """A pgflow 0.8.1 core: its single-task calls, one queue per read, no fence; the worker
+    row is written directly (0.8.1 has no ``register_worker`` nor ``heartbeat_worker``)."""
 
-    async def register(self, link: Link, function_name: str) -> None:
-        """Insert the worker row (0.8.1 has no ``register_worker``)."""
-        await link.fetch("register_worker_081", self._registration(function_name))
-
-    async def heartbeat(self, link: Link) -> None:
-        """Update the worker row's ``last_heartbeat_at``."""
-        await link.fetch("heartbeat_081", self._worker)
+    register_query = "register_worker_081"
+    heartbeat_query = "heartbeat_081"
 
     async def claim(self, link: Link, qty: int) -> list[dict[str, Any]]:
         """Read and start tasks flow by flow (0.8.1 reads one queue per call)."""
