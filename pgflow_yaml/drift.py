@@ -3,7 +3,8 @@
 The shape is compared by the database itself (``pgflow.compare_flow_shape``, the function the
 compiled shape guard uses), so the check and the migration can never disagree on what counts
 as a different flow. Options are not shape, so they are compared here, from
-``pgflow._get_flow_shape``. Every line reads "database value vs file value".
+``pgflow._get_flow_shape``. Every line reads "database value vs file value". The statements
+are the named queries of ``pgflow_yaml/queries``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from pgflow_yaml import queries
 from pgflow_yaml.errors import DriftCheckError as DriftCheckError
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.options import OPTIONS
@@ -78,15 +80,12 @@ def option_differences(db_shape: dict[str, Any], file_shape: dict[str, Any]) -> 
 def check_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> FlowDrift:
     """Compare one flow with the database ``conn`` is connected to."""
     shape = flow_shape(flow)
-    row = conn.execute(
-        "select pgflow.compare_flow_shape(%s, %s), pgflow._get_flow_shape(%s)",
-        (flow.slug, Jsonb(shape), flow.slug),
-    ).fetchone()
-    assert row is not None  # a select without from always returns one row
-    shape_differences, db_shape = row
-    if shape_differences is None:
+    slug = {"flow_slug": flow.slug}
+    rows = queries.fetch_sync(conn, "compare_flow_shape", slug | {"shape": Jsonb(shape)})
+    if rows[0]["differences"] is None:
         return FlowDrift(flow.slug, flow.source_path, missing=True)
-    differences = list(shape_differences) + option_differences(db_shape, shape)
+    db_shape = queries.fetch_sync(conn, "stored_flow_shape", slug)[0]["shape"]
+    differences = list(rows[0]["differences"]) + option_differences(db_shape, shape)
     return FlowDrift(flow.slug, flow.source_path, differences=tuple(differences))
 
 
@@ -97,10 +96,7 @@ def check_drift(conn: psycopg.Connection[Any], flows: Iterable[FlowSpec]) -> lis
         DriftCheckError: the database has no ``pgflow.compare_flow_shape`` (no pgflow-yaml
             core installed; a pgflow 0.8.1 database cannot be checked).
     """
-    found = conn.execute(
-        "select to_regprocedure('pgflow.compare_flow_shape(text, jsonb)') is not null"
-    ).fetchone()
-    if not found or not found[0]:
+    if not queries.fetch_sync(conn, "core_installed")[0]["installed"]:
         raise DriftCheckError(
             "the database has no pgflow.compare_flow_shape: install the pgflow-yaml core "
             "there first (pgflow install)"

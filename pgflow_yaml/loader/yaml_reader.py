@@ -187,6 +187,15 @@ class _Converter:
         span = Span(self.file, line, col, end_line, end_col)
         self.diagnostics.append(Diagnostic(code, message, self.file, span, path, hint))
 
+    def _unsupported_tag(self, node: Node, path: DocPath) -> None:
+        self._report(
+            "PGF122",
+            f"unsupported YAML tag {node.tag}: a flow file holds plain JSON-like data",
+            node,
+            path,
+            "remove the tag",
+        )
+
     def convert(self, node: Node, path: DocPath) -> Any:
         if type(node) is ScalarNode:
             return self._scalar(node, path)
@@ -229,13 +238,7 @@ class _Converter:
 
     def _sequence(self, node: SequenceNode, path: DocPath) -> list[Any]:
         if node.tag != _SEQ:
-            self._report(
-                "PGF122",
-                f"unsupported YAML tag {node.tag}: a flow file holds plain JSON-like data",
-                node,
-                path,
-                "remove the tag",
-            )
+            self._unsupported_tag(node, path)
         return [
             item.value
             if item.tag == _STR and type(item) is ScalarNode
@@ -245,13 +248,7 @@ class _Converter:
 
     def _mapping(self, node: MappingNode, path: DocPath) -> dict[str, Any]:
         if node.tag != _MAP:
-            self._report(
-                "PGF122",
-                f"unsupported YAML tag {node.tag}: a flow file holds plain JSON-like data",
-                node,
-                path,
-                "remove the tag",
-            )
+            self._unsupported_tag(node, path)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
@@ -341,11 +338,5 @@ class _Converter:
                 f'quote it: "{value}"',
             )
             return value
-        self._report(
-            "PGF122",
-            f"unsupported YAML tag {tag}: a flow file holds plain JSON-like data",
-            node,
-            path,
-            "remove the tag",
-        )
+        self._unsupported_tag(node, path)
         return value

@@ -1,4 +1,5 @@
--- Queries the worker runs. Each starts with "-- name:" and a one-line "-- " description.
+-- Queries the worker runs (the shape queries serve the drift check of `pgflow compile --check`
+-- too). Each starts with "-- name:" and a one-line "-- " description.
 
 -- name: claim_tasks
 -- Read and start up to qty visible tasks of the given flows for one worker, in one round trip
@@ -47,6 +48,10 @@ update pgflow.workers set last_heartbeat_at = now() where worker_id = %(worker_i
 -- name: compare_flow_shape
 -- List the differences between a flow's compiled shape and the database (null: flow missing).
 select pgflow.compare_flow_shape(%(flow_slug)s, %(shape)s::jsonb) as differences;
+
+-- name: stored_flow_shape
+-- Return a flow's shape as the database holds it, options included (null: flow missing).
+select pgflow._get_flow_shape(%(flow_slug)s) as shape;
 
 -- name: listen_tasks
 -- Subscribe this connection to the wake-ups sent when tasks become visible.

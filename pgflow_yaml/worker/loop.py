@@ -1,13 +1,16 @@
 """The worker's main loop: claim, run, report, heartbeat; stop gracefully.
 
-One asyncio loop per process and five connections (claim, two report, housekeeping, listen):
+The loop only schedules: what each call does in the database is the protocol object's
+(``worker.protocol``, chosen once at start-up for the core the database holds), which runs
+the named queries of ``pgflow_yaml/queries``. One asyncio loop per process and five
+connections (claim, two report, housekeeping, listen):
 
 - the claim loop keeps up to ``concurrency`` tasks in flight: whenever slots are free it claims
-  that many tasks of every served flow in one ``claim_tasks`` call, then waits for a wake-up
-  (a ``NOTIFY pgflow_tasks``, a freed slot, a flushed completion) or the poll interval;
+  that many tasks of every served flow (one ``claim_tasks`` call on our core), then waits for a
+  wake-up (a ``NOTIFY pgflow_tasks``, a freed slot, a flushed completion) or the poll interval;
 - each task runs as its own asyncio task (``runner.run_task``);
-- the reporter sends finished tasks in batches (``complete_tasks``/``fail_tasks``), sending
-  whatever accumulated while the previous batch was in the database, so it adds no latency;
+- the reporter (``worker.reporter``) sends finished tasks in batches, sending whatever
+  accumulated while the previous batch was in the database, so it adds no latency;
 - housekeeping heartbeats and requeues stalled tasks of dead workers; the listener wakes the
   claim loop.
 
@@ -21,24 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pgflow_yaml import redaction
-from pgflow_yaml.worker.errors import (
-    CoreMissing,
-    DatabaseError,
-    DatabaseUnavailable,
-    InputNotDecodable,
-)
+from pgflow_yaml.worker import protocol
+from pgflow_yaml.worker.errors import DatabaseError, DatabaseUnavailable, InputNotDecodable
+from pgflow_yaml.worker.reporter import Reporter
 from pgflow_yaml.worker.runner import (
     Context,
     Failure,
@@ -47,6 +45,7 @@ from pgflow_yaml.worker.runner import (
     Task,
     decode_input,
     run_task,
+    task_fields,
 )
 from pgflow_yaml.worker.store import Link
 from pgflow_yaml.worker.threads import DaemonPool
@@ -87,211 +86,6 @@ class WorkerOptions:
     report_connections: int = 2
 
 
-class Reporter:
-    """Send finished tasks to the database in batches, keeping them until they are accepted.
-
-    Each link is one sender: a batch is whatever accumulated while the previous one was in
-    the database, so reporting adds no latency when idle and amortises commits when busy.
-    Several links send batches in parallel (the database works on them on several cores).
-    """
-
-    def __init__(
-        self,
-        links: list[Link],
-        on_flushed: asyncio.Event,
-        max_batch: int = 200,
-        *,
-        legacy: bool = False,
-    ) -> None:
-        self._links = links
-        self._legacy = legacy
-        self._pending: list[Outcome] = []
-        self._sending: list[list[Outcome]] = []  # the batches in the database right now
-        self._ready = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._on_flushed = on_flushed
-        self._max_batch = max_batch
-        self.sent = 0
-
-    def add(self, outcome: Outcome) -> None:
-        """Queue an outcome for the next batch."""
-        self._pending.append(outcome)
-        self._idle.clear()
-        self._ready.set()
-
-    @property
-    def pending(self) -> int:
-        """Return how many outcomes are not yet accepted by the database."""
-        return len(self._pending) + sum(map(len, self._sending))
-
-    async def flushed(self) -> None:
-        """Wait until everything queued so far has been accepted by the database."""
-        await self._idle.wait()
-
-    async def run(self) -> None:
-        """Send batches, one sender per link, until cancelled or the links give up.
-
-        A link gives up only when the worker is stopping and the database cannot be reached;
-        the results not yet sent stay in ``unsent``.
-        """
-        await asyncio.gather(*(self._sender(link) for link in self._links))
-
-    @property
-    def unsent(self) -> list[Outcome]:
-        """Return the outcomes not yet accepted: those being sent, then those waiting."""
-        return [o for batch in self._sending for o in batch] + self._pending
-
-    async def _sender(self, link: Link) -> None:
-        while True:
-            await self._ready.wait()
-            if not self._pending:
-                self._ready.clear()
-                continue
-            batch = self._pending[: self._max_batch]
-            del self._pending[: len(batch)]
-            self._sending.append(batch)
-            try:
-                await self._send(link, batch)
-            except DatabaseUnavailable as exc:
-                self._sent(batch)
-                self._pending[:0] = batch  # keep them, first in line
-                self._ready.set()  # another sender may be waiting for work (or must give up)
-                log.warning(
-                    "results kept until the database is back",
-                    extra={"action": "report_deferred", "pending": self.pending, "error": str(exc)},
-                )
-                try:
-                    await link.connection()  # waits, with backoff, for the database
-                except DatabaseUnavailable:
-                    return  # the worker is stopping and the database is still away
-                continue
-            except Exception as exc:  # a bug must not silence reporting for good
-                log.exception(
-                    "could not report a batch; its tasks will be requeued as stalled",
-                    extra={"action": "report_failed", "tasks": len(batch), "error": str(exc)},
-                )
-                self._sent(batch)
-                batch = []  # dropped: counted as neither pending nor sent
-            else:
-                self._sent(batch)
-            self.sent += len(batch)
-            self._on_flushed.set()
-            if not self._pending and not self._sending:
-                self._idle.set()
-
-    def _sent(self, batch: list[Outcome]) -> None:
-        """Forget a batch that is no longer in the database's hands."""
-        self._sending[:] = [b for b in self._sending if b is not batch]
-
-    async def _send(self, link: Link, batch: list[Outcome]) -> None:
-        if self._legacy:
-            await self._send_one_by_one(link, batch)
-            return
-        done = [o for o in batch if o.failure is None]
-        failed = [o for o in batch if o.failure is not None]
-        if done:
-            await self._send_group(link, "complete_tasks", done)
-        if failed:
-            await self._send_group(link, "fail_tasks", failed)
-
-    async def _send_group(self, link: Link, query: str, group: list[Outcome]) -> None:
-        """Send outcomes of one kind; if the database refuses the batch, find which one."""
-        try:
-            if query == "complete_tasks":
-                await link.fetch(query, {"results": _results_json(group)})
-            else:
-                await link.fetch(query, {"failures": _failures_json(group)})
-        except DatabaseUnavailable:
-            raise
-        except DatabaseError as exc:
-            if len(group) == 1:
-                await self._rejected(link, group[0], exc)
-                return
-            for outcome in group:
-                await self._send_group(link, query, [outcome])
-
-    async def _send_one_by_one(self, link: Link, batch: list[Outcome]) -> None:
-        """Report with pgflow 0.8.1's single-task calls (no attempt fencing, no error type)."""
-        for o in batch:
-            try:
-                if o.failure is None:
-                    params = {**_key(o.task), "output": o.output_json}
-                    await link.fetch("complete_task_081", params)
-                else:
-                    params = {**_key(o.task), "error_message": o.failure.message}
-                    await link.fetch("fail_task_081", params)
-            except DatabaseUnavailable:
-                raise
-            except DatabaseError as exc:
-                log.error(
-                    "the database refused a task result",
-                    extra={"action": "report_refused", **_task_fields(o.task), "error": str(exc)},
-                )
-
-    async def _rejected(self, link: Link, outcome: Outcome, exc: DatabaseError) -> None:
-        task = outcome.task
-        log.error(
-            "the database refused a task result",
-            extra={"action": "report_refused", **_task_fields(task), "error": str(exc)},
-        )
-        if outcome.failure is None:  # e.g. a string jsonb cannot hold: fail the task instead
-            failure = Failure(
-                f"step {task.step_slug!r}: the database refused the output: {exc}",
-                "OutputRejected",
-                None,
-                retryable=True,
-            )
-            await self._send_group(link, "fail_tasks", [Outcome(task, failure=failure)])
-
-
-def _key(task: Task) -> dict[str, Any]:
-    return {"run_id": task.run_id, "step_slug": task.step_slug, "task_index": task.task_index}
-
-
-def _key_fields(task: Task) -> str:
-    fence = f',"start_seq":{task.start_seq}' if task.start_seq is not None else ""
-    return (
-        f'"run_id":{json.dumps(task.run_id)},"step_slug":{json.dumps(task.step_slug)},'
-        f'"task_index":{task.task_index},"attempt":{task.attempt}{fence}'
-    )
-
-
-def _results_json(done: Iterable[Outcome]) -> str:
-    return "[" + ",".join(f'{{{_key_fields(o.task)},"output":{o.output_json}}}' for o in done) + "]"
-
-
-def _failures_json(failed: Iterable[Outcome]) -> str:
-    items = []
-    for o in failed:
-        f = o.failure
-        assert f is not None
-        items.append(
-            {
-                "run_id": o.task.run_id,
-                "step_slug": o.task.step_slug,
-                "task_index": o.task.task_index,
-                "attempt": o.task.attempt,
-                "start_seq": o.task.start_seq,
-                "error_message": f.message,
-                "error_type": f.type,
-                "error_traceback": f.traceback,
-                "retryable": f.retryable,
-            }
-        )
-    return json.dumps(items, ensure_ascii=False)
-
-
-def _task_fields(task: Task) -> dict[str, Any]:
-    return {
-        "flow_slug": task.flow_slug,
-        "run_id": task.run_id,
-        "step_slug": task.step_slug,
-        "task_index": task.task_index,
-        "attempt": task.attempt,
-    }
-
-
 class Worker:
     """Serve the tasks of several flows from one process."""
 
@@ -307,7 +101,6 @@ class Worker:
         self.dsn = dsn
         redaction.remember_dsn(dsn)  # never in a log line or a recorded error
         self.timeouts = timeouts or {}
-        self.legacy = False
         self.handlers = handlers
         self.options = options or WorkerOptions()
         self.worker_id = worker_id or str(uuid.uuid4())
@@ -341,15 +134,12 @@ class Worker:
         ]
         self._house = Link(self.dsn, "housekeeping", stopping)
         self._listen_link = Link(self.dsn, "listen", stopping)
-        self.legacy = await self._detect_legacy()
-        self.reporter = Reporter(self._reports, self._flushed, legacy=self.legacy)
-        await self._house.fetch(
-            "register_worker_081" if self.legacy else "register_worker",
-            {
-                "worker_id": self.worker_id,
-                "queue_name": ",".join(self.flow_slugs),
-                "function_name": f"pgflow-yaml@{socket.gethostname()}:{os.getpid()}",
-            },
+        self.protocol = await protocol.detect(
+            self._house, self.worker_id, self.flow_slugs, opts.visibility
+        )
+        self.reporter = Reporter(self._reports, self.protocol, self._flushed)
+        await self.protocol.register(
+            self._house, f"pgflow-yaml@{socket.gethostname()}:{os.getpid()}"
         )
         log.info(
             "worker started",
@@ -372,22 +162,6 @@ class Worker:
             await self._claim_loop()
         finally:
             await self._shut_down(helpers)
-
-    async def _detect_legacy(self) -> bool:
-        """Return True on a database with only pgflow 0.8.1's worker calls.
-
-        Raises:
-            CoreMissing: the database has no pgflow core at all.
-        """
-        if (await self._house.fetch("core_installed"))[0]["installed"]:
-            return False
-        if (await self._house.fetch("legacy_core"))[0]["present"]:
-            log.warning(
-                "pgflow 0.8.1 core: serving with its single-task calls and polling",
-                extra={"action": "legacy_protocol"},
-            )
-            return True
-        raise CoreMissing("this database has no pgflow core (run `pgflow install`)")
 
     def stop(self) -> None:
         """Ask the worker to stop: no new claims; in-flight tasks get the grace period."""
@@ -451,18 +225,15 @@ class Worker:
                 extra={
                     "action": "report_abandoned",
                     "pending": self.reporter.pending,
-                    "tasks": [_task_fields(o.task) for o in self.reporter.unsent],
+                    "tasks": [task_fields(o.task) for o in self.reporter.unsent],
                 },
             )
         for helper in helpers:
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
-        if not self.legacy:  # on 0.8.1 the tasks come back when their visibility expires
-            await self._release()
+        await self._release()
         with contextlib.suppress(DatabaseError, TimeoutError):
-            await asyncio.wait_for(
-                self._house.fetch("mark_worker_stopped", {"worker_id": self.worker_id}), 5.0
-            )
+            await asyncio.wait_for(self.protocol.mark_stopped(self._house), 5.0)
         for link in (self._claim, *self._reports, self._house, self._listen_link):
             await link.close()
         self._pool.shutdown()
@@ -479,16 +250,11 @@ class Worker:
     async def _release(self) -> None:
         """Hand the tasks this worker still holds back to the queue."""
         try:
-            rows = await asyncio.wait_for(
-                self._house.fetch("release_tasks", {"worker_id": self.worker_id}), 5.0
-            )
+            await asyncio.wait_for(self.protocol.release(self._house), 5.0)
         except (DatabaseError, TimeoutError) as exc:
             log.warning(
                 "could not release tasks", extra={"action": "release_failed", "error": str(exc)}
             )
-            return
-        released = rows[0]["released"] if rows else 0
-        log.info("released tasks", extra={"action": "tasks_released", "released": released})
 
     # -- claiming and running ---------------------------------------------------------------
 
@@ -516,7 +282,7 @@ class Worker:
             gathered = False
             self._wake.clear()
             try:
-                rows = await self._claim_batch(min(free, batch))
+                rows = await self.protocol.claim(self._claim, min(free, batch))
             except DatabaseUnavailable as exc:
                 if self._stopping.is_set():
                     break
@@ -527,22 +293,6 @@ class Worker:
             if len(rows) < min(free, batch):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
-
-    async def _claim_batch(self, qty: int) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {
-            "worker_id": self.worker_id,
-            "qty": qty,
-            "vt": self.options.visibility,
-        }
-        if not self.legacy:
-            return await self._claim.fetch("claim_tasks", params | {"flow_slugs": self.flow_slugs})
-        rows: list[dict[str, Any]] = []
-        for slug in self.flow_slugs:  # 0.8.1 has one queue per call
-            params["qty"] = qty - len(rows)
-            if params["qty"] <= 0:
-                break
-            rows += await self._claim.fetch("claim_tasks_081", params | {"flow_slug": slug})
-        return rows
 
     def _accept(self, row: dict[str, Any]) -> None:
         """Start the task of a claimed row, or fail it at once if its input cannot be decoded."""
@@ -555,7 +305,7 @@ class Worker:
             self.failed += 1
             log.error(
                 "task input could not be decoded",
-                extra={"action": "task_input_rejected", **_task_fields(task), "error": str(exc)},
+                extra={"action": "task_input_rejected", **task_fields(task), "error": str(exc)},
             )
             failure = Failure(str(exc), "InputNotDecodable", None, retryable=False)
             self.reporter.add(Outcome(task, failure=failure))
@@ -572,7 +322,7 @@ class Worker:
         self._slot_freed.set()
 
     async def _execute(self, task: Task) -> None:
-        fields = _task_fields(task)
+        fields = task_fields(task)
         handler = self.handlers.get((task.flow_slug, task.step_slug))
         log.info("task started", extra={"action": "task_started", **fields})
         if handler is None:
@@ -613,7 +363,7 @@ class Worker:
     def _context(self, task: Task) -> Context:
         logger = logging.LoggerAdapter(
             logging.getLogger(f"pgflow_yaml.handler.{task.flow_slug}.{task.step_slug}"),
-            {"action": "handler_log", **_task_fields(task)},
+            {"action": "handler_log", **task_fields(task)},
         )
         return Context(
             run_id=task.run_id,
@@ -643,7 +393,7 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 conn = await self._listen_link.connection()
-                await self._listen_link.fetch("listen_tasks")
+                await self.protocol.listen(self._listen_link)
                 self._wake.set()  # anything sent while we were not listening
                 async for note in conn.notifies():
                     if note.payload in slugs or not note.payload:
@@ -661,12 +411,10 @@ class Worker:
         next_requeue = loop.time()
         while True:
             try:
-                heartbeat = "heartbeat_081" if self.legacy else "heartbeat"
-                await self._house.fetch(heartbeat, {"worker_id": self.worker_id})
-                if not self.legacy and loop.time() >= next_requeue:
+                await self.protocol.heartbeat(self._house)
+                if loop.time() >= next_requeue:
                     next_requeue = loop.time() + opts.requeue_interval
-                    rows = await self._house.fetch("requeue_stalled_tasks")
-                    count = next(iter(rows[0].values())) if rows else 0
+                    count = await self.protocol.requeue_stalled(self._house)
                     if count:
                         log.warning(
                             "requeued stalled tasks",

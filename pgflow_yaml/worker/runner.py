@@ -60,6 +60,17 @@ class Task:
         return (self.run_id, self.step_slug, self.task_index)
 
 
+def task_fields(task: Task) -> dict[str, Any]:
+    """Return the fields that name a task in a log record."""
+    return {
+        "flow_slug": task.flow_slug,
+        "run_id": task.run_id,
+        "step_slug": task.step_slug,
+        "task_index": task.task_index,
+        "attempt": task.attempt,
+    }
+
+
 @dataclass(frozen=True)
 class Handler:
     """An imported handler and how to call it."""

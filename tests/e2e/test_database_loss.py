@@ -54,22 +54,25 @@ def private_server() -> Iterator[tuple[Path, str]]:
 
 
 def test_the_database_restarted_under_a_running_worker(
-    private_server: tuple[Path, str], start_worker: StartWorker, record_file: Path
+    private_server: tuple[Path, str], start_worker: StartWorker, record_file: Path, tmp_path: Path
 ) -> None:
     from pgflow_yaml import embedded
 
     data_dir, url = private_server
+    down = tmp_path / "server-down"  # the handler returns once the server is down
     worker: WorkerProcess = start_worker(extra=("--flow", "e2e_sleep", "--dsn", url))
     with Client(url) as client:
-        run_id = client.start("e2e_sleep", {"sleep": 1.5})
+        run_id = client.start("e2e_sleep", {"until": str(down)})
     worker.wait_for("task_started", run_id=run_id)
     embedded.stop(data_dir, force=True)
+    down.touch()
     worker.wait_for("task_completed", run_id=run_id)  # finished while the server was down
     embedded.start(data_dir)
     with Client(embedded.server_url(data_dir)) as client:
         run = client.wait(run_id, 60)
         assert run.status == "completed"
-        assert run.output == {"after": {"run": {"sleep": 1.5}, "slow": {"sleep": 1.5}}}
+        given = {"until": str(down)}
+        assert run.output == {"after": {"run": given, "slow": given}}
         later = client.wait(client.start("e2e_sleep", {"sleep": 0}), 30)
         assert later.status == "completed"
     assert worker.events("reconnected")
@@ -81,7 +84,7 @@ def test_the_database_restarted_under_a_running_worker(
 
 
 def test_a_worker_whose_database_is_gone_backs_off_and_stops_on_sigterm(
-    private_server: tuple[Path, str], start_worker: StartWorker
+    private_server: tuple[Path, str], start_worker: StartWorker, tmp_path: Path
 ) -> None:
     """Regression: with the server gone, each link's backoff grows instead of resetting at
     attempt 1, and SIGTERM ends the worker at once (no reconnect wait holds it up); a result it
@@ -89,11 +92,13 @@ def test_a_worker_whose_database_is_gone_backs_off_and_stops_on_sigterm(
     from pgflow_yaml import embedded
 
     data_dir, url = private_server
+    down = tmp_path / "server-down"  # the handler returns once the server is down
     worker: WorkerProcess = start_worker(extra=("--flow", "e2e_sleep", "--dsn", url))
     with Client(url) as client:
-        run_id = client.start("e2e_sleep", {"sleep": 1})
+        run_id = client.start("e2e_sleep", {"until": str(down)})
     worker.wait_for("task_started", run_id=run_id)
     embedded.stop(data_dir, force=True)
+    down.touch()
     worker.wait_for("task_completed", run_id=run_id)  # its result cannot be reported now
     time.sleep(3)
     failed = worker.events("reconnect_failed")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pgflow_yaml.worker.errors import InputNotDecodable, NestedTooDeep
-from pgflow_yaml.worker.loop import _failures_json, _results_json
+from pgflow_yaml.worker.protocol import _failures_json, _results_json
 from pgflow_yaml.worker.runner import (
     MAX_INPUT_DEPTH,
     Failure,

@@ -30,9 +30,12 @@ def echo(input: Any, ctx: Any) -> Any:
 
 
 def sleepy(input: Any, ctx: Any) -> Any:
-    """Sleep ``run.sleep`` seconds (default 0) before returning the run input."""
+    """Sleep ``run.sleep`` seconds (default 0), then wait for the file ``run.until`` if given,
+    before returning the run input."""
     _record(ctx)
     time.sleep(input["run"].get("sleep", 0))
+    if "until" in input["run"]:
+        _wait_for_file(Path(input["run"]["until"]))
     return input["run"]
 
 
