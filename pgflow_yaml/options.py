@@ -293,7 +293,7 @@ KEYS: tuple[Key, ...] = (
     Key(
         "input_schema",
         "json_schema",
-        "file",
+        "option",
         flow=Use(
             "A JSON Schema (2020-12 unless it says otherwise with $schema) that the input of "
             "every run must satisfy.",
@@ -301,6 +301,8 @@ KEYS: tuple[Key, ...] = (
             "JSON Schema (mapping or boolean)",
             {"type": ["object", "boolean"]},
         ),
+        hint="e.g. input_schema: {type: object, required: [order_id]}",
+        sql_argument="input_schema",
     ),
     Key(
         "steps",
@@ -365,7 +367,10 @@ FLOW_KEYS = tuple(key.name for key in KEYS if key.flow is not None)
 STEP_KEYS = tuple(key.name for key in KEYS if key.step is not None)
 INTEGER_KEYS = tuple(key for key in KEYS if key.kind == "integer")
 FLOW_OPTIONS = tuple(key for key in KEYS if key.role == "option" and key.flow is not None)
-"""The flow's in-place options, passed to ``create_flow`` (every step inherits them)."""
+"""The flow's in-place options, passed to ``create_flow`` (steps inherit the integer ones).
+
+``input_schema`` is one: stored with the flow (``flows.opt_input_schema``, where the pgflow-yaml
+core has it) and changed in place, never part of the shape."""
 STEP_OPTIONS = tuple(key for key in KEYS if key.role == "option" and key.step is not None)
 """A step's in-place options, passed to ``add_step`` when the step sets them."""
 OPTIONS = tuple(key for key in KEYS if key.role == "option")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pgflow_yaml.errors import WaitTimeout
+from pgflow_yaml.errors import UsageError, WaitTimeout
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
@@ -72,6 +72,24 @@ def parse_input(text: str) -> Any:
         raise typer.BadParameter(
             f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+
+
+def no_input(flow_slug: str, input_schema: Any) -> dict[str, Any]:
+    """Return ``{}``, the input of a run started without ``--input``, if the flow may take it.
+
+    Raises:
+        UsageError: the flow's input_schema requires fields, named with how to pass them.
+    """
+    needed = input_schema.get("required") if isinstance(input_schema, dict) else None
+    if needed:
+        names = [str(name) for name in needed]
+        example = json.dumps({name: "..." for name in names}, ensure_ascii=False)
+        raise UsageError(
+            f"flow {flow_slug!r} needs an input with {', '.join(names)} (its input_schema "
+            f"requires {'it' if len(names) == 1 else 'them'}): pass it with --input '{example}' "
+            "or --input @input.json"
+        )
+    return {}
 
 
 def print_json(value: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from pgflow_yaml.cli.common import parse_input, render_run, watch, wide_console
+from pgflow_yaml.cli.common import no_input, parse_input, render_run, watch, wide_console
 
 LogFormat = Annotated[
     str, typer.Option("--log-format", help="text or json (one JSON object per line).")
@@ -83,7 +83,12 @@ def run_worker_command(
 
 def run_command(
     file: Annotated[Path, typer.Argument(help="A flow file.")],
-    input: Annotated[str, typer.Option("--input", "-i", help="Run input: JSON, or @file.")] = "{}",
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input", "-i", help="Run input: JSON, or @file [default: {} if the flow needs none]."
+        ),
+    ] = None,
     dsn: Annotated[
         str | None, typer.Option("--dsn", help="Database URL [default: embedded].")
     ] = None,
@@ -98,13 +103,15 @@ def run_command(
     from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
 
     logs.configure("text", "WARNING")
-    value = parse_input(input)
+    value = None if input is None else parse_input(input)
     console = wide_console(stderr=True)
     try:
         url = db.resolve_dsn(dsn)
         with db.translated(), db.connect(url, autocommit=True) as conn:
             core.install(conn)
         flows, handlers = prepare([file], url, apply=True)
+        if value is None:
+            value = no_input(flows[0].slug, flows[0].input_schema)
         thread = WorkerThread(
             make_worker(url, handlers, flows, concurrency=concurrency, grace_period=2)
         )

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from pgflow_yaml import NonRetryable
 from pgflow_yaml.worker.errors import OutputNotJson
 from pgflow_yaml.worker.runner import (
+    MAX_OUTPUT_DEPTH,
     Context,
     Handler,
     Task,
@@ -144,6 +147,45 @@ def test_non_json_output_fails_the_task_naming_the_type() -> None:
     assert "of type set" in failure.message
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"at": datetime(2026, 1, 2, 3, 4, 5)},
+            "step 'step' returned a value that is not JSON: output['at'] is of type datetime,"
+            " which is not JSON (use a string: value.isoformat())",
+        ),
+        (
+            {3, 1},
+            "step 'step' returned a value that is not JSON: output is of type set, which is not"
+            " JSON (use a list: sorted(value) or list(value))",
+        ),
+        (
+            [Decimal("1.5")],
+            "step 'step' returned a value that is not JSON: output[0] is of type Decimal, which"
+            " is not JSON (use a string or a float: str(value))",
+        ),
+    ],
+)
+def test_a_non_json_output_is_not_retryable(value: Any, message: str) -> None:
+    """The same handler returns the same kind of value on every attempt: retrying is useless."""
+    failure = run(lambda data: value, make_task()).failure
+    assert (failure.type, failure.message, failure.retryable) == ("OutputNotJson", message, False)
+
+
+def test_an_output_nested_deeper_than_a_dependent_can_read_is_not_retryable() -> None:
+    deep: Any = []
+    for _ in range(MAX_OUTPUT_DEPTH):
+        deep = [deep]
+    failure = run(lambda data: deep, make_task()).failure
+    assert (failure.type, failure.message, failure.retryable) == (
+        "NestedTooDeep",
+        "step 'step' returned a value whose output is nested deeper than 511 levels",
+        False,
+    )
+    assert run(lambda data: deep[0], make_task()).ok  # 511 levels: a dependent reads 512
+
+
 def test_async_handler_past_its_timeout_is_cancelled() -> None:
     cancelled = threading.Event()
 
@@ -155,7 +197,7 @@ def test_async_handler_past_its_timeout_is_cancelled() -> None:
             raise
 
     failure = run(handler, make_task(timeout=0.05)).failure
-    assert failure.type == "TaskTimeout"
+    assert (failure.type, failure.retryable) == ("TaskTimeout", True)  # may pass next time
     assert "timed out after 0.05s" in failure.message and "cancelled" in failure.message
     assert cancelled.is_set()
 
