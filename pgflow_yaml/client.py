@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -271,18 +271,16 @@ class _StoredSchemas:
                 _check_schema(stored.validator, slug, value, label)
         return stored.md5
 
-    def started(self, slug: str, row: dict[str, Any] | None, key: str) -> bool:
-        """Return True when the start row says it started; else remember the schema it returns.
+    def remember(self, slug: str, rows: list[dict[str, Any]]) -> None:
+        """Remember the ``input_schema`` and ``schema_md5`` of the row a query returned.
 
         Raises:
             FlowNotFound: no row (the database has no such flow).
             DefinitionError: the stored schema is not a valid JSON Schema.
         """
-        if row is None:
+        if not rows:
             raise FlowNotFound(flow_slug=slug)
-        if row[key] is not None:
-            return True
-        schema = row["input_schema"]
+        schema = rows[0]["input_schema"]
         validator = None
         if schema is not None:
             from jsonschema import SchemaError
@@ -294,8 +292,44 @@ class _StoredSchemas:
                     f"the input_schema stored with flow {slug!r} is not a valid JSON Schema: "
                     f"{exc.message}"
                 ) from None
-        self._by_slug[slug] = _Stored(row["schema_md5"], schema, validator)
-        return False
+        self._by_slug[slug] = _Stored(rows[0]["schema_md5"], schema, validator)
+
+    def start(
+        self,
+        query: str,
+        slug: str,
+        spec: FlowSpec | None,
+        inputs: list[tuple[str, Any]],
+        params: dict[str, Any],
+    ) -> Generator[tuple[str, dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+        """Plan a start: yield ``(query name, parameters)`` to run, get back its rows, and
+        return the row of the start (the sync and async clients only run the queries).
+
+        The inputs are checked against the schema last read and the start statement is given
+        its md5: if the stored schema changed since, it starts nothing and returns the new one,
+        and the inputs are checked again. An input the schema last read refuses is checked
+        again against the schema read afresh before it is refused.
+
+        Raises:
+            InvalidInput: an input breaks the schema stored now.
+            FlowNotFound: the database has no such flow.
+        """
+        key = "run_id" if query == "start_flow" else "run_ids"
+        fresh = False  # whether the schema was read during this start
+        while True:
+            try:
+                token = self.check(slug, spec, inputs)
+            except InvalidInput:
+                if fresh:
+                    raise
+                self.remember(slug, (yield "flow_input_schema", {"flow_slug": slug}))
+                fresh = True
+                continue
+            rows = yield query, {"flow_slug": slug, "schema_md5": token, **params}
+            if rows and rows[0][key] is not None:
+                return rows[0]
+            self.remember(slug, rows)
+            fresh = True
 
 
 def _run_id(value: str | uuid.UUID) -> str:
@@ -336,22 +370,15 @@ class Client:
             self._start_many = ""
         return queries.fetch_sync(self._conn, name, params)
 
-    def _start(
-        self,
-        query: str,
-        slug: str,
-        spec: FlowSpec | None,
-        checked: list[tuple[str, Any]],
-        params: dict[str, Any],
-    ) -> dict[str, Any]:
-        """Run a start query with the token of the stored schema the inputs were checked
-        against, reading the schema and checking again until the start happens."""
-        key = "run_id" if query == "start_flow" else "run_ids"
-        while True:
-            token = self._schemas.check(slug, spec, checked)
-            rows = self._fetch(query, {"flow_slug": slug, "schema_md5": token, **params})
-            if self._schemas.started(slug, rows[0] if rows else None, key):
-                return rows[0]
+    def _start(self, plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]]) -> Any:
+        """Run the queries of a start planned by ``_StoredSchemas.start``; return its row."""
+        rows = None
+        try:
+            while True:
+                name, params = plan.send(rows)
+                rows = self._fetch(name, params)
+        except StopIteration as done:
+            return done.value
 
     def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
         """Start one run; return its id.
@@ -366,7 +393,9 @@ class Client:
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            row = self._start("start_flow", slug, spec, [("input", input)], params)
+            row = self._start(
+                self._schemas.start("start_flow", slug, spec, [("input", input)], params)
+            )
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return str(row["run_id"])
@@ -389,9 +418,8 @@ class Client:
             if not self._start_many:
                 present = self._fetch("has_start_flows")[0]["present"]
                 self._start_many = "start_many" if present else "start_many_081"
-            row = self._start(
-                self._start_many, slug, spec, labelled, {"inputs": Jsonb(list(inputs))}
-            )
+            params = {"inputs": Jsonb(list(inputs))}
+            row = self._start(self._schemas.start(self._start_many, slug, spec, labelled, params))
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return [str(run_id) for run_id in row["run_ids"]]
@@ -516,21 +544,15 @@ class AsyncClient:
                 self._start_many = ""
             return await queries.fetch(self._conn, name, params)
 
-    async def _start(
-        self,
-        query: str,
-        slug: str,
-        spec: FlowSpec | None,
-        checked: list[tuple[str, Any]],
-        params: dict[str, Any],
-    ) -> dict[str, Any]:
-        """Run a start query until it starts (see ``Client._start``)."""
-        key = "run_id" if query == "start_flow" else "run_ids"
-        while True:
-            token = self._schemas.check(slug, spec, checked)
-            rows = await self._fetch(query, {"flow_slug": slug, "schema_md5": token, **params})
-            if self._schemas.started(slug, rows[0] if rows else None, key):
-                return rows[0]
+    async def _start(self, plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]]) -> Any:
+        """Run the queries of a start planned by ``_StoredSchemas.start``; return its row."""
+        rows = None
+        try:
+            while True:
+                name, params = plan.send(rows)
+                rows = await self._fetch(name, params)
+        except StopIteration as done:
+            return done.value
 
     async def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
         """Start one run; return its id (see ``Client.start``)."""
@@ -538,7 +560,9 @@ class AsyncClient:
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            row = await self._start("start_flow", slug, spec, [("input", input)], params)
+            row = await self._start(
+                self._schemas.start("start_flow", slug, spec, [("input", input)], params)
+            )
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return str(row["run_id"])
@@ -555,9 +579,9 @@ class AsyncClient:
             if not self._start_many:
                 present = (await self._fetch("has_start_flows"))[0]["present"]
                 self._start_many = "start_many" if present else "start_many_081"
-            row = await self._start(
-                self._start_many, slug, spec, labelled, {"inputs": Jsonb(list(inputs))}
-            )
+            params = {"inputs": Jsonb(list(inputs))}
+            plan = self._schemas.start(self._start_many, slug, spec, labelled, params)
+            row = await self._start(plan)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return [str(run_id) for run_id in row["run_ids"]]

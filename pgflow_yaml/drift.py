@@ -53,9 +53,8 @@ def _shown(value: Any, absent: str) -> str:
     """Return an option's value as a difference line shows it (``absent`` for ``None``)."""
     if value is None:
         return absent
-    if isinstance(value, dict | list | bool):  # input_schema: compact JSON, cut when long
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return text if len(text) <= 80 else text[:77] + "..."
+    if isinstance(value, dict | list | bool):  # input_schema: compact JSON, whole
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 
 

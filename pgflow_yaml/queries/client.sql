@@ -48,10 +48,13 @@ from (
 cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
 
 -- name: flow_input_schema
--- Return the input_schema stored with a flow (null: none, or no such column). No row: no such flow.
-select nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
-from pgflow.flows as f
-where f.flow_slug = %(flow_slug)s;
+-- Return the input_schema stored with a flow and its md5 (null: none, or no such column). No row: no flow.
+select s.input_schema, md5(s.input_schema::text) as schema_md5
+from (
+  select nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
+  from pgflow.flows as f
+  where f.flow_slug = %(flow_slug)s
+) as s;
 
 -- name: has_start_flows
 -- Tell whether the core has the set-based start_flows (pgflow-yaml 0.2.0 and later).
