@@ -296,8 +296,9 @@ KEYS: tuple[Key, ...] = (
         "option",
         flow=Use(
             "A JSON Schema (2020-12 unless it says otherwise with $schema) that the input of "
-            "every run must satisfy.",
-            "What a run's input must satisfy; 2020-12 unless it names another draft in `$schema`.",
+            "every run must satisfy. Stored with the flow; every client start checks it.",
+            "What a run's input must satisfy, checked at every start (stored with the flow); "
+            "2020-12 unless it names another draft in `$schema`.",
             "JSON Schema (mapping or boolean)",
             {"type": ["object", "boolean"]},
         ),
