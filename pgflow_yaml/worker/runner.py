@@ -34,9 +34,6 @@ from pgflow_yaml.worker.threads import DaemonPool
 MAX_INPUT_DEPTH = 512
 """How many levels of arrays and objects a run input may nest: the client refuses deeper input,
 and a worker decodes at least this many (a task it cannot decode fails without retry)."""
-MAX_OUTPUT_DEPTH = MAX_INPUT_DEPTH - 1
-"""How many levels a handler's output may nest: one less than an input, so that a dependent,
-whose input holds the output under the step's slug, can always decode it."""
 
 
 @dataclass(frozen=True)
@@ -271,16 +268,18 @@ def serialize_output(value: Any, step_slug: str) -> str:
 
     Raises:
         OutputNotJson: the value is not JSON; the message names the type and the step.
-        NestedTooDeep: the value nests deeper than ``MAX_OUTPUT_DEPTH`` levels.
+        NestedTooDeep: the value nests too deeply for Python's json to write it.
     """
     try:
-        check_json(value, "output", MAX_OUTPUT_DEPTH)
-    except NestedTooDeep as exc:
-        raise NestedTooDeep(f"step {step_slug!r} returned a value whose {exc}") from None
+        check_json(value)
     except OutputNotJson as exc:
         message = f"step {step_slug!r} returned a value that is not JSON: {exc}"
         raise OutputNotJson(message) from None
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except RecursionError:
+        message = f"step {step_slug!r} returned a value nested too deeply to write as JSON"
+        raise NestedTooDeep(message) from None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
