@@ -209,21 +209,22 @@ def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None
         raise InvalidInput(str(exc)) from None
     except OutputNotJson as exc:
         raise InvalidInput(f"the run input is not JSON: {exc}") from None
-    if flow is not None and flow.input_schema is not None:
-        _check_schema(_validator(flow.input_schema), flow.slug, value, label)
+    if flow is not None and flow.input_schema is not None:  # checked by the loader already
+        _check_schema(_validator(flow.input_schema, checked=True), flow.slug, value, label)
 
 
-def _validator(schema: Any) -> Any:
+def _validator(schema: Any, *, checked: bool = False) -> Any:
     """Return a validator of ``schema``, by its ``$schema`` draft (2020-12 when it names none).
 
     Raises:
-        jsonschema.SchemaError: ``schema`` is not a valid JSON Schema.
+        jsonschema.SchemaError: ``schema`` is not a valid JSON Schema (unless ``checked``).
     """
     from jsonschema import Draft202012Validator
     from jsonschema.validators import validator_for
 
     cls = validator_for(schema, default=Draft202012Validator)
-    cls.check_schema(schema)
+    if not checked:
+        cls.check_schema(schema)
     return cls(schema)
 
 
@@ -252,7 +253,9 @@ class _StoredSchemas:
     def __init__(self) -> None:
         self._by_slug: dict[str, _Stored] = {}
 
-    def check(self, slug: str, spec: FlowSpec | None, inputs: Sequence[tuple[str, Any]]) -> Any:
+    def check(
+        self, slug: str, spec: FlowSpec | None, inputs: Sequence[tuple[str, Any]]
+    ) -> str | None:
         """Check ``(label, input)`` pairs against the schema last read; return its token.
 
         The token is the md5 the start statement compares with the stored schema's: ``None``
