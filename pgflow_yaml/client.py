@@ -1,9 +1,12 @@
 """Start runs, wait for them, read their state, cancel and retry them.
 
 ``Client`` is synchronous, ``AsyncClient`` its asyncio twin; both run only the named queries of
-``pgflow_yaml.queries``. A run's input is checked against its flow's ``input_schema`` before
-the run starts when the client knows the flow: pass a ``FlowSpec`` or a flow file path as
-``flow``, or register flows with ``flows=[...]`` and then start them by slug.
+``pgflow_yaml.queries``. Every start checks each input against the ``input_schema`` stored with
+the flow in the database (``flows.opt_input_schema``, written by the compiled migration), read
+once per flow and client and re-read whenever it changes: the start statement starts nothing
+when the schema is no longer the one the input was checked against. A ``FlowSpec`` or a flow
+file path given as ``flow`` (or registered with ``flows=[...]``) has its own schema checked
+too, before the database is asked. A raw SQL ``pgflow.start_flow`` checks nothing.
 
     with Client(dsn) as client:
         run_id = client.start("flows/orders.yaml", {"order_id": "A-1", "items": []})
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -221,11 +224,26 @@ def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None
         raise InvalidInput(str(exc)) from None
     except OutputNotJson as exc:
         raise InvalidInput(f"the run input is not JSON: {exc}") from None
-    if flow is None or flow.input_schema is None:
-        return
-    from jsonschema import Draft202012Validator
+    if flow is not None and flow.input_schema is not None:  # checked by the loader already
+        _check_schema(_validator(flow.input_schema, checked=True), flow.slug, value, label)
 
-    validator = Draft202012Validator(flow.input_schema)
+
+def _validator(schema: Any, *, checked: bool = False) -> Any:
+    """Return a validator of ``schema``, by its ``$schema`` draft (2020-12 when it names none).
+
+    Raises:
+        jsonschema.SchemaError: ``schema`` is not a valid JSON Schema (unless ``checked``).
+    """
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(schema, default=Draft202012Validator)
+    if not checked:
+        cls.check_schema(schema)
+    return cls(schema)
+
+
+def _check_schema(validator: Any, flow_slug: str, value: Any, label: str) -> None:
     problems = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
     if problems:
         lines = []
@@ -233,7 +251,7 @@ def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None
             where = "".join(f"[{p!r}]" for p in error.absolute_path)
             lines.append(f"  {label}{where}: {error.message}")
         raise InvalidInput(
-            f"the input does not match the input_schema of flow {flow.slug!r}:\n" + "\n".join(lines)
+            f"the input does not match the input_schema of flow {flow_slug!r}:\n" + "\n".join(lines)
         )
 
 
@@ -269,6 +287,101 @@ def _wait_many_timeout(ids: list[str], going: list[str], timeout: float) -> Wait
     )
 
 
+@dataclass
+class _Stored:
+    md5: str | None
+    schema: Any
+    validator: Any
+
+
+class _StoredSchemas:
+    """The ``input_schema`` stored with each flow, as this client last read it, by slug."""
+
+    def __init__(self) -> None:
+        self._by_slug: dict[str, _Stored] = {}
+
+    def check(
+        self, slug: str, spec: FlowSpec | None, inputs: Sequence[tuple[str, Any]]
+    ) -> str | None:
+        """Check ``(label, input)`` pairs against the schema last read; return its token.
+
+        The token is the md5 the start statement compares with the stored schema's: ``None``
+        (checked against no schema) for a flow not read yet, which starts at once if the flow
+        has none. Inputs already checked against the same schema of ``spec`` are not checked
+        again.
+
+        Raises:
+            InvalidInput: an input breaks the stored schema.
+        """
+        stored = self._by_slug.get(slug)
+        if stored is None:
+            return None
+        if stored.validator is not None and (spec is None or spec.input_schema != stored.schema):
+            for label, value in inputs:
+                _check_schema(stored.validator, slug, value, label)
+        return stored.md5
+
+    def remember(self, slug: str, rows: list[dict[str, Any]]) -> None:
+        """Remember the ``input_schema`` and ``schema_md5`` of the row a query returned.
+
+        Raises:
+            FlowNotFound: no row (the database has no such flow).
+            DefinitionError: the stored schema is not a valid JSON Schema.
+        """
+        if not rows:
+            raise FlowNotFound(flow_slug=slug)
+        schema = rows[0]["input_schema"]
+        validator = None
+        if schema is not None:
+            from jsonschema import SchemaError
+
+            try:
+                validator = _validator(schema)
+            except SchemaError as exc:
+                raise DefinitionError(
+                    f"the input_schema stored with flow {slug!r} is not a valid JSON Schema: "
+                    f"{exc.message}"
+                ) from None
+        self._by_slug[slug] = _Stored(rows[0]["schema_md5"], schema, validator)
+
+    def start(
+        self,
+        query: str,
+        slug: str,
+        spec: FlowSpec | None,
+        inputs: list[tuple[str, Any]],
+        params: dict[str, Any],
+    ) -> Generator[tuple[str, dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+        """Plan a start: yield ``(query name, parameters)`` to run, get back its rows, and
+        return the row of the start (the sync and async clients only run the queries).
+
+        The inputs are checked against the schema last read and the start statement is given
+        its md5: if the stored schema changed since, it starts nothing and returns the new one,
+        and the inputs are checked again. An input the schema last read refuses is checked
+        again against the schema read afresh before it is refused.
+
+        Raises:
+            InvalidInput: an input breaks the schema stored now.
+            FlowNotFound: the database has no such flow.
+        """
+        key = "run_id" if query == "start_flow" else "run_ids"
+        fresh = False  # whether the schema was read during this start
+        while True:
+            try:
+                token = self.check(slug, spec, inputs)
+            except InvalidInput:
+                if fresh:
+                    raise
+                self.remember(slug, (yield "flow_input_schema", {"flow_slug": slug}))
+                fresh = True
+                continue
+            rows = yield query, {"flow_slug": slug, "schema_md5": token, **params}
+            if rows and rows[0][key] is not None:
+                return rows[0]
+            self.remember(slug, rows)
+            fresh = True
+
+
 def _run_id(value: str | uuid.UUID) -> str:
     try:
         return str(uuid.UUID(str(value)))
@@ -282,6 +395,7 @@ class Client:
     def __init__(self, dsn: str | None = None, *, flows: Iterable[FlowRef] = ()) -> None:
         self.dsn = resolve_dsn(dsn)
         self._flows = _Flows(flows)
+        self._schemas = _StoredSchemas()
         self._conn: psycopg.Connection[Any] | None = None
         self._start_many = ""  # the start_many query this connection's core supports
 
@@ -306,25 +420,38 @@ class Client:
             self._start_many = ""
         return queries.fetch_sync(self._conn, name, params)
 
+    def _start(self, plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]]) -> Any:
+        """Run the queries of a start planned by ``_StoredSchemas.start``; return its row."""
+        rows = None
+        try:
+            while True:
+                name, params = plan.send(rows)
+                rows = self._fetch(name, params)
+        except StopIteration as done:
+            return done.value
+
     def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
         """Start one run; return its id.
 
         Raises:
             InvalidInput: the input is not JSON, nests deeper than ``MAX_INPUT_DEPTH`` (512)
-                levels, or breaks the flow's input_schema.
+                levels, or breaks the flow's input_schema (the stored one, and the file's when
+                ``flow`` is a ``FlowSpec`` or a file).
             FlowNotFound: the database has no such flow.
             RunExists: a run already has this ``run_id``.
         """
         slug, spec = self._flows.resolve(flow)
         check_input(spec, input)
-        params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
+        params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            rows = self._fetch("start_flow", params)
+            row = self._start(
+                self._schemas.start("start_flow", slug, spec, [("input", input)], params)
+            )
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         except RunExists:  # translated from the runs primary key
             raise RunExists(run_id=params["run_id"]) from None
-        return str(rows[0]["run_id"])
+        return str(row["run_id"])
 
     def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
         """Start one run per input in one round trip; return the ids in input order.
@@ -335,18 +462,32 @@ class Client:
             FlowNotFound: the database has no such flow.
         """
         slug, spec = self._flows.resolve(flow)
-        for i, value in enumerate(inputs):
-            check_input(spec, value, f"inputs[{i}]")
+        labelled = [(f"inputs[{i}]", value) for i, value in enumerate(inputs)]
+        for label, value in labelled:
+            check_input(spec, value, label)
         if not inputs:
             return []
         try:
             if not self._start_many:
                 present = self._fetch("has_start_flows")[0]["present"]
                 self._start_many = "start_many" if present else "start_many_081"
-            rows = self._fetch(self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))})
+            params = {"inputs": Jsonb(list(inputs))}
+            row = self._start(self._schemas.start(self._start_many, slug, spec, labelled, params))
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
-        return [str(row["run_id"]) for row in rows]
+        return [str(run_id) for run_id in row["run_ids"]]
+
+    def input_schema(self, flow: FlowRef) -> Any:
+        """Return the input_schema stored with a flow (``None``: it has none).
+
+        Raises:
+            FlowNotFound: the database has no such flow.
+        """
+        slug, _ = self._flows.resolve(flow)
+        rows = self._fetch("flow_input_schema", {"flow_slug": slug})
+        if not rows:
+            raise FlowNotFound(flow_slug=slug)
+        return rows[0]["input_schema"]
 
     def get(self, run_id: str | uuid.UUID) -> Run:
         """Return a run with its step states.
@@ -458,6 +599,7 @@ class AsyncClient:
     def __init__(self, dsn: str | None = None, *, flows: Iterable[FlowRef] = ()) -> None:
         self.dsn = resolve_dsn(dsn)
         self._flows = _Flows(flows)
+        self._schemas = _StoredSchemas()
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._start_many = ""  # the start_many query this connection's core supports
         self._lock = asyncio.Lock()
@@ -484,36 +626,57 @@ class AsyncClient:
                 self._start_many = ""
             return await queries.fetch(self._conn, name, params)
 
+    async def _start(self, plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]]) -> Any:
+        """Run the queries of a start planned by ``_StoredSchemas.start``; return its row."""
+        rows = None
+        try:
+            while True:
+                name, params = plan.send(rows)
+                rows = await self._fetch(name, params)
+        except StopIteration as done:
+            return done.value
+
     async def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
         """Start one run; return its id (see ``Client.start``)."""
         slug, spec = self._flows.resolve(flow)
         check_input(spec, input)
-        params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
+        params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            rows = await self._fetch("start_flow", params)
+            row = await self._start(
+                self._schemas.start("start_flow", slug, spec, [("input", input)], params)
+            )
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         except RunExists:  # translated from the runs primary key
             raise RunExists(run_id=params["run_id"]) from None
-        return str(rows[0]["run_id"])
+        return str(row["run_id"])
 
     async def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
         """Start one run per input in one round trip (see ``Client.start_many``)."""
         slug, spec = self._flows.resolve(flow)
-        for i, value in enumerate(inputs):
-            check_input(spec, value, f"inputs[{i}]")
+        labelled = [(f"inputs[{i}]", value) for i, value in enumerate(inputs)]
+        for label, value in labelled:
+            check_input(spec, value, label)
         if not inputs:
             return []
         try:
             if not self._start_many:
                 present = (await self._fetch("has_start_flows"))[0]["present"]
                 self._start_many = "start_many" if present else "start_many_081"
-            rows = await self._fetch(
-                self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))}
-            )
+            params = {"inputs": Jsonb(list(inputs))}
+            plan = self._schemas.start(self._start_many, slug, spec, labelled, params)
+            row = await self._start(plan)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
-        return [str(row["run_id"]) for row in rows]
+        return [str(run_id) for run_id in row["run_ids"]]
+
+    async def input_schema(self, flow: FlowRef) -> Any:
+        """Return the input_schema stored with a flow (see ``Client.input_schema``)."""
+        slug, _ = self._flows.resolve(flow)
+        rows = await self._fetch("flow_input_schema", {"flow_slug": slug})
+        if not rows:
+            raise FlowNotFound(flow_slug=slug)
+        return rows[0]["input_schema"]
 
     async def get(self, run_id: str | uuid.UUID) -> Run:
         """Return a run with its step states (see ``Client.get``)."""

@@ -7,8 +7,10 @@ order, with named arguments. Every literal, slug and JSON pattern goes through
 :func:`quote_literal`. The same flow and timestamp give the same bytes.
 
 A flow that uses only what pgflow 0.8.1 has compiles to calls 0.8.1 has; the shape guard calls
-``pgflow.assert_flow_shape`` only where it exists, so such a file installs on a 0.8.1 database
-too. Nothing here touches a database.
+``pgflow.assert_flow_shape`` only where it exists, and the last block stores the flow's
+``input_schema`` (or removes a stored one) only where ``pgflow.create_flow`` takes one, so such
+a file installs on a 0.8.1 database too (which then keeps no input_schema: clients starting the
+flow by slug cannot check inputs there). Nothing here touches a database.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pgflow_yaml.validate import ValidationReport, validate_paths
 
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 GUARD_TAG = "pgflow_guard"
+INPUT_SCHEMA_TAG = "pgflow_input_schema"
 _TIMESTAMP = re.compile(r"^[0-9]{14}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -210,16 +213,15 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
     ]
     if flow.description:
         lines += [f"--   {_comment(line)}".rstrip() for line in _LINE_BREAK.split(flow.description)]
-    lines.append(
-        "-- options: " + _option_text([(key.name, flow.option(key.name)) for key in FLOW_OPTIONS])
-    )
+    integers = [(key.name, flow.option(key.name)) for key in FLOW_OPTIONS if key.kind == "integer"]
+    lines.append("-- options: " + _option_text(integers))
     for step in flow.steps:
         own = _option_text([(key.name, step.option(key.name)) for key in STEP_OPTIONS])
         if own:
             lines.append(f"--   step {step.slug}: {own}")
     lines += [
         "-- Option changes are applied (pgflow-yaml core): run against a database holding this",
-        "-- flow with the same shape, this sets its retries, delays and timeouts to the above.",
+        "-- flow with the same shape, this sets its retries, delays, timeouts and input_schema.",
         "-- A different shape (steps, order, types, dependencies, conditions) aborts before",
         "-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).",
     ]
@@ -232,26 +234,67 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def _do_block(name: str, condition: list[str], call: str) -> list[str]:
+    """Return ``do $name$ begin if <condition> then <call> end if; end $name$;``.
+
+    The dollar-quote tag gets a numeric suffix when ``call`` holds it (a slug or a JSON value
+    can), so the block always ends where it should.
+    """
+    tag = name
+    suffix = 0
+    while f"${tag}$" in call:
+        suffix += 1
+        tag = f"{name}_{suffix}"
+    return [f"do ${tag}$", "begin", *condition, call, "  end if;", "end", f"${tag}$;"]
+
+
 def _guard(flow: FlowSpec) -> list[str]:
     call = (
         f"    perform pgflow.assert_flow_shape({quote_literal(flow.slug)}, "
         f"{quote_json(flow_shape(flow))});"
     )
-    tag = GUARD_TAG
-    suffix = 0
-    while f"${tag}$" in call:
-        suffix += 1
-        tag = f"{GUARD_TAG}_{suffix}"
     return [
         "-- Shape guard: fails, listing every difference, when the database holds this flow",
         "-- with another shape (skipped where pgflow.assert_flow_shape does not exist).",
-        f"do ${tag}$",
-        "begin",
-        "  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then",
-        call,
-        "  end if;",
-        "end",
-        f"${tag}$;",
+        *_do_block(
+            GUARD_TAG,
+            ["  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then"],
+            call,
+        ),
+    ]
+
+
+def _input_schema(flow: FlowSpec) -> list[str]:
+    """Return the block that stores the flow's input_schema, or removes a stored one.
+
+    It runs only where ``pgflow.create_flow`` has an ``input_schema`` parameter (the
+    pgflow-yaml core 0.3.0 on), so the file still installs on pgflow 0.8.1.
+    """
+    schema = flow.input_schema
+    value = "null" if schema is None else quote_json(schema)
+    call = (
+        f"    perform pgflow.create_flow(flow_slug => {quote_literal(flow.slug)}, "
+        f"input_schema => {value});"
+    )
+    what = (
+        "-- No input_schema: removes one stored earlier"
+        if schema is None
+        else "-- Input schema: stored with the flow; clients check each run's input against it"
+    )
+    return [
+        what,
+        "-- (skipped where pgflow.create_flow takes no input_schema, as in pgflow 0.8.1).",
+        *_do_block(
+            INPUT_SCHEMA_TAG,
+            [
+                "  if exists (",
+                "    select 1 from pg_catalog.pg_proc as p",
+                "    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'",
+                "      and 'input_schema' = any (p.proargnames)",
+                "  ) then",
+            ],
+            call,
+        ),
     ]
 
 
@@ -260,7 +303,11 @@ def _create_flow(flow: FlowSpec) -> str:
         "pgflow.create_flow",
         [
             ("flow_slug", quote_literal(flow.slug)),
-            *[(_argument(key), str(int(flow.option(key.name)))) for key in FLOW_OPTIONS],
+            *[
+                (_argument(key), str(int(flow.option(key.name))))
+                for key in FLOW_OPTIONS
+                if key.kind == "integer"  # input_schema: in its own block (_input_schema)
+            ],
         ],
     )
 
@@ -305,6 +352,8 @@ def compile_flow(flow: FlowSpec, *, timestamp: str) -> CompiledMigration:
     lines.append("")
     lines.append(_create_flow(flow))
     lines += [_add_step(flow, step) for step in flow.steps]
+    lines.append("")
+    lines += _input_schema(flow)
     return CompiledMigration(
         filename=filename,
         sql="\n".join(lines) + "\n",

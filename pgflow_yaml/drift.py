@@ -9,6 +9,7 @@ are the named queries of ``pgflow_yaml/queries``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +20,13 @@ from psycopg.types.json import Jsonb
 from pgflow_yaml import queries
 from pgflow_yaml.errors import DriftCheckError as DriftCheckError
 from pgflow_yaml.model import FlowSpec
-from pgflow_yaml.options import OPTIONS
+from pgflow_yaml.options import KEY, OPTIONS
 from pgflow_yaml.shape import flow_shape
 
 OPTION_NAMES = {key.shape_key: key.name for key in OPTIONS}
 """The in-place options by their shape key (``maxAttempts``): what the drift check compares."""
 INHERITED = "(inherited)"
+NO_SCHEMA = "(none)"
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,23 @@ class FlowDrift:
         return self.missing or bool(self.differences)
 
 
+def _shown(value: Any, absent: str) -> str:
+    """Return an option's value as a difference line shows it (``absent`` for ``None``)."""
+    if value is None:
+        return absent
+    if isinstance(value, dict | list | bool):  # input_schema: compact JSON, whole
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
 def _options_line(label: str, db: dict[str, Any], file: dict[str, Any]) -> list[str]:
     lines = []
     for key, name in OPTION_NAMES.items():
         db_value, file_value = db.get(key), file.get(key)
         if db_value != file_value:
-            shown_db = INHERITED if db_value is None else db_value
-            shown_file = INHERITED if file_value is None else file_value
-            lines.append(f"{label}: {name} {shown_db} vs {shown_file}")
+            absent = NO_SCHEMA if KEY[name].kind == "json_schema" else INHERITED
+            shown = f"{_shown(db_value, absent)} vs {_shown(file_value, absent)}"
+            lines.append(f"{label}: {name} {shown}")
     return lines
 
 

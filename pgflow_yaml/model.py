@@ -148,15 +148,15 @@ class FlowSpec:
     """A whole flow: its options (defaults resolved) and its steps in list order.
 
     ``options`` holds every flow option (:data:`pgflow_yaml.options.FLOW_OPTIONS`), the ones
-    the file leaves out at their defaults; they can be given as keywords too
-    (``FlowSpec(slug, steps, timeout=30)``).
+    the file leaves out at their defaults (an option without a default, such as
+    ``input_schema``, is left out); they can be given as keywords too
+    (``FlowSpec(slug, steps, timeout=30, input_schema={...})``).
     """
 
     slug: str
     steps: tuple[StepSpec, ...]
     description: str | None
     options: Mapping[str, Any] = field(hash=False)
-    input_schema: dict[str, Any] | None = field(hash=False)
     source_path: str | None = field(compare=False)
     source_sha256: str | None = field(compare=False)
     span: Span | None = field(compare=False)
@@ -168,7 +168,6 @@ class FlowSpec:
         *,
         description: str | None = None,
         options: Mapping[str, Any] | None = None,
-        input_schema: dict[str, Any] | None = None,
         source_path: str | None = None,
         source_sha256: str | None = None,
         span: Span | None = None,
@@ -179,8 +178,11 @@ class FlowSpec:
             "slug": slug,
             "steps": steps,
             "description": description,
-            "options": {key.name: given.get(key.name, key.default) for key in FLOW_OPTIONS},
-            "input_schema": input_schema,
+            "options": {
+                key.name: value
+                for key in FLOW_OPTIONS
+                if (value := given.get(key.name, key.default)) is not None
+            },
             "source_path": source_path,
             "source_sha256": source_sha256,
             "span": span,
@@ -202,6 +204,11 @@ class FlowSpec:
     def timeout(self) -> int:
         """Return the flow's ``timeout``."""
         return int(self.options["timeout"])
+
+    @property
+    def input_schema(self) -> dict[str, Any] | bool | None:
+        """Return the JSON Schema every run's input must satisfy (``None``: none)."""
+        return self.options.get("input_schema")
 
     def option(self, name: str, step: StepSpec | None = None) -> Any:
         """Return the value of option ``name`` for the flow, or for ``step`` after inheritance.

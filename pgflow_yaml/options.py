@@ -295,14 +295,17 @@ KEYS: tuple[Key, ...] = (
     Key(
         "input_schema",
         "json_schema",
-        "file",
+        "option",
         flow=Use(
             "A JSON Schema (2020-12 unless it says otherwise with $schema) that the input of "
-            "every run must satisfy.",
-            "What a run's input must satisfy; 2020-12 unless it names another draft in `$schema`.",
+            "every run must satisfy. Stored with the flow; every client start checks it.",
+            "What a run's input must satisfy, checked at every start (stored with the flow); "
+            "2020-12 unless it names another draft in `$schema`.",
             "JSON Schema (mapping or boolean)",
             {"type": ["object", "boolean"]},
         ),
+        hint="e.g. input_schema: {type: object, required: [order_id]}",
+        sql_argument="input_schema",
     ),
     Key(
         "steps",
@@ -367,7 +370,10 @@ FLOW_KEYS = tuple(key.name for key in KEYS if key.flow is not None)
 STEP_KEYS = tuple(key.name for key in KEYS if key.step is not None)
 INTEGER_KEYS = tuple(key for key in KEYS if key.kind == "integer")
 FLOW_OPTIONS = tuple(key for key in KEYS if key.role == "option" and key.flow is not None)
-"""The flow's in-place options, passed to ``create_flow`` (every step inherits them)."""
+"""The flow's in-place options, passed to ``create_flow`` (steps inherit the integer ones).
+
+``input_schema`` is one: stored with the flow (``flows.opt_input_schema``, where the pgflow-yaml
+core has it) and changed in place, never part of the shape."""
 STEP_OPTIONS = tuple(key for key in KEYS if key.role == "option" and key.step is not None)
 """A step's in-place options, passed to ``add_step`` when the step sets them."""
 OPTIONS = tuple(key for key in KEYS if key.role == "option")

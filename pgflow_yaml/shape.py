@@ -34,8 +34,13 @@ def step_options(step: StepSpec) -> dict[str, Any]:
 
 
 def flow_options(flow: FlowSpec) -> dict[str, Any]:
-    """Return the flow-level options, defaults resolved."""
-    return {key.shape_key: flow.option(key.name) for key in FLOW_OPTIONS}
+    """Return the flow-level options, defaults resolved (``inputSchema`` only when it has one,
+    as the database leaves out a null ``opt_*`` column)."""
+    return {
+        key.shape_key: flow.option(key.name)
+        for key in FLOW_OPTIONS
+        if flow.option(key.name) is not None
+    }
 
 
 def step_shape(step: StepSpec) -> dict[str, Any]:

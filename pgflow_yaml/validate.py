@@ -202,7 +202,6 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
         steps=tuple(steps),
         description=data.get("description"),
         options={key.name: data[key.name] for key in FLOW_OPTIONS if key.name in data},
-        input_schema=data.get("input_schema"),
         source_path=doc.file,
         source_sha256=doc.sha256,
         span=doc.span(()),

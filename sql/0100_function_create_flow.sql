@@ -1,18 +1,23 @@
--- create_flow(flow_slug, max_attempts, base_delay, timeout): create a flow and its pgmq queue
--- (named after the slug), or, when the flow exists, set the options given and keep the others.
--- An omitted option (the default -2147483648 stands for "not given") keeps the flow's value, or
--- on creation takes the default 3 / 5 / 60 (as in pgflow 0.8.1); an explicit null sets the
--- default; a value sets itself. So a bare create_flow(slug) is "get or create".
+-- create_flow(flow_slug, max_attempts, base_delay, timeout, input_schema): create a flow and its
+-- pgmq queue (named after the slug), or, when the flow exists, set the options given and keep
+-- the others. An omitted integer option (the default -2147483648 stands for "not given") keeps
+-- the flow's value, or on creation takes the default 3 / 5 / 60 (as in pgflow 0.8.1); an explicit
+-- null sets the default; a value sets itself. So a bare create_flow(slug) is "get or create".
+-- input_schema is the JSON Schema (object or boolean) clients check each run's input against;
+-- omitted (the default, the JSON string "not given": no schema is a string) it keeps the flow's,
+-- or on creation none; null (SQL or JSON) removes it.
 -- Returns the flow row.
 -- Raises: 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)';
--- slug_is_valid, opt_*_is_* checks; flows_slug_is_unique_ignoring_case.
+-- slug_is_valid, opt_*_is_* checks (opt_input_schema_is_a_schema: not an object or boolean);
+-- flows_slug_is_unique_ignoring_case.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.create_flow(
   flow_slug text,
   max_attempts int default -2147483648,
   base_delay int default -2147483648,
-  timeout int default -2147483648
+  timeout int default -2147483648,
+  input_schema jsonb default '"not given"'::jsonb
 )
 returns pgflow.flows
 language plpgsql
@@ -22,18 +27,24 @@ as $$
 #variable_conflict use_column
 declare
   v_flow pgflow.flows;
+  v_keep_schema boolean := create_flow.input_schema is not distinct from '"not given"'::jsonb;
+  v_schema jsonb := case when v_keep_schema then null
+                         else nullif(create_flow.input_schema, 'null'::jsonb) end;
 begin
   if pgflow.is_valid_slug(create_flow.flow_slug) and length(create_flow.flow_slug) > 47 then
     raise exception 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)',
       create_flow.flow_slug, length(create_flow.flow_slug);
   end if;
 
-  insert into pgflow.flows as f (flow_slug, opt_max_attempts, opt_base_delay, opt_timeout)
+  insert into pgflow.flows as f (
+    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema
+  )
   values (
     create_flow.flow_slug,
     coalesce(nullif(create_flow.max_attempts, -2147483648), 3),
     coalesce(nullif(create_flow.base_delay, -2147483648), 5),
-    coalesce(nullif(create_flow.timeout, -2147483648), 60)
+    coalesce(nullif(create_flow.timeout, -2147483648), 60),
+    v_schema
   )
   on conflict on constraint flows_pkey do update
     set opt_max_attempts = case when create_flow.max_attempts = -2147483648
@@ -41,7 +52,9 @@ begin
         opt_base_delay = case when create_flow.base_delay = -2147483648
           then f.opt_base_delay else excluded.opt_base_delay end,
         opt_timeout = case when create_flow.timeout = -2147483648
-          then f.opt_timeout else excluded.opt_timeout end
+          then f.opt_timeout else excluded.opt_timeout end,
+        opt_input_schema = case when v_keep_schema
+          then f.opt_input_schema else excluded.opt_input_schema end
   returning * into v_flow;
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then

@@ -148,6 +148,24 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def no_input(flow_slug: str, input_schema: Any) -> dict[str, Any]:
+    """Return ``{}``, the input of a run started without ``--input``, if the flow may take it.
+
+    Raises:
+        UsageError: the flow's input_schema requires fields, named with how to pass them.
+    """
+    needed = input_schema.get("required") if isinstance(input_schema, dict) else None
+    if needed:
+        names = [str(name) for name in needed]
+        example = json.dumps({name: "..." for name in names}, ensure_ascii=False)
+        raise UsageError(
+            f"flow {flow_slug!r} needs an input with {', '.join(names)} (its input_schema "
+            f"requires {'it' if len(names) == 1 else 'them'}): pass it with --input '{example}' "
+            "or --input @input.json"
+        )
+    return {}
+
+
 def print_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout (see ``json_text``)."""
     typer.echo(json_text(value))

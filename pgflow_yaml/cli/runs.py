@@ -16,6 +16,7 @@ from pgflow_yaml.cli.common import (
     AsJson,
     Dsn,
     duration,
+    no_input,
     parse_input,
     print_json,
     render_run,
@@ -31,7 +32,12 @@ def start_command(
     flow: Annotated[
         str, typer.Argument(help="Flow slug, or a flow file (its input_schema is checked).")
     ],
-    input: Annotated[str, typer.Option("--input", "-i", help="Run input: JSON, or @file.")] = "{}",
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input", "-i", help="Run input: JSON, or @file [default: {} if the flow needs none]."
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait at most.")] = None,
     dsn: Dsn = None,
@@ -39,13 +45,17 @@ def start_command(
 ) -> None:
     """Start a run of a flow; print its id (with --wait: its final state).
 
+    The input is checked against the flow's input_schema (stored with the flow) first.
+
     Exit status: 0 started (with --wait: completed), 1 the run failed or was cancelled, the
     flow is unknown, the input is invalid or the wait timed out, 2 misuse or no database.
     """
     from pgflow_yaml.client import Client
 
-    value = parse_input(input)
+    value = None if input is None else parse_input(input)
     with Client(dsn) as client:
+        if value is None:
+            value = no_input(flow, client.input_schema(flow))
         run_id = client.start(flow, value)
         if not wait:
             print_json({"run_id": run_id}) if as_json else typer.echo(run_id)

@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 
-from pgflow_yaml.cli.common import parse_input, print_json, render_run, watch, wide_console
+from pgflow_yaml.cli.common import (
+    no_input,
+    parse_input,
+    print_json,
+    render_run,
+    watch,
+    wide_console,
+)
 from pgflow_yaml.errors import UsageError
 
 LogFormat = Annotated[
@@ -89,7 +96,12 @@ def run_worker_command(
 
 def run_command(
     file: Annotated[Path, typer.Argument(help="A flow file.")],
-    input: Annotated[str, typer.Option("--input", "-i", help="Run input: JSON, or @file.")] = "{}",
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input", "-i", help="Run input: JSON, or @file [default: {} if the flow needs none]."
+        ),
+    ] = None,
     dsn: Annotated[
         str | None, typer.Option("--dsn", help="Database URL [default: embedded].")
     ] = None,
@@ -108,13 +120,15 @@ def run_command(
     from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
 
     logs.configure("text", "WARNING")
-    value = parse_input(input)
+    value = None if input is None else parse_input(input)
     console = wide_console(stderr=True)
     try:
         url = db.resolve_dsn(dsn)
         with db.translated(), db.connect(url, autocommit=True) as conn:
             core.install(conn)
         flows, handlers = prepare([file], url, apply=True)
+        if value is None:
+            value = no_input(flows[0].slug, flows[0].input_schema)
         thread = WorkerThread(
             make_worker(url, handlers, flows, concurrency=concurrency, grace_period=2)
         )

@@ -1,19 +1,60 @@
 -- Queries the client and the run-control CLI run.
 
 -- name: start_flow
--- Start one run of a flow; return its id.
-select run_id from pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, %(run_id)s::uuid);
+-- Start one run, unless the flow's input_schema is no longer the one the input was checked against.
+-- schema_md5 is the md5 of the text of that schema (null: none). No row: no such flow. A null
+-- run_id: nothing started, and input_schema, schema_md5 are the flow's now (null when it has
+-- none, as on pgflow 0.8.1, whose flows table has no opt_input_schema). The start is a subplan
+-- of the case, run only when the md5 matches.
+select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
+         (select r.run_id from pgflow.start_flow(s.flow_slug, %(input)s::jsonb, %(run_id)s::uuid) as r)
+       end as run_id,
+       s.input_schema, m.schema_md5
+from (
+  select f.flow_slug, nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
+  from pgflow.flows as f
+  where f.flow_slug = %(flow_slug)s
+) as s
+cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
 
 -- name: start_many
--- Start one run per element of a JSON array of inputs, set-based in one call; return the ids in order.
-select run_id from pgflow.start_flows(%(flow_slug)s, %(inputs)s::jsonb);
+-- Start one run per input, set-based (start_flows), unless the input_schema changed (as start_flow).
+-- run_ids holds the ids in input order, or is null when nothing started.
+select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
+         (select array_agg(r.run_id order by r.ordinality)
+          from pgflow.start_flows(s.flow_slug, %(inputs)s::jsonb) with ordinality as r)
+       end as run_ids,
+       s.input_schema, m.schema_md5
+from (
+  select f.flow_slug, nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
+  from pgflow.flows as f
+  where f.flow_slug = %(flow_slug)s
+) as s
+cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
 
 -- name: start_many_081
 -- start_many on a core without start_flows (pgflow 0.8.1): one start_flow per input, one round trip.
-select r.run_id
-from jsonb_array_elements(%(inputs)s::jsonb) with ordinality as e(input, ord)
-cross join lateral pgflow.start_flow(%(flow_slug)s, e.input) as r
-order by e.ord;
+select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
+         (select array_agg(r.run_id order by e.ord)
+          from jsonb_array_elements(%(inputs)s::jsonb) with ordinality as e (input, ord)
+          cross join lateral pgflow.start_flow(s.flow_slug, e.input) as r)
+       end as run_ids,
+       s.input_schema, m.schema_md5
+from (
+  select f.flow_slug, nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
+  from pgflow.flows as f
+  where f.flow_slug = %(flow_slug)s
+) as s
+cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
+
+-- name: flow_input_schema
+-- Return the input_schema stored with a flow and its md5 (null: none, or no such column). No row: no flow.
+select s.input_schema, md5(s.input_schema::text) as schema_md5
+from (
+  select nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
+  from pgflow.flows as f
+  where f.flow_slug = %(flow_slug)s
+) as s;
 
 -- name: has_start_flows
 -- Tell whether the core has the set-based start_flows (pgflow-yaml 0.2.0 and later).

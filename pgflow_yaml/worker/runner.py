@@ -215,6 +215,19 @@ def decode_input(text: str | None) -> Any:
         raise InputNotDecodable(f"task input could not be decoded: {exc}") from None
 
 
+_JSON_INSTEAD = {
+    "datetime": "a string: value.isoformat()",
+    "date": "a string: value.isoformat()",
+    "time": "a string: value.isoformat()",
+    "set": "a list: sorted(value) or list(value)",
+    "frozenset": "a list: sorted(value) or list(value)",
+    "Decimal": "a string or a float: str(value)",
+    "UUID": "a string: str(value)",
+    "bytes": "a string: value.decode() or base64",
+}
+"""What a handler can return instead of a common value that is not JSON, by type name."""
+
+
 def check_json(value: Any, where: str = "output", max_depth: int | None = None) -> None:
     """Check that ``value`` is plain JSON data (dict with str keys, list, str, finite number, ...).
 
@@ -254,7 +267,11 @@ def check_json(value: Any, where: str = "output", max_depth: int | None = None) 
                     )
                 stack.append((v, f"{path}[{k!r}]", depth + 1))
             continue
-        raise OutputNotJson(f"{path} is of type {type(item).__name__}, which is not JSON")
+        kind = type(item).__name__
+        hint = _JSON_INSTEAD.get(kind)
+        raise OutputNotJson(
+            f"{path} is of type {kind}, which is not JSON" + (f" (use {hint})" if hint else "")
+        )
 
 
 def serialize_output(value: Any, step_slug: str) -> str:
@@ -262,13 +279,18 @@ def serialize_output(value: Any, step_slug: str) -> str:
 
     Raises:
         OutputNotJson: the value is not JSON; the message names the type and the step.
+        NestedTooDeep: the value nests too deeply for Python's json to write it.
     """
     try:
         check_json(value)
     except OutputNotJson as exc:
         message = f"step {step_slug!r} returned a value that is not JSON: {exc}"
         raise OutputNotJson(message) from None
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except RecursionError:
+        message = f"step {step_slug!r} returned a value nested too deeply to write as JSON"
+        raise NestedTooDeep(message) from None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -278,9 +300,15 @@ def serialize_output(value: Any, step_slug: str) -> str:
 
 
 def describe_failure(exc: BaseException) -> Failure:
-    """Turn a handler's exception into the failure recorded on its task."""
-    if isinstance(exc, TaskTimeout | OutputNotJson):
+    """Turn a handler's exception into the failure recorded on its task.
+
+    A timeout may pass on another attempt, so it is retried; an output that is not JSON (or
+    nests too deeply) comes back the same on every attempt, so it fails the task at once.
+    """
+    if isinstance(exc, TaskTimeout):
         return Failure(str(exc), type(exc).__name__, None, retryable=True)
+    if isinstance(exc, OutputNotJson):  # NestedTooDeep too: deterministic, never retried
+        return Failure(str(exc), type(exc).__name__, None, retryable=False)
     retryable = not isinstance(exc, NonRetryable) and not getattr(exc, "non_retryable", False)
     text = str(exc)
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -32,3 +32,11 @@ drop policy if exists workers_own_rows on pgflow.workers;
 create policy workers_own_rows on pgflow.workers
   using (registered_by = session_user)
   with check (registered_by = session_user);
+
+-- Inputs checked wherever a run starts (issue 11): a flow's input_schema is stored with it, so
+-- that every client starting it by slug checks the input (PostgreSQL has no JSON Schema
+-- validator: the core only stores it). create_flow takes it as a new last argument.
+alter table pgflow.flows add column if not exists opt_input_schema jsonb;
+alter table pgflow.flows add constraint opt_input_schema_is_a_schema
+  check (jsonb_typeof(opt_input_schema) in ('object', 'boolean'));
+drop function if exists pgflow.create_flow(text, int, int, int);

@@ -98,3 +98,23 @@ def test_flow_with_conditions_is_refused_by_081(ref: psycopg.Connection[Any]) ->
         ref.execute(migration.sql)
     row = ref.execute("select count(*) from pgflow.flows where flow_slug = 'order_pipeline'")
     assert row.fetchone() == (0,)
+
+
+def test_a_flow_with_an_input_schema_installs_on_081_which_keeps_none(
+    ref: psycopg.Connection[Any], ref_dsn: str
+) -> None:
+    from pgflow_yaml.client import Client
+
+    spec = flow("with_schema", {"slug": "a"}, input_schema={"type": "object", "required": ["x"]})
+    migration = compile_flow(spec, timestamp=TIMESTAMP)
+    assert migration.extensions == ()
+    assert "installs on pgflow 0.8.1 too" in migration.sql
+    ref.execute(migration.sql)
+    ref.execute(migration.sql)
+    assert [r for r in definition_rows(ref)["flows"] if r[0] == "with_schema"] == [
+        ("with_schema", 3, 1, 60)
+    ]
+    with Client(ref_dsn) as client:  # nothing stored to check against: the start goes through
+        assert client.input_schema("with_schema") is None
+        run_id = client.start("with_schema", {})
+        assert client.start_many("with_schema", [{}, {"x": 1}])[0] != run_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import pytest
 
 from pgflow_yaml.client import Client
 
@@ -61,6 +62,40 @@ def test_a_non_json_output_fails_the_task_naming_the_type_and_step(
     assert task["error_type"] == "OutputNotJson"
     assert "step 'not_json'" in task["error_message"]
     assert "of type set" in task["error_message"]
+
+
+@pytest.mark.parametrize(
+    ("pick", "step", "message"),
+    [
+        (
+            "datetime",
+            "when",
+            "step 'when' returned a value that is not JSON: output['at'] is of type datetime,"
+            " which is not JSON (use a string: value.isoformat())",
+        ),
+        (
+            "set",
+            "tags",
+            "step 'tags' returned a value that is not JSON: output is of type set, which is not"
+            " JSON (use a list: sorted(value) or list(value))",
+        ),
+    ],
+)
+def test_a_datetime_or_a_set_output_fails_its_task_after_one_attempt(
+    start_worker: StartWorker, client: Client, dsn: str, pick: str, step: str, message: str
+) -> None:
+    worker = start_worker(extra=("--flow", "e2e_not_json"))
+    run = client.wait(client.start("e2e_not_json", {"pick": pick}), 30)
+    assert run.status == "failed"
+    task = task_rows(dsn, run.run_id)[step]
+    assert (task["status"], task["attempts_count"], task["error_type"]) == (
+        "failed",
+        1,  # of max_attempts 3: the same value would come back on every attempt
+        "OutputNotJson",
+    )
+    assert task["error_message"] == message
+    (failed,) = worker.events("task_failed")
+    assert (failed["step_slug"], failed["retryable"], failed["error"]) == (step, False, message)
 
 
 def test_falsy_outputs_are_stored_faithfully(

@@ -83,12 +83,21 @@ def test_every_option_has_its_opt_column() -> None:
     """pgflow._shape_options reads options back from the opt_<name> columns."""
     flows = (SQL / "0050_table_flows.sql").read_text(encoding="utf-8")
     steps = (SQL / "0051_table_steps.sql").read_text(encoding="utf-8")
-    assert [k.name for k in FLOW_OPTIONS if f"  opt_{k.name} int" not in flows] == []
-    assert [k.name for k in STEP_OPTIONS if f"  opt_{k.name} int" not in steps] == []
+    column = {"integer": "int", "json_schema": "jsonb"}
+    missing = [k.name for k in OPTIONS if f"  opt_{k.name} {column[k.kind]}" not in flows + steps]
+    assert missing == []
 
 
 def test_every_option_is_an_integer_with_bounds_a_hint_and_a_default() -> None:
     for key in OPTIONS:
+        if key.kind == "json_schema":  # input_schema: stored and changed in place, no default
+            assert (key.name, key.flow is not None, key.step, key.default) == (
+                "input_schema",
+                True,
+                None,
+                None,
+            )
+            continue
         assert (key.kind, key.minimum is not None, bool(key.hint)) == ("integer", True, True)
         assert key.default is not None, key.name
         assert not (key.inherits and key.flow is None), key.name

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -144,6 +146,44 @@ def test_non_json_output_fails_the_task_naming_the_type() -> None:
     assert "of type set" in failure.message
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"at": datetime(2026, 1, 2, 3, 4, 5)},
+            "step 'step' returned a value that is not JSON: output['at'] is of type datetime,"
+            " which is not JSON (use a string: value.isoformat())",
+        ),
+        (
+            {3, 1},
+            "step 'step' returned a value that is not JSON: output is of type set, which is not"
+            " JSON (use a list: sorted(value) or list(value))",
+        ),
+        (
+            [Decimal("1.5")],
+            "step 'step' returned a value that is not JSON: output[0] is of type Decimal, which"
+            " is not JSON (use a string or a float: str(value))",
+        ),
+    ],
+)
+def test_a_non_json_output_is_not_retryable(value: Any, message: str) -> None:
+    """The same handler returns the same kind of value on every attempt: retrying is useless."""
+    failure = run(lambda data: value, make_task()).failure
+    assert (failure.type, failure.message, failure.retryable) == ("OutputNotJson", message, False)
+
+
+def test_an_output_too_deep_to_write_as_json_is_not_retryable() -> None:
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    failure = run(lambda data: deep, make_task()).failure
+    assert (failure.type, failure.message, failure.retryable) == (
+        "NestedTooDeep",
+        "step 'step' returned a value nested too deeply to write as JSON",
+        False,
+    )
+
+
 def test_async_handler_past_its_timeout_is_cancelled() -> None:
     cancelled = threading.Event()
 
@@ -155,7 +195,7 @@ def test_async_handler_past_its_timeout_is_cancelled() -> None:
             raise
 
     failure = run(handler, make_task(timeout=0.05)).failure
-    assert failure.type == "TaskTimeout"
+    assert (failure.type, failure.retryable) == ("TaskTimeout", True)  # may pass next time
     assert "timed out after 0.05s" in failure.message and "cancelled" in failure.message
     assert cancelled.is_set()
 

@@ -3,7 +3,7 @@
 -- flow many_steps: 200 steps
 -- options: max_attempts 3, base_delay 1, timeout 60
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays and timeouts to the above.
+-- flow with the same shape, this sets its retries, delays, timeouts and input_schema.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
@@ -220,3 +220,17 @@ select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_196', deps_
 select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_197', deps_slugs => array['step_196', 'step_190', 'step_166']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_198', deps_slugs => array['step_197', 'step_191', 'step_167']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_199', deps_slugs => array['step_198', 'step_192', 'step_168']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+
+-- No input_schema: removes one stored earlier
+-- (skipped where pgflow.create_flow takes no input_schema, as in pgflow 0.8.1).
+do $pgflow_input_schema$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'
+      and 'input_schema' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'many_steps', input_schema => null);
+  end if;
+end
+$pgflow_input_schema$;

@@ -5,7 +5,7 @@
 -- options: max_attempts 3, base_delay 1, timeout 60
 --   step charge: max_attempts 5, timeout 30
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays and timeouts to the above.
+-- flow with the same shape, this sets its retries, delays, timeouts and input_schema.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Needs the pgflow-yaml core (not in pgflow 0.8.1):
@@ -17,7 +17,7 @@
 do $pgflow_guard$
 begin
   if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
-    perform pgflow.assert_flow_shape('order_pipeline', '{"steps":[{"slug":"check","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"charge","stepType":"single","dependencies":["check"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"maxAttempts":5,"timeout":30}},{"slug":"ship_item","stepType":"map","dependencies":["check"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"receipt","stepType":"single","dependencies":["charge","ship_item"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":true,"value":{"charge":{"paid":true}}},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60}}'::jsonb);
+    perform pgflow.assert_flow_shape('order_pipeline', '{"steps":[{"slug":"check","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"charge","stepType":"single","dependencies":["check"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"maxAttempts":5,"timeout":30}},{"slug":"ship_item","stepType":"map","dependencies":["check"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"receipt","stepType":"single","dependencies":["charge","ship_item"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":true,"value":{"charge":{"paid":true}}},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60,"inputSchema":{"type":"object","required":["order_id","items"],"properties":{"order_id":{"type":"string"},"items":{"type":"array","items":{"type":"object"}}}}}}'::jsonb);
   end if;
 end
 $pgflow_guard$;
@@ -27,3 +27,17 @@ select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'check', max_
 select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'charge', deps_slugs => array['check']::text[], max_attempts => 5, base_delay => null, timeout => 30, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'ship_item', deps_slugs => array['check']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'map');
 select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'receipt', deps_slugs => array['charge', 'ship_item']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => '{"charge":{"paid":true}}'::jsonb, when_unmet => 'skip');
+
+-- Input schema: stored with the flow; clients check each run's input against it
+-- (skipped where pgflow.create_flow takes no input_schema, as in pgflow 0.8.1).
+do $pgflow_input_schema$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'
+      and 'input_schema' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'order_pipeline', input_schema => '{"type":"object","required":["order_id","items"],"properties":{"order_id":{"type":"string"},"items":{"type":"array","items":{"type":"object"}}}}'::jsonb);
+  end if;
+end
+$pgflow_input_schema$;

@@ -5,7 +5,7 @@
 --   a new line and ünïcödé ✓ 🚀
 -- options: max_attempts 2, base_delay 1, timeout 60
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays and timeouts to the above.
+-- flow with the same shape, this sets its retries, delays, timeouts and input_schema.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Needs the pgflow-yaml core (not in pgflow 0.8.1):
@@ -26,3 +26,17 @@ $pgflow_guard_1$;
 select pgflow.create_flow(flow_slug => 'tricky_text', max_attempts => 2, base_delay => 1, timeout => 60);
 select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'start', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'gate', deps_slugs => array['start']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => E'{"start":{"it''s":"O''Reilly \\\\ backslash","日本語":["✓","é","tab\\there"],"$$":"$pgflow_guard$ not a delimiter"}}'::jsonb, forbidden_input_pattern => '{"start":{"note":"''; drop table pgflow.flows; --"}}'::jsonb, when_unmet => 'skip-cascade', when_exhausted => 'skip');
+
+-- No input_schema: removes one stored earlier
+-- (skipped where pgflow.create_flow takes no input_schema, as in pgflow 0.8.1).
+do $pgflow_input_schema$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'
+      and 'input_schema' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'tricky_text', input_schema => null);
+  end if;
+end
+$pgflow_input_schema$;

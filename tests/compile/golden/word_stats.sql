@@ -4,7 +4,7 @@
 --   Count the words of every document, then total them.
 -- options: max_attempts 3, base_delay 1, timeout 30
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays and timeouts to the above.
+-- flow with the same shape, this sets its retries, delays, timeouts and input_schema.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
@@ -23,3 +23,17 @@ $pgflow_guard$;
 select pgflow.create_flow(flow_slug => 'word_stats', max_attempts => 3, base_delay => 1, timeout => 30);
 select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'count', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'map');
 select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'total', deps_slugs => array['count']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+
+-- No input_schema: removes one stored earlier
+-- (skipped where pgflow.create_flow takes no input_schema, as in pgflow 0.8.1).
+do $pgflow_input_schema$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'
+      and 'input_schema' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'word_stats', input_schema => null);
+  end if;
+end
+$pgflow_input_schema$;

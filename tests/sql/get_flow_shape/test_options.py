@@ -21,14 +21,15 @@ def test_shape_options_of_a_row_without_options_is_empty(conn: Conn) -> None:
 
 
 def test_stored_options_carry_the_registry_shape_keys(conn: Conn) -> None:
-    conn.execute("select pgflow.create_flow('f', 4, 2, 30)")
+    conn.execute("""select pgflow.create_flow('f', 4, 2, 30, '{"type": "object"}')""")
     step_values = ", ".join(f"{key.sql_argument} => {i + 5}" for i, key in enumerate(STEP_OPTIONS))
     conn.execute(f"select pgflow.add_step('f', 'a', {step_values})")
     conn.execute("select pgflow.add_step('f', 'b')")
     (row,) = rows(conn, "select pgflow._get_flow_shape('f') as shape")
     shape = row["shape"]
     assert shape["options"] == {
-        key.shape_key: value for key, value in zip(FLOW_OPTIONS, (4, 2, 30), strict=True)
+        key.shape_key: value
+        for key, value in zip(FLOW_OPTIONS, (4, 2, 30, {"type": "object"}), strict=True)
     }
     assert shape["steps"][0]["options"] == {k.shape_key: i + 5 for i, k in enumerate(STEP_OPTIONS)}
     assert shape["steps"][1]["options"] == {}
