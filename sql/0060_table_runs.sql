@@ -31,3 +31,7 @@ create table if not exists pgflow.runs (
 
 create index if not exists idx_runs_flow_slug on pgflow.runs (flow_slug);
 create index if not exists idx_runs_status on pgflow.runs (status);
+-- The runs list of `pgflow ui` pages by keyset on (started_at, run_id), all runs or one flow's.
+create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at, run_id);
+create index if not exists idx_runs_flow_slug_started_at_run_id
+  on pgflow.runs (flow_slug, started_at, run_id);

@@ -32,3 +32,10 @@ drop policy if exists workers_own_rows on pgflow.workers;
 create policy workers_own_rows on pgflow.workers
   using (registered_by = session_user)
   with check (registered_by = session_user);
+
+-- The dashboard (issue 15): the runs list pages by keyset on (started_at, run_id), all runs or
+-- one flow's; pgflow._notify_run_change and its triggers (re-applied with the function files)
+-- tell `pgflow ui` which runs changed.
+create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at, run_id);
+create index if not exists idx_runs_flow_slug_started_at_run_id
+  on pgflow.runs (flow_slug, started_at, run_id);
