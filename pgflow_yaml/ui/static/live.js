@@ -31,8 +31,10 @@
       var status = msg.steps[slug];
       document.querySelectorAll("svg.dag g.step").forEach(function (g) {
         if (g.getAttribute("data-step") !== slug) { return; }
+        var was = (g.getAttribute("class") || "").match(/\bst-([a-z]+)/);
+        if (was && was[1] === status) { return; }
+        changed = true;
         var cls = (g.getAttribute("class") || "").replace(/\bst-[a-z]+/g, "").replace(/\s+/g, " ").trim();
-        if (g.getAttribute("class") !== cls + " st-" + status) { changed = true; }
         g.setAttribute("class", cls + " st-" + status);
         var sub = g.querySelector("text.sub"); if (sub) { sub.textContent = status; }
       });
