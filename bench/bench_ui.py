@@ -85,38 +85,41 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--dsn")
     args = parser.parse_args()
-    with scratch_database(server_url(args.dsn), "ui") as url:
-        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-            core.install(conn)
-            for slug in ("bench_a", "bench_b"):
-                conn.execute("select pgflow.create_flow(%s)", [slug])
-                conn.execute("select pgflow.add_step(%s, 'only')", [slug])
-            began = time.perf_counter()
-            conn.execute(FILL, {"runs": args.runs})
-            fill = time.perf_counter() - began
-            began = time.perf_counter()
-            conn.execute("vacuum analyze pgflow.runs")
-            analyze = time.perf_counter() - began
-            print(
-                f"filled {args.runs:,} runs in {fill:.1f} s (one INSERT), vacuum analyze {analyze:.1f} s"
-            )
-            page_1000_row = 999 * PAGE_SIZE
-            prefix = str(conn.execute("select run_id from pgflow.runs limit 1").fetchone()[0])[:6]  # type: ignore[index]
-            cases = [
-                ("all runs", RunFilter(), True),
-                ("flow bench_a", RunFilter(flow_slug="bench_a"), True),
-                ("status completed", RunFilter(status="completed"), True),
-                ("status failed", RunFilter(status="failed"), True),
-                ("run id prefix", RunFilter(run_id=prefix), False),
-            ]
-            print(f"{'filter':<18} {'first page':>11} {'page 1,000':>11} {'ratio':>6}")
-            for label, where, deep in cases:
-                first = median_ms(conn, where)
-                if deep:
-                    far = median_ms(conn, cursor_at(conn, where, page_1000_row))
-                    print(f"{label:<18} {first:>8.2f} ms {far:>8.2f} ms {far / first:>6.2f}")
-                else:
-                    print(f"{label:<18} {first:>8.2f} ms {'':>11} {'':>6}")
+    with (
+        scratch_database(server_url(args.dsn), "ui") as url,
+        psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn,
+    ):
+        core.install(conn)
+        for slug in ("bench_a", "bench_b"):
+            conn.execute("select pgflow.create_flow(%s)", [slug])
+            conn.execute("select pgflow.add_step(%s, 'only')", [slug])
+        began = time.perf_counter()
+        conn.execute(FILL, {"runs": args.runs})
+        fill = time.perf_counter() - began
+        began = time.perf_counter()
+        conn.execute("vacuum analyze pgflow.runs")
+        analyze = time.perf_counter() - began
+        print(
+            f"filled {args.runs:,} runs in {fill:.1f} s (one INSERT),"
+            f" vacuum analyze {analyze:.1f} s"
+        )
+        page_1000_row = 999 * PAGE_SIZE
+        prefix = str(conn.execute("select run_id from pgflow.runs limit 1").fetchone()[0])[:6]  # type: ignore[index]
+        cases = [
+            ("all runs", RunFilter(), True),
+            ("flow bench_a", RunFilter(flow_slug="bench_a"), True),
+            ("status completed", RunFilter(status="completed"), True),
+            ("status failed", RunFilter(status="failed"), True),
+            ("run id prefix", RunFilter(run_id=prefix), False),
+        ]
+        print(f"{'filter':<18} {'first page':>11} {'page 1,000':>11} {'ratio':>6}")
+        for label, where, deep in cases:
+            first = median_ms(conn, where)
+            if deep:
+                far = median_ms(conn, cursor_at(conn, where, page_1000_row))
+                print(f"{label:<18} {first:>8.2f} ms {far:>8.2f} ms {far / first:>6.2f}")
+            else:
+                print(f"{label:<18} {first:>8.2f} ms {'':>11} {'':>6}")
 
 
 if __name__ == "__main__":

@@ -98,3 +98,19 @@ where run_id = any(%(run_ids)s::uuid[]);
 -- name: listen_runs
 -- Listen for the run and step changes that pgflow._notify_run_change sends.
 listen pgflow_runs;
+
+-- name: ui_ready_tasks
+-- Queued tasks (retry delays included) and the age of the oldest, by flow and step (for /metrics).
+select flow_slug, step_slug, count(*) as tasks,
+       extract(epoch from now() - min(queued_at))::float8 as oldest_seconds
+from pgflow.step_tasks
+where status = 'queued'
+group by flow_slug, step_slug;
+
+-- name: ui_live_workers
+-- Live workers by queue_name (for /metrics): not stopped, heard from within live_seconds.
+select queue_name, count(*) as live
+from pgflow.workers
+where stopped_at is null
+  and last_heartbeat_at > now() - make_interval(secs => %(live_seconds)s::float8)
+group by queue_name;

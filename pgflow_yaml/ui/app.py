@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import uuid
@@ -280,6 +281,23 @@ class Dashboard:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus gauges read from the database (see docs/observability.md)."""
+        if importlib.util.find_spec("prometheus_client") is None:
+            return PlainTextResponse("metrics need prometheus_client", 404)
+        from pgflow_yaml.metrics import database_metrics
+
+        ready = await self.db.fetch("ui_ready_tasks")
+        runs = await self.db.fetch("ui_flow_counts")
+        try:
+            live = await self.db.fetch("ui_live_workers", {"live_seconds": data.LIVE_SECONDS})
+        except PgflowError:  # a role that may not read pgflow.workers
+            live = []
+        return Response(
+            database_metrics(ready, runs, live),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
     # -- sign-in and actions -----------------------------------------------------------------
     async def _form(self, request: Request) -> dict[str, str]:
         body = (await request.body()).decode("utf-8", "replace")
@@ -446,6 +464,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/flows/{flow_slug:str}/start", board.start, methods=["GET", "POST"]),
         Route("/workers", board.workers),
         Route("/events", board.events),
+        Route("/metrics", board.metrics),
         Route("/login", board.login, methods=["GET", "POST"]),
         Route("/logout", board.logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pgflow_yaml import redaction
+from pgflow_yaml import metrics, redaction
 from pgflow_yaml.worker.errors import (
     CoreMissing,
     DatabaseError,
@@ -575,6 +575,7 @@ class Worker:
         fields = _task_fields(task)
         handler = self.handlers.get((task.flow_slug, task.step_slug))
         log.info("task started", extra={"action": "task_started", **fields})
+        metrics.task_started(task)
         if handler is None:
             failure = Failure(
                 f"this worker has no handler for step {task.step_slug!r} of flow "
@@ -608,6 +609,7 @@ class Worker:
                     "retryable": outcome.failure.retryable,
                 },
             )
+        metrics.task_finished(outcome)
         self.reporter.add(outcome)
 
     def _context(self, task: Task) -> Context:

@@ -39,3 +39,5 @@ create policy workers_own_rows on pgflow.workers
 create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at, run_id);
 create index if not exists idx_runs_flow_slug_started_at_run_id
   on pgflow.runs (flow_slug, started_at, run_id);
+create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug, step_slug, queued_at)
+  where status = 'queued';
