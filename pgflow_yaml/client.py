@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pgflow_yaml import queries
+from pgflow_yaml import queries, tracing
 from pgflow_yaml.db import connect_error, resolve_dsn
 from pgflow_yaml.errors import (
     DefinitionError,
@@ -229,6 +229,14 @@ def _run_id(value: str | uuid.UUID) -> str:
         raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
 
 
+def _start_query(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Return the start query: with the caller's trace context when there is one (otel extra)."""
+    trace = tracing.current_context()
+    if trace is None:
+        return "start_flow", params
+    return "start_flow_traced", params | {"trace_context": Jsonb(trace)}
+
+
 class Client:
     """Start and control runs (synchronous); see the module docstring for an example."""
 
@@ -271,7 +279,7 @@ class Client:
         check_input(spec, input)
         params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            rows = self._fetch("start_flow", params)
+            rows = self._fetch(*_start_query(params))
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return str(rows[0]["run_id"])
@@ -411,7 +419,7 @@ class AsyncClient:
         check_input(spec, input)
         params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            rows = await self._fetch("start_flow", params)
+            rows = await self._fetch(*_start_query(params))
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return str(rows[0]["run_id"])

@@ -15,6 +15,7 @@ create table if not exists pgflow.runs (
   completed_at timestamptz,
   failed_at timestamptz,
   cancelled_at timestamptz,
+  trace_context jsonb,
   constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (

@@ -41,3 +41,7 @@ create index if not exists idx_runs_flow_slug_started_at_run_id
   on pgflow.runs (flow_slug, started_at, run_id);
 create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug, step_slug, queued_at)
   where status = 'queued';
+
+-- Tracing (issue 15): the W3C trace context of the code that started a run
+-- (pgflow.set_run_trace_context), read by the worker (pgflow.run_trace_contexts).
+alter table pgflow.runs add column if not exists trace_context jsonb;
