@@ -31,7 +31,7 @@ def current_context() -> dict[str, str] | None:
     """Return the W3C carrier (``traceparent``, ``tracestate``) of the current span, if any."""
     if not AVAILABLE:
         return None
-    from opentelemetry import propagate, trace
+    from opentelemetry import propagate, trace  # type: ignore[attr-defined,unused-ignore]
 
     if not trace.get_current_span().get_span_context().is_valid:
         return None
@@ -44,7 +44,7 @@ def enabled() -> bool:
     """Tell whether the worker should trace: OpenTelemetry with a tracer provider set."""
     if not AVAILABLE:
         return False
-    from opentelemetry import trace
+    from opentelemetry import trace  # type: ignore[attr-defined,unused-ignore]
 
     provider = trace.get_tracer_provider()
     return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
@@ -71,7 +71,11 @@ def start_task(task: Task) -> Any:
     """Open the span of a task attempt and make it current; return what ``end_task`` needs."""
     if not enabled():
         return None
-    from opentelemetry import context, propagate, trace
+    from opentelemetry import (  # type: ignore[attr-defined,unused-ignore]
+        context,
+        propagate,
+        trace,
+    )
 
     parent = propagate.extract(_contexts.get(task.run_id) or {})
     span = trace.get_tracer(TRACER_NAME).start_span(
@@ -94,7 +98,7 @@ def end_task(started: Any, outcome: Outcome) -> None:
     """Record the outcome on the task's span and close it."""
     if started is None:
         return
-    from opentelemetry import context, trace
+    from opentelemetry import context, trace  # type: ignore[attr-defined,unused-ignore]
 
     span, token = started
     failure = outcome.failure

@@ -13,15 +13,15 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="the OpenTelemetry SDK is not installed")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from pgflow_yaml.client import Client  # noqa: E402
-from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare  # noqa: E402
+from pgflow_yaml.client import Client
+from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
 
 FLOW = Path(__file__).resolve().parent / "traced_flow.yaml"
 EXPORTER = InMemorySpanExporter()
