@@ -31,7 +31,7 @@ def ui_command(
         typer.Option(
             "--token-file",
             help="File holding the actions token, created (mode 0600) at first start"
-            " [default: .pgflow/ui-token].",
+            " (default: .pgflow/ui-token).",
         ),
     ] = None,
 ) -> None:

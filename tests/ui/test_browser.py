@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -216,6 +217,14 @@ def test_cancel_fails_without_the_token_and_works_with_it(
     assert re.search(
         rf"ui cancel run {runs.running} from 127\.0\.0\.1: now cancelled", _log(server)
     )
+
+
+def test_the_command_prints_its_url_and_where_the_token_is(server: UiServer) -> None:
+    assert _log(server).splitlines()[:2] == [
+        f"actions on: the token is in {server.token_file} (new)",
+        f"pgflow ui on {server.url}/ (Ctrl-C stops it)",
+    ]
+    assert stat.S_IMODE(server.token_file.stat().st_mode) == 0o600
 
 
 def _log(server: UiServer) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from tests.ui.conftest import Runs
 from tests.ui.helpers import XSS, Driver
@@ -111,3 +113,15 @@ def test_pages_send_a_content_security_policy(web: TestClient, runs: Runs) -> No
 
 def test_events_refuse_an_unknown_topic(web: TestClient) -> None:
     assert web.get("/events", params={"topic": "everything"}).status_code == 400
+
+
+def test_a_missing_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pgflow_yaml import ui
+    from pgflow_yaml.cli import app
+
+    monkeypatch.setattr(ui, "EXTRA_MODULES", ("starlette", "no_such_module_of_the_extra"))
+    result = CliRunner().invoke(app, ["ui"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: pgflow ui needs no_such_module_of_the_extra: pip install 'pgflow-yaml[ui]'"
+    )
