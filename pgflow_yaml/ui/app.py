@@ -40,7 +40,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pgflow_yaml.client import AsyncClient, check_input
-from pgflow_yaml.errors import InvalidInput, PgflowError, RunError
+from pgflow_yaml.errors import InvalidInput, PgflowError, RunError, one_line
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.ui import data, pictures
 from pgflow_yaml.ui.auth import COOKIE, Keys
@@ -469,6 +469,18 @@ def create_app(settings: Settings) -> Starlette:
         Route("/logout", board.logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_Headers)], lifespan=lifespan)
+
+    async def database_problem(request: Request, exc: Exception) -> Response:
+        log.warning("ui: %s", exc, extra={"action": "ui_database_error"})
+        return board.render(
+            request, "error.html", 503, title="Database problem", message=one_line(str(exc))
+        )
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(_Headers)],
+        lifespan=lifespan,
+        exception_handlers={PgflowError: database_problem},
+    )
     app.state.dashboard = board
     return app

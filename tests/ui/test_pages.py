@@ -6,6 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from pgflow_yaml.ui.app import Settings, create_app
 from tests.ui.conftest import Runs
 from tests.ui.helpers import XSS, Driver
 
@@ -125,3 +126,13 @@ def test_a_missing_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch)
     assert result.output.strip().splitlines()[-1] == (
         "error: pgflow ui needs no_such_module_of_the_extra: pip install 'pgflow-yaml[ui]'"
     )
+
+
+def test_a_database_without_the_core_shows_one_line(empty_dsn: str) -> None:
+    with TestClient(create_app(Settings(dsn=empty_dsn))) as client:
+        page = client.get("/runs")
+    assert page.status_code == 503
+    assert (
+        '<p class="problem">the pgflow core is missing or outdated here: relation'
+        " &#34;pgflow.runs&#34; does not exist; run `pgflow install`</p>"
+    ) in page.text
