@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pgflow_yaml import queries
+from pgflow_yaml import queries, tracing
 from pgflow_yaml.db import connect_error, resolve_dsn
 from pgflow_yaml.errors import (
     DefinitionError,
@@ -364,7 +364,7 @@ class _StoredSchemas:
             InvalidInput: an input breaks the schema stored now.
             FlowNotFound: the database has no such flow.
         """
-        key = "run_id" if query == "start_flow" else "run_ids"
+        key = "run_ids" if query.startswith("start_many") else "run_id"
         fresh = False  # whether the schema was read during this start
         while True:
             try:
@@ -387,6 +387,14 @@ def _run_id(value: str | uuid.UUID) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
+
+
+def _start_query(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Return the start query: with the caller's trace context when there is one (otel extra)."""
+    trace = tracing.current_context()
+    if trace is None:
+        return "start_flow", params
+    return "start_flow_traced", params | {"trace_context": Jsonb(trace)}
 
 
 class Client:
@@ -444,9 +452,8 @@ class Client:
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            row = self._start(
-                self._schemas.start("start_flow", slug, spec, [("input", input)], params)
-            )
+            name, params = _start_query(params)
+            row = self._start(self._schemas.start(name, slug, spec, [("input", input)], params))
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         except RunExists:  # translated from the runs primary key
@@ -642,8 +649,9 @@ class AsyncClient:
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
+            name, params = _start_query(params)
             row = await self._start(
-                self._schemas.start("start_flow", slug, spec, [("input", input)], params)
+                self._schemas.start(name, slug, spec, [("input", input)], params)
             )
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None

@@ -15,6 +15,7 @@ create table if not exists pgflow.runs (
   completed_at timestamptz,
   failed_at timestamptz,
   cancelled_at timestamptz,
+  trace_context jsonb,
   constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (
@@ -31,3 +32,7 @@ create table if not exists pgflow.runs (
 
 create index if not exists idx_runs_flow_slug on pgflow.runs (flow_slug);
 create index if not exists idx_runs_status on pgflow.runs (status);
+-- The runs list of `pgflow ui` pages by keyset on (started_at, run_id), all runs or one flow's.
+create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at, run_id);
+create index if not exists idx_runs_flow_slug_started_at_run_id
+  on pgflow.runs (flow_slug, started_at, run_id);

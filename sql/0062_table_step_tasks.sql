@@ -60,3 +60,6 @@ create index if not exists idx_step_tasks_message_id on pgflow.step_tasks (messa
 -- scan it; few indexes keep the three writes of every task's life cheap
 create index if not exists idx_step_tasks_started on pgflow.step_tasks (started_at)
   where status = 'started';
+-- Queued tasks by flow and step, oldest first: the ready-task gauges of `pgflow ui` /metrics.
+create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug, step_slug, queued_at)
+  where status = 'queued';

@@ -67,6 +67,11 @@ def run_worker_command(
     ] = False,
     log_format: LogFormat = "text",
     log_level: LogLevel = "info",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve Prometheus metrics on this port."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address the metrics listen on.")] = "127.0.0.1",
 ) -> None:
     """Serve the flows of these files: claim tasks, run their handlers, report the results.
 
@@ -78,6 +83,10 @@ def run_worker_command(
     from pgflow_yaml.worker.service import make_worker, prepare, serve
 
     _log_setup(log_format, log_level)
+    if metrics_port is not None:
+        from pgflow_yaml.metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_port, metrics_host)
     url = resolve_dsn(dsn)
     flows, handlers = prepare(paths, url, only=flow or (), apply=apply)
     worker = make_worker(

@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pgflow_yaml import redaction
+from pgflow_yaml import metrics, redaction, tracing
 from pgflow_yaml.worker import protocol
 from pgflow_yaml.worker.errors import DatabaseError, DatabaseUnavailable, InputNotDecodable
 from pgflow_yaml.worker.reporter import Reporter
@@ -288,6 +288,7 @@ class Worker:
                     break
                 log.warning("claim failed", extra={"action": "claim_failed", "error": str(exc)})
                 continue  # the next fetch reconnects, with backoff
+            await tracing.claimed(self._claim, rows)
             for row in rows:
                 self._accept(row)
             if len(rows) < min(free, batch):
@@ -325,6 +326,8 @@ class Worker:
         fields = task_fields(task)
         handler = self.handlers.get((task.flow_slug, task.step_slug))
         log.info("task started", extra={"action": "task_started", **fields})
+        metrics.task_started(task)
+        span = tracing.start_task(task)
         if handler is None:
             failure = Failure(
                 f"this worker has no handler for step {task.step_slug!r} of flow "
@@ -358,6 +361,8 @@ class Worker:
                     "retryable": outcome.failure.retryable,
                 },
             )
+        metrics.task_finished(outcome)
+        tracing.end_task(span, outcome)
         self.reporter.add(outcome)
 
     def _context(self, task: Task) -> Context:

@@ -16,6 +16,7 @@ import math
 import threading
 import traceback
 from collections.abc import Callable
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,7 +332,9 @@ async def run_task(task: Task, handler: Handler, ctx: Context | None, pool: Daem
             if handler.is_async:
                 result = await handler.fn(*args)
             else:
-                result = await asyncio.wrap_future(pool.submit(handler.fn, *args))
+                result = await asyncio.wrap_future(
+                    pool.submit(copy_context().run, handler.fn, *args)
+                )
         output = serialize_output(result, task.step_slug)
     except (Exception, SystemExit) as exc:
         if isinstance(exc, TimeoutError) and deadline.expired():

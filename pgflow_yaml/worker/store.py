@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import psycopg
 
-from pgflow_yaml import queries, redaction
+from pgflow_yaml import metrics, queries, redaction
 from pgflow_yaml.worker.errors import DatabaseUnavailable
 
 log = logging.getLogger("pgflow_yaml.worker")
@@ -110,6 +111,7 @@ class Link:
             self._worked = False
             if self._connected_once:
                 self.reconnects += 1
+                metrics.reconnected(self.name)
                 log.info("reconnected", extra={"action": "reconnected", "link": self.name})
             self._connected_once = True
             return self._conn
@@ -189,6 +191,7 @@ class Link:
             DatabaseError: the statement failed (``DatabaseUnavailable``: the connection broke).
         """
         conn = await self.connection()
+        began = time.perf_counter()
         try:
             rows = await queries.fetch(conn, name, params)
         except DatabaseUnavailable:
@@ -197,6 +200,7 @@ class Link:
             await self.close()
             raise
         self._succeeded()
+        metrics.query_done(name, time.perf_counter() - began)
         return rows
 
     async def close(self) -> None:

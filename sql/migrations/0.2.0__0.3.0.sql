@@ -40,3 +40,16 @@ alter table pgflow.flows add column if not exists opt_input_schema jsonb;
 alter table pgflow.flows add constraint opt_input_schema_is_a_schema
   check (jsonb_typeof(opt_input_schema) in ('object', 'boolean'));
 drop function if exists pgflow.create_flow(text, int, int, int);
+
+-- The dashboard (issue 15): the runs list pages by keyset on (started_at, run_id), all runs or
+-- one flow's; pgflow._notify_run_change and its triggers (re-applied with the function files)
+-- tell `pgflow ui` which runs changed.
+create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at, run_id);
+create index if not exists idx_runs_flow_slug_started_at_run_id
+  on pgflow.runs (flow_slug, started_at, run_id);
+create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug, step_slug, queued_at)
+  where status = 'queued';
+
+-- Tracing (issue 15): the W3C trace context of the code that started a run
+-- (pgflow.set_run_trace_context), read by the worker (pgflow.run_trace_contexts).
+alter table pgflow.runs add column if not exists trace_context jsonb;

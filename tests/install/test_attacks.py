@@ -237,6 +237,10 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     assert differences and "step count" in differences[0]
     assert calls.one("is_valid_slug", "select pgflow.is_valid_slug('atk')") is True
     assert calls.one("calculate_retry_delay", "select pgflow.calculate_retry_delay(2, 3)") == 16
+    assert (
+        calls.all("run_trace_contexts", "select * from pgflow.run_trace_contexts(%s)", ([first],))
+        == []
+    )
     calls.one("mark_worker_stopped", "select pgflow.mark_worker_stopped(%s)", (wid,))
     assert _state(dsn, first) == ("completed", {"first": "completed", "second": "completed"})
     assert _state(dsn, second) == ("failed", {"first": "failed", "second": "created"})
@@ -267,6 +271,10 @@ def _client_calls(calls: _Calls, dsn: str) -> None:
         == "cancelled"
     )
     assert calls.one("retry_run", "select status from pgflow.retry_run(%s)", (run_id,)) == "started"
+    trace = Jsonb({"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    assert calls.one(
+        "set_run_trace_context", "select pgflow.set_run_trace_context(%s, %s)", (run_id, trace)
+    )
     assert _state(dsn, run_id) == ("started", {"first": "started", "second": "created"})
 
 

@@ -1,0 +1,50 @@
+// pgflow ui: live updates. The page names its topic in <body data-topic>; the server sends
+// Server-Sent Events from its one LISTEN connection; this recolours what changed, no reload.
+"use strict";
+(function () {
+  var topic = document.body.dataset.topic;
+  if (!topic || !window.EventSource) { return; }
+  var source = new EventSource("/events?topic=" + encodeURIComponent(topic));
+  source.onopen = function () { document.body.classList.add("is-live"); document.body.dataset.live = "on"; };
+  source.onerror = function () { document.body.classList.remove("is-live"); document.body.dataset.live = "off"; };
+
+  function setStatus(el, status) {
+    el.className = el.className.replace(/\bst-[a-z]+/g, "").trim() + " st-" + status;
+    el.textContent = status;
+  }
+  function show(id) { var el = document.getElementById(id); if (el) { el.hidden = false; } }
+
+  source.addEventListener("reload", function () { show(topic === "runs" ? "new-runs" : "changed"); });
+
+  source.addEventListener("run", function (e) {  // the runs list
+    var run = JSON.parse(e.data);
+    var row = document.querySelector('tr[data-run-id="' + run.run_id + '"]');
+    if (!row) { if (document.body.dataset.firstPage) { show("new-runs"); } return; }
+    setStatus(row.querySelector('[data-role="status"]'), run.status);
+    row.querySelector('[data-role="duration"]').textContent = run.duration;
+  });
+
+  source.addEventListener("steps", function (e) {  // a run page
+    var msg = JSON.parse(e.data);
+    var changed = false;
+    Object.keys(msg.steps).forEach(function (slug) {
+      var status = msg.steps[slug];
+      document.querySelectorAll("svg.dag g.step").forEach(function (g) {
+        if (g.getAttribute("data-step") !== slug) { return; }
+        var was = (g.getAttribute("class") || "").match(/\bst-([a-z]+)/);
+        if (was && was[1] === status) { return; }
+        changed = true;
+        var cls = (g.getAttribute("class") || "").replace(/\bst-[a-z]+/g, "").replace(/\s+/g, " ").trim();
+        g.setAttribute("class", cls + " st-" + status);
+        var sub = g.querySelector("text.sub"); if (sub) { sub.textContent = status; }
+      });
+      document.querySelectorAll("[data-step-status]").forEach(function (b) {
+        if (b.getAttribute("data-step-status") === slug && b.textContent !== status) { setStatus(b, status); changed = true; }
+      });
+    });
+    var badge = document.getElementById("run-status");
+    if (badge && badge.textContent !== msg.run.status) { setStatus(badge, msg.run.status); changed = true; }
+    var dur = document.getElementById("run-duration"); if (dur) { dur.textContent = msg.run.duration; }
+    if (changed) { show("changed"); }
+  });
+})();
