@@ -27,7 +27,7 @@ begin
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped',
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
-        'retry_run'
+        'retry_run', 'live_workers'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);
