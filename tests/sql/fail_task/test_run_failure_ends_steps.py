@@ -36,7 +36,7 @@ def test_open_siblings_and_descendants_end_cancelled(conn: Conn) -> None:
         max_attempts=1,
     )
     run_id = start(conn, "f")
-    a, b = claim(conn, "f")
+    a, _ = claim(conn, "f")
     assert fail(conn, a, "a broke") == "failed"
     assert step_statuses(conn, run_id) == {"a": "failed", "b": "cancelled", "c": "cancelled"}
     failed = step_state(conn, run_id, "a")
