@@ -239,7 +239,7 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     assert calls.one("calculate_retry_delay", "select pgflow.calculate_retry_delay(2, 3)") == 16
     calls.one("mark_worker_stopped", "select pgflow.mark_worker_stopped(%s)", (wid,))
     assert _state(dsn, first) == ("completed", {"first": "completed", "second": "completed"})
-    assert _state(dsn, second) == ("failed", {"first": "failed", "second": "created"})
+    assert _state(dsn, second) == ("failed", {"first": "failed", "second": "cancelled"})
     with psycopg.connect(dsn, autocommit=True) as admin:
         stopped = admin.execute(
             "select stopped_at is not null from pgflow.workers where worker_id = %s", (wid,)
@@ -268,6 +268,12 @@ def _client_calls(calls: _Calls, dsn: str) -> None:
     )
     assert calls.one("retry_run", "select status from pgflow.retry_run(%s)", (run_id,)) == "started"
     assert _state(dsn, run_id) == ("started", {"first": "started", "second": "created"})
+    with psycopg.connect(dsn, autocommit=True) as admin:  # a worker of another login
+        admin.execute(
+            "insert into pgflow.workers (worker_id, queue_name, function_name)"
+            " values (gen_random_uuid(), 'atk', 'tests')"
+        )
+    assert calls.one("live_workers", "select pgflow.live_workers('atk')") == 1
 
 
 def _sweep_with_nulls(calls: _Calls, functions: dict[str, list[str]]) -> None:
