@@ -8,8 +8,9 @@ sites stay short and the command line has one error boundary (``pgflow_yaml.cli`
     raise CoreNotInstalled("no pgflow.start_flow in database \\"app\\"; run `pgflow install`")
 
 Exit status: 2 for misuse and for an environment that cannot be used (no server, a refused
-login, an embedded server that cannot start), 1 for everything else: an invalid flow, a
-refused install, a run or flow that does not exist.
+login, an embedded server that cannot start), 3 for a wait that no worker can end
+(``NoWorker``), 1 for everything else: an invalid flow, a refused install, a run or flow that
+does not exist, a failed run.
 
 This module imports nothing beyond the standard library: the definition layer raises its
 errors without loading a database driver. Driver errors become these exceptions in one
