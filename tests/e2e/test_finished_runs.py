@@ -171,3 +171,28 @@ def test_an_unbounded_wait_says_at_once_that_no_worker_serves_the_flow(
     assert stderr == (
         "note: no worker serves flow etl yet; start one with `pgflow run-worker PATH`\n"
     )
+
+
+def test_the_async_client_tells_the_same(client: Client, dsn: str, etl: str) -> None:
+    import asyncio
+
+    from pgflow_yaml import AsyncClient
+
+    async def main() -> tuple[BaseException, BaseException, Any, int | None]:
+        async with AsyncClient(dsn) as aclient:
+            waiting = await aclient.start(etl, {})
+            with pytest.raises(NoWorker) as no_worker:
+                await aclient.wait(waiting, timeout=0.2)
+            await aclient.cancel(waiting)  # its task leaves the queue
+            with pytest.raises(RunCancelled) as cancelled:
+                await aclient.result(waiting)
+            failing = await aclient.start(etl, {})
+            fail_extract(dsn, "boom", "builtins.RuntimeError", "Traceback: x")
+            with pytest.raises(RunFailed) as failed:
+                await aclient.result(failing, timeout=5)
+            return no_worker.value, failed.value, cancelled.value, await aclient.live_workers(etl)
+
+    no_worker, failed, cancelled, live = asyncio.run(main())
+    assert "no worker serves flow etl" in str(no_worker)
+    assert str(failed).endswith("at step extract (task 0, attempt 1 of 1): RuntimeError: boom")
+    assert isinstance(cancelled, RunCancelled) and live == 0
