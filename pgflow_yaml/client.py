@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,17 @@ from psycopg.types.json import Jsonb
 from pgflow_yaml import queries, tracing
 from pgflow_yaml.db import connect_error, resolve_dsn
 from pgflow_yaml.errors import (
+    CoreNotInstalled,
     DefinitionError,
     FlowNotFound,
     InvalidInput,
     NestedTooDeep,
+    NoWorker,
     OutputNotJson,
+    RunCancelled,
     RunExists,
+    RunFailed,
+    RunNotFinished,
     RunNotFound,
     StartupError,
     UsageError,
@@ -66,6 +71,67 @@ class StepState:
     completed_at: datetime | None = None
     failed_at: datetime | None = None
     skipped_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StepError:
+    """Why a run failed: the step that failed it and, when a task failed, that task's error.
+
+    Attributes:
+        step_slug: the failed step.
+        task_index: its failed task (``None``: the step failed without one, e.g. a condition
+            unmet with ``when_unmet: fail``).
+        error_type: what the worker recorded: the exception's qualified name
+            (``builtins.ValueError``), ``TaskTimeout``, ``stalled``...; ``None`` when unknown.
+        message: the error message (the worker's starts with the exception's name).
+        traceback: the handler's traceback, when the worker recorded one.
+        attempt: the attempt the task failed on (1, 2, ...).
+        max_attempts: the step's ``max_attempts``.
+    """
+
+    step_slug: str
+    task_index: int | None
+    error_type: str | None
+    message: str | None
+    traceback: str | None = field(default=None, repr=False)
+    attempt: int | None = None
+    max_attempts: int | None = None
+
+    def headline(self) -> str:
+        """Return the error as one would print it: "ValueError: boom" (the type once)."""
+        message = (self.message or "").strip()
+        if not self.error_type:
+            return message or "no error message"
+        short = self.error_type.rsplit(".", 1)[-1]
+        tagged = message.lower().startswith(f"[{short.lower()}]")  # [STALLED], [TYPE_VIOLATION]
+        if message == short or message.startswith(f"{short}:") or tagged:
+            return message
+        return f"{short}: {message}" if message else short
+
+    def describe(self) -> str:
+        """Return "step charge (task 0, attempt 3 of 3): ValueError: boom"."""
+        where = []
+        if self.task_index is not None:
+            where.append(f"task {self.task_index}")
+        if self.attempt is not None:
+            of = f" of {self.max_attempts}" if self.max_attempts is not None else ""
+            where.append(f"attempt {self.attempt}{of}")
+        place = f" ({', '.join(where)})" if where else ""
+        return f"step {self.step_slug}{place}: {self.headline()}"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StepError:
+        """Build it from a row of the ``run_error`` query."""
+        return cls(
+            step_slug=str(row["step_slug"]),
+            task_index=row.get("task_index"),
+            error_type=row.get("error_type"),
+            message=row.get("message"),
+            traceback=row.get("traceback"),
+            attempt=row.get("attempt"),
+            max_attempts=row.get("max_attempts"),
+        )
 
 
 @dataclass(frozen=True)
@@ -82,12 +148,35 @@ class Run:
     completed_at: datetime | None = None
     failed_at: datetime | None = None
     steps: tuple[StepState, ...] = ()
+    cancelled_at: datetime | None = None
+    error: StepError | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def finished(self) -> bool:
         """Return True once the run completed, failed or was cancelled."""
         return self.status in TERMINAL
+
+    @property
+    def ended_at(self) -> datetime | None:
+        """Return when the run completed, failed or was cancelled (``None`` while it runs)."""
+        return self.completed_at or self.failed_at or self.cancelled_at
+
+    def result(self) -> Any:
+        """Return the output of a completed run.
+
+        Raises:
+            RunFailed: the run failed; its ``error`` says where and why.
+            RunCancelled: the run was cancelled.
+            RunNotFinished: the run is still going (``Client.result`` waits instead).
+        """
+        if self.status == "completed":
+            return self.output
+        if self.status == "failed":
+            raise RunFailed(self)
+        if self.status == "cancelled":
+            raise RunCancelled(self)
+        raise RunNotFinished(run_id=self.run_id, status=self.status)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Run:
@@ -112,6 +201,7 @@ class Run:
             completed_at=_timestamp("completed_at", run.get("completed_at")),
             failed_at=_timestamp("failed_at", run.get("failed_at")),
             steps=steps,
+            cancelled_at=_timestamp("cancelled_at", run.get("cancelled_at")),
             raw=data,
         )
 
@@ -127,6 +217,8 @@ class Run:
             "started_at": _iso(self.started_at),
             "completed_at": _iso(self.completed_at),
             "failed_at": _iso(self.failed_at),
+            "cancelled_at": _iso(self.cancelled_at),
+            "error": None if self.error is None else asdict(self.error),
             "steps": [{k: _iso(v) for k, v in vars(s).items()} for s in self.steps],
         }
 
@@ -157,6 +249,7 @@ class RunSummary:
     started_at: datetime | None
     completed_at: datetime | None
     failed_at: datetime | None
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +265,9 @@ class TaskRow:
     started_at: datetime | None
     completed_at: datetime | None
     failed_at: datetime | None
+    error_type: str | None = None
+    error_traceback: str | None = None
+    cancelled_at: datetime | None = None
 
 
 class _Flows:
@@ -397,6 +493,23 @@ def _start_query(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "start_flow_traced", params | {"trace_context": Jsonb(trace)}
 
 
+def _with_error(run: Run, rows: list[dict[str, Any]]) -> Run:
+    """Return ``run`` with its ``error`` from the rows of the ``run_error`` query."""
+    return replace(run, error=StepError.from_row(rows[0])) if rows else run
+
+
+def _timeout(
+    run_id: str | uuid.UUID, status: str, timeout: float, live: list[dict[str, Any]]
+) -> WaitTimeout:
+    """Return the error of a wait that timed out: ``NoWorker`` when no live worker serves the
+    run's flow (rows of ``run_live_workers``; none when the core cannot tell), else
+    ``WaitTimeout``."""
+    waited = f"run {run_id} is still {status} after {timeout:g}s"
+    if live and live[0]["live"] == 0:
+        return NoWorker(live[0]["flow_slug"], waited)
+    return WaitTimeout(waited)
+
+
 class Client:
     """Start and control runs (synchronous); see the module docstring for an example."""
 
@@ -497,7 +610,7 @@ class Client:
         return rows[0]["input_schema"]
 
     def get(self, run_id: str | uuid.UUID) -> Run:
-        """Return a run with its step states.
+        """Return a run with its step states (and, when it failed, its ``error``).
 
         Raises:
             RunNotFound: no run has this id.
@@ -505,7 +618,10 @@ class Client:
         rows = self._fetch("get_run", {"run_id": _run_id(run_id)})
         if not rows or rows[0]["run"] is None or not rows[0]["run"].get("run"):
             raise RunNotFound(run_id=run_id)
-        return Run.from_json(rows[0]["run"])
+        run = Run.from_json(rows[0]["run"])
+        if run.status != "failed":
+            return run
+        return _with_error(run, self._fetch("run_error", {"run_id": run.run_id}))
 
     def status(self, run_id: str | uuid.UUID) -> tuple[str, Any]:
         """Return ``(status, output)`` of a run (cheaper than ``get``).
@@ -522,6 +638,8 @@ class Client:
         """Wait until the run completes, fails or is cancelled; return it.
 
         Raises:
+            NoWorker: still running after ``timeout`` seconds, and no live worker serves its
+                flow (a ``WaitTimeout``).
             WaitTimeout: still running after ``timeout`` seconds.
             RunNotFound: no run has this id.
         """
@@ -531,8 +649,8 @@ class Client:
             status, _ = self.status(run_id)
             if status in TERMINAL:
                 return self.get(run_id)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeout(f"run {run_id} is still {status} after {timeout:g}s")
+            if deadline is not None and timeout is not None and time.monotonic() >= deadline:
+                raise _timeout(run_id, status, timeout, self._run_live_workers(run_id))
             pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
             time.sleep(pause)
             delay = min(delay * 1.5, 0.25)
@@ -560,6 +678,31 @@ class Client:
             pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
             time.sleep(pause)
             delay = min(delay * 1.5, 0.25)
+
+    def result(self, run_id: str | uuid.UUID, timeout: float | None = None) -> Any:
+        """Wait for a run (see ``wait``) and return its output.
+
+        Raises:
+            RunFailed: the run failed; ``.error`` says at which step and why.
+            RunCancelled: the run was cancelled.
+            NoWorker, WaitTimeout, RunNotFound: as ``wait``.
+        """
+        return self.wait(run_id, timeout).result()
+
+    def live_workers(self, flow: FlowRef) -> int | None:
+        """Return how many live workers serve a flow (registered, heartbeating in the last 30 s,
+        not stopped); ``None`` when the core cannot tell (pgflow 0.8.1, pgflow-yaml < 0.3)."""
+        slug, _ = self._flows.resolve(flow)
+        try:
+            return int(self._fetch("live_workers", {"flow_slug": slug})[0]["live"])
+        except CoreNotInstalled:
+            return None
+
+    def _run_live_workers(self, run_id: str | uuid.UUID) -> list[dict[str, Any]]:
+        try:
+            return self._fetch("run_live_workers", {"run_id": _run_id(run_id)})
+        except CoreNotInstalled:  # a core without live_workers: it cannot tell
+            return []
 
     def cancel(self, run_id: str | uuid.UUID) -> Run:
         """Cancel a run: nothing more starts and results still in flight are ignored.
@@ -687,11 +830,14 @@ class AsyncClient:
         return rows[0]["input_schema"]
 
     async def get(self, run_id: str | uuid.UUID) -> Run:
-        """Return a run with its step states (see ``Client.get``)."""
+        """Return a run with its step states and error (see ``Client.get``)."""
         rows = await self._fetch("get_run", {"run_id": _run_id(run_id)})
         if not rows or rows[0]["run"] is None or not rows[0]["run"].get("run"):
             raise RunNotFound(run_id=run_id)
-        return Run.from_json(rows[0]["run"])
+        run = Run.from_json(rows[0]["run"])
+        if run.status != "failed":
+            return run
+        return _with_error(run, await self._fetch("run_error", {"run_id": run.run_id}))
 
     async def status(self, run_id: str | uuid.UUID) -> tuple[str, Any]:
         """Return ``(status, output)`` of a run (see ``Client.status``)."""
@@ -709,8 +855,8 @@ class AsyncClient:
             status, _ = await self.status(run_id)
             if status in TERMINAL:
                 return await self.get(run_id)
-            if deadline is not None and loop.time() >= deadline:
-                raise WaitTimeout(f"run {run_id} is still {status} after {timeout:g}s")
+            if deadline is not None and timeout is not None and loop.time() >= deadline:
+                raise _timeout(run_id, status, timeout, await self._run_live_workers(run_id))
             pause = delay if deadline is None else min(delay, max(0.0, deadline - loop.time()))
             await asyncio.sleep(pause)
             delay = min(delay * 1.5, 0.25)
@@ -733,6 +879,24 @@ class AsyncClient:
             pause = delay if deadline is None else min(delay, max(0.0, deadline - loop.time()))
             await asyncio.sleep(pause)
             delay = min(delay * 1.5, 0.25)
+
+    async def result(self, run_id: str | uuid.UUID, timeout: float | None = None) -> Any:
+        """Wait for a run and return its output (see ``Client.result``)."""
+        return (await self.wait(run_id, timeout)).result()
+
+    async def live_workers(self, flow: FlowRef) -> int | None:
+        """Return how many live workers serve a flow (see ``Client.live_workers``)."""
+        slug, _ = self._flows.resolve(flow)
+        try:
+            return int((await self._fetch("live_workers", {"flow_slug": slug}))[0]["live"])
+        except CoreNotInstalled:
+            return None
+
+    async def _run_live_workers(self, run_id: str | uuid.UUID) -> list[dict[str, Any]]:
+        try:
+            return await self._fetch("run_live_workers", {"run_id": _run_id(run_id)})
+        except CoreNotInstalled:  # a core without live_workers: it cannot tell
+            return []
 
     async def cancel(self, run_id: str | uuid.UUID) -> Run:
         """Cancel a run (see ``Client.cancel``)."""

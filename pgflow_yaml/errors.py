@@ -8,8 +8,9 @@ sites stay short and the command line has one error boundary (``pgflow_yaml.cli`
     raise CoreNotInstalled("no pgflow.start_flow in database \\"app\\"; run `pgflow install`")
 
 Exit status: 2 for misuse and for an environment that cannot be used (no server, a refused
-login, an embedded server that cannot start), 1 for everything else: an invalid flow, a
-refused install, a run or flow that does not exist.
+login, an embedded server that cannot start), 3 for a wait that no worker can end
+(``NoWorker``), 1 for everything else: an invalid flow, a refused install, a run or flow that
+does not exist, a failed run.
 
 This module imports nothing beyond the standard library: the definition layer raises its
 errors without loading a database driver. Driver errors become these exceptions in one
@@ -22,6 +23,7 @@ import string
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from pgflow_yaml.client import Run
     from pgflow_yaml.validate import ValidationReport
 
 
@@ -187,6 +189,56 @@ class WaitTimeout(RunError, TimeoutError):
     """the run did not finish in time"""
 
 
+class NoWorker(WaitTimeout):
+    """no worker serves flow {flow_slug}; start one with `pgflow run-worker PATH`
+
+    Raised instead of a plain ``WaitTimeout`` when, at the deadline, no live worker serves the
+    run's flow (``pgflow.live_workers``): waiting longer would not help. Exit status 3, so a
+    script tells it from a failed run and from a plain timeout (both 1).
+    """
+
+    exit_code = 3
+
+    def __init__(self, flow_slug: str, waited: str | None = None) -> None:
+        default = self._default({"flow_slug": flow_slug})
+        super().__init__(f"{waited}: {default}" if waited else default)
+        self.flow_slug = flow_slug
+
+
+class RunNotFinished(RunError):
+    """run {run_id} is still {status}: it has no result yet"""
+
+
+class RunFailed(RunError):
+    """run {run_id} failed
+
+    Raised by ``Run.result()`` and ``Client.result()``. Attributes:
+        run: the failed run (a ``pgflow_yaml.client.Run``).
+        error: why it failed (``run.error``, a ``pgflow_yaml.client.StepError``; ``None`` for
+            a run that an older core failed without saying which step).
+    """
+
+    def __init__(self, run: Run) -> None:
+        error = run.error
+        message = f"run {run.run_id} failed" + (f" at {error.describe()}" if error else "")
+        super().__init__(message)
+        self.run = run
+        self.error = error
+
+
+class RunCancelled(RunError):
+    """run {run_id} was cancelled
+
+    Raised by ``Run.result()`` and ``Client.result()`` for a cancelled run: a cancel is a
+    decision, not a failure, so it is not a ``RunFailed``; catch ``RunError`` for both.
+    Attributes: ``run``, the cancelled run (``run.cancelled_at`` says when).
+    """
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run_id=run.run_id)
+        self.run = run
+
+
 # -- handler outcomes (recorded on the task, never shown by the command line) -----------------
 class NonRetryable(Exception):
     """Raise from a handler (or subclass) to fail the task without any further attempt."""
@@ -232,11 +284,15 @@ __all__ = [
     "InstallError",
     "InvalidInput",
     "NestedTooDeep",
+    "NoWorker",
     "NonRetryable",
     "OutputNotJson",
     "PgflowError",
+    "RunCancelled",
     "RunError",
     "RunExists",
+    "RunFailed",
+    "RunNotFinished",
     "RunNotFound",
     "ShapeMismatch",
     "StartupError",

@@ -1,10 +1,12 @@
 -- Table step_states: the state of each step within a run.
 -- status: created -> started -> completed | failed | skipped; created -> completed (taskless),
--- skipped or failed (conditions). output holds the step's output, written once on completion
--- (a map step's outputs aggregated in task order).
+-- skipped or failed (conditions); created | started -> cancelled (its run failed or was
+-- cancelled; cancelled_at says when). output holds the step's output, written once on
+-- completion (a map step's outputs aggregated in task order).
 -- Raises (on write): status_is_valid, status_and_remaining_tasks_match,
 -- remaining_tasks_state_consistency, initial_tasks_known_when_started,
--- output_only_for_completed_or_null, skip_reason_matches_status, completed_at_or_failed_at_or_skipped_at.
+-- output_only_for_completed_or_null, skip_reason_matches_status, completed_at_or_failed_at_or_skipped_at,
+-- cancelled_at_matches_status.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.step_states (
@@ -23,11 +25,12 @@ create table if not exists pgflow.step_states (
   completed_at timestamptz,
   failed_at timestamptz,
   skipped_at timestamptz,
+  cancelled_at timestamptz,
   constraint step_states_pkey primary key (run_id, step_slug),
   constraint step_states_flow_slug_step_slug_fkey foreign key (flow_slug, step_slug)
     references pgflow.steps (flow_slug, step_slug),
   constraint status_is_valid check (
-    status in ('created', 'started', 'completed', 'failed', 'skipped')
+    status in ('created', 'started', 'completed', 'failed', 'skipped', 'cancelled')
   ),
   constraint remaining_deps_is_nonnegative check (remaining_deps >= 0),
   constraint initial_tasks_is_nonnegative check (initial_tasks is null or initial_tasks >= 0),
@@ -58,7 +61,8 @@ create table if not exists pgflow.step_states (
   constraint failed_at_is_after_started_at check (
     failed_at is null or started_at is null or failed_at >= started_at
   ),
-  constraint skipped_at_is_after_created_at check (skipped_at is null or skipped_at >= created_at)
+  constraint skipped_at_is_after_created_at check (skipped_at is null or skipped_at >= created_at),
+  constraint cancelled_at_matches_status check ((status = 'cancelled') = (cancelled_at is not null))
 );
 
 create index if not exists idx_step_states_ready on pgflow.step_states (run_id, status, remaining_deps)

@@ -1,8 +1,9 @@
 -- _fail_run(run_id, step_slug, error_message): fail a step and its run at once: the step gets
--- the error message, the run status 'failed', and every queued or started task of the run is
--- cancelled with its message archived. Sends step:failed then run:failed (with the error
--- message), as 0.8.1's fail_task; for a [TYPE_VIOLATION] run:failed (without it) then
--- step:failed, as 0.8.1's complete_task. Internal; the caller holds the run lock.
+-- the error message, the run status 'failed', and every other created or started step and every
+-- queued or started task of the run is cancelled, messages archived (_cancel_open_steps).
+-- Sends step:failed then run:failed (with the error message), as 0.8.1's fail_task; for a
+-- [TYPE_VIOLATION] run:failed (without it) then step:failed, as 0.8.1's complete_task.
+-- Internal; the caller holds the run lock.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -48,6 +49,6 @@ begin
     end if;
   end if;
 
-  perform pgflow._end_open_tasks(_fail_run.run_id, null, 'cancelled');
+  perform pgflow._cancel_open_steps(_fail_run.run_id);
 end;
 $$;

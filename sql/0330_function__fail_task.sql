@@ -5,8 +5,9 @@
 -- otherwise the task fails and its step's when_exhausted applies: 'fail' fails the step and the
 -- run (open tasks cancelled), 'skip' skips the step (its children run without it),
 -- 'skip-cascade' skips it and everything downstream. Late, duplicate and fenced calls change
--- nothing (attempt and start_seq, when given, must be the task's current ones). Internal: locks
--- the run row first.
+-- nothing (attempt and start_seq, when given, must be the task's current ones), except that the
+-- failure of a start cancelled with its run (same start_seq) is kept on the cancelled task: its
+-- error message, type and traceback. Internal: locks the run row first.
 -- Returns the task row, or nothing for an unknown task. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -46,6 +47,24 @@ begin
     and t.step_slug = _fail_task.step_slug
     and t.task_index = _fail_task.task_index;
   if not found then
+    return;
+  end if;
+
+  -- the failure of a start that its run's end cancelled: kept on the task (still 'cancelled'),
+  -- so that the run shows it; only a report fenced by start_seq names that start for sure
+  if v_task.status = 'cancelled'
+    and _fail_task.start_seq is not null
+    and _fail_task.start_seq = v_task.start_seq
+    and (_fail_task.attempt is null or _fail_task.attempt = v_task.attempts_count)
+  then
+    update pgflow.step_tasks t
+    set error_message = _fail_task.error_message,
+        error_type = _fail_task.error_type,
+        error_traceback = _fail_task.error_traceback
+    where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
+      and t.task_index = v_task.task_index
+    returning * into v_task;
+    return next v_task;
     return;
   end if;
 

@@ -1,5 +1,6 @@
--- cancel_run(run_id): cancel a started run: status 'cancelled', every queued or started task
--- cancelled and its message archived, so nothing more starts and late results are ignored.
+-- cancel_run(run_id): cancel a started run: status 'cancelled', every created or started step
+-- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
+-- nothing more starts and late results are ignored.
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
 -- the form of 0.8.1's run events). Returns the run row.
 -- Raises: 'Run "%" does not exist'.
@@ -28,7 +29,7 @@ begin
   set status = 'cancelled', cancelled_at = clock_timestamp()
   where r.run_id = cancel_run.run_id
   returning * into v_run;
-  perform pgflow._end_open_tasks(cancel_run.run_id, null, 'cancelled');
+  perform pgflow._cancel_open_steps(cancel_run.run_id);
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:cancelled', pgflow._run_event(v_run), v_run.run_id);
   end if;

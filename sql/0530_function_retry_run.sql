@@ -1,6 +1,6 @@
 -- retry_run(run_id): start a failed or cancelled run again. Completed and skipped steps keep
--- their state and outputs; every other step (failed, interrupted, never started) and its tasks
--- start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
+-- their state and outputs; every other step (failed, cancelled, or left open by an older core)
+-- and its tasks start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would (sending run:started, then the step events
 -- of a new run). Returns the run row.
 -- Raises: 'Run "%" does not exist'; 'Run "%" is % (only failed or cancelled runs can be retried)'.
@@ -50,6 +50,7 @@ begin
       completed_at = null,
       failed_at = null,
       skipped_at = null,
+      cancelled_at = null,
       remaining_deps = (
         select count(*) from pgflow.deps d
         join pgflow.step_states p on p.run_id = ss.run_id and p.step_slug = d.dep_slug

@@ -27,7 +27,7 @@ begin
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'run_trace_contexts',
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
-        'retry_run', 'set_run_trace_context'
+        'retry_run', 'set_run_trace_context', 'live_workers'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);

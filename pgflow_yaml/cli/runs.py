@@ -7,7 +7,7 @@ does not pay for them.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,9 +21,13 @@ from pgflow_yaml.cli.common import (
     print_json,
     render_run,
     step_rows,
+    task_errors,
     watch,
     wide_console,
 )
+
+if TYPE_CHECKING:
+    from pgflow_yaml.client import Client
 
 __all__ = ["parse_input", "register", "step_rows"]
 
@@ -46,9 +50,11 @@ def start_command(
     """Start a run of a flow; print its id (with --wait: its final state).
 
     The input is checked against the flow's input_schema (stored with the flow) first.
+    With --wait, a failed run prints its failing step, task, attempt and error.
 
     Exit status: 0 started (with --wait: completed), 1 the run failed or was cancelled, the
-    flow is unknown, the input is invalid or the wait timed out, 2 misuse or no database.
+    flow is unknown, the input is invalid or the wait timed out, 2 misuse or no database,
+    3 --timeout passed and no worker serves the flow.
     """
     from pgflow_yaml.client import Client
 
@@ -60,43 +66,74 @@ def start_command(
         if not wait:
             print_json({"run_id": run_id}) if as_json else typer.echo(run_id)
             return
+        if timeout is None:
+            _note_no_worker(client, run_id)
         run = client.wait(run_id, timeout)
     if as_json:
         print_json(run.to_json())
     else:
         typer.echo(f"{run.run_id} {run.status}")
-        typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
+        if run.status == "completed":
+            typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
+        elif run.error is not None:
+            typer.echo(run.error.describe())
+            if run.error.traceback:
+                typer.echo(f"(traceback: pgflow status {run.run_id} --tracebacks)")
     if run.status != "completed":
         raise typer.Exit(1)
 
 
+def _note_no_worker(client: Client, run_id: str) -> None:
+    """Say on stderr, before an unbounded wait, that no worker serves the run's flow yet."""
+    slug = client.get(run_id).flow_slug
+    if client.live_workers(slug) == 0:
+        typer.echo(
+            f"note: no worker serves flow {slug} yet; start one with `pgflow run-worker PATH`",
+            err=True,
+        )
+
+
 def status_command(
+    ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     watch_: Annotated[
         bool, typer.Option("--watch", "-w", help="Live view until it finishes.")
     ] = False,
+    tracebacks: Annotated[
+        bool,
+        typer.Option(
+            "--tracebacks",
+            help="Show the handler traceback of every task error too (implied by the global"
+            " --traceback).",
+        ),
+    ] = False,
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
-    """Show a run's steps: status, tasks, attempts, duration, errors.
+    """Show a run's steps (status, tasks, attempts, duration, error), then each task error.
+
+    --json prints the run (its "error": step, task, type, message, traceback, attempt), a
+    "step_summary" and "task_errors" (each with its "error_traceback").
 
     Exit status: 0 shown, 1 no such run, 2 no database.
     """
     from pgflow_yaml.client import Client
 
+    tracebacks = tracebacks or bool(ctx.parent and ctx.parent.params.get("show_traceback"))
     console = wide_console()
     with Client(dsn) as client:
         if watch_ and not as_json:
-            watch(client, run_id, console)
+            watch(client, run_id, console, tracebacks=tracebacks)
             return
         run = client.get(run_id)
         tasks = client.tasks(run_id)
     if as_json:
         data = run.to_json()
         data["step_summary"] = step_rows(run, tasks)
+        data["task_errors"] = task_errors(tasks)
         print_json(data)
     else:
-        console.print(render_run(run, tasks))
+        console.print(render_run(run, tasks, tracebacks=tracebacks))
 
 
 def runs_command(
@@ -136,7 +173,7 @@ def runs_command(
             escape(r.flow_slug),
             Text(r.status, style=STATUS_STYLE.get(r.status, "")),
             r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else "",
-            duration(r.started_at, r.completed_at or r.failed_at),
+            duration(r.started_at, r.completed_at or r.failed_at or r.cancelled_at),
         )
     wide_console().print(table if found else "no runs")
 

@@ -70,21 +70,65 @@ select status, output from pgflow.runs where run_id = %(run_id)s::uuid;
 
 -- name: run_tasks
 -- Return the tasks of one run (status, attempts, timings, errors), in step then task order.
+-- (The columns pgflow 0.8.1 lacks are read through to_jsonb, so a 0.8.1 core answers too.)
 select t.step_slug, t.task_index, t.status, t.attempts_count, t.error_message,
-       t.queued_at, t.started_at, t.completed_at, t.failed_at
+       t.queued_at, t.started_at, t.completed_at, t.failed_at,
+       to_jsonb(t) ->> 'error_type' as error_type,
+       to_jsonb(t) ->> 'error_traceback' as error_traceback,
+       (to_jsonb(t) ->> 'cancelled_at')::timestamptz as cancelled_at
 from pgflow.step_tasks as t
 join pgflow.steps as s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
 where t.run_id = %(run_id)s::uuid
 order by s.step_index, t.task_index;
 
 -- name: list_runs
--- List recent runs, newest first, optionally of one flow and one status.
-select run_id, flow_slug, status, remaining_steps, started_at, completed_at, failed_at
-from pgflow.runs
-where (%(flow_slug)s::text is null or flow_slug = %(flow_slug)s::text)
-  and (%(status)s::text is null or status = %(status)s::text)
-order by started_at desc, run_id
-limit %(limit)s::int;
+-- List recent runs, newest first, optionally of one flow and one status (cancelled_at read
+-- through to_jsonb, after the limit, so that a pgflow 0.8.1 core answers too).
+select r.run_id, r.flow_slug, r.status, r.remaining_steps, r.started_at, r.completed_at,
+       r.failed_at, (to_jsonb(r) ->> 'cancelled_at')::timestamptz as cancelled_at
+from (
+  select * from pgflow.runs
+  where (%(flow_slug)s::text is null or flow_slug = %(flow_slug)s::text)
+    and (%(status)s::text is null or status = %(status)s::text)
+  order by started_at desc, run_id
+  limit %(limit)s::int
+) as r
+order by r.started_at desc, r.run_id;
+
+-- name: run_error
+-- Return why a failed run failed: its first failed step, and that step's first failed task (error
+-- type, message, traceback, attempt; none when the step failed without a task) with the step's
+-- max_attempts. The columns pgflow 0.8.1 lacks are read through to_jsonb.
+select ss.step_slug,
+       t.task_index,
+       coalesce(ss.error_message, t.error_message) as message,
+       to_jsonb(t) ->> 'error_type' as error_type,
+       to_jsonb(t) ->> 'error_traceback' as traceback,
+       t.attempts_count as attempt,
+       case when t.run_id is not null then coalesce(s.opt_max_attempts, f.opt_max_attempts) end
+         as max_attempts
+from pgflow.step_states as ss
+join pgflow.steps as s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+join pgflow.flows as f on f.flow_slug = ss.flow_slug
+left join lateral (
+  select * from pgflow.step_tasks as ft
+  where ft.run_id = ss.run_id and ft.step_slug = ss.step_slug and ft.status = 'failed'
+  order by ft.failed_at, ft.task_index
+  limit 1
+) as t on true
+where ss.run_id = %(run_id)s::uuid and ss.status = 'failed'
+order by ss.failed_at, s.step_index
+limit 1;
+
+-- name: run_live_workers
+-- Return a run's flow and how many live workers serve it (pgflow.live_workers).
+select r.flow_slug, pgflow.live_workers(r.flow_slug) as live
+from pgflow.runs as r
+where r.run_id = %(run_id)s::uuid;
+
+-- name: live_workers
+-- Count the live workers serving a flow: registered, heartbeating, not stopped.
+select pgflow.live_workers(%(flow_slug)s) as live;
 
 -- name: cancel_run
 -- Cancel a run: nothing more starts and in-flight results are ignored.

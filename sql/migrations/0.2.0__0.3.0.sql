@@ -53,3 +53,16 @@ create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug
 -- Tracing (issue 15): the W3C trace context of the code that started a run
 -- (pgflow.set_run_trace_context), read by the worker (pgflow.run_trace_contexts).
 alter table pgflow.runs add column if not exists trace_context jsonb;
+
+-- Finished runs show finished steps (issue 11, "See why a run failed"): when a run fails or is
+-- cancelled, its steps still created or started end 'cancelled' (a status pgflow 0.8.1 lacks),
+-- with the time in step_states.cancelled_at.
+alter table pgflow.step_states add column if not exists cancelled_at timestamptz;
+alter table pgflow.step_states drop constraint if exists status_is_valid;
+alter table pgflow.step_states add constraint status_is_valid check (
+  status in ('created', 'started', 'completed', 'failed', 'skipped', 'cancelled')
+);
+alter table pgflow.step_states drop constraint if exists cancelled_at_matches_status;
+alter table pgflow.step_states add constraint cancelled_at_matches_status check (
+  (status = 'cancelled') = (cancelled_at is not null)
+);

@@ -180,5 +180,17 @@ def test_our_core_matches_pgflow_081(name: str, ours_dsn: str, theirs_dsn: str) 
     theirs, theirs_seen = play(theirs_dsn, definition, run_input, handlers)
     assert ours_seen == theirs_seen, "handlers received different inputs"
     ours_common, theirs_common = common(ours, theirs)
-    assert ours_common == theirs_common
+    assert _as_081(ours_common, theirs_common) == theirs_common
     assert ours["run"]["status"] != "started", "the scenario left the run unfinished"
+
+
+def _as_081(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """Undo our one documented difference in step states (docs/sql-api.md): the steps a failed
+    run leaves open end 'cancelled' on our core and stay 'created'/'started' on 0.8.1."""
+    steps = {}
+    for slug, step in ours["steps"].items():
+        left_open = theirs["steps"].get(slug, {}).get("status") in ("created", "started")
+        if step["status"] == "cancelled" and left_open and ours["run"]["status"] == "failed":
+            step = {**step, "status": theirs["steps"][slug]["status"]}
+        steps[slug] = step
+    return {**ours, "steps": steps}

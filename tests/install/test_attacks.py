@@ -243,7 +243,7 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     )
     calls.one("mark_worker_stopped", "select pgflow.mark_worker_stopped(%s)", (wid,))
     assert _state(dsn, first) == ("completed", {"first": "completed", "second": "completed"})
-    assert _state(dsn, second) == ("failed", {"first": "failed", "second": "created"})
+    assert _state(dsn, second) == ("failed", {"first": "failed", "second": "cancelled"})
     with psycopg.connect(dsn, autocommit=True) as admin:
         stopped = admin.execute(
             "select stopped_at is not null from pgflow.workers where worker_id = %s", (wid,)
@@ -276,6 +276,12 @@ def _client_calls(calls: _Calls, dsn: str) -> None:
         "set_run_trace_context", "select pgflow.set_run_trace_context(%s, %s)", (run_id, trace)
     )
     assert _state(dsn, run_id) == ("started", {"first": "started", "second": "created"})
+    with psycopg.connect(dsn, autocommit=True) as admin:  # a worker of another login
+        admin.execute(
+            "insert into pgflow.workers (worker_id, queue_name, function_name)"
+            " values (gen_random_uuid(), 'atk', 'tests')"
+        )
+    assert calls.one("live_workers", "select pgflow.live_workers('atk')") == 1
 
 
 def _sweep_with_nulls(calls: _Calls, functions: dict[str, list[str]]) -> None:

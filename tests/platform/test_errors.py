@@ -36,7 +36,7 @@ def test_every_project_exception_is_a_pgflow_error_with_an_exit_status(
     if cls is errors.NonRetryable:  # raised by handlers, recorded on the task
         return
     assert issubclass(cls, PgflowError)
-    assert cls.exit_code in (1, 2)
+    assert cls.exit_code in (1, 2, 3)
     assert (cls.__doc__ or "").strip(), "the docstring is the default message"
 
 
@@ -73,6 +73,16 @@ def test_exit_status_2_is_misuse_or_an_environment_that_cannot_be_used() -> None
     assert errors.DriftCheckError.exit_code == 2  # compile --check: "no core" is exit 2
     assert CoreNotInstalled.exit_code == 1  # run commands: exit 1, as before
     assert errors.InstallError.exit_code == errors.RunError.exit_code == 1
+
+
+def test_exit_status_3_is_only_a_wait_that_no_worker_can_end() -> None:
+    assert [c for c in PROJECT_CLASSES if getattr(c, "exit_code", 1) == 3] == [errors.NoWorker]
+    assert issubclass(errors.NoWorker, errors.WaitTimeout)
+    assert errors.WaitTimeout.exit_code == errors.RunFailed.exit_code == 1
+    assert errors.RunCancelled.exit_code == 1
+    assert str(errors.NoWorker("etl")) == (
+        "no worker serves flow etl; start one with `pgflow run-worker PATH`"
+    )
 
 
 def test_one_line_joins_a_heading_with_its_only_item() -> None:

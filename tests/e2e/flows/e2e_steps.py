@@ -129,3 +129,9 @@ def kill_own_worker(input: Any, ctx: Any) -> None:
     """Record the execution, then SIGKILL the worker process running it."""
     _record(ctx)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fails_when_released(input: Any) -> None:
+    """Wait for the file named by ``run.release``, then fail."""
+    _wait_for_file(Path(input["run"]["release"]))
+    raise RuntimeError("slow broke after its run failed")

@@ -177,7 +177,7 @@ def test_type_violation_fails_its_run_and_the_rest_of_the_batch_goes_on(conn: Co
         "failed",
         "[TYPE_VIOLATION] Map step m expects array input but dependency a produced object",
     )
-    assert step_statuses(conn, bad) == {"a": "failed", "m": "created"}
+    assert step_statuses(conn, bad) == {"a": "failed", "m": "cancelled"}
     assert step_statuses(conn, good) == {"a": "completed", "m": "started"}
     assert step_statuses(conn, other) == {"x": "completed", "y": "started"}
     assert _queued(conn, "f") == [(str(good), "m", 0), (str(good), "m", 1)]

@@ -98,7 +98,7 @@ def test_each_stall_uses_up_an_attempt(conn: Conn) -> None:
     assert a["status"] == "failed"
     assert a["error_message"] == "[STALLED] worker lost 2 times; max_attempts 2 exhausted"
     assert run_row(conn, run_id)["status"] == "failed"
-    assert step_statuses(conn, run_id) == {"a": "failed", "b": "created"}
+    assert step_statuses(conn, run_id) == {"a": "failed", "b": "cancelled"}
     (task,) = rows(
         conn,
         "select attempts_count, error_type, permanently_stalled_at is not null as stalled"

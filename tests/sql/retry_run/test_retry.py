@@ -66,3 +66,15 @@ def test_rejects_a_run_that_did_not_fail(conn: Conn) -> None:
     assert err.value.diag.message_primary == (
         f'Run "{run_id}" is started (only failed or cancelled runs can be retried)'
     )
+
+
+def test_cancelled_steps_start_again_without_their_cancel_time(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}, {"slug": "b", "deps": ["a"]}])
+    run_id = start(conn, "f")
+    conn.execute("select pgflow.cancel_run(%s)", (run_id,))
+    assert step_statuses(conn, run_id) == {"a": "cancelled", "b": "cancelled"}
+    conn.execute("select pgflow.retry_run(%s)", (run_id,))
+    assert step_statuses(conn, run_id) == {"a": "started", "b": "created"}
+    assert rows(
+        conn, "select cancelled_at from pgflow.step_states where run_id = %s", (run_id,)
+    ) == [{"cancelled_at": None}, {"cancelled_at": None}]

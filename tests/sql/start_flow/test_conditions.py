@@ -39,7 +39,7 @@ def test_unmet_fail_fails_the_run(conn: Conn) -> None:
     assert run_row(conn, run_id)["status"] == "failed"
     b = step_state(conn, run_id, "b")
     assert (b["status"], b["error_message"]) == ("failed", "Condition not met")
-    assert step_state(conn, run_id, "a")["status"] == "created"
+    assert step_state(conn, run_id, "a")["status"] == "cancelled"  # its run failed first
     assert rows(conn, "select * from pgflow.step_tasks") == []
 
 

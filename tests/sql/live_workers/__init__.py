@@ -1,0 +1,1 @@
+"""Tests of pgflow.live_workers."""
