@@ -35,7 +35,12 @@ def ui_command(
         ),
     ] = None,
 ) -> None:
-    """Serve the web dashboard: runs, each run's DAG and tasks, flows, workers, live updates."""
+    """Serve the web dashboard: runs, each run's DAG and tasks, flows, workers, live updates.
+
+    Read-only unless --allow-actions; binds to 127.0.0.1 unless --host says otherwise.
+
+    Exit status: 0 stopped (Ctrl-C), 2 misuse, the ui extra missing or no database.
+    """
     from pgflow_yaml import ui
 
     ui.require_extra()
