@@ -2,8 +2,9 @@
 
 The shape is compared by the database itself (``pgflow.compare_flow_shape``, the function the
 compiled shape guard uses), so the check and the migration can never disagree on what counts
-as a different flow. Options are not shape, so they are compared here, from
-``pgflow._get_flow_shape``. Every line reads "database value vs file value".
+as a different flow. Options are not shape, so they are compared here, from the flow and step
+rows (:func:`stored_options`); the worker's start-up uses the same comparison
+(:func:`option_changes`). Every drift line reads "database value vs file value".
 """
 
 from __future__ import annotations
@@ -47,44 +48,124 @@ class FlowDrift:
         return self.missing or bool(self.differences)
 
 
-def _options_line(label: str, db: dict[str, Any], file: dict[str, Any]) -> list[str]:
-    lines = []
-    for key, name in OPTION_NAMES.items():
-        db_value, file_value = db.get(key), file.get(key)
-        if db_value != file_value:
-            shown_db = INHERITED if db_value is None else db_value
-            shown_file = INHERITED if file_value is None else file_value
-            lines.append(f"{label}: {name} {shown_db} vs {shown_file}")
-    return lines
+_SHAPE_KEYS = {name: shape_key for shape_key, name in OPTION_NAMES.items()}
 
 
-def option_differences(db_shape: dict[str, Any], file_shape: dict[str, Any]) -> list[str]:
+@dataclass(frozen=True)
+class OptionChange:
+    """One option whose value in the database differs from the file's.
+
+    Attributes:
+        flow_slug: the flow.
+        step_slug: the step, or ``None`` for a flow option.
+        step_index: the step's index (``None`` for a flow option).
+        name: the option's name in flow files (``timeout``).
+        database: the stored value (``None``: the step inherits the flow's).
+        file: the file's value (``None``: inherited).
+    """
+
+    flow_slug: str
+    step_slug: str | None
+    step_index: int | None
+    name: str
+    database: Any
+    file: Any
+
+    def describe(self, outcome: str) -> str:
+        """Return ``flow etl: step load timeout 3 → 4 (<outcome>)``."""
+        step = f"step {self.step_slug} " if self.step_slug is not None else ""
+        return (
+            f"flow {self.flow_slug}: {step}{self.name} {_shown(self.database)} → "
+            f"{_shown(self.file)} ({outcome})"
+        )
+
+
+def _shown(value: Any) -> str:
+    return INHERITED if value is None else str(value)
+
+
+def _changes(
+    flow_slug: str, step: tuple[int, str] | None, db: dict[str, Any], file: dict[str, Any]
+) -> list[OptionChange]:
+    index, slug = step if step is not None else (None, None)
+    return [
+        OptionChange(flow_slug, slug, index, name, db.get(key), file.get(key))
+        for key, name in OPTION_NAMES.items()
+        if db.get(key) != file.get(key)
+    ]
+
+
+def option_changes(
+    flow_slug: str, db_shape: dict[str, Any], file_shape: dict[str, Any]
+) -> list[OptionChange]:
     """Return the option differences between two shapes (database first).
 
     Flow options always; step options only for steps whose slug is the same at the same index
     on both sides (other steps are already reported as shape differences).
     """
-    lines = _options_line("options", db_shape.get("options", {}), file_shape.get("options", {}))
+    changes = _changes(flow_slug, None, db_shape.get("options", {}), file_shape.get("options", {}))
     for index, (db_step, file_step) in enumerate(
         zip(db_shape.get("steps", []), file_shape.get("steps", []), strict=False)
     ):
-        if db_step.get("slug") != file_step.get("slug"):
-            continue
-        label = f"step {index} ({file_step['slug']}) options"
-        lines += _options_line(label, db_step.get("options", {}), file_step.get("options", {}))
+        if db_step.get("slug") == file_step.get("slug"):
+            step = (index, file_step["slug"])
+            changes += _changes(flow_slug, step, db_step.get("options", {}), file_step["options"])
+    return changes
+
+
+def option_differences(db_shape: dict[str, Any], file_shape: dict[str, Any]) -> list[str]:
+    """Return the option differences between two shapes as drift lines (database vs file)."""
+    lines = []
+    for change in option_changes("", db_shape, file_shape):
+        label = (
+            "options"
+            if change.step_slug is None
+            else f"step {change.step_index} ({change.step_slug}) options"
+        )
+        lines.append(f"{label}: {change.name} {_shown(change.database)} vs {_shown(change.file)}")
     return lines
+
+
+_STORED_OPTIONS = """
+select null::text as step_slug, -1 as step_index, to_jsonb(f) as row
+from pgflow.flows f where f.flow_slug = %(flow_slug)s
+union all
+select s.step_slug, s.step_index, to_jsonb(s) from pgflow.steps s where s.flow_slug = %(flow_slug)s
+order by 2
+"""
+
+
+def stored_options(conn: psycopg.Connection[Any], flow_slug: str) -> dict[str, Any] | None:
+    """Return the options the database holds for a flow, in the shape's form (``None``: no flow).
+
+    Read from the tables (every ``opt_<name>`` column the registry knows), which a worker login
+    may read too, so this works wherever the flow definitions can be read (pgflow 0.8.1 too).
+    """
+    rows = conn.execute(_STORED_OPTIONS, {"flow_slug": flow_slug}).fetchall()
+    if not rows:
+        return None
+
+    def options(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            shape_key: row[f"opt_{name}"]
+            for name, shape_key in _SHAPE_KEYS.items()
+            if row.get(f"opt_{name}") is not None
+        }
+
+    steps = [{"slug": slug, "options": options(row)} for slug, _, row in rows[1:]]
+    return {"options": options(rows[0][2]), "steps": steps}
 
 
 def check_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> FlowDrift:
     """Compare one flow with the database ``conn`` is connected to."""
     shape = flow_shape(flow)
     row = conn.execute(
-        "select pgflow.compare_flow_shape(%s, %s), pgflow._get_flow_shape(%s)",
-        (flow.slug, Jsonb(shape), flow.slug),
+        "select pgflow.compare_flow_shape(%s, %s)", (flow.slug, Jsonb(shape))
     ).fetchone()
     assert row is not None  # a select without from always returns one row
-    shape_differences, db_shape = row
-    if shape_differences is None:
+    shape_differences = row[0]
+    db_shape = stored_options(conn, flow.slug)
+    if shape_differences is None or db_shape is None:
         return FlowDrift(flow.slug, flow.source_path, missing=True)
     differences = list(shape_differences) + option_differences(db_shape, shape)
     return FlowDrift(flow.slug, flow.source_path, differences=tuple(differences))

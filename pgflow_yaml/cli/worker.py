@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pgflow_yaml.model import FlowSpec
+    from pgflow_yaml.worker.startup import Replace
 
 from pgflow_yaml.cli.common import parse_input, render_run, watch, wide_console
 
@@ -39,7 +43,11 @@ def run_worker_command(
         list[str] | None, typer.Option("--flow", help="Serve only this flow (repeatable).")
     ] = None,
     apply: Annotated[
-        bool, typer.Option("--apply", help="Install flows missing from the database.")
+        bool,
+        typer.Option(
+            "--apply",
+            help="Install flows missing from the database; apply changed options in place.",
+        ),
     ] = False,
     grace_period: Annotated[
         float, typer.Option(min=0, help="Seconds in-flight tasks get once stopping.")
@@ -62,11 +70,12 @@ def run_worker_command(
 ) -> None:
     """Serve the flows of these files: claim tasks, run their handlers, report the results."""
     from pgflow_yaml.db import resolve_dsn
-    from pgflow_yaml.worker.service import make_worker, prepare, serve
+    from pgflow_yaml.worker.service import check_database, load, log_notes, make_worker, serve
 
     _log_setup(log_format, log_level)
+    flows, handlers = load(paths, only=flow or ())  # before any database is created or reached
     url = resolve_dsn(dsn)
-    flows, handlers = prepare(paths, url, only=flow or (), apply=apply)
+    log_notes(check_database(url, flows, apply=apply))
     worker = make_worker(
         url,
         handlers,
@@ -90,21 +99,50 @@ def run_command(
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait at most.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Tasks in flight at most.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final run as JSON.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Embedded server only: when the flow's shape changed, drop it and its runs "
+            "(asks first) and install the file's.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --replace: do not ask for confirmation.")
+    ] = False,
 ) -> None:
-    """Run a flow once: database, core, flow, an in-process worker, live progress, output."""
+    """Run a flow once: database, core, flow, an in-process worker, live progress, output.
+
+    Changed options are applied in place (one line each on stderr). A changed shape stops it:
+    --replace drops the flow and its runs on the embedded server; elsewhere use
+    `pgflow flows drop SLUG`.
+    """
     from pgflow_yaml import core, db
     from pgflow_yaml.client import Client
+    from pgflow_yaml.errors import UsageError
     from pgflow_yaml.worker import logs
-    from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
+    from pgflow_yaml.worker.service import WorkerThread, check_database, load, make_worker
 
     logs.configure("text", "WARNING")
     value = parse_input(input)
+    if yes and not replace:
+        raise UsageError("--yes only applies with --replace")
+    if replace and not db.uses_embedded(dsn):
+        raise UsageError(
+            "--replace drops flows on the embedded development server only; on this server "
+            "drop the flow with `pgflow flows drop SLUG`"
+        )
     console = wide_console(stderr=True)
     try:
+        flows, handlers = load([file])  # before any database is created or reached
         url = db.resolve_dsn(dsn)
         with db.translated(), db.connect(url, autocommit=True) as conn:
             core.install(conn)
-        flows, handlers = prepare([file], url, apply=True)
+        notes = check_database(
+            url, flows, apply=True, replace=_confirm_replace(yes) if replace else None
+        )
+        for note in notes:
+            typer.echo(note.text, err=True)
         thread = WorkerThread(
             make_worker(url, handlers, flows, concurrency=concurrency, grace_period=2)
         )
@@ -128,6 +166,21 @@ def run_command(
         typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
     if run.status != "completed":
         raise typer.Exit(1)
+
+
+def _confirm_replace(yes: bool) -> Replace:
+    """Return the question ``pgflow run --replace`` asks before dropping a changed flow."""
+
+    def confirm(flow: FlowSpec, differences: list[str]) -> bool:
+        if yes:
+            return True
+        listed = "".join(f"\n  - {line}" for line in differences)
+        typer.echo(f"flow {flow.slug} differs from the database:{listed}", err=True)
+        return typer.confirm(
+            f"drop flow {flow.slug} and all its runs, then install the file's?", err=True
+        )
+
+    return confirm
 
 
 def register(app: typer.Typer) -> None:

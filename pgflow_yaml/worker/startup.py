@@ -8,7 +8,8 @@ them all in one go. Handlers come only from the worker's own flow files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import queries
+from pgflow_yaml.drift import OptionChange, option_changes, stored_options
+from pgflow_yaml.flows import drop_flow
 from pgflow_yaml.model import FlowSpec
+from pgflow_yaml.shape import flow_shape
 from pgflow_yaml.worker.errors import (
     CoreMissing,
     HandlerImportErrors,
@@ -82,31 +86,63 @@ def import_handlers(flows: Iterable[FlowSpec]) -> dict[tuple[str, str], Handler]
     return handlers
 
 
-def verify_shapes(
-    conn: psycopg.Connection[Any], flows: Iterable[FlowSpec], *, apply: bool = False
-) -> list[str]:
-    """Check that the database holds each flow with the same shape; return the flows installed.
+SHAPE_WAYS_ON = (
+    "  to go on: drop the flow with its runs (`pgflow flows drop SLUG`, or `pgflow run FILE "
+    "--replace` on the embedded development server), then install it again; or give the changed "
+    "flow a new slug (docs/evolving-flows.md)"
+)
+"""The last line of a shape mismatch: the ways on."""
 
-    With ``apply``, a flow missing from the database is installed by running its compiled
-    migration. A database without ``compare_flow_shape`` (pgflow 0.8.1) only gets the
-    existence check.
+
+@dataclass(frozen=True)
+class StartupNote:
+    """Something the start-up did or left undone that the user should read.
+
+    Attributes:
+        text: one line (``flow etl: step load timeout 3 → 4 (applied)``).
+        warning: True when something was left as it is (a difference not applied).
+    """
+
+    text: str
+    warning: bool = False
+
+
+Replace = Callable[[FlowSpec, list[str]], bool]
+"""Asked about a flow whose shape differs (with the differences): drop and reinstall it?"""
+
+
+def verify_shapes(
+    conn: psycopg.Connection[Any],
+    flows: Iterable[FlowSpec],
+    *,
+    apply: bool = False,
+    replace: Replace | None = None,
+) -> list[StartupNote]:
+    """Check that the database holds each flow as its file declares it.
+
+    A flow missing from the database is installed with ``apply`` (its compiled migration);
+    a flow whose options differ gets them changed in place with ``apply``, and a warning
+    without; a flow whose shape differs is dropped and installed again when ``replace``
+    says so, else it stops the start. A database without ``compare_flow_shape`` (pgflow
+    0.8.1) only gets the existence and option checks.
 
     ``conn`` must be in autocommit mode.
 
+    Returns:
+        One note per flow installed or replaced and per option that differed (applied or not).
+
     Raises:
-        ShapeMismatch: a flow is missing (without ``apply``) or differs; every one is listed.
+        ShapeMismatch: a flow is missing (without ``apply``) or differs in shape; every one is
+            listed, with the ways on.
         CoreMissing: the database has no pgflow core.
     """
-    from pgflow_yaml.shape import flow_shape
-
     problems: list[str] = []
-    installed: list[str] = []
+    notes: list[StartupNote] = []
     for flow in flows:
+        shape = flow_shape(flow)
         try:
             rows = queries.fetch_sync(
-                conn,
-                "compare_flow_shape",
-                {"flow_slug": flow.slug, "shape": Jsonb(flow_shape(flow))},
+                conn, "compare_flow_shape", {"flow_slug": flow.slug, "shape": Jsonb(shape)}
             )
             differences = rows[0]["differences"]
         except CoreMissing:  # pgflow 0.8.1 has no compare_flow_shape: check existence only
@@ -120,11 +156,17 @@ def verify_shapes(
         if differences is None:
             if apply:
                 install_flow(conn, flow)
-                installed.append(flow.slug)
+                notes.append(StartupNote(f"flow {flow.slug}: installed"))
                 continue
             problems.append(
                 f"  flow {flow.slug!r} is not in the database: apply its migration "
                 "(`pgflow compile`) or start the worker with --apply"
+            )
+        elif differences and replace is not None and replace(flow, list(differences)):
+            drop_flow(conn, flow.slug, force=True)
+            install_flow(conn, flow)
+            notes.append(
+                StartupNote(f"flow {flow.slug}: dropped with its runs and installed again")
             )
         elif differences:
             where = flow.source_path or flow.slug
@@ -132,11 +174,40 @@ def verify_shapes(
                 f"  flow {flow.slug!r} ({where}) differs from the database:\n"
                 + "\n".join(f"    - {line}" for line in differences)
             )
+        else:
+            with queries.translated():
+                changes = option_changes(flow.slug, stored_options(conn, flow.slug) or {}, shape)
+            notes += _option_notes(conn, flow, changes, apply=apply)
     if problems:
         raise ShapeMismatch(
-            "the database does not hold the flows of these files:\n" + "\n".join(problems)
+            "the database does not hold the flows of these files:\n"
+            + "\n".join(problems)
+            + "\n"
+            + SHAPE_WAYS_ON
         )
-    return installed
+    return notes
+
+
+def _option_notes(
+    conn: psycopg.Connection[Any], flow: FlowSpec, changes: list[OptionChange], *, apply: bool
+) -> list[StartupNote]:
+    """Apply the option ``changes`` of ``flow`` (with ``apply``) and say what became of each."""
+    if not changes:
+        return []
+    if not apply:
+        why = "not applied: start with --apply, or apply the flow's compiled migration"
+        return [StartupNote(change.describe(why), warning=True) for change in changes]
+    install_flow(conn, flow)  # the compiled migration sets every option to the file's
+    with queries.translated():
+        left = option_changes(flow.slug, stored_options(conn, flow.slug) or {}, flow_shape(flow))
+    notes = []
+    for change in changes:
+        if change in left:
+            why = "not applied: this core cannot change options in place"
+            notes.append(StartupNote(change.describe(why), warning=True))
+        else:
+            notes.append(StartupNote(change.describe("applied")))
+    return notes
 
 
 def install_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> None:
