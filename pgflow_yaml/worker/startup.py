@@ -73,12 +73,15 @@ def import_handlers(flows: Iterable[FlowSpec]) -> dict[tuple[str, str], Handler]
         folder = Path(flow.source_path).resolve().parent if flow.source_path else Path.cwd()
         search_paths = [folder, Path.cwd()]
         for step in flow.steps:
-            where = f"{flow.source_path or flow.slug}: step {step.slug!r} handler {step.handler!r}"
+            where = f"{flow.source_path or flow.slug}: step {step.slug!r}"
             try:
                 fn = import_handler(step.handler, search_paths)
                 handlers[(flow.slug, step.slug)] = Handler.inspect(step.handler, fn)
-            except (HandlerImportError, TypeError) as exc:
-                problems.append(f"  {where}: {exc}")
+            except HandlerImportError as exc:  # as `validate --check-handlers` shows it
+                hint = f"\n    hint: {exc.hint}" if exc.hint else ""
+                problems.append(f"  {where}: {exc}{hint}")
+            except TypeError as exc:
+                problems.append(f"  {where}: handler {step.handler!r}: {exc}")
     if problems:
         raise HandlerImportErrors(
             f"{len(problems)} handler(s) cannot be imported:\n" + "\n".join(problems)
