@@ -182,11 +182,9 @@ def verify_shapes(
                 changes = option_changes(flow.slug, stored_options(conn, flow.slug) or {}, shape)
             notes += _option_notes(conn, flow, changes, apply=apply)
     if problems:
+        ways_on = [SHAPE_WAYS_ON] if any("differs from the database" in p for p in problems) else []
         raise ShapeMismatch(
-            "the database does not hold the flows of these files:\n"
-            + "\n".join(problems)
-            + "\n"
-            + SHAPE_WAYS_ON
+            "the database does not hold the flows of these files:\n" + "\n".join(problems + ways_on)
         )
     return notes
 
