@@ -114,14 +114,14 @@ def _module_hint(path: str, missing: str, folders: list[Path]) -> str:
             return f'did you mean "{parent}.{close}"?'
         return f'check the spelling: package "{parent}" has no module "{name}"'
     for folder in folders:
-        close = _closest(name, _modules_in(folder))
-        if close:
-            return f'did you mean "{close}"?'
-    for folder in folders:
         subs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
         for sub in subs:
             if sub.name.isidentifier() and name in _modules_in(sub):
                 return f'did you mean "{sub.name}.{path}"? ("{name}" is in {sub})'
+    for folder in folders:
+        close = _closest(name, _modules_in(folder))
+        if close:
+            return f'did you mean "{close}"?'
     for folder in folders:
         for above in folder.parents:
             if name in _modules_in(above):
