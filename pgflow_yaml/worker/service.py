@@ -61,7 +61,7 @@ def log_notes(notes: Sequence[StartupNote]) -> None:
     """Log the start-up's notes: a warning for a difference left as it is, else info."""
     for note in notes:
         level = logging.WARNING if note.warning else logging.INFO
-        log.log(level, note.text, extra={"action": "flow_checked"})
+        log.log(level, note.text, extra={"action": "flow_checked", "flow_slug": note.flow_slug})
 
 
 def prepare(

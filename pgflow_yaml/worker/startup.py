@@ -102,10 +102,12 @@ class StartupNote:
     """Something the start-up did or left undone that the user should read.
 
     Attributes:
+        flow_slug: the flow it is about.
         text: one line (``flow etl: step load timeout 3 → 4 (applied)``).
         warning: True when something was left as it is (a difference not applied).
     """
 
+    flow_slug: str
     text: str
     warning: bool = False
 
@@ -159,7 +161,7 @@ def verify_shapes(
         if differences is None:
             if apply:
                 install_flow(conn, flow)
-                notes.append(StartupNote(f"flow {flow.slug}: installed"))
+                notes.append(StartupNote(flow.slug, f"flow {flow.slug}: installed"))
                 continue
             problems.append(
                 f"  flow {flow.slug!r} is not in the database: apply its migration "
@@ -169,7 +171,9 @@ def verify_shapes(
             drop_flow(conn, flow.slug, force=True)
             install_flow(conn, flow)
             notes.append(
-                StartupNote(f"flow {flow.slug}: dropped with its runs and installed again")
+                StartupNote(
+                    flow.slug, f"flow {flow.slug}: dropped with its runs and installed again"
+                )
             )
         elif differences:
             where = flow.source_path or flow.slug
@@ -197,7 +201,7 @@ def _option_notes(
         return []
     if not apply:
         why = "not applied: start with --apply, or apply the flow's compiled migration"
-        return [StartupNote(change.describe(why), warning=True) for change in changes]
+        return [StartupNote(flow.slug, change.describe(why), warning=True) for change in changes]
     install_flow(conn, flow)  # the compiled migration sets every option to the file's
     with queries.translated():
         left = option_changes(flow.slug, stored_options(conn, flow.slug) or {}, flow_shape(flow))
@@ -205,14 +209,14 @@ def _option_notes(
     for change in changes:
         if change in left:
             why = "not applied: this core cannot change options in place"
-            notes.append(StartupNote(change.describe(why), warning=True))
+            notes.append(StartupNote(flow.slug, change.describe(why), warning=True))
         else:
-            notes.append(StartupNote(change.describe("applied")))
+            notes.append(StartupNote(flow.slug, change.describe("applied")))
     return notes
 
 
 def install_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> None:
-    """Run the compiled migration of ``flow`` in one transaction.
+    """Run the compiled migration of ``flow`` in one transaction (the caller says what it did).
 
     Raises:
         DatabaseError: the database refused it (e.g. a shape guard fired).
@@ -222,4 +226,3 @@ def install_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> None:
     migration = compile_flow(flow, timestamp=utc_timestamp())
     with queries.translated(), conn.transaction():
         conn.execute(migration.sql.encode())  # C's compiled migration, run as written
-    log.info("flow installed", extra={"action": "flow_installed", "flow_slug": flow.slug})
