@@ -145,12 +145,14 @@ def verify_shapes(
     notes: list[StartupNote] = []
     for flow in flows:
         shape = flow_shape(flow)
+        compares = True  # the core compares shapes (and so can change options in place)
         try:
             rows = queries.fetch_sync(
                 conn, "compare_flow_shape", {"flow_slug": flow.slug, "shape": Jsonb(shape)}
             )
             differences = rows[0]["differences"]
         except CoreMissing:  # pgflow 0.8.1 has no compare_flow_shape: check existence only
+            compares = False
             try:
                 rows = queries.fetch_sync(conn, "flow_exists", {"flow_slug": flow.slug})
             except CoreMissing:
@@ -184,7 +186,7 @@ def verify_shapes(
         else:
             with queries.translated():
                 changes = option_changes(flow.slug, stored_options(conn, flow.slug) or {}, shape)
-            notes += _option_notes(conn, flow, changes, apply=apply)
+            notes += _option_notes(conn, flow, changes, apply=apply, in_place=compares)
     if problems:
         ways_on = [SHAPE_WAYS_ON] if any("differs from the database" in p for p in problems) else []
         raise ShapeMismatch(
@@ -194,11 +196,24 @@ def verify_shapes(
 
 
 def _option_notes(
-    conn: psycopg.Connection[Any], flow: FlowSpec, changes: list[OptionChange], *, apply: bool
+    conn: psycopg.Connection[Any],
+    flow: FlowSpec,
+    changes: list[OptionChange],
+    *,
+    apply: bool,
+    in_place: bool,
 ) -> list[StartupNote]:
-    """Apply the option ``changes`` of ``flow`` (with ``apply``) and say what became of each."""
+    """Apply the option ``changes`` of ``flow`` (with ``apply``) and say what became of each.
+
+    Never on a core that cannot change options in place (``in_place`` false: pgflow 0.8.1,
+    whose ``add_step`` ignores new options and could add dependency edges to a changed shape
+    that it cannot check).
+    """
     if not changes:
         return []
+    if not in_place:
+        why = "not applied: pgflow 0.8.1 cannot change options in place"
+        return [StartupNote(flow.slug, change.describe(why), warning=True) for change in changes]
     if not apply:
         why = "not applied: start with --apply, or apply the flow's compiled migration"
         return [StartupNote(flow.slug, change.describe(why), warning=True) for change in changes]

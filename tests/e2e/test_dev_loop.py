@@ -232,3 +232,24 @@ def test_handlers_are_checked_before_any_database_is_made(
         f'    hint: did you mean "pkg.{module}:step"? ("{module}" is in {project / "pkg"})\n'
     )
     assert list(elsewhere.iterdir()) == []  # no embedded database made here
+
+
+def test_options_are_never_rewritten_on_pgflow_081(pgflow081_dsn: str, tmp_path: Path) -> None:
+    from pgflow_yaml.worker.service import check_database, load
+
+    path, slug = make_flow(tmp_path)
+    flows, _ = load([path])
+    assert [n.text for n in check_database(pgflow081_dsn, flows, apply=True)] == [
+        f"flow {slug}: installed"
+    ]
+    edit(path, "timeout: 3", "timeout: 4")
+    flows, _ = load([path])
+    notes = check_database(pgflow081_dsn, flows, apply=True)
+    assert [(n.text, n.warning) for n in notes] == [
+        (
+            f"flow {slug}: step load timeout 3 → 4 (not applied: pgflow 0.8.1 cannot change "
+            "options in place)",
+            True,
+        )
+    ]
+    assert step_timeout(pgflow081_dsn, slug) == 3
