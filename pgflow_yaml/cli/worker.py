@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-if TYPE_CHECKING:
+from pgflow_yaml.cli.common import parse_input, render_run, watch, wide_console
+
+if TYPE_CHECKING:  # imported by the commands themselves: `pgflow --help` stays fast
     from pgflow_yaml.model import FlowSpec
     from pgflow_yaml.worker.startup import Replace
-
-from pgflow_yaml.cli.common import parse_input, render_run, watch, wide_console
 
 LogFormat = Annotated[
     str, typer.Option("--log-format", help="text or json (one JSON object per line).")
