@@ -432,10 +432,56 @@ class WrittenMigration:
         path: the file holding it.
         written: False when ``path`` is the flow's latest migration already there with the
             same SQL, so nothing was written (compiling an unchanged flow adds no file).
+        shape_changed_from: the flow's previous migration in the folder, when the new one
+            declares another shape (its shape guard will stop it wherever that one ran).
     """
 
     path: Path
     written: bool
+    shape_changed_from: Path | None = None
+
+
+_GUARD_CALL = re.compile(
+    r"^ *perform pgflow\.assert_flow_shape\((E?'(?:[^']|'')*'), (E?'(?:[^']|'')*')::jsonb\);$",
+    re.MULTILINE,
+)
+
+
+def _unquote(literal: str) -> str:
+    """Read back a literal written by :func:`quote_literal`."""
+    escaped = literal.startswith("E")
+    body = literal[2:-1] if escaped else literal[1:-1]
+    body = body.replace("''", "'")
+    return body.replace("\\\\", "\\") if escaped else body
+
+
+def recorded_shape(sql: str) -> dict[str, Any] | None:
+    """Return the shape a compiled migration's guard asserts, or ``None`` when it has none."""
+    found = _GUARD_CALL.search(sql)
+    if found is None:
+        return None
+    try:
+        shape = json.loads(_unquote(found.group(2)))
+    except ValueError:
+        return None
+    return shape if isinstance(shape, dict) else None
+
+
+def _without_options(shape: dict[str, Any]) -> dict[str, Any]:
+    steps = [{k: v for k, v in step.items() if k != "options"} for step in shape.get("steps", [])]
+    return {"steps": steps}
+
+
+def shape_changed(earlier_sql: str, sql: str) -> bool:
+    """Return True when two compiled migrations of a flow declare different shapes.
+
+    Options are not shape (they change in place); a migration without a readable guard is
+    taken as unchanged.
+    """
+    before, after = recorded_shape(earlier_sql), recorded_shape(sql)
+    if before is None or after is None:
+        return False
+    return _without_options(before) != _without_options(after)
 
 
 def latest_migration(out_dir: Path, flow_slug: str) -> Path | None:
@@ -453,8 +499,9 @@ def write_migrations(
     """Write each migration into ``out_dir`` (created if needed), unless it is already there.
 
     A flow whose newest migration in ``out_dir`` holds the same SQL gets no new file; any
-    change (options included) gets a new one, to apply after the earlier ones. The bytes are
-    exactly ``migration.sql`` in UTF-8: no newline translation on any platform.
+    change (options included) gets a new one, to apply after the earlier ones, and is marked
+    ``shape_changed_from`` that one when its shape differs. The bytes are exactly
+    ``migration.sql`` in UTF-8: no newline translation on any platform.
 
     Raises:
         OSError: the folder cannot be created or a file cannot be read or written.
@@ -464,10 +511,19 @@ def write_migrations(
     for migration in migrations:
         data = migration.sql.encode("utf-8")
         latest = latest_migration(out_dir, migration.flow_slug)
-        if latest is not None and latest.read_bytes() == data:
-            results.append(WrittenMigration(latest, written=False))
+        earlier = latest.read_bytes() if latest is not None else None
+        if earlier == data:
+            results.append(WrittenMigration(latest or out_dir, written=False))
             continue
         path = out_dir / migration.filename
         path.write_bytes(data)
-        results.append(WrittenMigration(path, written=True))
+        changed = (
+            latest
+            if latest is not None
+            and latest != path
+            and earlier is not None
+            and shape_changed(earlier.decode("utf-8", "replace"), migration.sql)
+            else None
+        )
+        results.append(WrittenMigration(path, written=True, shape_changed_from=changed))
     return results

@@ -84,6 +84,11 @@ def resolve_dsn(dsn: str | None = None, *, embedded_dir: Path | None = None) -> 
     return embedded.server_url(embedded_dir or Path.cwd() / EMBEDDED_DIR)
 
 
+def uses_embedded(dsn: str | None = None) -> bool:
+    """Return True when :func:`resolve_dsn` would use the embedded server (no DSN set anywhere)."""
+    return not dsn and not any(os.environ.get(var) for var in ENV_VARS)
+
+
 def describe(dsn: str) -> str:
     """Name the server a DSN points at (user, host or socket, port, database), never the password.
 

@@ -2,8 +2,9 @@
 
 The shape is compared by the database itself (``pgflow.compare_flow_shape``, the function the
 compiled shape guard uses), so the check and the migration can never disagree on what counts
-as a different flow. Options are not shape, so they are compared here, from
-``pgflow._get_flow_shape``. Every line reads "database value vs file value". The statements
+as a different flow. Options are not shape, so they are compared here, from the flow and step
+rows (:func:`stored_options`); the worker's start-up uses the same comparison
+(:func:`option_changes`). Every drift line reads "database value vs file value". The statements
 are the named queries of ``pgflow_yaml/queries``.
 """
 
@@ -51,41 +52,109 @@ class FlowDrift:
         return self.missing or bool(self.differences)
 
 
-def _shown(value: Any, absent: str) -> str:
-    """Return an option's value as a difference line shows it (``absent`` for ``None``)."""
+_SHAPE_KEYS = {name: shape_key for shape_key, name in OPTION_NAMES.items()}
+
+
+@dataclass(frozen=True)
+class OptionChange:
+    """One option whose value in the database differs from the file's.
+
+    Attributes:
+        flow_slug: the flow.
+        step_slug: the step, or ``None`` for a flow option.
+        step_index: the step's index (``None`` for a flow option).
+        name: the option's name in flow files (``timeout``).
+        database: the stored value (``None``: the step inherits the flow's).
+        file: the file's value (``None``: inherited).
+    """
+
+    flow_slug: str
+    step_slug: str | None
+    step_index: int | None
+    name: str
+    database: Any
+    file: Any
+
+    def describe(self, outcome: str) -> str:
+        """Return ``flow etl: step load timeout 3 → 4 (<outcome>)``."""
+        step = f"step {self.step_slug} " if self.step_slug is not None else ""
+        return (
+            f"flow {self.flow_slug}: {step}{self.name} {_shown(self.name, self.database)} → "
+            f"{_shown(self.name, self.file)} ({outcome})"
+        )
+
+
+def _shown(name: str, value: Any) -> str:
+    """Return option ``name``'s value as a difference line shows it."""
     if value is None:
-        return absent
+        return NO_SCHEMA if KEY[name].kind == "json_schema" else INHERITED
     if isinstance(value, dict | list | bool):  # input_schema: compact JSON, whole
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 
 
-def _options_line(label: str, db: dict[str, Any], file: dict[str, Any]) -> list[str]:
-    lines = []
-    for key, name in OPTION_NAMES.items():
-        db_value, file_value = db.get(key), file.get(key)
-        if db_value != file_value:
-            absent = NO_SCHEMA if KEY[name].kind == "json_schema" else INHERITED
-            shown = f"{_shown(db_value, absent)} vs {_shown(file_value, absent)}"
-            lines.append(f"{label}: {name} {shown}")
-    return lines
+def _changes(
+    flow_slug: str, step: tuple[int, str] | None, db: dict[str, Any], file: dict[str, Any]
+) -> list[OptionChange]:
+    index, slug = step if step is not None else (None, None)
+    return [
+        OptionChange(flow_slug, slug, index, name, db.get(key), file.get(key))
+        for key, name in OPTION_NAMES.items()
+        if db.get(key) != file.get(key)
+    ]
 
 
-def option_differences(db_shape: dict[str, Any], file_shape: dict[str, Any]) -> list[str]:
+def option_changes(
+    flow_slug: str, db_shape: dict[str, Any], file_shape: dict[str, Any]
+) -> list[OptionChange]:
     """Return the option differences between two shapes (database first).
 
     Flow options always; step options only for steps whose slug is the same at the same index
     on both sides (other steps are already reported as shape differences).
     """
-    lines = _options_line("options", db_shape.get("options", {}), file_shape.get("options", {}))
+    changes = _changes(flow_slug, None, db_shape.get("options", {}), file_shape.get("options", {}))
     for index, (db_step, file_step) in enumerate(
         zip(db_shape.get("steps", []), file_shape.get("steps", []), strict=False)
     ):
-        if db_step.get("slug") != file_step.get("slug"):
-            continue
-        label = f"step {index} ({file_step['slug']}) options"
-        lines += _options_line(label, db_step.get("options", {}), file_step.get("options", {}))
+        if db_step.get("slug") == file_step.get("slug"):
+            step = (index, file_step["slug"])
+            changes += _changes(flow_slug, step, db_step.get("options", {}), file_step["options"])
+    return changes
+
+
+def option_differences(db_shape: dict[str, Any], file_shape: dict[str, Any]) -> list[str]:
+    """Return the option differences between two shapes as drift lines (database vs file)."""
+    lines = []
+    for change in option_changes("", db_shape, file_shape):
+        label = (
+            "options"
+            if change.step_slug is None
+            else f"step {change.step_index} ({change.step_slug}) options"
+        )
+        shown = f"{_shown(change.name, change.database)} vs {_shown(change.name, change.file)}"
+        lines.append(f"{label}: {change.name} {shown}")
     return lines
+
+
+def stored_options(conn: psycopg.Connection[Any], flow_slug: str) -> dict[str, Any] | None:
+    """Return the options the database holds for a flow, in the shape's form (``None``: no flow).
+
+    Read from the tables (every ``opt_<name>`` column the registry knows), which a worker login
+    may read too, so this works wherever the flow definitions can be read (pgflow 0.8.1 too).
+    """
+    rows = queries.fetch_sync(conn, "stored_options", {"flow_slug": flow_slug})
+    if not rows:
+        return None
+
+    def options(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            shape_key: row[f"opt_{name}"]
+            for name, shape_key in _SHAPE_KEYS.items()
+            if row.get(f"opt_{name}") is not None
+        }
+
+    steps = [{"slug": r["step_slug"], "options": options(r["row"])} for r in rows[1:]]
+    return {"options": options(rows[0]["row"]), "steps": steps}
 
 
 def check_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> FlowDrift:
@@ -93,10 +162,11 @@ def check_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> FlowDrift:
     shape = flow_shape(flow)
     slug = {"flow_slug": flow.slug}
     rows = queries.fetch_sync(conn, "compare_flow_shape", slug | {"shape": Jsonb(shape)})
-    if rows[0]["differences"] is None:
+    shape_differences = rows[0]["differences"]
+    db_shape = stored_options(conn, flow.slug)
+    if shape_differences is None or db_shape is None:
         return FlowDrift(flow.slug, flow.source_path, missing=True)
-    db_shape = queries.fetch_sync(conn, "stored_flow_shape", slug)[0]["shape"]
-    differences = list(rows[0]["differences"]) + option_differences(db_shape, shape)
+    differences = list(shape_differences) + option_differences(db_shape, shape)
     return FlowDrift(flow.slug, flow.source_path, differences=tuple(differences))
 
 

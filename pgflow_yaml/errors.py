@@ -173,6 +173,10 @@ class FlowNotFound(RunError):
     """no flow {flow_slug!r} in the database (apply its migration first)"""
 
 
+class FlowInUse(RunError):
+    """flow {flow_slug!r} has {in_progress} run(s) in progress: cancel them, or use --force"""
+
+
 class RunNotFound(RunError):
     """no run {run_id}"""
 

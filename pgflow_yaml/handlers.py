@@ -10,6 +10,7 @@ with it at start.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import keyword
@@ -83,6 +84,54 @@ def takes_context(func: Callable[..., Any]) -> bool:
     return arity is not None and arity[1] >= 2
 
 
+def _unique(folders: list[Path]) -> list[Path]:
+    return list(dict.fromkeys(folders))
+
+
+def _modules_in(folder: Path) -> list[str]:
+    """Return the names importable from ``folder``: its ``*.py`` files and folders of them."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    names = [e.stem for e in entries if e.suffix == ".py" and e.is_file()]
+    names += [e.name for e in entries if e.is_dir() and any(e.glob("*.py"))]  # namespace too
+    return sorted(n for n in names if n.isidentifier())
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _module_hint(path: str, missing: str, folders: list[Path]) -> str:
+    """Say where a missing handler module may be: a close name, a sub-folder, a parent folder."""
+    parent, _, name = missing.rpartition(".")
+    if parent:  # a submodule of a package: its siblings
+        siblings = [m for f in folders for m in _modules_in(f.joinpath(*parent.split(".")))]
+        close = _closest(name, siblings)
+        if close:
+            return f'did you mean "{parent}.{close}"?'
+        return f'check the spelling: package "{parent}" has no module "{name}"'
+    for folder in folders:
+        subs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        for sub in subs:
+            if sub.name.isidentifier() and name in _modules_in(sub):
+                return f'did you mean "{sub.name}.{path}"? ("{name}" is in {sub})'
+    for folder in folders:
+        close = _closest(name, _modules_in(folder))
+        if close:
+            return f'did you mean "{close}"?'
+    for folder in folders:
+        for above in folder.parents:
+            if name in _modules_in(above):
+                return f'"{name}" is in {above}: run from that folder, or add it to PYTHONPATH'
+    return (
+        "run from the folder that holds the module (or its package), "
+        "or add that folder to PYTHONPATH"
+    )
+
+
 def import_handler(path: str, search_paths: Sequence[str | Path] = ()) -> Callable[..., Any]:
     """Import a handler and check that it can be called with the step input (and a context).
 
@@ -110,11 +159,13 @@ def import_handler(path: str, search_paths: Sequence[str | Path] = ()) -> Callab
     except ModuleNotFoundError as exc:
         missing = exc.name or module_name
         if module_name == missing or module_name.startswith(missing + "."):
+            folders = _unique([*[Path(p).resolve() for p in search_paths], Path.cwd().resolve()])
             raise HandlerImportError(
                 "PGF402",
-                f'handler "{path}": no module named "{missing}"',
-                "check the spelling, and that the module is importable from the flow "
-                "file's folder or the current directory",
+                f'handler "{path}": no module named "{missing}" (searched '
+                + ", ".join(str(f) for f in folders)
+                + ", then PYTHONPATH and the installed packages)",
+                _module_hint(path, missing, folders),
             ) from None
         raise HandlerImportError(
             "PGF403",

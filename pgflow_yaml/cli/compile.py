@@ -158,6 +158,15 @@ def compile_command(
             continue
         needs = " (needs the pgflow-yaml core)" if migration.extensions else ""
         sys.stdout.write(f"wrote {outcome.path}{needs}\n")
+        if outcome.shape_changed_from is not None:
+            slug = migration.flow_slug
+            sys.stderr.write(
+                f"warning: {outcome.path.name} changes the shape of flow {slug} compiled in "
+                f"{outcome.shape_changed_from.name}: where that one was applied, this one stops "
+                f"at its shape guard; drop the flow there first (`pgflow flows drop {slug}`, "
+                "which deletes its runs) or give the changed flow a new slug "
+                "(docs/evolving-flows.md)\n"
+            )
 
 
 def graph_command(

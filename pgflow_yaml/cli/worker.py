@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,10 @@ from pgflow_yaml.cli.common import (
     wide_console,
 )
 from pgflow_yaml.errors import UsageError
+
+if TYPE_CHECKING:  # imported by the commands themselves: `pgflow --help` stays fast
+    from pgflow_yaml.model import FlowSpec
+    from pgflow_yaml.worker.startup import Replace
 
 LogFormat = Annotated[
     str, typer.Option("--log-format", help="text or json (one JSON object per line).")
@@ -47,7 +51,11 @@ def run_worker_command(
         list[str] | None, typer.Option("--flow", help="Serve only this flow (repeatable).")
     ] = None,
     apply: Annotated[
-        bool, typer.Option("--apply", help="Install flows missing from the database.")
+        bool,
+        typer.Option(
+            "--apply",
+            help="Install flows missing from the database; apply changed options in place.",
+        ),
     ] = False,
     grace_period: Annotated[
         float, typer.Option(min=0, help="Seconds in-flight tasks get once stopping.")
@@ -80,15 +88,16 @@ def run_worker_command(
     2 misuse or no database.
     """
     from pgflow_yaml.db import resolve_dsn
-    from pgflow_yaml.worker.service import make_worker, prepare, serve
+    from pgflow_yaml.worker.service import check_database, load, log_notes, make_worker, serve
 
     _log_setup(log_format, log_level)
     if metrics_port is not None:
         from pgflow_yaml.metrics import serve_worker_metrics
 
         serve_worker_metrics(metrics_port, metrics_host)
+    flows, handlers = load(paths, only=flow or ())  # before any database is created or reached
     url = resolve_dsn(dsn)
-    flows, handlers = prepare(paths, url, only=flow or (), apply=apply)
+    log_notes(check_database(url, flows, apply=apply))
     worker = make_worker(
         url,
         handlers,
@@ -117,25 +126,53 @@ def run_command(
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait at most.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Tasks in flight at most.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final run as JSON.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Embedded server only: when the flow's shape changed, drop it and its runs "
+            "(asks first) and install the file's.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --replace: do not ask for confirmation.")
+    ] = False,
 ) -> None:
     """Run a flow once: database, core, flow, an in-process worker, live progress, output.
+
+    Changed options are applied in place (one line each on stderr). A changed shape stops it:
+    --replace drops the flow and its runs on the embedded server; elsewhere use
+    `pgflow flows drop SLUG`.
 
     Exit status: 0 the run completed, 1 it failed or was cancelled, the flow or its input is
     invalid, or the wait timed out, 2 misuse or no database, 130 interrupted.
     """
     from pgflow_yaml import core, db
     from pgflow_yaml.client import Client
+    from pgflow_yaml.errors import UsageError
     from pgflow_yaml.worker import logs
-    from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
+    from pgflow_yaml.worker.service import WorkerThread, check_database, load, make_worker
 
     logs.configure("text", "WARNING")
     value = None if input is None else parse_input(input)
+    if yes and not replace:
+        raise UsageError("--yes only applies with --replace")
+    if replace and not db.uses_embedded(dsn):
+        raise UsageError(
+            "--replace drops flows on the embedded development server only; on this server "
+            "drop the flow with `pgflow flows drop SLUG`"
+        )
     console = wide_console(stderr=True)
     try:
+        flows, handlers = load([file])  # before any database is created or reached
         url = db.resolve_dsn(dsn)
         with db.translated(), db.connect(url, autocommit=True) as conn:
             core.install(conn)
-        flows, handlers = prepare([file], url, apply=True)
+        notes = check_database(
+            url, flows, apply=True, replace=_confirm_replace(yes) if replace else None
+        )
+        for note in notes:
+            typer.echo(note.text, err=True)
         if value is None:
             value = no_input(flows[0].slug, flows[0].input_schema)
         thread = WorkerThread(
@@ -161,6 +198,21 @@ def run_command(
         typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
     if run.status != "completed":
         raise typer.Exit(1)
+
+
+def _confirm_replace(yes: bool) -> Replace:
+    """Return the question ``pgflow run --replace`` asks before dropping a changed flow."""
+
+    def confirm(flow: FlowSpec, differences: list[str]) -> bool:
+        if yes:
+            return True
+        listed = "".join(f"\n  - {line}" for line in differences)
+        typer.echo(f"flow {flow.slug} differs from the database:{listed}", err=True)
+        return typer.confirm(
+            f"drop flow {flow.slug} and all its runs, then install the file's?", err=True
+        )
+
+    return confirm
 
 
 def register(app: typer.Typer) -> None:

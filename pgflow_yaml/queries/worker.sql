@@ -49,9 +49,13 @@ update pgflow.workers set last_heartbeat_at = now() where worker_id = %(worker_i
 -- List the differences between a flow's compiled shape and the database (null: flow missing).
 select pgflow.compare_flow_shape(%(flow_slug)s, %(shape)s::jsonb) as differences;
 
--- name: stored_flow_shape
--- Return a flow's shape as the database holds it, options included (null: flow missing).
-select pgflow._get_flow_shape(%(flow_slug)s) as shape;
+-- name: stored_options
+-- Return a flow's row, then its steps' rows in step order, as JSON (every opt_* column; none: no flow).
+select null::text as step_slug, -1 as step_index, to_jsonb(f) as row
+from pgflow.flows as f where f.flow_slug = %(flow_slug)s
+union all
+select s.step_slug, s.step_index, to_jsonb(s) from pgflow.steps as s where s.flow_slug = %(flow_slug)s
+order by 2;
 
 -- name: listen_tasks
 -- Subscribe this connection to the wake-ups sent when tasks become visible.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,55 @@ from pgflow_yaml import db, queries
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.worker.loop import Worker, WorkerOptions
 from pgflow_yaml.worker.runner import Handler
-from pgflow_yaml.worker.startup import import_handlers, load_flows, verify_shapes
+from pgflow_yaml.worker.startup import (
+    Replace,
+    StartupNote,
+    import_handlers,
+    load_flows,
+    verify_shapes,
+)
+
+log = logging.getLogger("pgflow_yaml.worker")
+
+
+def load(
+    paths: Sequence[str | Path], *, only: Sequence[str] = ()
+) -> tuple[list[FlowSpec], dict[tuple[str, str], Handler]]:
+    """Load the flows and import their handlers; touches no database (nothing is created).
+
+    Raises:
+        StartupError: invalid files, or handlers that do not import (each with its hint).
+    """
+    flows = load_flows(paths, only)
+    return flows, import_handlers(flows)
+
+
+def check_database(
+    dsn: str,
+    flows: Sequence[FlowSpec],
+    *,
+    apply: bool = False,
+    replace: Replace | None = None,
+) -> list[StartupNote]:
+    """Check (with ``apply``: install, or update the options of) the flows in the database.
+
+    Returns:
+        What was installed, replaced or left different (:func:`verify_shapes`).
+
+    Raises:
+        ShapeMismatch: a flow is missing (without ``apply``) or differs in shape.
+        pgflow_yaml.db.ConnectError: the database cannot be reached (one line, no password).
+        DatabaseError: the database has no core or rejects the check.
+    """
+    with queries.translated(), db.connect(dsn, autocommit=True) as conn:
+        return verify_shapes(conn, flows, apply=apply, replace=replace)
+
+
+def log_notes(notes: Sequence[StartupNote]) -> None:
+    """Log the start-up's notes: a warning for a difference left as it is, else info."""
+    for note in notes:
+        level = logging.WARNING if note.warning else logging.INFO
+        log.log(level, note.text, extra={"action": "flow_checked", "flow_slug": note.flow_slug})
 
 
 def prepare(
@@ -22,17 +71,17 @@ def prepare(
     only: Sequence[str] = (),
     apply: bool = False,
 ) -> tuple[list[FlowSpec], dict[tuple[str, str], Handler]]:
-    """Load the flows, import their handlers and check (or install) them in the database.
+    """Load the flows, import their handlers, then check (or install) them in the database.
+
+    The notes of the check are logged (:func:`log_notes`).
 
     Raises:
         StartupError: invalid files, handlers that do not import, or a shape mismatch.
         pgflow_yaml.db.ConnectError: the database cannot be reached (one line, no password).
         DatabaseError: the database has no core or rejects the check.
     """
-    flows = load_flows(paths, only)
-    handlers = import_handlers(flows)
-    with queries.translated(), db.connect(dsn, autocommit=True) as conn:
-        verify_shapes(conn, flows, apply=apply)
+    flows, handlers = load(paths, only=only)
+    log_notes(check_database(dsn, flows, apply=apply))
     return flows, handlers
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 
 from tests.compile.helpers import apply, flow, order_pipeline
@@ -44,8 +45,15 @@ def test_versioned_slug_lives_beside_the_old_flow(conn: Conn) -> None:
 def test_documented_retire_recipe_removes_every_trace(conn: Conn) -> None:
     apply(conn, order_pipeline())
     apply(conn, changed_pipeline("keep_me"))
-    conn.execute("select pgflow.start_flow('order_pipeline', %s)", (Jsonb({"order": 1}),))
+    row = conn.execute(
+        "select run_id from pgflow.start_flow('order_pipeline', %s)", (Jsonb({"order": 1}),)
+    ).fetchone()
+    assert row is not None
     conn.execute("select pgflow.start_flow('keep_me', %s)", (Jsonb({"order": 2}),))
+    # "once it has no unfinished run"
+    with pytest.raises(psycopg.errors.ObjectInUse), conn.transaction():
+        conn.execute(retire_sql("order_pipeline"))
+    conn.execute("select pgflow.cancel_run(%s)", (row[0],))
     with conn.transaction():
         conn.execute(retire_sql("order_pipeline"))
     for table in ("flows", "steps", "deps", "runs", "step_states", "step_tasks"):

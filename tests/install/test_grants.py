@@ -261,6 +261,8 @@ def test_client_and_nobody_are_denied_queues_tables_and_admin_calls(
             "create_flow('mine')",
             "add_step('late', 'more')",
             "_grant_flow_queue('late')",
+            "drop_flow('late')",
+            "drop_flow('late', force => true)",
             "set_vt_batch('late', array[1::bigint], array[1])",
         ):
             assert "permission denied for function" in denied(who, f"select pgflow.{call}")
@@ -271,6 +273,7 @@ def test_client_and_nobody_are_denied_queues_tables_and_admin_calls(
         "prune('0 seconds')",
         "create_flow('mine')",
         "add_step('late', 'more')",
+        "drop_flow('late')",
     ):
         assert "schema pgflow" in denied(nobody, f"select pgflow.{call}")
 

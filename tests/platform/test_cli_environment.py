@@ -41,6 +41,8 @@ DATABASE_COMMANDS = {
     "runs": ["runs"],
     "cancel": ["cancel", RUN_ID],
     "retry": ["retry", RUN_ID],
+    "flows list": ["flows", "list"],
+    "flows drop": ["flows", "drop", "hello", "--yes"],
 }
 # A validator summary ("0 files checked, 1 error in 1 file") follows a diagnostic.
 _SUMMARY = re.compile(r"^\d+ files? checked, ")
@@ -171,6 +173,8 @@ NO_CORE = {  # `install` and `run` install pgmq and the core themselves
     "runs": (1, CORE_NEEDED),
     "cancel": (1, CORE_NEEDED),
     "retry": (1, CORE_NEEDED),
+    "flows list": (1, CORE_NEEDED),
+    "flows drop": (1, CORE_NEEDED),
 }
 
 
@@ -194,6 +198,7 @@ PGFLOW_081 = {  # `runs` works on pgflow 0.8.1
     "status": (1, f"^error: no run {RUN_ID}$"),
     "cancel": (1, f"^error: no run {RUN_ID}$"),
     "retry": (1, f"^error: no run {RUN_ID}$"),
+    "flows drop": (1, r"^error: no flow 'hello' in the database \(apply its migration first\)$"),
 }
 
 

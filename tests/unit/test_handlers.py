@@ -187,3 +187,44 @@ def test_check_handlers_reports_every_bad_handler_positioned(tmp_path: Path) -> 
         ("PGF402", 8, 14),
     ]
     assert report.exit_code == 1
+
+
+def _missing(path: str, folder: Path) -> HandlerImportError:
+    with pytest.raises(HandlerImportError) as info:
+        import_handler(path, [folder])
+    assert info.value.code == "PGF402"
+    return info.value
+
+
+def test_missing_module_names_the_folders_searched_and_the_way_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    name = f"pgf_hint_{next(_ids)}"
+    (project / "pkg" / f"{name}.py").write_text("def f(input):\n    return input\n")
+    (project / f"{name}_top.py").write_text("def f(input):\n    return input\n")
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+
+    in_sub = _missing(f"{name}:f", project)
+    assert str(in_sub) == (
+        f'handler "{name}:f": no module named "{name}" (searched {project}, {tmp_path / "cwd"}, '
+        "then PYTHONPATH and the installed packages)"
+    )
+    assert in_sub.hint == f'did you mean "pkg.{name}:f"? ("{name}" is in {project / "pkg"})'
+    assert _missing(f"{name}_tpo:f", project).hint == f'did you mean "{name}_top"?'
+    assert _missing(f"pkg.{name}x:f", project).hint == f'did you mean "pkg.{name}"?'
+    assert _missing("pkg.zzz_unrelated:f", project).hint == (
+        'check the spelling: package "pkg" has no module "zzz_unrelated"'
+    )
+    other = tmp_path / "other"
+    (other / "flows").mkdir(parents=True)
+    (other / f"{name}_up.py").write_text("def f(input):\n    return input\n")
+    assert _missing(f"{name}_up:f", other / "flows").hint == (
+        f'"{name}_up" is in {other}: run from that folder, or add it to PYTHONPATH'
+    )
+    assert _missing("zzz_nowhere_at_all:f", other / "flows").hint == (
+        "run from the folder that holds the module (or its package), "
+        "or add that folder to PYTHONPATH"
+    )

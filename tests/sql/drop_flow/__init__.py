@@ -1,0 +1,1 @@
+"""Tests of pgflow.drop_flow."""

@@ -1,0 +1,67 @@
+"""drop_flow deletes a flow with its runs and queue; it refuses runs in progress unless forced."""
+
+import psycopg
+import pytest
+
+from ..helpers import Conn, add_flow, claim, complete, one, rows, start
+
+
+def _counts(conn: Conn, slug: str) -> dict[str, int]:
+    tables = ["flows", "steps", "deps", "runs", "step_states", "step_tasks"]
+    return {
+        t: one(conn, f"select count(*) from pgflow.{t} where flow_slug = %s", (slug,))
+        for t in tables
+    }
+
+
+def test_drops_everything_of_the_flow_and_nothing_else(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}, {"slug": "b", "deps": ["a"]}])
+    add_flow(conn, "other", [{"slug": "x"}])
+    start(conn, "f")
+    (task,) = claim(conn, "f")
+    complete(conn, task, 1)
+    (b,) = claim(conn, "f")
+    complete(conn, b, 2)
+    start(conn, "other")
+    assert one(conn, "select pgflow.drop_flow('f')") == 1
+    assert _counts(conn, "f") == dict.fromkeys(_counts(conn, "f"), 0)
+    assert rows(conn, "select queue_name from pgmq.meta order by queue_name") == [
+        {"queue_name": "other"}
+    ]
+    assert one(conn, "select to_regclass('pgmq.q_f') is null and to_regclass('pgmq.a_f') is null")
+    assert _counts(conn, "other") == {
+        "flows": 1,
+        "steps": 1,
+        "deps": 0,
+        "runs": 1,
+        "step_states": 1,
+        "step_tasks": 1,
+    }
+
+
+def test_flow_can_be_created_again_after_a_drop(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    conn.execute("select pgflow.drop_flow('f')")
+    add_flow(conn, "f", [{"slug": "a", "step_type": "map"}])
+    assert one(conn, "select step_type from pgflow.steps where flow_slug = 'f'") == "map"
+    assert one(conn, "select count(*) from pgmq.meta where queue_name = 'f'") == 1
+
+
+def test_refuses_runs_in_progress_unless_forced(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    start(conn, "f")
+    start(conn, "f")
+    with pytest.raises(psycopg.errors.ObjectInUse) as err:
+        conn.execute("select pgflow.drop_flow('f')")
+    assert err.value.diag.message_primary == (
+        'Flow "f" has 2 run(s) in progress: cancel them, or drop with force => true'
+    )
+    assert one(conn, "select count(*) from pgflow.runs") == 2
+    assert one(conn, "select pgflow.drop_flow('f', force => true)") == 2
+    assert one(conn, "select count(*) from pgflow.flows") == 0
+
+
+def test_unknown_flow_raises(conn: Conn) -> None:
+    with pytest.raises(psycopg.errors.NoDataFound) as err:
+        conn.execute("select pgflow.drop_flow('nope')")
+    assert err.value.diag.message_primary == 'Flow "nope" does not exist'
