@@ -280,6 +280,7 @@ __all__ = [
     "EmbeddedServerError",
     "EmbeddedServerNotRunning",
     "FileError",
+    "FlowInUse",
     "FlowNotFound",
     "FlowValidationError",
     "HandlerImportError",

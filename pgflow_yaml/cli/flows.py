@@ -13,7 +13,11 @@ import typer
 from pgflow_yaml.cli.common import AsJson, Dsn, print_json, wide_console
 
 flows_app = typer.Typer(
-    help="The flows in the database: list them, drop one (with its runs).",
+    help="""The flows in the database: list them, drop one (with its runs).
+
+    Exit status: 0 done, 1 the flow is unknown or has runs in progress (drop without --force),
+    2 misuse or no database.
+    """,
     no_args_is_help=True,
 )
 

@@ -165,6 +165,8 @@ def run_command(
     console = wide_console(stderr=True)
     try:
         flows, handlers = load([file])  # before any database is created or reached
+        if value is None:
+            value = no_input(flows[0].slug, flows[0].input_schema)
         url = db.resolve_dsn(dsn)
         with db.translated(), db.connect(url, autocommit=True) as conn:
             core.install(conn)
@@ -173,8 +175,6 @@ def run_command(
         )
         for note in notes:
             typer.echo(note.text, err=True)
-        if value is None:
-            value = no_input(flows[0].slug, flows[0].input_schema)
         thread = WorkerThread(
             make_worker(url, handlers, flows, concurrency=concurrency, grace_period=2)
         )

@@ -88,5 +88,6 @@ def test_the_drift_check_reports_a_changed_schema_as_an_option(tmp_path: Path, d
 def test_apply_installs_a_missing_flow_with_its_schema(tmp_path: Path, conn: Conn) -> None:
     flow_file = tmp_path / "etl.yaml"
     flow_file.write_text(ETL, encoding="utf-8")
-    assert verify_shapes(conn, load_flows([flow_file]), apply=True) == ["etl"]
+    notes = verify_shapes(conn, load_flows([flow_file]), apply=True)
+    assert [(n.flow_slug, n.text) for n in notes] == [("etl", "flow etl: installed")]
     assert stored(conn) == SCHEMA
