@@ -1,7 +1,8 @@
 -- _advance_run(run_id, start_steps): move a started run as far as it goes without a worker:
 -- resolve the conditions of ready steps (when_unmet fail / skip / skip-cascade), complete
--- taskless steps (empty maps) and repeat until nothing changes, so steps that become ready
--- inside the cascade have their conditions checked too; then start the ready steps (unless
+-- taskless steps (empty maps) and signal steps whose signal came early (pending_signals), and
+-- repeat until nothing changes, so steps that become ready inside the cascade have their
+-- conditions checked too; then start the ready steps (unless
 -- start_steps is false: a batch caller starts those of all its runs at once with
 -- _start_ready_steps) and complete the run when done.
 -- Internal; the caller holds the run lock.
@@ -26,6 +27,7 @@ declare
   v_forbidden jsonb[];
   v_when_unmet text[];
   v_input jsonb;
+  v_signal record;
 begin
   if not exists (
     select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.status = 'started'
@@ -57,6 +59,12 @@ begin
         ss.initial_tasks = 0
         or s.required_input_pattern is not null
         or s.forbidden_input_pattern is not null
+        or (
+          s.signal_schema is not null and exists (
+            select 1 from pgflow.pending_signals ps
+            where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
+          )
+        )
       );
     exit when v_slugs is null;
     v_changed := false;
@@ -88,6 +96,21 @@ begin
       if pgflow._complete_step(
         _advance_run.run_id, v_slugs[i], case when v_types[i] = 'map' then '[]'::jsonb end
       ) then
+        v_changed := true;
+      end if;
+    end loop;
+
+    -- a signal that arrived early completes its signal step as soon as the step is ready
+    for v_signal in
+      delete from pgflow.pending_signals ps
+      where ps.run_id = _advance_run.run_id and ps.step_slug = any(v_slugs)
+        and exists (
+          select 1 from pgflow.step_states ss
+          where ss.run_id = ps.run_id and ss.step_slug = ps.step_slug and ss.status = 'created'
+        )
+      returning ps.step_slug, ps.payload
+    loop
+      if pgflow._complete_step(_advance_run.run_id, v_signal.step_slug, v_signal.payload) then
         v_changed := true;
       end if;
     end loop;

@@ -1,6 +1,6 @@
 -- Create the NOLOGIN role pgflow_client (once per cluster) and grant it what an application
 -- needs to drive runs: start_flow, start_flows, start_flow_with_states, get_run_with_states,
--- cancel_run, retry_run (functions that run as their owner), and reading runs, step states,
+-- cancel_run, retry_run, signal (functions that run as their owner), and reading runs, step states,
 -- tasks and flow definitions (what `pgflow status` and pgflow_yaml.Client show). No writes,
 -- nothing on queues.
 -- Raises nothing; re-runnable (a role created concurrently by another database is tolerated).
@@ -31,7 +31,8 @@ begin
     where p.pronamespace = 'pgflow'::regnamespace
       and p.proname = any (array[
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
-        'retry_run'
+        'retry_run',
+        'signal'
       ])
   loop
     execute pg_catalog.format('grant execute on function %s to pgflow_client', fn);
