@@ -223,17 +223,50 @@ def check_input(flow: FlowSpec | None, value: Any, label: str = "input") -> None
         raise InvalidInput(f"the run input is not JSON: {exc}") from None
     if flow is None or flow.input_schema is None:
         return
+    problems = _schema_problems(flow.input_schema, value, label)
+    if problems:
+        raise InvalidInput(
+            f"the input does not match the input_schema of flow {flow.slug!r}:\n" + problems
+        )
+
+
+def _schema_problems(schema: Any, value: Any, label: str) -> str:
+    """Return one indented line per way ``value`` breaks the JSON Schema (empty: none)."""
     from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(flow.input_schema)
+    validator = Draft202012Validator(schema)
     problems = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    lines = []
+    for error in problems:
+        where = "".join(f"[{p!r}]" for p in error.absolute_path)
+        lines.append(f"  {label}{where}: {error.message}")
+    return "\n".join(lines)
+
+
+def check_signal(rows: list[dict[str, Any]], run_id: str, step: str, payload: Any) -> None:
+    """Check a signal's payload before it is sent: JSON, and the step's stored schema.
+
+    ``rows`` is the ``signal_target`` query's answer. A step that is not a signal step, or a
+    run in the wrong state, is left to ``pgflow.signal`` to refuse.
+
+    Raises:
+        RunNotFound: no run has this id.
+        InvalidInput: the payload is not JSON or breaks the step's schema (nothing is sent,
+            so the step keeps waiting).
+    """
+    if not rows:
+        raise RunNotFound(run_id=run_id)
+    try:
+        check_json(payload, "payload", MAX_INPUT_DEPTH)
+    except (NestedTooDeep, OutputNotJson) as exc:
+        raise InvalidInput(f"the signal payload is not JSON: {exc}") from None
+    schema = rows[0]["signal_schema"]
+    if schema is None:
+        return
+    problems = _schema_problems(schema, payload, "payload")
     if problems:
-        lines = []
-        for error in problems:
-            where = "".join(f"[{p!r}]" for p in error.absolute_path)
-            lines.append(f"  {label}{where}: {error.message}")
         raise InvalidInput(
-            f"the input does not match the input_schema of flow {flow.slug!r}:\n" + "\n".join(lines)
+            f"the payload does not match the signal schema of step {step!r}:\n" + problems
         )
 
 
@@ -435,6 +468,27 @@ class Client:
         self._fetch("retry_run", {"run_id": run_id})
         return self.get(run_id)
 
+    def signal(self, run_id: str | uuid.UUID, step: str, payload: Any) -> str:
+        """Deliver a signal to a signal step of a run: its payload becomes the step's output.
+
+        The payload is checked against the step's schema first. A step that is not waiting
+        yet keeps the signal and completes as soon as it is ready. To signal inside your own
+        transaction, call ``select pgflow.signal(run_id, step, payload)`` on its connection.
+
+        Returns:
+            ``"completed"`` (the step completed now) or ``"pending"`` (kept until it is ready).
+
+        Raises:
+            RunNotFound: no run has this id.
+            InvalidInput: the payload is not JSON or breaks the step's schema.
+            SignalRefused: not a signal step, already signalled, or the run is not running.
+        """
+        run_id = _run_id(run_id)
+        params = {"run_id": run_id, "step_slug": step}
+        check_signal(self._fetch("signal_target", params), run_id, step, payload)
+        rows = self._fetch("signal", params | {"payload": Jsonb(payload)})
+        return str(rows[0]["outcome"])
+
     def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20
     ) -> list[RunSummary]:
@@ -576,6 +630,14 @@ class AsyncClient:
         await self.status(run_id)
         await self._fetch("retry_run", {"run_id": run_id})
         return await self.get(run_id)
+
+    async def signal(self, run_id: str | uuid.UUID, step: str, payload: Any) -> str:
+        """Deliver a signal to a signal step of a run (see ``Client.signal``)."""
+        run_id = _run_id(run_id)
+        params = {"run_id": run_id, "step_slug": step}
+        check_signal(await self._fetch("signal_target", params), run_id, step, payload)
+        rows = await self._fetch("signal", params | {"payload": Jsonb(payload)})
+        return str(rows[0]["outcome"])
 
     async def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20

@@ -170,7 +170,7 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
         needs.append(f"conditions (if/if_not, when_unmet) on {', '.join(conditional)}")
     signals = [s.slug for s in flow.steps if s.is_signal]
     if signals:
-        needs.append(f"signal steps {', '.join(signals)}")
+        needs.append(f"signal on {', '.join(signals)}")
     exhausting = [s.slug for s in flow.steps if _uses_when_exhausted(s)]
     if exhausting:
         needs.append(f"when_exhausted on {', '.join(exhausting)}")

@@ -183,6 +183,10 @@ class InvalidInput(RunError):
     """the run input does not satisfy the flow's input_schema"""
 
 
+class SignalRefused(RunError):
+    """the signal was refused"""
+
+
 class WaitTimeout(RunError, TimeoutError):
     """the run did not finish in time"""
 
@@ -239,6 +243,7 @@ __all__ = [
     "RunExists",
     "RunNotFound",
     "ShapeMismatch",
+    "SignalRefused",
     "StartupError",
     "TaskTimeout",
     "UsageError",

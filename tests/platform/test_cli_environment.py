@@ -41,6 +41,7 @@ DATABASE_COMMANDS = {
     "runs": ["runs"],
     "cancel": ["cancel", RUN_ID],
     "retry": ["retry", RUN_ID],
+    "signal": ["signal", RUN_ID, "approve"],
 }
 # A validator summary ("0 files checked, 1 error in 1 file") follows a diagnostic.
 _SUMMARY = re.compile(r"^\d+ files? checked, ")
