@@ -407,9 +407,7 @@ def _check_json_schema(check: _Checker, schema: Any, at: DocPath, name: str) -> 
 
         if len(message) > 200:
             message = message[:197] + "..."
-        check.add(
-            "PGF315", f"{name} is not a valid JSON Schema: {message}", (*at, *path), hint
-        )
+        check.add("PGF315", f"{name} is not a valid JSON Schema: {message}", (*at, *path), hint)
 
 
 def _check_cycles(

@@ -41,7 +41,7 @@ def flow_options(flow: FlowSpec) -> dict[str, Any]:
 def step_shape(step: StepSpec) -> dict[str, Any]:
     """Return the shape of one step (pgflow's camelCase keys; ``signal: true`` on a signal
     step, left out otherwise as pgflow 0.8.1 has no such key)."""
-    shape = {
+    shape: dict[str, Any] = {
         "slug": step.slug,
         "stepType": step.step_type,
         "dependencies": sorted(step.deps),

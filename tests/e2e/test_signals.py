@@ -3,6 +3,8 @@ the application's transaction, from the client and from the command line."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -13,7 +15,7 @@ from pgflow_yaml import InvalidInput, SignalRefused
 from pgflow_yaml.cli import app
 from pgflow_yaml.client import Client
 
-from .conftest import EXAMPLES, StartWorker, wait_until
+from .conftest import EXAMPLES, FLOWS, StartWorker, wait_until
 
 APPROVAL = EXAMPLES / "approval.yaml"
 
@@ -109,9 +111,7 @@ def test_cli_signal_and_its_refusals(start_worker: StartWorker, dsn: str) -> Non
         assert client.wait(run_id, 30).status == "completed"
         again = _cli(dsn, "signal", run_id, "approve", "--payload", '{"approved": true}')
         assert again.exit_code == 1
-        assert again.stderr.strip() == (
-            f'error: Run "{run_id}" is completed: signals are refused'
-        )
+        assert again.stderr.strip() == (f'error: Run "{run_id}" is completed: signals are refused')
         bad = _cli(dsn, "signal", run_id, "approve", "--payload", "{nope")
         assert bad.exit_code == 2
         assert bad.stderr.startswith("error: --payload is not valid JSON")
@@ -137,3 +137,28 @@ def test_an_early_signal_waits_for_its_step(
     start_worker(APPROVAL)
     run = client.wait(run_id, 30)
     assert run.output == {"publish": {"published": "Webhook first", "approved_by": "bot"}}
+
+
+def test_the_workers_maintenance_times_out_a_waiting_step(
+    start_worker: StartWorker, client: Client, tmp_path: Path
+) -> None:
+    shutil.copy(FLOWS / "e2e_steps.py", tmp_path / "e2e_steps.py")
+    flow = tmp_path / "e2e_signal_timeout.yaml"
+    flow.write_text(
+        "slug: e2e_signal_timeout\n"
+        "steps:\n"
+        "  - slug: wait\n"
+        "    signal: {}\n"
+        "    timeout: 3\n"
+        "    when_exhausted: skip\n"
+        "  - slug: after\n"
+        "    handler: e2e_steps:echo\n"
+        "    depends_on: [wait]\n",
+        encoding="utf-8",
+    )
+    start_worker(flow)
+    run_id = client.start("e2e_signal_timeout", {"n": 1})
+    run = client.wait(run_id, 60)
+    assert run.status == "completed"
+    assert run.output == {"after": {"run": {"n": 1}}}
+    assert _steps(client, run_id) == {"wait": "skipped", "after": "completed"}

@@ -37,7 +37,9 @@ def _approval_flow(conn: Conn, **approve: object) -> None:
 
 
 def _signal(conn: Conn, run_id: uuid.UUID, step: str, payload: object) -> str:
-    status: str = one(conn, "select pgflow.signal(%s, %s, %s::jsonb)", (run_id, step, dump(payload)))
+    status: str = one(
+        conn, "select pgflow.signal(%s, %s, %s::jsonb)", (run_id, step, dump(payload))
+    )
     return status
 
 
