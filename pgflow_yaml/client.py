@@ -468,15 +468,18 @@ class Client:
         self._fetch("retry_run", {"run_id": run_id})
         return self.get(run_id)
 
-    def signal(self, run_id: str | uuid.UUID, step: str, payload: Any) -> str:
+    def signal(self, run_id: str | uuid.UUID, step: str, payload: Any, task_index: int = 0) -> str:
         """Deliver a signal to a signal step of a run: its payload becomes the step's output.
 
         The payload is checked against the step's schema first. A step that is not waiting
-        yet keeps the signal and completes as soon as it is ready. To signal inside your own
-        transaction, call ``select pgflow.signal(run_id, step, payload)`` on its connection.
+        yet keeps the signal and completes as soon as it is ready. A signal map step takes one
+        signal per element (``task_index``) and completes with the payloads in order once it
+        has them all. To signal inside your own transaction, call
+        ``select pgflow.signal(run_id, step, payload)`` on its connection.
 
         Returns:
-            ``"completed"`` (the step completed now) or ``"pending"`` (kept until it is ready).
+            ``"completed"`` (the step completed now) or ``"pending"`` (kept: the step is not
+            ready yet, or a map step still waits for other elements).
 
         Raises:
             RunNotFound: no run has this id.
@@ -484,10 +487,10 @@ class Client:
             SignalRefused: not a signal step, already signalled, or the run is not running.
         """
         run_id = _run_id(run_id)
-        params = {"run_id": run_id, "step_slug": step}
+        params: dict[str, Any] = {"run_id": run_id, "step_slug": step}
         check_signal(self._fetch("signal_target", params), run_id, step, payload)
-        rows = self._fetch("signal", params | {"payload": Jsonb(payload)})
-        return str(rows[0]["outcome"])
+        params |= {"payload": Jsonb(payload), "task_index": task_index}
+        return str(self._fetch("signal", params)[0]["outcome"])
 
     def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20
@@ -631,13 +634,15 @@ class AsyncClient:
         await self._fetch("retry_run", {"run_id": run_id})
         return await self.get(run_id)
 
-    async def signal(self, run_id: str | uuid.UUID, step: str, payload: Any) -> str:
+    async def signal(
+        self, run_id: str | uuid.UUID, step: str, payload: Any, task_index: int = 0
+    ) -> str:
         """Deliver a signal to a signal step of a run (see ``Client.signal``)."""
         run_id = _run_id(run_id)
-        params = {"run_id": run_id, "step_slug": step}
+        params: dict[str, Any] = {"run_id": run_id, "step_slug": step}
         check_signal(await self._fetch("signal_target", params), run_id, step, payload)
-        rows = await self._fetch("signal", params | {"payload": Jsonb(payload)})
-        return str(rows[0]["outcome"])
+        params |= {"payload": Jsonb(payload), "task_index": task_index}
+        return str((await self._fetch("signal", params))[0]["outcome"])
 
     async def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20

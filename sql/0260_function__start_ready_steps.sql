@@ -31,11 +31,16 @@ declare
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
-  -- signal steps hold no task: they wait for pgflow.signal (or their timeout)
+  -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
+  -- counts the elements whose signal came early as done
   update pgflow.step_states ss
   set status = 'waiting',
       started_at = clock_timestamp(),
-      remaining_tasks = ss.initial_tasks
+      remaining_tasks = ss.initial_tasks - (
+        select count(*)::int from pgflow.pending_signals ps
+        where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
+          and ps.task_index < ss.initial_tasks
+      )
   from pgflow.steps s
   where ss.run_id = any(_start_ready_steps.run_ids)
     and ss.status = 'created'

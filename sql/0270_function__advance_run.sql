@@ -1,6 +1,6 @@
 -- _advance_run(run_id, start_steps): move a started run as far as it goes without a worker:
 -- resolve the conditions of ready steps (when_unmet fail / skip / skip-cascade), complete
--- taskless steps (empty maps) and signal steps whose signal came early (pending_signals), and
+-- taskless steps (empty maps) and signal steps whose signals came early (pending_signals), and
 -- repeat until nothing changes, so steps that become ready inside the cascade have their
 -- conditions checked too; then start the ready steps (unless
 -- start_steps is false: a batch caller starts those of all its runs at once with
@@ -28,6 +28,7 @@ declare
   v_when_unmet text[];
   v_input jsonb;
   v_signal record;
+  v_output jsonb;
 begin
   if not exists (
     select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.status = 'started'
@@ -100,17 +101,23 @@ begin
       end if;
     end loop;
 
-    -- a signal that arrived early completes its signal step as soon as the step is ready
+    -- signals that arrived early complete their signal step as soon as the step is ready (a
+    -- map step: once there is one for every element)
     for v_signal in
-      delete from pgflow.pending_signals ps
-      where ps.run_id = _advance_run.run_id and ps.step_slug = any(v_slugs)
-        and exists (
-          select 1 from pgflow.step_states ss
-          where ss.run_id = ps.run_id and ss.step_slug = ps.step_slug and ss.status = 'created'
-        )
-      returning ps.step_slug, ps.payload
+      select ss.step_slug, s.step_type, ss.initial_tasks
+      from pgflow.step_states ss
+      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+      where ss.run_id = _advance_run.run_id
+        and ss.step_slug = any(v_slugs)
+        and ss.status = 'created'
+        and s.signal_schema is not null
+        and ss.initial_tasks > 0
     loop
-      if pgflow._complete_step(_advance_run.run_id, v_signal.step_slug, v_signal.payload) then
+      v_output := pgflow._take_signals(
+        _advance_run.run_id, v_signal.step_slug, v_signal.step_type, v_signal.initial_tasks
+      );
+      continue when v_output is null;
+      if pgflow._complete_step(_advance_run.run_id, v_signal.step_slug, v_output) then
         v_changed := true;
       end if;
     end loop;

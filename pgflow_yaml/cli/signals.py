@@ -21,12 +21,16 @@ def signal_command(
     payload: Annotated[
         str, typer.Option("--payload", "-p", help="The signal's payload: JSON, or @file.")
     ] = "{}",
+    task_index: Annotated[
+        int, typer.Option("--task-index", help="Element of a signal map step (from 0).")
+    ] = 0,
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
     """Deliver a signal to a signal step: its payload, checked against the step's schema,
     becomes the step's output and the run goes on. A step not waiting yet keeps the signal
-    until it is ready. Prints "completed" or "pending".
+    until it is ready; a signal map step takes one signal per element (--task-index) and
+    completes once it has them all. Prints "completed" or "pending".
 
     Exit status: 0 delivered (completed or pending), 1 no such run, the payload breaks the
     step's schema (the step keeps waiting) or the signal is refused (not a signal step, already
@@ -36,9 +40,11 @@ def signal_command(
 
     value = parse_input(payload, "--payload")
     with Client(dsn) as client:
-        outcome = client.signal(run_id, step, value)
+        outcome = client.signal(run_id, step, value, task_index)
     if as_json:
-        print_json({"run_id": run_id, "step_slug": step, "outcome": outcome})
+        print_json(
+            {"run_id": run_id, "step_slug": step, "task_index": task_index, "outcome": outcome}
+        )
     else:
         typer.echo(outcome)
 

@@ -69,5 +69,8 @@ left join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = %(step_s
 where r.run_id = %(run_id)s::uuid;
 
 -- name: signal
--- Deliver a signal: 'completed' (the waiting step completed) or 'pending' (kept until it waits).
-select pgflow.signal(%(run_id)s::uuid, %(step_slug)s::text, %(payload)s::jsonb) as outcome;
+-- Deliver a signal: 'completed' (the step completed) or 'pending' (kept: not ready, or a map
+-- step waiting for other elements).
+select pgflow.signal(
+  %(run_id)s::uuid, %(step_slug)s::text, %(payload)s::jsonb, %(task_index)s::int
+) as outcome;

@@ -133,7 +133,7 @@ def test_an_early_signal_waits_for_its_step(
     assert _steps(client, run_id)["approve"] == "created"
     with pytest.raises(SignalRefused) as err:
         client.signal(run_id, "approve", {"approved": False})
-    assert str(err.value) == f'Step "approve" of run "{run_id}" already has a pending signal'
+    assert str(err.value) == f'Step "approve" of run "{run_id}" already has a signal for task 0'
     start_worker(APPROVAL)
     run = client.wait(run_id, 30)
     assert run.output == {"publish": {"published": "Webhook first", "approved_by": "bot"}}
@@ -162,3 +162,35 @@ def test_the_workers_maintenance_times_out_a_waiting_step(
     assert run.status == "completed"
     assert run.output == {"after": {"run": {"n": 1}}}
     assert _steps(client, run_id) == {"wait": "skipped", "after": "completed"}
+
+
+def test_a_signal_map_step_from_the_client_and_the_command_line(
+    client: Client, dsn: str, tmp_path: Path
+) -> None:
+    from pgflow_yaml.compiler import compile_flow, utc_timestamp
+    from pgflow_yaml.validate import load_flows
+
+    flow = tmp_path / "e2e_signal_map.yaml"
+    flow.write_text(
+        "slug: e2e_signal_map\n"
+        "steps:\n"
+        "  - slug: confirm\n"
+        "    map: $input\n"
+        "    signal: {schema: {type: string}}\n",
+        encoding="utf-8",
+    )
+    (spec,) = load_flows([flow])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(compile_flow(spec, timestamp=utc_timestamp()).sql)
+    run_id = client.start("e2e_signal_map", ["a", "b"])
+    with pytest.raises(InvalidInput) as err:
+        client.signal(run_id, "confirm", 7, task_index=1)
+    assert str(err.value) == (
+        "the payload does not match the signal schema of step 'confirm':\n"
+        "  payload: 7 is not of type 'string'"
+    )
+    assert client.signal(run_id, "confirm", "B", task_index=1) == "pending"
+    result = _cli(dsn, "signal", run_id, "confirm", "--payload", '"A"', "--task-index", "0")
+    assert (result.exit_code, result.stdout) == (0, "completed\n")
+    run = client.get(run_id)
+    assert (run.status, run.output) == ("completed", {"confirm": ["A", "B"]})

@@ -107,7 +107,7 @@ def test_an_early_signal_is_kept_and_applied_when_the_step_becomes_ready(conn: C
     assert _signal(conn, run_id, "approve", {"approved": True}) == "pending"
     assert step_state(conn, run_id, "approve")["status"] == "created"
     assert _refusal(conn, run_id, "approve", {"approved": False}) == (
-        f'Step "approve" of run "{run_id}" already has a pending signal'
+        f'Step "approve" of run "{run_id}" already has a signal for task 0'
     )
     (draft,) = claim(conn, "f")
     complete(conn, draft, {"text": "hello"})
