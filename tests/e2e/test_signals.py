@@ -96,6 +96,16 @@ def test_client_refuses_a_wrong_payload_and_the_step_keeps_waiting(
     assert str(refused.value) == f'Run "{run_id}" is completed: signals are refused'
 
 
+def _install(dsn: str, path: Path) -> None:
+    """Apply the compiled migration of a flow file (no worker needed)."""
+    from pgflow_yaml.compiler import compile_flow, utc_timestamp
+    from pgflow_yaml.validate import load_flows
+
+    (spec,) = load_flows([path])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(compile_flow(spec, timestamp=utc_timestamp()).sql)
+
+
 def _cli(dsn: str, *args: str) -> Any:
     return CliRunner().invoke(app, [*args, "--dsn", dsn])
 
@@ -122,12 +132,7 @@ def test_an_early_signal_waits_for_its_step(
     start_worker: StartWorker, client: Client, dsn: str
 ) -> None:
     # no worker yet: draft cannot run, so the signal is kept until approve is ready
-    from pgflow_yaml.compiler import compile_flow, utc_timestamp
-    from pgflow_yaml.validate import load_flows
-
-    (flow,) = load_flows([APPROVAL])
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(compile_flow(flow, timestamp=utc_timestamp()).sql)
+    _install(dsn, APPROVAL)
     run_id = client.start("approval", {"title": "Webhook first"})
     assert client.signal(run_id, "approve", {"approved": True, "reviewer": "bot"}) == "pending"
     assert _steps(client, run_id)["approve"] == "created"
@@ -167,9 +172,6 @@ def test_the_workers_maintenance_times_out_a_waiting_step(
 def test_a_signal_map_step_from_the_client_and_the_command_line(
     client: Client, dsn: str, tmp_path: Path
 ) -> None:
-    from pgflow_yaml.compiler import compile_flow, utc_timestamp
-    from pgflow_yaml.validate import load_flows
-
     flow = tmp_path / "e2e_signal_map.yaml"
     flow.write_text(
         "slug: e2e_signal_map\n"
@@ -179,9 +181,7 @@ def test_a_signal_map_step_from_the_client_and_the_command_line(
         "    signal: {schema: {type: string}}\n",
         encoding="utf-8",
     )
-    (spec,) = load_flows([flow])
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(compile_flow(spec, timestamp=utc_timestamp()).sql)
+    _install(dsn, flow)
     run_id = client.start("e2e_signal_map", ["a", "b"])
     with pytest.raises(InvalidInput) as err:
         client.signal(run_id, "confirm", 7, task_index=1)
