@@ -339,15 +339,48 @@ def _validator(schema: Any, *, checked: bool = False) -> Any:
     return cls(schema)
 
 
-def _check_schema(validator: Any, flow_slug: str, value: Any, label: str) -> None:
+def _schema_problems(validator: Any, value: Any, label: str) -> str:
+    """Return one indented line per way ``value`` breaks the validator's schema (empty: none)."""
     problems = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    lines = []
+    for error in problems:
+        where = "".join(f"[{p!r}]" for p in error.absolute_path)
+        lines.append(f"  {label}{where}: {error.message}")
+    return "\n".join(lines)
+
+
+def _check_schema(validator: Any, flow_slug: str, value: Any, label: str) -> None:
+    problems = _schema_problems(validator, value, label)
     if problems:
-        lines = []
-        for error in problems:
-            where = "".join(f"[{p!r}]" for p in error.absolute_path)
-            lines.append(f"  {label}{where}: {error.message}")
         raise InvalidInput(
-            f"the input does not match the input_schema of flow {flow_slug!r}:\n" + "\n".join(lines)
+            f"the input does not match the input_schema of flow {flow_slug!r}:\n" + problems
+        )
+
+
+def check_signal(rows: list[dict[str, Any]], run_id: str, step: str, payload: Any) -> None:
+    """Check a signal's payload before it is sent: JSON, and the step's stored schema.
+
+    ``rows`` is the ``signal_target`` query's answer. A step that is not a signal step, or a
+    run in the wrong state, is left to ``pgflow.signal`` to refuse.
+
+    Raises:
+        RunNotFound: no run has this id.
+        InvalidInput: the payload is not JSON or breaks the step's schema (nothing is sent,
+            so the step keeps waiting).
+    """
+    if not rows:
+        raise RunNotFound(run_id=run_id)
+    try:
+        check_json(payload, "payload", MAX_INPUT_DEPTH)
+    except (NestedTooDeep, OutputNotJson) as exc:
+        raise InvalidInput(f"the signal payload is not JSON: {exc}") from None
+    schema = rows[0]["signal_schema"]
+    if schema is None:
+        return
+    problems = _schema_problems(_validator(schema, checked=True), payload, "payload")
+    if problems:
+        raise InvalidInput(
+            f"the payload does not match the signal schema of step {step!r}:\n" + problems
         )
 
 
@@ -726,6 +759,30 @@ class Client:
         self._fetch("retry_run", {"run_id": run_id})
         return self.get(run_id)
 
+    def signal(self, run_id: str | uuid.UUID, step: str, payload: Any, task_index: int = 0) -> str:
+        """Deliver a signal to a signal step of a run: its payload becomes the step's output.
+
+        The payload is checked against the step's schema first. A step that is not waiting
+        yet keeps the signal and completes as soon as it is ready. A signal map step takes one
+        signal per element (``task_index``) and completes with the payloads in order once it
+        has them all. To signal inside your own transaction, call
+        ``select pgflow.signal(run_id, step, payload)`` on its connection.
+
+        Returns:
+            ``"completed"`` (the step completed now) or ``"pending"`` (kept: the step is not
+            ready yet, or a map step still waits for other elements).
+
+        Raises:
+            RunNotFound: no run has this id.
+            InvalidInput: the payload is not JSON or breaks the step's schema.
+            SignalRefused: not a signal step, already signalled, or the run is not running.
+        """
+        run_id = _run_id(run_id)
+        params: dict[str, Any] = {"run_id": run_id, "step_slug": step}
+        check_signal(self._fetch("signal_target", params), run_id, step, payload)
+        params |= {"payload": Jsonb(payload), "task_index": task_index}
+        return str(self._fetch("signal", params)[0]["outcome"])
+
     def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20
     ) -> list[RunSummary]:
@@ -911,6 +968,16 @@ class AsyncClient:
         await self.status(run_id)
         await self._fetch("retry_run", {"run_id": run_id})
         return await self.get(run_id)
+
+    async def signal(
+        self, run_id: str | uuid.UUID, step: str, payload: Any, task_index: int = 0
+    ) -> str:
+        """Deliver a signal to a signal step of a run (see ``Client.signal``)."""
+        run_id = _run_id(run_id)
+        params: dict[str, Any] = {"run_id": run_id, "step_slug": step}
+        check_signal(await self._fetch("signal_target", params), run_id, step, payload)
+        params |= {"payload": Jsonb(payload), "task_index": task_index}
+        return str((await self._fetch("signal", params))[0]["outcome"])
 
     async def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20

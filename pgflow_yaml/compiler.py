@@ -171,6 +171,9 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     conditional = [s.slug for s in flow.steps if _uses_conditions(s)]
     if conditional:
         needs.append(f"conditions (if/if_not, when_unmet) on {', '.join(conditional)}")
+    signals = [s.slug for s in flow.steps if s.is_signal]
+    if signals:
+        needs.append(f"signal on {', '.join(signals)}")
     exhausting = [s.slug for s in flow.steps if _uses_when_exhausted(s)]
     if exhausting:
         needs.append(f"when_exhausted on {', '.join(exhausting)}")
@@ -330,6 +333,8 @@ def _add_step(flow: FlowSpec, step: StepSpec) -> str:
         arguments.append(("when_unmet", quote_literal(step.when_unmet or "skip")))
     if _uses_when_exhausted(step):
         arguments.append(("when_exhausted", quote_literal(str(step.when_exhausted))))
+    if step.is_signal:
+        arguments.append((_argument(KEY["signal"]), quote_json(step.signal_schema)))
     return _call("pgflow.add_step", arguments)
 
 

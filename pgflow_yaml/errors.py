@@ -189,6 +189,10 @@ class InvalidInput(RunError):
     """the run input does not satisfy the flow's input_schema"""
 
 
+class SignalRefused(RunError):
+    """the signal was refused"""
+
+
 class WaitTimeout(RunError, TimeoutError):
     """the run did not finish in time"""
 
@@ -300,6 +304,7 @@ __all__ = [
     "RunNotFinished",
     "RunNotFound",
     "ShapeMismatch",
+    "SignalRefused",
     "StartupError",
     "TaskTimeout",
     "UsageError",

@@ -22,6 +22,7 @@ from pgflow_yaml.diagnostics import Diagnostic, DocPath
 from pgflow_yaml.loader import SourceDoc
 from pgflow_yaml.options import (
     INTEGER_KEYS,
+    KEY,
     MAX_FLOW_SLUG_LENGTH,
     MAX_SLUG_LENGTH,
     PG_INT_MAX,
@@ -156,6 +157,7 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
         label = f'step "{slug}"' if slug is not None else f"steps[{i}]"
         base: DocPath = ("steps", i)
         check.options(step, base, label)
+        _check_kind(check, step, base, label)
         refs: list[tuple[str, DocPath, str]] = []
         deps = step.get("depends_on")
         if isinstance(deps, list):
@@ -216,6 +218,28 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
     if forward:
         _check_cycles(check, edges, index_of)
     return check.out
+
+
+def _check_kind(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:
+    """A step has exactly one of ``handler`` and ``signal``; a signal's schema must be valid."""
+    if "handler" in step and "signal" in step:
+        check.add(
+            "PGF318",
+            f"{label} has both a handler and a signal",
+            (*base, "signal"),
+            "a signal step has no handler: it waits for pgflow.signal; remove one of them",
+            key=True,
+        )
+    elif "handler" not in step and "signal" not in step:
+        check.add(
+            "PGF201",
+            f'{label} is missing the required key "handler"',
+            base,
+            KEY["handler"].hint,
+        )
+    signal = step.get("signal")
+    if isinstance(signal, dict) and isinstance(signal.get("schema"), dict):
+        _check_json_schema(check, signal["schema"], (*base, "signal", "schema"), "signal schema")
 
 
 def _units(count: int, unit: str) -> str:
@@ -356,10 +380,15 @@ def _check_input_schema(check: _Checker, schema: Any) -> None:
             "e.g. input_schema: {type: object, required: [order_id]}",
         )
         return
+    _check_json_schema(check, schema, ("input_schema",), "input_schema")
+
+
+def _check_json_schema(check: _Checker, schema: Any, at: DocPath, name: str) -> None:
+    """Report (PGF315) every way ``schema``, at ``at`` and called ``name``, is not valid."""
     try:
         errors = _schema_errors(json.dumps(schema, sort_keys=True))
     except (TypeError, ValueError, RecursionError) as exc:
-        check.add("PGF315", f"input_schema cannot be checked: {exc}", ("input_schema",))
+        check.add("PGF315", f"{name} cannot be checked: {exc}", at)
         return
     for path, message in errors:
         hint = None
@@ -378,12 +407,7 @@ def _check_input_schema(check: _Checker, schema: Any) -> None:
 
         if len(message) > 200:
             message = message[:197] + "..."
-        check.add(
-            "PGF315",
-            f"input_schema is not a valid JSON Schema: {message}",
-            ("input_schema", *path),
-            hint,
-        )
+        check.add("PGF315", f"{name} is not a valid JSON Schema: {message}", (*at, *path), hint)
 
 
 def _check_cycles(

@@ -55,7 +55,7 @@ class StepSpec:
     """
 
     slug: str
-    handler: str
+    handler: str | None
     index: int
     description: str | None
     depends_on: tuple[str, ...]
@@ -65,12 +65,13 @@ class StepSpec:
     when_unmet: WhenMode | None
     when_exhausted: WhenMode | None
     options: Mapping[str, Any] = field(hash=False)
+    signal: Mapping[str, Any] | None = field(hash=False)
     span: Span | None = field(compare=False)
 
     def __init__(
         self,
         slug: str,
-        handler: str,
+        handler: str | None,
         index: int,
         *,
         description: str | None = None,
@@ -81,6 +82,7 @@ class StepSpec:
         when_unmet: WhenMode | None = None,
         when_exhausted: WhenMode | None = None,
         options: Mapping[str, Any] | None = None,
+        signal: Mapping[str, Any] | None = None,
         span: Span | None = None,
         **option_values: Any,
     ) -> None:
@@ -96,6 +98,7 @@ class StepSpec:
             "when_unmet": when_unmet,
             "when_exhausted": when_exhausted,
             "options": _options("StepSpec", _STEP_OPTION_NAMES, options, option_values),
+            "signal": signal,
             "span": span,
         }
         for name, value in fields.items():
@@ -129,6 +132,19 @@ class StepSpec:
     def step_type(self) -> Literal["single", "map"]:
         """Return ``"map"`` for a map step, else ``"single"`` (pgflow's ``step_type``)."""
         return "map" if self.map is not None else "single"
+
+    @property
+    def is_signal(self) -> bool:
+        """Return True for a signal step (no handler: it waits for ``pgflow.signal``)."""
+        return self.signal is not None
+
+    @property
+    def signal_schema(self) -> dict[str, Any] | bool | None:
+        """Return the JSON Schema of a signal step's payload (``True``: any), else ``None``."""
+        if self.signal is None:
+            return None
+        schema: dict[str, Any] | bool = self.signal.get("schema", True)
+        return schema
 
     @property
     def deps(self) -> tuple[str, ...]:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 Level = Literal["flow", "step"]
-Kind = Literal["string", "integer", "string_list", "enum", "pattern", "json_schema", "steps"]
+Kind = Literal[
+    "string", "integer", "string_list", "enum", "pattern", "json_schema", "steps", "signal"
+]
 """How a value is checked: ``pattern`` and ``json_schema`` values have their type reported by
 :mod:`pgflow_yaml.graph`, every other kind by :mod:`pgflow_yaml.schema`."""
 Role = Literal["option", "shape", "file"]
@@ -180,13 +182,43 @@ KEYS: tuple[Key, ...] = (
         "file",
         step=Use(
             'Python callable that runs the step: "package.module:function" or '
-            '"package.module.function". It takes the step input, and optionally a context.',
-            "`package.module:function` or `package.module.function`.",
+            '"package.module.function". It takes the step input, and optionally a context. '
+            "A step has exactly one of handler and signal.",
+            "`package.module:function` or `package.module.function`. A step has exactly one "
+            "of `handler` and `signal`.",
             "string",
             {"type": "string", "minLength": 1},
-            required=True,
         ),
         hint='name the Python function that runs the step, e.g. "pkg.module:function"',
+    ),
+    Key(
+        "signal",
+        "signal",
+        "shape",
+        step=Use(
+            "Make this a signal step: no handler; once ready it waits (holding no worker) "
+            "until pgflow.signal delivers a payload, which becomes its output. schema: the JSON "
+            "Schema the payload must satisfy. timeout bounds the wait, when_exhausted says "
+            "what a timeout does.",
+            "Wait for `pgflow.signal` instead of running a handler; the payload, checked "
+            "against `schema`, is the step's output. `timeout` bounds the wait "
+            "(docs/waits-and-subflows.md).",
+            "mapping: `schema` (JSON Schema)",
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "schema": {
+                        "description": "The JSON Schema (2020-12 unless it says otherwise "
+                        "with $schema) the signal's payload must satisfy.",
+                        "type": ["object", "boolean"],
+                    }
+                },
+            },
+        ),
+        hint='give the step a handler, or make it wait for a signal with "signal: {}"',
+        sql_argument="signal_schema",
+        needs_core=True,
     ),
     Key(
         "description",

@@ -97,6 +97,12 @@ def _fast_check(key: Key) -> Callable[[Any], bool]:
         return _is_list_of_strings
     if kind == "enum":
         return lambda value: type(value) is str and value in key.choices
+    if kind == "signal":
+        return lambda value: (
+            type(value) is dict
+            and set(value) <= {"schema"}
+            and type(value.get("schema", True)) in (dict, bool)
+        )
     if kind == "steps":
         return lambda value: (
             type(value) is list and bool(value) and all(_fast_step_ok(step) for step in value)

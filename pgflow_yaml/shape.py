@@ -44,8 +44,9 @@ def flow_options(flow: FlowSpec) -> dict[str, Any]:
 
 
 def step_shape(step: StepSpec) -> dict[str, Any]:
-    """Return the shape of one step (pgflow's camelCase keys)."""
-    return {
+    """Return the shape of one step (pgflow's camelCase keys; ``signal: true`` on a signal
+    step, left out otherwise as pgflow 0.8.1 has no such key)."""
+    shape: dict[str, Any] = {
         "slug": step.slug,
         "stepType": step.step_type,
         "dependencies": sorted(step.deps),
@@ -55,6 +56,9 @@ def step_shape(step: StepSpec) -> dict[str, Any]:
         "forbiddenInputPattern": _pattern(step.if_not),
         "options": step_options(step),
     }
+    if step.is_signal:
+        shape["signal"] = True
+    return shape
 
 
 def flow_shape(flow: FlowSpec) -> dict[str, Any]:

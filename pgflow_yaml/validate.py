@@ -184,7 +184,7 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
         steps.append(
             StepSpec(
                 slug=raw["slug"],
-                handler=raw["handler"],
+                handler=raw.get("handler"),
                 index=i,
                 description=raw.get("description"),
                 depends_on=tuple(raw.get("depends_on", ())),
@@ -194,6 +194,7 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
                 when_unmet=raw.get("when_unmet"),
                 when_exhausted=raw.get("when_exhausted"),
                 options={key.name: raw[key.name] for key in STEP_OPTIONS if key.name in raw},
+                signal=raw.get("signal"),
                 span=spans[i],
             )
         )

@@ -1,5 +1,7 @@
 -- Table steps: the steps of a flow in declaration order (step_index), with their options
--- (null = inherit the flow's), type, conditions and failure modes.
+-- (null = inherit the flow's), type, conditions and failure modes. signal_schema is set on a
+-- signal step (no handler: it waits for pgflow.signal), holding the JSON Schema of its payload
+-- (true: any payload).
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
 -- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid.
 set search_path = pg_catalog, pg_temp;
@@ -18,6 +20,7 @@ create table if not exists pgflow.steps (
   forbidden_input_pattern jsonb,
   when_unmet text not null default 'skip',
   when_exhausted text not null default 'fail',
+  signal_schema jsonb,
   created_at timestamptz not null default now(),
   constraint steps_pkey primary key (flow_slug, step_slug),
   constraint steps_flow_slug_step_index_key unique (flow_slug, step_index),

@@ -1,8 +1,9 @@
 -- Table step_states: the state of each step within a run.
 -- status: created -> started -> completed | failed | skipped; created -> completed (taskless),
--- skipped or failed (conditions); created | started -> cancelled (its run failed or was
--- cancelled; cancelled_at says when). output holds the step's output, written once on
--- completion (a map step's outputs aggregated in task order).
+-- skipped or failed (conditions); a signal step goes created -> waiting -> completed (signal),
+-- failed or skipped (its timeout, skip_reason 'signal_timeout'); created | started | waiting
+-- -> cancelled (its run failed or was cancelled; cancelled_at says when). output holds the
+-- step's output, written once on completion (a map step's outputs aggregated in task order).
 -- Raises (on write): status_is_valid, status_and_remaining_tasks_match,
 -- remaining_tasks_state_consistency, initial_tasks_known_when_started,
 -- output_only_for_completed_or_null, skip_reason_matches_status, completed_at_or_failed_at_or_skipped_at,
@@ -30,7 +31,7 @@ create table if not exists pgflow.step_states (
   constraint step_states_flow_slug_step_slug_fkey foreign key (flow_slug, step_slug)
     references pgflow.steps (flow_slug, step_slug),
   constraint status_is_valid check (
-    status in ('created', 'started', 'completed', 'failed', 'skipped', 'cancelled')
+    status in ('created', 'started', 'waiting', 'completed', 'failed', 'skipped', 'cancelled')
   ),
   constraint remaining_deps_is_nonnegative check (remaining_deps >= 0),
   constraint initial_tasks_is_nonnegative check (initial_tasks is null or initial_tasks >= 0),
@@ -49,7 +50,7 @@ create table if not exists pgflow.step_states (
   ),
   constraint skip_reason_is_valid check (
     skip_reason is null
-    or skip_reason in ('condition_unmet', 'handler_failed', 'dependency_skipped')
+    or skip_reason in ('condition_unmet', 'handler_failed', 'dependency_skipped', 'signal_timeout')
   ),
   constraint completed_at_or_failed_at_or_skipped_at check (
     num_nonnulls(completed_at, failed_at, skipped_at) <= 1
@@ -72,3 +73,5 @@ create index if not exists idx_step_states_failed on pgflow.step_states (run_id,
 create index if not exists idx_step_states_skipped on pgflow.step_states (run_id, step_slug)
   where status = 'skipped';
 create index if not exists idx_step_states_flow_slug on pgflow.step_states (flow_slug);
+create index if not exists idx_step_states_waiting on pgflow.step_states (started_at)
+  where status = 'waiting';

@@ -2,6 +2,9 @@
 -- step to a flow (step_index = next free index) with its dependency edges. Called again for an
 -- existing step with the same shape (deps, type, patterns, modes) it sets the options given and
 -- keeps the others; with a different shape it raises instead of changing the graph.
+-- signal_schema (not null: a signal step, waiting for pgflow.signal, whose payload must match
+-- this JSON Schema; 'true' accepts any) is shape as to whether it is set, and its schema is
+-- replaced in place.
 -- Options: omitted (the default -2147483648 stands for "not given") keeps the step's value (null
 -- on creation); an explicit null inherits the flow's; a value sets itself. So a bare add_step is
 -- "get or create" for the options. Returns the step row.
@@ -24,7 +27,8 @@ create or replace function pgflow.add_step(
   required_input_pattern jsonb default null,
   forbidden_input_pattern jsonb default null,
   when_unmet text default 'skip',
-  when_exhausted text default 'fail'
+  when_exhausted text default 'fail',
+  signal_schema jsonb default null
 )
 returns pgflow.steps
 language plpgsql
@@ -84,6 +88,11 @@ begin
       v_differences := v_differences || format('when_exhausted %s vs %s',
         v_existing.when_exhausted, add_step.when_exhausted);
     end if;
+    if (v_existing.signal_schema is null) is distinct from (add_step.signal_schema is null) then
+      v_differences := v_differences || format('kind %s vs %s',
+        case when v_existing.signal_schema is null then 'handler' else 'signal' end,
+        case when add_step.signal_schema is null then 'handler' else 'signal' end);
+    end if;
     if cardinality(v_differences) > 0 then
       raise exception 'Step "%" of flow "%" already exists with a different shape: %',
         add_step.step_slug, add_step.flow_slug, array_to_string(v_differences, '; ');
@@ -97,7 +106,8 @@ begin
         opt_timeout = case when add_step.timeout = -2147483648
           then s.opt_timeout else add_step.timeout end,
         opt_start_delay = case when add_step.start_delay = -2147483648
-          then s.opt_start_delay else add_step.start_delay end
+          then s.opt_start_delay else add_step.start_delay end,
+        signal_schema = add_step.signal_schema
     where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug
     returning * into v_step;
     return v_step;
@@ -106,7 +116,7 @@ begin
   insert into pgflow.steps (
     flow_slug, step_slug, step_type, step_index, deps_count,
     opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
-    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema
   )
   values (
     add_step.flow_slug,
@@ -123,7 +133,8 @@ begin
     add_step.required_input_pattern,
     add_step.forbidden_input_pattern,
     add_step.when_unmet,
-    add_step.when_exhausted
+    add_step.when_exhausted,
+    add_step.signal_schema
   )
   returning * into v_step;
 

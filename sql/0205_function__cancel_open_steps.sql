@@ -1,5 +1,5 @@
 -- _cancel_open_steps(run_id): end what is still open in a run that failed or was cancelled:
--- every created or started step becomes 'cancelled' (cancelled_at set), and every queued or
+-- every created, started or waiting step becomes 'cancelled' (cancelled_at set), and every queued or
 -- started task 'cancelled' with its message archived (_end_open_tasks), so a finished run shows
 -- only finished steps and nothing of it can be claimed again. Sends no event (pgflow 0.8.1 has
 -- no step:cancelled; run:failed / run:cancelled say it). Internal; the caller holds the run lock.
@@ -18,7 +18,7 @@ declare
 begin
   update pgflow.step_states ss
   set status = 'cancelled', cancelled_at = clock_timestamp()
-  where ss.run_id = _cancel_open_steps.run_id and ss.status in ('created', 'started');
+  where ss.run_id = _cancel_open_steps.run_id and ss.status in ('created', 'started', 'waiting');
   get diagnostics v_count = row_count;
   perform pgflow._end_open_tasks(_cancel_open_steps.run_id, null, 'cancelled');
   return v_count;

@@ -1,4 +1,4 @@
--- _complete_step(run_id, step_slug, output): mark a created or started step completed with its
+-- _complete_step(run_id, step_slug, output): mark a created, started or waiting step completed with its
 -- output, count its children's dependencies down (a map child learns its task count from the
 -- output's length) and the run's remaining steps. Internal; the caller holds the run lock and
 -- has checked that a map child's source is an array. Sends the step:completed event (_emit).
@@ -25,7 +25,7 @@ begin
       completed_at = clock_timestamp()
   where ss.run_id = _complete_step.run_id
     and ss.step_slug = _complete_step.step_slug
-    and ss.status in ('created', 'started')
+    and ss.status in ('created', 'started', 'waiting')
   returning * into v_step;
 
   if not found then

@@ -36,13 +36,13 @@ begin
     select array_agg(ss.step_slug) into v_slugs
     from pgflow.step_states ss
     join downstream ds on ds.step_slug = ss.step_slug
-    where ss.run_id = _skip_steps.run_id and ss.status in ('created', 'started');
+    where ss.run_id = _skip_steps.run_id and ss.status in ('created', 'started', 'waiting');
   else
     select array_agg(ss.step_slug) into v_slugs
     from pgflow.step_states ss
     where ss.run_id = _skip_steps.run_id
       and ss.step_slug = _skip_steps.step_slug
-      and ss.status in ('created', 'started');
+      and ss.status in ('created', 'started', 'waiting');
   end if;
 
   if v_slugs is null then

@@ -25,7 +25,7 @@ begin
       failed_at = clock_timestamp()
   where ss.run_id = _fail_run.run_id
     and ss.step_slug = _fail_run.step_slug
-    and ss.status in ('created', 'started')
+    and ss.status in ('created', 'started', 'waiting')
   returning * into v_step;
 
   update pgflow.runs r

@@ -14,6 +14,7 @@
 -- path (complete_task, start_flow) 10-20 % of its throughput.
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
+-- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -30,6 +31,25 @@ declare
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
+  -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
+  -- counts the elements whose signal came early as done
+  update pgflow.step_states ss
+  set status = 'waiting',
+      started_at = clock_timestamp(),
+      remaining_tasks = ss.initial_tasks - (
+        select count(*)::int from pgflow.pending_signals ps
+        where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
+          and ps.task_index < ss.initial_tasks
+      )
+  from pgflow.steps s
+  where ss.run_id = any(_start_ready_steps.run_ids)
+    and ss.status = 'created'
+    and ss.remaining_deps = 0
+    and ss.initial_tasks > 0
+    and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+    and s.signal_schema is not null
+    and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started';
+
   for v_flow in
     with started as (
       update pgflow.step_states ss
@@ -42,6 +62,10 @@ begin
         and ss.initial_tasks > 0
         -- a subquery rather than a join: always the primary key, never idx_runs_status
         and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
+        and (
+          select s.signal_schema is null from pgflow.steps s
+          where s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+        )
       returning ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks
     ),
     tasks as (

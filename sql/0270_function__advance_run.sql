@@ -1,7 +1,8 @@
 -- _advance_run(run_id, start_steps): move a started run as far as it goes without a worker:
 -- resolve the conditions of ready steps (when_unmet fail / skip / skip-cascade), complete
--- taskless steps (empty maps) and repeat until nothing changes, so steps that become ready
--- inside the cascade have their conditions checked too; then start the ready steps (unless
+-- taskless steps (empty maps) and signal steps whose signals came early (pending_signals), and
+-- repeat until nothing changes, so steps that become ready inside the cascade have their
+-- conditions checked too; then start the ready steps (unless
 -- start_steps is false: a batch caller starts those of all its runs at once with
 -- _start_ready_steps) and complete the run when done.
 -- Internal; the caller holds the run lock.
@@ -26,6 +27,8 @@ declare
   v_forbidden jsonb[];
   v_when_unmet text[];
   v_input jsonb;
+  v_signal record;
+  v_output jsonb;
 begin
   if not exists (
     select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.status = 'started'
@@ -57,6 +60,12 @@ begin
         ss.initial_tasks = 0
         or s.required_input_pattern is not null
         or s.forbidden_input_pattern is not null
+        or (
+          s.signal_schema is not null and exists (
+            select 1 from pgflow.pending_signals ps
+            where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
+          )
+        )
       );
     exit when v_slugs is null;
     v_changed := false;
@@ -88,6 +97,27 @@ begin
       if pgflow._complete_step(
         _advance_run.run_id, v_slugs[i], case when v_types[i] = 'map' then '[]'::jsonb end
       ) then
+        v_changed := true;
+      end if;
+    end loop;
+
+    -- signals that arrived early complete their signal step as soon as the step is ready (a
+    -- map step: once there is one for every element)
+    for v_signal in
+      select ss.step_slug, s.step_type, ss.initial_tasks
+      from pgflow.step_states ss
+      join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+      where ss.run_id = _advance_run.run_id
+        and ss.step_slug = any(v_slugs)
+        and ss.status = 'created'
+        and s.signal_schema is not null
+        and ss.initial_tasks > 0
+    loop
+      v_output := pgflow._take_signals(
+        _advance_run.run_id, v_signal.step_slug, v_signal.step_type, v_signal.initial_tasks
+      );
+      continue when v_output is null;
+      if pgflow._complete_step(_advance_run.run_id, v_signal.step_slug, v_output) then
         v_changed := true;
       end if;
     end loop;

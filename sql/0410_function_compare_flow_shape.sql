@@ -1,9 +1,9 @@
 -- pgflow.compare_flow_shape(flow_slug, shape): every difference between the flow the database
 -- holds and a compiled shape (pgflow_yaml.shape.flow_shape), as readable lines such as
 -- `step 2 (ship): depends_on [a] vs [a, b]` (database value first, step numbers are step_index).
--- Compared per step index: slug, step type, dependencies, when_unmet, when_exhausted, the
--- if / if_not patterns (as jsonb, so key order and spacing do not matter), and steps present on
--- one side only. Options are not shape: they are never compared here.
+-- Compared per step index: slug, step type, kind (handler or signal), dependencies,
+-- when_unmet, when_exhausted, the if / if_not patterns (as jsonb, so key order and spacing do
+-- not matter), and steps present on one side only. Options are not shape: they are never compared here.
 -- Runs as its owner (it only reads definitions), so a role allowed to execute it, such as
 -- pgflow_worker checking its flows at start-up, needs no other privilege.
 -- Returns null when the flow does not exist, an empty array when the shapes match.
@@ -91,6 +91,11 @@ begin
         || format('%s: step_type %s vs %s', label, db_value, file_value);
     end if;
 
+    db_value := case when (db_step -> 'signal') = 'true' then 'signal' else 'handler' end;
+    file_value := case when (file_step -> 'signal') = 'true' then 'signal' else 'handler' end;
+    if db_value is distinct from file_value then
+      differences := differences || format('%s: kind %s vs %s', label, db_value, file_value);
+    end if;
     select '[' || coalesce(string_agg(e.dep, ', ' order by e.dep collate "C"), '') || ']'
     into db_value
     from jsonb_array_elements_text(coalesce(db_step -> 'dependencies', '[]'::jsonb)) as e (dep);

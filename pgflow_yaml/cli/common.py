@@ -52,6 +52,7 @@ HELP_WIDTH = 100
 STATUS_STYLE = {
     "completed": "green",
     "started": "yellow",
+    "waiting": "cyan",
     "created": "dim",
     "queued": "dim",
     "failed": "red",
@@ -111,13 +112,14 @@ def wide_console(stderr: bool = False) -> Console:
     return console
 
 
-def parse_input(text: str) -> Any:
-    """Parse ``--input``: a JSON text, or ``@path`` to read it from a file (``@-``: stdin).
+def parse_input(text: str, option: str = "--input") -> Any:
+    """Parse ``--input`` (or ``option``): a JSON text, or ``@path`` to read it from a file
+    (``@-``: stdin).
 
     Raises:
         UsageError: unreadable file or invalid JSON, said in one line.
     """
-    source = "--input"
+    source = option
     if text.startswith("@"):
         path = text[1:]
         try:

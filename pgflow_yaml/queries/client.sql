@@ -145,3 +145,17 @@ select exists (select 1 from pgflow.flows where flow_slug = %(flow_slug)s) as fo
 -- name: run_statuses
 -- Return the status of each of many runs (the ones that exist).
 select run_id, status from pgflow.runs where run_id = any(%(run_ids)s::uuid[]);
+
+-- name: signal_target
+-- Return the JSON Schema of a run's signal step (null: no such signal step); no row: no such run.
+select s.signal_schema
+from pgflow.runs r
+left join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = %(step_slug)s::text
+where r.run_id = %(run_id)s::uuid;
+
+-- name: signal
+-- Deliver a signal: 'completed' (the step completed) or 'pending' (kept: not ready, or a map
+-- step waiting for other elements).
+select pgflow.signal(
+  %(run_id)s::uuid, %(step_slug)s::text, %(payload)s::jsonb, %(task_index)s::int
+) as outcome;

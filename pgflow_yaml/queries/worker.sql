@@ -24,6 +24,10 @@ select pgflow.release_tasks(%(worker_id)s::uuid) as released;
 -- Requeue tasks whose worker died (started for longer than their step's timeout).
 select pgflow.requeue_stalled_tasks() as requeued;
 
+-- name: expire_waiting_steps
+-- End the signal steps that waited longer than their timeout (as their when_exhausted says).
+select pgflow.expire_waiting_steps() as expired;
+
 -- name: register_worker
 -- Record a worker as this login's in pgflow.workers (queue_name: the comma-separated flow slugs).
 select pgflow.register_worker(%(worker_id)s::uuid, %(queue_name)s, %(function_name)s);

@@ -11,8 +11,8 @@ connections (claim, two report, housekeeping, listen):
 - each task runs as its own asyncio task (``runner.run_task``);
 - the reporter (``worker.reporter``) sends finished tasks in batches, sending whatever
   accumulated while the previous batch was in the database, so it adds no latency;
-- housekeeping heartbeats and requeues stalled tasks of dead workers; the listener wakes the
-  claim loop.
+- housekeeping heartbeats, requeues stalled tasks of dead workers and times out signal steps
+  (``expire_waiting_steps``); the listener wakes the claim loop.
 
 A lost connection keeps every finished result in memory; each link reconnects with backoff and
 the reporter sends them once the database is back. A stop request interrupts every reconnect
@@ -426,6 +426,7 @@ class Worker:
                             extra={"action": "stalled_requeued", "requeued": count},
                         )
                         self._wake.set()
+                    await self.protocol.expire_waiting_steps(self._house)
             except DatabaseError as exc:
                 log.warning(
                     "housekeeping failed",

@@ -74,6 +74,10 @@ class WorkerProtocol:
         """Requeue the tasks of workers that died; return how many."""
         raise NotImplementedError
 
+    async def expire_waiting_steps(self, link: Link) -> int:
+        """End the signal steps that waited past their timeout; return how many."""
+        raise NotImplementedError
+
     async def release(self, link: Link) -> None:
         """Hand the tasks this worker still holds back to their queues, and log how many."""
         raise NotImplementedError
@@ -151,6 +155,11 @@ class CoreProtocol(WorkerProtocol):
         rows = await link.fetch("requeue_stalled_tasks")
         return (rows[0]["requeued"] or 0) if rows else 0
 
+    async def expire_waiting_steps(self, link: Link) -> int:
+        """Time out waiting signal steps (``expire_waiting_steps``)."""
+        rows = await link.fetch("expire_waiting_steps")
+        return (rows[0]["expired"] or 0) if rows else 0
+
     async def release(self, link: Link) -> None:
         """Hand back this worker's started tasks without using up an attempt."""
         rows = await link.fetch("release_tasks", self._worker)
@@ -199,6 +208,10 @@ class Pgflow081Protocol(WorkerProtocol):
     async def requeue_stalled(self, link: Link) -> int:
         """Requeue nothing: 0.8.1 has no stall requeue (its tasks come back when their
         visibility expires)."""
+        return 0
+
+    async def expire_waiting_steps(self, link: Link) -> int:
+        """Expire nothing: 0.8.1 has no signal steps."""
         return 0
 
     async def release(self, link: Link) -> None:

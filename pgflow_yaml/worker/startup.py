@@ -73,7 +73,9 @@ def import_handlers(flows: Iterable[FlowSpec]) -> dict[tuple[str, str], Handler]
         folder = Path(flow.source_path).resolve().parent if flow.source_path else Path.cwd()
         search_paths = [folder, Path.cwd()]
         for step in flow.steps:
-            where = f"{flow.source_path or flow.slug}: step {step.slug!r}"
+            if step.handler is None:  # a signal step: no code runs it
+                continue
+            where = f"{flow.source_path or flow.slug}: step {step.slug!r} handler {step.handler!r}"
             try:
                 fn = import_handler(step.handler, search_paths)
                 handlers[(flow.slug, step.slug)] = Handler.inspect(step.handler, fn)

@@ -66,3 +66,30 @@ alter table pgflow.step_states drop constraint if exists cancelled_at_matches_st
 alter table pgflow.step_states add constraint cancelled_at_matches_status check (
   (status = 'cancelled') = (cancelled_at is not null)
 );
+
+-- Signal steps (issue 14): a step with signal_schema set has no handler and waits, in the new
+-- step status 'waiting', for pgflow.signal; a timed-out one may be skipped ('signal_timeout').
+-- A signal that arrives before its step waits is kept in pgflow.pending_signals.
+alter table pgflow.steps add column if not exists signal_schema jsonb;
+alter table pgflow.step_states drop constraint if exists status_is_valid;
+alter table pgflow.step_states add constraint status_is_valid check (
+  status in ('created', 'started', 'waiting', 'completed', 'failed', 'skipped', 'cancelled')
+);
+alter table pgflow.step_states drop constraint if exists skip_reason_is_valid;
+alter table pgflow.step_states add constraint skip_reason_is_valid check (
+  skip_reason is null
+  or skip_reason in ('condition_unmet', 'handler_failed', 'dependency_skipped', 'signal_timeout')
+);
+create table if not exists pgflow.pending_signals (
+  run_id uuid not null references pgflow.runs (run_id) on delete cascade,
+  step_slug text not null,
+  task_index int not null default 0,
+  payload jsonb not null,
+  received_at timestamptz not null default now(),
+  constraint pending_signals_pkey primary key (run_id, step_slug, task_index)
+);
+create index if not exists idx_step_states_waiting on pgflow.step_states (started_at)
+  where status = 'waiting';
+drop function if exists pgflow.add_step(
+  text, text, text[], int, int, int, int, text, jsonb, jsonb, text, text
+);

@@ -1,8 +1,8 @@
 -- Create the NOLOGIN role pgflow_client (once per cluster) and grant it what an application
 -- needs to drive runs: start_flow, start_flows, start_flow_with_states, get_run_with_states,
--- cancel_run, retry_run, live_workers (functions that run as their owner), and reading runs,
--- step states, tasks and flow definitions (what `pgflow status` and pgflow_yaml.Client show).
--- No writes, nothing on queues, nothing of pgflow.workers but live_workers' count.
+-- cancel_run, retry_run, live_workers, signal (functions that run as their owner), and reading
+-- runs, step states, tasks and flow definitions (what `pgflow status` and pgflow_yaml.Client
+-- show). No writes, nothing on queues, nothing of pgflow.workers but live_workers' count.
 -- Raises nothing; re-runnable (a role created concurrently by another database is tolerated).
 do $pgflow_role$
 begin
@@ -31,7 +31,8 @@ begin
     where p.pronamespace = 'pgflow'::regnamespace
       and p.proname = any (array[
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
-        'retry_run', 'set_run_trace_context', 'live_workers'
+        'retry_run', 'set_run_trace_context', 'live_workers',
+        'signal'
       ])
   loop
     execute pg_catalog.format('grant execute on function %s to pgflow_client', fn);

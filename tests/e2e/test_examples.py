@@ -12,6 +12,7 @@ def test_every_example_flow_completes_with_the_expected_output(
 ) -> None:
     worker = start_worker(EXAMPLES)
     assert sorted(worker.wait_for("worker_started")["flows"]) == [
+        "approval",
         "hello",
         "order_pipeline",
         "word_stats",

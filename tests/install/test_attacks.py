@@ -231,6 +231,7 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     ]
     calls.all("fail_tasks", "select * from pgflow.fail_tasks(%s)", (Jsonb(failed),))
     assert calls.one("requeue_stalled_tasks", "select pgflow.requeue_stalled_tasks()") == 0
+    assert calls.one("expire_waiting_steps", "select pgflow.expire_waiting_steps()") == 0
     differences = calls.one(
         "compare_flow_shape", "select pgflow.compare_flow_shape('atk', %s)", (Jsonb({"steps": []}),)
     )
@@ -282,6 +283,8 @@ def _client_calls(calls: _Calls, dsn: str) -> None:
             " values (gen_random_uuid(), 'atk', 'tests')"
         )
     assert calls.one("live_workers", "select pgflow.live_workers('atk')") == 1
+    with pytest.raises(psycopg.Error, match='Step "second" of flow "atk" is not a signal step'):
+        calls.one("signal", "select pgflow.signal(%s, 'second', '{}')", (run_id,))
 
 
 def _sweep_with_nulls(calls: _Calls, functions: dict[str, list[str]]) -> None:

@@ -43,6 +43,7 @@ DATABASE_COMMANDS = {
     "retry": ["retry", RUN_ID],
     "flows list": ["flows", "list"],
     "flows drop": ["flows", "drop", "hello", "--yes"],
+    "signal": ["signal", RUN_ID, "approve"],
 }
 # A validator summary ("0 files checked, 1 error in 1 file") follows a diagnostic.
 _SUMMARY = re.compile(r"^\d+ files? checked, ")

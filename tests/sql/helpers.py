@@ -72,7 +72,7 @@ def add_flow(
         args = []
         values: list[Any] = []
         for key, value in step.items():
-            if key in ("required_input_pattern", "forbidden_input_pattern"):
+            if key in ("required_input_pattern", "forbidden_input_pattern", "signal_schema"):
                 args.append(f"{key} => %s::jsonb")
                 values.append(dump(value))
             else:
