@@ -781,7 +781,7 @@ class Client:
         params: dict[str, Any] = {"run_id": run_id, "step_slug": step}
         check_signal(self._fetch("signal_target", params), run_id, step, payload)
         params |= {"payload": Jsonb(payload), "task_index": task_index}
-        return str(self._fetch("signal", params)[0]["outcome"])
+        return str(self._fetch("deliver_signal", params)[0]["outcome"])
 
     def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20
@@ -977,7 +977,7 @@ class AsyncClient:
         params: dict[str, Any] = {"run_id": run_id, "step_slug": step}
         check_signal(await self._fetch("signal_target", params), run_id, step, payload)
         params |= {"payload": Jsonb(payload), "task_index": task_index}
-        return str((await self._fetch("signal", params))[0]["outcome"])
+        return str((await self._fetch("deliver_signal", params))[0]["outcome"])
 
     async def runs(
         self, flow: str | None = None, status: str | None = None, limit: int = 20

@@ -153,7 +153,7 @@ from pgflow.runs r
 left join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = %(step_slug)s::text
 where r.run_id = %(run_id)s::uuid;
 
--- name: signal
+-- name: deliver_signal
 -- Deliver a signal: 'completed' (the step completed) or 'pending' (kept: not ready, or a map
 -- step waiting for other elements).
 select pgflow.signal(

@@ -5,7 +5,7 @@
 -- options: max_attempts 3, base_delay 1, timeout 60
 --   step approve: timeout 86400
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays and timeouts to the above.
+-- flow with the same shape, this sets its retries, delays, timeouts and input_schema.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Needs the pgflow-yaml core (not in pgflow 0.8.1):
@@ -18,7 +18,7 @@
 do $pgflow_guard$
 begin
   if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then
-    perform pgflow.assert_flow_shape('approval', '{"steps":[{"slug":"draft","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"approve","stepType":"single","dependencies":["draft"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"timeout":86400},"signal":true},{"slug":"publish","stepType":"single","dependencies":["approve","draft"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":true,"value":{"approve":{"approved":true}}},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"notify_rejection","stepType":"single","dependencies":["approve"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":true,"value":{"approve":{"approved":false}}},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60}}'::jsonb);
+    perform pgflow.assert_flow_shape('approval', '{"steps":[{"slug":"draft","stepType":"single","dependencies":[],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"approve","stepType":"single","dependencies":["draft"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":false},"forbiddenInputPattern":{"defined":false},"options":{"timeout":86400},"signal":true},{"slug":"publish","stepType":"single","dependencies":["approve","draft"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":true,"value":{"approve":{"approved":true}}},"forbiddenInputPattern":{"defined":false},"options":{}},{"slug":"notify_rejection","stepType":"single","dependencies":["approve"],"whenUnmet":"skip","whenExhausted":"fail","requiredInputPattern":{"defined":true,"value":{"approve":{"approved":false}}},"forbiddenInputPattern":{"defined":false},"options":{}}],"options":{"maxAttempts":3,"baseDelay":1,"timeout":60,"inputSchema":{"type":"object","required":["title"],"properties":{"title":{"type":"string"}}}}}'::jsonb);
   end if;
 end
 $pgflow_guard$;
@@ -28,3 +28,17 @@ select pgflow.add_step(flow_slug => 'approval', step_slug => 'draft', max_attemp
 select pgflow.add_step(flow_slug => 'approval', step_slug => 'approve', deps_slugs => array['draft']::text[], max_attempts => null, base_delay => null, timeout => 86400, start_delay => null, step_type => 'single', signal_schema => '{"type":"object","required":["approved"],"properties":{"approved":{"type":"boolean"},"reviewer":{"type":"string"},"note":{"type":"string"}}}'::jsonb);
 select pgflow.add_step(flow_slug => 'approval', step_slug => 'publish', deps_slugs => array['draft', 'approve']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => '{"approve":{"approved":true}}'::jsonb, when_unmet => 'skip');
 select pgflow.add_step(flow_slug => 'approval', step_slug => 'notify_rejection', deps_slugs => array['approve']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => '{"approve":{"approved":false}}'::jsonb, when_unmet => 'skip');
+
+-- Input schema: stored with the flow; clients check each run's input against it
+-- (skipped where pgflow.create_flow takes no input_schema, as in pgflow 0.8.1).
+do $pgflow_input_schema$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'
+      and 'input_schema' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'approval', input_schema => '{"type":"object","required":["title"],"properties":{"title":{"type":"string"}}}'::jsonb);
+  end if;
+end
+$pgflow_input_schema$;
