@@ -75,7 +75,7 @@ def import_handlers(flows: Iterable[FlowSpec]) -> dict[tuple[str, str], Handler]
         for step in flow.steps:
             if step.handler is None:  # a signal step: no code runs it
                 continue
-            where = f"{flow.source_path or flow.slug}: step {step.slug!r} handler {step.handler!r}"
+            where = f"{flow.source_path or flow.slug}: step {step.slug!r}"
             try:
                 fn = import_handler(step.handler, search_paths)
                 handlers[(flow.slug, step.slug)] = Handler.inspect(step.handler, fn)
