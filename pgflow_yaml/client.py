@@ -35,6 +35,7 @@ from pgflow_yaml.errors import (
     OutputNotJson,
     RunNotFound,
     StartupError,
+    UsageError,
     WaitTimeout,
 )
 from pgflow_yaml.model import FlowSpec
@@ -229,6 +230,31 @@ def _run_id(value: str | uuid.UUID) -> str:
         raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
 
 
+def _start_params(
+    slug: str, input: Any, run_id: str | uuid.UUID | None, idempotency_key: str | None
+) -> tuple[str, dict[str, Any]]:
+    """Return the query and parameters of one start (keyed only when a key is given: pgflow
+    0.8.1's start_flow has no key argument)."""
+    params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
+    if idempotency_key is None:
+        return "start_flow", params
+    if not isinstance(idempotency_key, str) or not idempotency_key:
+        raise UsageError("an idempotency key is a non-empty string")
+    return "start_flow_keyed", params | {"idempotency_key": idempotency_key}
+
+
+def _many_keys(inputs: Sequence[Any], keys: Sequence[str | None] | None) -> list[str | None] | None:
+    """Check the idempotency keys of ``start_many``: one (or None) per input."""
+    if keys is None:
+        return None
+    keys = list(keys)
+    if len(keys) != len(inputs):
+        raise UsageError(f"start_many got {len(inputs)} inputs but {len(keys)} idempotency keys")
+    if any(k is not None and (not isinstance(k, str) or not k) for k in keys):
+        raise UsageError("an idempotency key is a non-empty string")
+    return keys
+
+
 class Client:
     """Start and control runs (synchronous); see the module docstring for an example."""
 
@@ -250,7 +276,19 @@ class Client:
             self._conn.close()
             self._conn = None
 
-    def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _fetch(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        connection: psycopg.Connection[Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        if connection is not None:  # the caller's, in the caller's transaction
+            if not isinstance(connection, psycopg.Connection):
+                raise UsageError(
+                    "Client takes a psycopg.Connection as connection= (AsyncClient an"
+                    f" AsyncConnection), not {type(connection).__name__}"
+                )
+            return queries.fetch_sync(connection, name, params)
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
                 self._conn = psycopg.connect(self.dsn, autocommit=True)
@@ -259,41 +297,77 @@ class Client:
             self._start_many = ""
         return queries.fetch_sync(self._conn, name, params)
 
-    def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
+    def start(
+        self,
+        flow: FlowRef,
+        input: Any,
+        run_id: str | uuid.UUID | None = None,
+        *,
+        idempotency_key: str | None = None,
+        connection: psycopg.Connection[Any] | None = None,
+    ) -> str:
         """Start one run; return its id.
+
+        Args:
+            idempotency_key: When a run of the flow already has this key (until it is pruned),
+                start nothing and return that run's id; two racing starts make one run.
+            connection: Start the run on this connection, inside its open transaction: it
+                starts when the caller commits, and never exists if the caller rolls back.
 
         Raises:
             InvalidInput: the input is not JSON, nests deeper than ``MAX_INPUT_DEPTH`` (512)
                 levels, or breaks the flow's input_schema.
             FlowNotFound: the database has no such flow.
+            UsageError: an empty idempotency key, or a connection that is not a psycopg one.
         """
         slug, spec = self._flows.resolve(flow)
         check_input(spec, input)
-        params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
+        name, params = _start_params(slug, input, run_id, idempotency_key)
         try:
-            rows = self._fetch("start_flow", params)
+            rows = self._fetch(name, params, connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return str(rows[0]["run_id"])
 
-    def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
+    def start_many(
+        self,
+        flow: FlowRef,
+        inputs: Sequence[Any],
+        *,
+        idempotency_keys: Sequence[str | None] | None = None,
+        connection: psycopg.Connection[Any] | None = None,
+    ) -> list[str]:
         """Start one run per input in one round trip; return the ids in input order.
+
+        Args:
+            idempotency_keys: One key (or None) per input, as ``start``'s ``idempotency_key``.
+            connection: Start the runs inside this connection's open transaction.
 
         Raises:
             InvalidInput: an input is not JSON, nests too deeply or breaks the input_schema
                 (none is started).
             FlowNotFound: the database has no such flow.
+            UsageError: the keys are not one per input.
         """
         slug, spec = self._flows.resolve(flow)
         for i, value in enumerate(inputs):
             check_input(spec, value, f"inputs[{i}]")
+        keys = _many_keys(inputs, idempotency_keys)
         if not inputs:
             return []
+        params = {"flow_slug": slug, "inputs": Jsonb(list(inputs)), "idempotency_keys": keys}
         try:
-            if not self._start_many:
-                present = self._fetch("has_start_flows")[0]["present"]
-                self._start_many = "start_many" if present else "start_many_081"
-            rows = self._fetch(self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))})
+            if keys is not None:
+                name = "start_many_keyed"
+            elif connection is not None:
+                present = self._fetch("has_start_flows", None, connection)[0]["present"]
+                name = "start_many" if present else "start_many_081"
+            else:
+                if not self._start_many:
+                    present = self._fetch("has_start_flows")[0]["present"]
+                    self._start_many = "start_many" if present else "start_many_081"
+                name = self._start_many
+            rows = self._fetch(name, params, connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return [str(row["run_id"]) for row in rows]
@@ -395,7 +469,19 @@ class AsyncClient:
             await self._conn.close()
             self._conn = None
 
-    async def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def _fetch(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        if connection is not None:  # the caller's, in the caller's transaction
+            if not isinstance(connection, psycopg.AsyncConnection):
+                raise UsageError(
+                    "AsyncClient takes a psycopg.AsyncConnection as connection= (Client a"
+                    f" Connection), not {type(connection).__name__}"
+                )
+            return await queries.fetch(connection, name, params)
         async with self._lock:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 try:
@@ -405,31 +491,53 @@ class AsyncClient:
                 self._start_many = ""
             return await queries.fetch(self._conn, name, params)
 
-    async def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
+    async def start(
+        self,
+        flow: FlowRef,
+        input: Any,
+        run_id: str | uuid.UUID | None = None,
+        *,
+        idempotency_key: str | None = None,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+    ) -> str:
         """Start one run; return its id (see ``Client.start``)."""
         slug, spec = self._flows.resolve(flow)
         check_input(spec, input)
-        params = {"flow_slug": slug, "input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
+        name, params = _start_params(slug, input, run_id, idempotency_key)
         try:
-            rows = await self._fetch("start_flow", params)
+            rows = await self._fetch(name, params, connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return str(rows[0]["run_id"])
 
-    async def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
+    async def start_many(
+        self,
+        flow: FlowRef,
+        inputs: Sequence[Any],
+        *,
+        idempotency_keys: Sequence[str | None] | None = None,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+    ) -> list[str]:
         """Start one run per input in one round trip (see ``Client.start_many``)."""
         slug, spec = self._flows.resolve(flow)
         for i, value in enumerate(inputs):
             check_input(spec, value, f"inputs[{i}]")
+        keys = _many_keys(inputs, idempotency_keys)
         if not inputs:
             return []
+        params = {"flow_slug": slug, "inputs": Jsonb(list(inputs)), "idempotency_keys": keys}
         try:
-            if not self._start_many:
-                present = (await self._fetch("has_start_flows"))[0]["present"]
-                self._start_many = "start_many" if present else "start_many_081"
-            rows = await self._fetch(
-                self._start_many, {"flow_slug": slug, "inputs": Jsonb(list(inputs))}
-            )
+            if keys is not None:
+                name = "start_many_keyed"
+            elif connection is not None:
+                present = (await self._fetch("has_start_flows", None, connection))[0]["present"]
+                name = "start_many" if present else "start_many_081"
+            else:
+                if not self._start_many:
+                    present = (await self._fetch("has_start_flows"))[0]["present"]
+                    self._start_many = "start_many" if present else "start_many_081"
+                name = self._start_many
+            rows = await self._fetch(name, params, connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return [str(row["run_id"]) for row in rows]

@@ -17,7 +17,7 @@ order by e.ord;
 
 -- name: has_start_flows
 -- Tell whether the core has the set-based start_flows (pgflow-yaml 0.2.0 and later).
-select to_regprocedure('pgflow.start_flows(text,jsonb,uuid[])') is not null as present;
+select to_regproc('pgflow.start_flows') is not null as present;
 
 -- name: get_run
 -- Return a run with its step states as one JSON document ({run, steps}).
@@ -56,3 +56,13 @@ select pgflow.retry_run(%(run_id)s::uuid);
 -- name: flow_exists
 -- Tell whether a flow with this slug exists.
 select exists (select 1 from pgflow.flows where flow_slug = %(flow_slug)s) as found;
+
+-- name: start_flow_keyed
+-- Start one run of a flow unless a run of it already has this idempotency key; return the run's id.
+select run_id
+from pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, %(run_id)s::uuid, %(idempotency_key)s::text);
+
+-- name: start_many_keyed
+-- start_many with an idempotency key (or null) per input; a known key gives its existing run's id.
+select run_id
+from pgflow.start_flows(%(flow_slug)s, %(inputs)s::jsonb, null, %(idempotency_keys)s::text[]);

@@ -32,3 +32,14 @@ drop policy if exists workers_own_rows on pgflow.workers;
 create policy workers_own_rows on pgflow.workers
   using (registered_by = session_user)
   with check (registered_by = session_user);
+
+-- Idempotency keys (issue 13): a run may carry a key unique per flow; a second start with the
+-- same key returns the first run. _start_runs returns the ids it settled on, start_flow,
+-- start_flow_with_states and start_flows take the key(s) as a new last argument.
+alter table pgflow.runs add column if not exists idempotency_key text;
+create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
+  where idempotency_key is not null;
+drop function if exists pgflow._start_runs(text, jsonb[], uuid[]);
+drop function if exists pgflow.start_flow(text, jsonb, uuid);
+drop function if exists pgflow.start_flow_with_states(text, jsonb, uuid);
+drop function if exists pgflow.start_flows(text, jsonb, uuid[]);
