@@ -174,6 +174,8 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     for key in FLOW_OPTIONS:
         if key.needs_core and flow.option(key.name) != key.default:
             needs.append(f"{key.name} on the flow")
+    if flow.schedules:
+        needs.append("schedules: " + ", ".join(schedule.name for schedule in flow.schedules))
     for key in STEP_OPTIONS:
         setting = [s.slug for s in flow.steps if s.option(key.name) is not None]
         if key.needs_core and setting:
@@ -232,27 +234,52 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
     return lines
 
 
-def _guard(flow: FlowSpec) -> list[str]:
-    call = (
-        f"    perform pgflow.assert_flow_shape({quote_literal(flow.slug)}, "
-        f"{quote_json(flow_shape(flow))});"
-    )
+def _guarded(comment: list[str], function: str, call: str) -> list[str]:
+    """Return a ``do`` block that runs ``call`` only where the function ``function`` exists."""
     tag = GUARD_TAG
     suffix = 0
     while f"${tag}$" in call:
         suffix += 1
         tag = f"{GUARD_TAG}_{suffix}"
     return [
-        "-- Shape guard: fails, listing every difference, when the database holds this flow",
-        "-- with another shape (skipped where pgflow.assert_flow_shape does not exist).",
+        *comment,
         f"do ${tag}$",
         "begin",
-        "  if to_regprocedure('pgflow.assert_flow_shape(text, jsonb)') is not null then",
+        f"  if to_regprocedure('{function}') is not null then",
         call,
         "  end if;",
         "end",
         f"${tag}$;",
     ]
+
+
+def _guard(flow: FlowSpec) -> list[str]:
+    call = (
+        f"    perform pgflow.assert_flow_shape({quote_literal(flow.slug)}, "
+        f"{quote_json(flow_shape(flow))});"
+    )
+    return _guarded(
+        [
+            "-- Shape guard: fails, listing every difference, when the database holds this flow",
+            "-- with another shape (skipped where pgflow.assert_flow_shape does not exist).",
+        ],
+        "pgflow.assert_flow_shape(text, jsonb)",
+        call,
+    )
+
+
+def _schedules(flow: FlowSpec) -> list[str]:
+    items = [schedule.to_json() for schedule in flow.schedules]
+    call = f"    perform pgflow.set_schedules({quote_literal(flow.slug)}, {quote_json(items)});"
+    names = ", ".join(schedule.name for schedule in flow.schedules) or "none"
+    return _guarded(
+        [
+            f"-- Schedules ({_comment(names)}): exactly these, upserted by name, others removed",
+            "-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).",
+        ],
+        "pgflow.set_schedules(text, jsonb)",
+        call,
+    )
 
 
 def _create_flow(flow: FlowSpec) -> str:
@@ -305,6 +332,8 @@ def compile_flow(flow: FlowSpec, *, timestamp: str) -> CompiledMigration:
     lines.append("")
     lines.append(_create_flow(flow))
     lines += [_add_step(flow, step) for step in flow.steps]
+    lines.append("")
+    lines += _schedules(flow)
     return CompiledMigration(
         filename=filename,
         sql="\n".join(lines) + "\n",

@@ -28,6 +28,7 @@ from pgflow_yaml.errors import (
     DatabaseUnavailable,
     FlowNotFound,
     PgflowError,
+    ScheduleNotFound,
     ShapeMismatch,
 )
 from pgflow_yaml.redaction import redact as redact  # db.redact: the name callers know
@@ -45,6 +46,7 @@ FOREIGN_KEY_VIOLATION = "23503"
 RUNS_FLOW_FKEY = "runs_flow_slug_fkey"
 # The SQL core's own codes (class PF, private to pgflow-yaml).
 SHAPE_DIFFERS = "PF001"  # pgflow.assert_flow_shape: a compiled migration meets another shape
+NO_SCHEDULE = "PF002"  # pause_schedule / trigger_schedule: no such schedule
 
 __all__ = [
     "ConnectError",
@@ -185,6 +187,7 @@ def translate(exc: BaseException) -> PgflowError:
       without this function);
     - ``foreign_key_violation`` on ``runs_flow_slug_fkey``: ``FlowNotFound``;
     - ``PF001`` (the compiled shape guard): ``ShapeMismatch``;
+    - ``PF002`` (a schedule call names no schedule): ``ScheduleNotFound``;
     - a lost or refused connection (psycopg's ``OperationalError``): ``DatabaseUnavailable``;
     - anything else: ``DatabaseError`` with the server's message, detail and hint.
     """
@@ -200,6 +203,8 @@ def translate(exc: BaseException) -> PgflowError:
         return FlowNotFound(message)
     if state == SHAPE_DIFFERS:
         return ShapeMismatch(message)
+    if state == NO_SCHEDULE:
+        return ScheduleNotFound(message)
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return DatabaseUnavailable(message)
     return DatabaseError(message)

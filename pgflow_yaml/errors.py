@@ -175,6 +175,10 @@ class RunNotFound(RunError):
     """no run {run_id}"""
 
 
+class ScheduleNotFound(RunError):
+    """no schedule {schedule_name} of flow {flow_slug}"""
+
+
 class InvalidInput(RunError):
     """the run input does not satisfy the flow's input_schema"""
 
@@ -233,6 +237,7 @@ __all__ = [
     "PgflowError",
     "RunError",
     "RunNotFound",
+    "ScheduleNotFound",
     "ShapeMismatch",
     "StartupError",
     "TaskTimeout",

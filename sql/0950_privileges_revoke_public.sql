@@ -24,10 +24,10 @@ begin
         -- worker calls (pgflow 0.8.1 protocol and our batched additions)
         'start_tasks', 'complete_task', 'fail_task',
         'claim_tasks', 'complete_tasks', 'fail_tasks', 'release_tasks', 'requeue_stalled_tasks',
-        'register_worker', 'heartbeat_worker', 'mark_worker_stopped',
+        'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'fire_schedules',
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
-        'retry_run'
+        'retry_run', 'list_schedules', 'pause_schedule', 'trigger_schedule'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);

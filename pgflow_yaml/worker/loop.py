@@ -48,6 +48,7 @@ from pgflow_yaml.worker.runner import (
     decode_input,
     run_task,
 )
+from pgflow_yaml.worker.schedules import ScheduleFirer
 from pgflow_yaml.worker.store import Link
 from pgflow_yaml.worker.threads import DaemonPool
 from pgflow_yaml.worker.watchdog import LoopWatchdog
@@ -365,6 +366,7 @@ class Worker:
             self._reporting,
             asyncio.create_task(self._listen(), name="listener"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
+            *self._schedule_firing(stopping),
             asyncio.create_task(self._relay_flushes(), name="flush-relay"),
             asyncio.create_task(LoopWatchdog(self._in_flight.get).run(), name="watchdog"),
         ]
@@ -372,6 +374,13 @@ class Worker:
             await self._claim_loop()
         finally:
             await self._shut_down(helpers)
+
+    def _schedule_firing(self, stopping: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Return the task that fires this worker's flows' schedules (none on pgflow 0.8.1)."""
+        if self.legacy:
+            return []
+        firer = ScheduleFirer(self.dsn, self.flow_slugs, stopping)
+        return [asyncio.create_task(firer.run(), name="schedules")]
 
     async def _detect_legacy(self) -> bool:
         """Return True on a database with only pgflow 0.8.1's worker calls.
