@@ -157,6 +157,87 @@ class TaskRow:
     failed_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """One schedule of a flow (``pgflow schedules``): its definition, state, next and last fires."""
+
+    flow_slug: str
+    name: str
+    cron: str
+    timezone: str
+    input: Any
+    overlap: str
+    catch_up: str
+    enabled: bool
+    paused_at: datetime | None
+    next_fires: tuple[datetime, ...]
+    last_fire_at: datetime | None
+    last_outcome: str | None
+    last_run_id: str | None
+    last_run_status: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], count: int = 3) -> ScheduleInfo:
+        """Build it from a ``list_schedules`` row; the next fires are computed here (UTC)."""
+        from pgflow_yaml.schedules import CronError, next_times
+
+        active = row["enabled"] and row["paused_at"] is None
+        after = max(row["now_at"], row["settled_until"])
+        try:
+            upcoming = next_times(row["cron"], row["timezone"], after, count) if active else []
+        except (CronError, ValueError, KeyError):
+            upcoming = []
+        return cls(
+            flow_slug=row["flow_slug"],
+            name=row["schedule_name"],
+            cron=row["cron"],
+            timezone=row["timezone"],
+            input=row["input"],
+            overlap=row["overlap"],
+            catch_up=row["catch_up"],
+            enabled=row["enabled"],
+            paused_at=row["paused_at"],
+            next_fires=tuple(upcoming),
+            last_fire_at=row["last_fire_at"],
+            last_outcome=row["last_outcome"],
+            last_run_id=row["last_run_id"] and str(row["last_run_id"]),
+            last_run_status=row["last_run_status"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return it as plain JSON data; fire times in the schedule's timezone and in UTC."""
+        from pgflow_yaml.schedules import zone
+
+        local = zone(self.timezone)
+        return {
+            "flow_slug": self.flow_slug,
+            "name": self.name,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "input": self.input,
+            "overlap": self.overlap,
+            "catch_up": self.catch_up,
+            "enabled": self.enabled,
+            "paused": self.paused_at is not None,
+            "next_fires": [
+                {"local": t.astimezone(local).isoformat(), "utc": t.isoformat()}
+                for t in self.next_fires
+            ],
+            "last_fire": None
+            if self.last_fire_at is None
+            else {
+                "at": self.last_fire_at.isoformat(),
+                "outcome": self.last_outcome,
+                "run_id": self.last_run_id,
+                "run_status": self.last_run_status,
+            },
+        }
+
+
+def _schedule_params(flow: str, name: str, **extra: Any) -> dict[str, Any]:
+    return {"flow_slug": flow, "schedule_name": name, **extra}
+
+
 class _Flows:
     """The flows a client knows, by slug, for input checks."""
 
@@ -446,6 +527,31 @@ class Client:
         """Return the tasks of a run in step order."""
         return [TaskRow(**row) for row in self._fetch("run_tasks", {"run_id": _run_id(run_id)})]
 
+    def schedules(self, flow: str | None = None) -> list[ScheduleInfo]:
+        """Return the schedules (of one flow), with their next 3 fire times and last fire."""
+        rows = self._fetch("list_schedules", {"flow_slugs": None if flow is None else [flow]})
+        return [ScheduleInfo.from_row(row) for row in rows]
+
+    def pause_schedule(self, flow: str, name: str, *, paused: bool = True) -> None:
+        """Pause a schedule (``paused=False``: resume it, without catching up the pause).
+
+        Raises:
+            ScheduleNotFound: the flow has no such schedule.
+        """
+        self._fetch("pause_schedule", _schedule_params(flow, name, paused=paused))
+
+    def resume_schedule(self, flow: str, name: str) -> None:
+        """Resume a paused schedule (see ``pause_schedule``)."""
+        self.pause_schedule(flow, name, paused=False)
+
+    def trigger_schedule(self, flow: str, name: str) -> str:
+        """Start a run of a schedule now, with its input; return the run's id.
+
+        Raises:
+            ScheduleNotFound: the flow has no such schedule.
+        """
+        return str(self._fetch("trigger_schedule", _schedule_params(flow, name))[0]["run_id"])
+
 
 class AsyncClient:
     """The asyncio twin of ``Client``: same methods, awaited."""
@@ -596,3 +702,22 @@ class AsyncClient:
         """Return the tasks of a run in step order."""
         rows = await self._fetch("run_tasks", {"run_id": _run_id(run_id)})
         return [TaskRow(**row) for row in rows]
+
+    async def schedules(self, flow: str | None = None) -> list[ScheduleInfo]:
+        """Return the schedules (see ``Client.schedules``)."""
+        flows = None if flow is None else [flow]
+        rows = await self._fetch("list_schedules", {"flow_slugs": flows})
+        return [ScheduleInfo.from_row(row) for row in rows]
+
+    async def pause_schedule(self, flow: str, name: str, *, paused: bool = True) -> None:
+        """Pause or resume a schedule (see ``Client.pause_schedule``)."""
+        await self._fetch("pause_schedule", _schedule_params(flow, name, paused=paused))
+
+    async def resume_schedule(self, flow: str, name: str) -> None:
+        """Resume a paused schedule."""
+        await self.pause_schedule(flow, name, paused=False)
+
+    async def trigger_schedule(self, flow: str, name: str) -> str:
+        """Start a run of a schedule now (see ``Client.trigger_schedule``)."""
+        rows = await self._fetch("trigger_schedule", _schedule_params(flow, name))
+        return str(rows[0]["run_id"])

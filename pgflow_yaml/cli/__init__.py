@@ -18,10 +18,10 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from pgflow_yaml.cli import admin, compile, db, definition, runs, worker
+from pgflow_yaml.cli import admin, compile, db, definition, runs, schedules, worker
 from pgflow_yaml.errors import PgflowError, one_line
 
-COMMAND_MODULES = (definition, compile, db, admin, runs, worker)
+COMMAND_MODULES = (definition, compile, db, admin, runs, schedules, worker)
 TRACEBACK_ENV = "PGFLOW_TRACEBACK"
 
 

@@ -66,3 +66,11 @@ from pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, %(run_id)s::uuid, %(idem
 -- start_many with an idempotency key (or null) per input; a known key gives its existing run's id.
 select run_id
 from pgflow.start_flows(%(flow_slug)s, %(inputs)s::jsonb, null, %(idempotency_keys)s::text[]);
+
+-- name: pause_schedule
+-- Pause (paused true) or resume (false) one schedule of a flow.
+select flow_slug from pgflow.pause_schedule(%(flow_slug)s, %(schedule_name)s, %(paused)s);
+
+-- name: trigger_schedule
+-- Start a run of a schedule now, with its input; return the run's id.
+select run_id from pgflow.trigger_schedule(%(flow_slug)s, %(schedule_name)s);

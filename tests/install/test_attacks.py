@@ -237,6 +237,15 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     assert differences and "step count" in differences[0]
     assert calls.one("is_valid_slug", "select pgflow.is_valid_slug('atk')") is True
     assert calls.one("calculate_retry_delay", "select pgflow.calculate_retry_delay(2, 3)") == 16
+    _schedule(dsn)
+    (schedule,) = calls.all("list_schedules", "select * from pgflow.list_schedules(array['atk'])")
+    due = [{"flow_slug": "atk", "schedule_name": "s", "through": str(schedule[9]), "fire_at": []}]
+    fired = calls.all(
+        "fire_schedules",
+        "select outcome from pgflow.fire_schedules(now(), %s)",
+        (Jsonb(due),),
+    )
+    assert fired == []  # nothing asked to fire; the schedule is settled
     calls.one("mark_worker_stopped", "select pgflow.mark_worker_stopped(%s)", (wid,))
     assert _state(dsn, first) == ("completed", {"first": "completed", "second": "completed"})
     assert _state(dsn, second) == ("failed", {"first": "failed", "second": "created"})
@@ -245,6 +254,15 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
             "select stopped_at is not null from pgflow.workers where worker_id = %s", (wid,)
         ).fetchone()
     assert stopped == (True,)
+
+
+def _schedule(dsn: str) -> None:
+    """Give the flow a schedule, as its compiled migration would."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(
+            "select pgflow.set_schedules('atk', %s)",
+            (Jsonb([{"name": "s", "cron": "0 3 * * *", "input": {"a": 1}}]),),
+        )
 
 
 def _client_calls(calls: _Calls, dsn: str) -> None:
@@ -267,6 +285,13 @@ def _client_calls(calls: _Calls, dsn: str) -> None:
         == "cancelled"
     )
     assert calls.one("retry_run", "select status from pgflow.retry_run(%s)", (run_id,)) == "started"
+    _schedule(dsn)
+    listed = calls.all("list_schedules", "select schedule_name from pgflow.list_schedules()")
+    assert listed == [("s",)]
+    paused = calls.one("pause_schedule", "select paused_at from pgflow.pause_schedule('atk', 's')")
+    assert paused is not None
+    fire = calls.one("trigger_schedule", "select outcome from pgflow.trigger_schedule('atk', 's')")
+    assert fire == "triggered"
     assert _state(dsn, run_id) == ("started", {"first": "started", "second": "created"})
 
 

@@ -23,3 +23,13 @@ $pgflow_guard$;
 select pgflow.create_flow(flow_slug => 'hello', max_attempts => 3, base_delay => 1, timeout => 60);
 select pgflow.add_step(flow_slug => 'hello', step_slug => 'greet', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'hello', step_slug => 'shout', deps_slugs => array['greet']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('hello', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

@@ -23,3 +23,13 @@ select pgflow.create_flow(flow_slug => 'ffffffffffffffffffffffffffffffffffffffff
 select pgflow.add_step(flow_slug => 'fffffffffffffffffffffffffffffffffffffffffffffff', step_slug => 'ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'fffffffffffffffffffffffffffffffffffffffffffffff', step_slug => 'a_______________________________________________________________________________________________________________________________', deps_slugs => array['ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'fffffffffffffffffffffffffffffffffffffffffffffff', step_slug => 'Mixed_Case_9', deps_slugs => array['ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'map');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('fffffffffffffffffffffffffffffffffffffffffffffff', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

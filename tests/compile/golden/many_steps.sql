@@ -220,3 +220,13 @@ select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_196', deps_
 select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_197', deps_slugs => array['step_196', 'step_190', 'step_166']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_198', deps_slugs => array['step_197', 'step_191', 'step_167']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'many_steps', step_slug => 'step_199', deps_slugs => array['step_198', 'step_192', 'step_168']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('many_steps', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

@@ -26,3 +26,13 @@ select pgflow.create_flow(flow_slug => 'options_everywhere', max_attempts => 10,
 select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'first', max_attempts => 1, base_delay => 2, timeout => 3, start_delay => 0, step_type => 'single');
 select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'second', deps_slugs => array['first']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => 3600, step_type => 'single');
 select pgflow.add_step(flow_slug => 'options_everywhere', step_slug => 'fan', max_attempts => null, base_delay => null, timeout => 900, start_delay => null, step_type => 'map');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('options_everywhere', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

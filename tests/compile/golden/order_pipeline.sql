@@ -27,3 +27,13 @@ select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'check', max_
 select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'charge', deps_slugs => array['check']::text[], max_attempts => 5, base_delay => null, timeout => 30, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'ship_item', deps_slugs => array['check']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'map');
 select pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'receipt', deps_slugs => array['charge', 'ship_item']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => '{"charge":{"paid":true}}'::jsonb, when_unmet => 'skip');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('order_pipeline', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

@@ -27,3 +27,13 @@ $pgflow_guard_1$;
 select pgflow.create_flow(flow_slug => 'quotes_and_unicode', max_attempts => 3, base_delay => 1, timeout => 60);
 select pgflow.add_step(flow_slug => 'quotes_and_unicode', step_slug => 'start', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'quotes_and_unicode', step_slug => 'gate', deps_slugs => array['start']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => E'{"start":{"quote''s":"it''s \\"quoted\\"","back\\\\slash":"C:\\\\path\\\\n","ünïcödé":"日本語 ✓ 🚀","nested":{"list":[1,"two",null,true],"empty":{}},"$pgflow_guard$":"$$ dollar $$"}}'::jsonb, forbidden_input_pattern => '{"start":{"note":"''; drop table pgflow.flows; --"}}'::jsonb, when_unmet => 'skip-cascade', when_exhausted => 'skip');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('quotes_and_unicode', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

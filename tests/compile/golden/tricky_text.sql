@@ -26,3 +26,13 @@ $pgflow_guard_1$;
 select pgflow.create_flow(flow_slug => 'tricky_text', max_attempts => 2, base_delay => 1, timeout => 60);
 select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'start', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
 select pgflow.add_step(flow_slug => 'tricky_text', step_slug => 'gate', deps_slugs => array['start']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single', required_input_pattern => E'{"start":{"it''s":"O''Reilly \\\\ backslash","日本語":["✓","é","tab\\there"],"$$":"$pgflow_guard$ not a delimiter"}}'::jsonb, forbidden_input_pattern => '{"start":{"note":"''; drop table pgflow.flows; --"}}'::jsonb, when_unmet => 'skip-cascade', when_exhausted => 'skip');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('tricky_text', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

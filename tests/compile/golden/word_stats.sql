@@ -23,3 +23,13 @@ $pgflow_guard$;
 select pgflow.create_flow(flow_slug => 'word_stats', max_attempts => 3, base_delay => 1, timeout => 30);
 select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'count', max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'map');
 select pgflow.add_step(flow_slug => 'word_stats', step_slug => 'total', deps_slugs => array['count']::text[], max_attempts => null, base_delay => null, timeout => null, start_delay => null, step_type => 'single');
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_guard$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('word_stats', '[]'::jsonb);
+  end if;
+end
+$pgflow_guard$;

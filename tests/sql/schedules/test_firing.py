@@ -174,3 +174,16 @@ def test_list_schedules_shows_the_last_fire_and_its_run(conn: Conn) -> None:
         "started",
     )
     assert rows(conn, "select * from pgflow.list_schedules(array['other'])") == []
+
+
+def test_prune_removes_old_fire_records_with_their_runs(conn: Conn) -> None:
+    scheduled_flow(conn, cron="*/5 * * * *")
+    fire(conn, T0 + timedelta(minutes=5))
+    fire(conn, T0 + timedelta(minutes=10))  # skipped: the first run is still started
+    assert one(conn, "select pgflow.prune(interval '1 day')") == 0
+    assert [f["outcome"] for f in fires(conn)] == ["started", "skipped"]  # their run is kept
+    (task,) = claim(conn, "f")
+    complete(conn, task, 1)
+    conn.execute("update pgflow.runs set completed_at = %s, started_at = %s", (T0, T0))
+    assert one(conn, "select pgflow.prune(interval '1 day')") == 1
+    assert fires(conn) == []
