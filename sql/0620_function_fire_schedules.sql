@@ -8,9 +8,11 @@
 -- fire time after settled_until and not after `now` gets a schedule_fires row, in the same
 -- transaction as its start_flow (outcome 'started'), or 'skipped' (overlap skip while the
 -- schedule's last run is still started), or 'failed' (start_flow raised; the message is kept).
--- `now` is the caller's clock (the worker passes the database's; tests pass a simulated one).
+-- `now` is the caller's clock (the worker passes the database's; tests pass a simulated one);
+-- only a superuser may pass a time in the future (a worker login cannot fire early).
 -- Returns the fire rows written.
--- Raises: 'fire_schedules expects a JSON array, got %'.
+-- Raises: 'fire_schedules expects a JSON array, got %'; 'fire_schedules: now (%) is in the
+-- future'.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.fire_schedules(now timestamptz, due jsonb)
@@ -30,6 +32,11 @@ begin
   if jsonb_typeof(fire_schedules.due) is distinct from 'array' then
     raise exception 'fire_schedules expects a JSON array, got %',
       coalesce(jsonb_typeof(fire_schedules.due), 'null');
+  end if;
+  if fire_schedules.now > clock_timestamp() and not coalesce(
+    (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = session_user), false
+  ) then
+    raise exception 'fire_schedules: now (%) is in the future', fire_schedules.now;
   end if;
   for v_item in
     select e ->> 'flow_slug' as flow_slug, e ->> 'schedule_name' as schedule_name,

@@ -246,6 +246,10 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
         (Jsonb(due),),
     )
     assert fired == []  # nothing asked to fire; the schedule is settled
+    with pytest.raises(psycopg.errors.RaiseException) as early:
+        calls.conn.execute("select pgflow.fire_schedules('2999-01-01T00:00Z', %s)", (Jsonb(due),))
+    message = early.value.diag.message_primary or ""
+    assert message.startswith("fire_schedules: now (2999-") and message.endswith("in the future")
     calls.one("mark_worker_stopped", "select pgflow.mark_worker_stopped(%s)", (wid,))
     assert _state(dsn, first) == ("completed", {"first": "completed", "second": "completed"})
     assert _state(dsn, second) == ("failed", {"first": "failed", "second": "created"})
