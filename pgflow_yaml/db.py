@@ -29,6 +29,7 @@ from pgflow_yaml.errors import (
     FlowNotFound,
     PgflowError,
     RunExists,
+    ScheduleNotFound,
     ShapeMismatch,
 )
 from pgflow_yaml.redaction import redact as redact  # db.redact: the name callers know
@@ -48,6 +49,7 @@ UNIQUE_VIOLATION = "23505"
 RUNS_PKEY = "runs_pkey"  # start_flow with a run_id already used (our core and pgflow 0.8.1)
 # The SQL core's own codes (class PF, private to pgflow-yaml).
 SHAPE_DIFFERS = "PF001"  # pgflow.assert_flow_shape: a compiled migration meets another shape
+NO_SCHEDULE = "PF002"  # pause_schedule / trigger_schedule: no such schedule
 
 __all__ = [
     "ConnectError",
@@ -194,6 +196,7 @@ def translate(exc: BaseException) -> PgflowError:
     - ``foreign_key_violation`` on ``runs_flow_slug_fkey``: ``FlowNotFound``;
     - ``unique_violation`` on ``runs_pkey``: ``RunExists``;
     - ``PF001`` (the compiled shape guard): ``ShapeMismatch``;
+    - ``PF002`` (a schedule call names no schedule): ``ScheduleNotFound``;
     - a lost or refused connection (psycopg's ``OperationalError``): ``DatabaseUnavailable``;
     - anything else: ``DatabaseError`` with the server's message, detail and hint.
     """
@@ -211,6 +214,8 @@ def translate(exc: BaseException) -> PgflowError:
         return RunExists(message)
     if state == SHAPE_DIFFERS:
         return ShapeMismatch(message)
+    if state == NO_SCHEDULE:
+        return ScheduleNotFound(message)
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return DatabaseUnavailable(message)
     return DatabaseError(message)

@@ -18,11 +18,11 @@ from typing import Annotated, Any
 import typer
 
 from pgflow_yaml import __version__
-from pgflow_yaml.cli import admin, compile, db, definition, flows, runs, ui, worker
+from pgflow_yaml.cli import admin, compile, db, definition, flows, runs, schedules, ui, worker
 from pgflow_yaml.cli.common import HELP_WIDTH, HelpGroup, plain_help
 from pgflow_yaml.errors import PgflowError, one_line
 
-COMMAND_MODULES = (definition, compile, db, admin, flows, runs, worker, ui)
+COMMAND_MODULES = (definition, compile, db, admin, flows, runs, schedules, worker, ui)
 TRACEBACK_ENV = "PGFLOW_TRACEBACK"
 
 

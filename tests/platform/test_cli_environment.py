@@ -43,6 +43,10 @@ DATABASE_COMMANDS = {
     "retry": ["retry", RUN_ID],
     "flows list": ["flows", "list"],
     "flows drop": ["flows", "drop", "hello", "--yes"],
+    "schedules": ["schedules"],
+    "schedules pause": ["schedules", "pause", "hello", "default"],
+    "schedules resume": ["schedules", "resume", "hello", "default"],
+    "schedules trigger": ["schedules", "trigger", "hello", "default"],
 }
 # A validator summary ("0 files checked, 1 error in 1 file") follows a diagnostic.
 _SUMMARY = re.compile(r"^\d+ files? checked, ")

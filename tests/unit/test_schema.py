@@ -39,7 +39,7 @@ def _objects(node: Any) -> list[dict[str, Any]]:
 
 def test_every_property_is_described_and_closed() -> None:
     objects = _objects(SHIPPED)
-    assert len(objects) == 2  # the flow and the step
+    assert len(objects) == 3  # the flow, the step and a schedule
     for obj in objects:
         assert obj["additionalProperties"] is False
         for name, prop in obj["properties"].items():
