@@ -106,7 +106,8 @@ def test_a_cancelled_run_and_its_steps_end_when_they_were_cancelled() -> None:
     from pgflow_yaml.cli.common import render_run
 
     run = Run.from_json(CANCELLED)
-    assert run.ended_at == "2026-01-01T00:00:03+00:00"
+    assert run.ended_at is not None
+    assert run.ended_at.isoformat() == "2026-01-01T00:00:03+00:00"
     a, b = step_rows(run, [TaskRow("a", 0, "cancelled", 1, None, None, None, None, None)])
     assert (a["status"], a["duration"]) == ("cancelled", "2.0 s")  # not "until now"
     assert (b["status"], b["duration"]) == ("cancelled", "")
