@@ -114,7 +114,7 @@ def test_a_cancelled_run_has_finished_steps_an_end_time_and_no_result(
         client.result(run_id)
 
     status = json.loads(pgflow(dsn, "status", run_id, "--json").stdout)
-    assert status["cancelled_at"] == cancelled.cancelled_at
+    assert status["cancelled_at"] == cancelled.cancelled_at.isoformat()
     assert [s["status"] for s in status["steps"]] == ["cancelled", "cancelled"]
     (listed,) = json.loads(pgflow(dsn, "runs", "--json").stdout)
     assert listed["status"] == "cancelled" and listed["cancelled_at"] is not None
