@@ -270,6 +270,87 @@ class TaskRow:
     cancelled_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """One schedule of a flow (``pgflow schedules``): its definition, state, next and last fires."""
+
+    flow_slug: str
+    name: str
+    cron: str
+    timezone: str
+    input: Any
+    overlap: str
+    catch_up: str
+    enabled: bool
+    paused_at: datetime | None
+    next_fires: tuple[datetime, ...]
+    last_fire_at: datetime | None
+    last_outcome: str | None
+    last_run_id: str | None
+    last_run_status: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], count: int = 3) -> ScheduleInfo:
+        """Build it from a ``list_schedules`` row; the next fires are computed here (UTC)."""
+        from pgflow_yaml.schedules import CronError, next_times
+
+        active = row["enabled"] and row["paused_at"] is None
+        after = max(row["now_at"], row["settled_until"])
+        try:
+            upcoming = next_times(row["cron"], row["timezone"], after, count) if active else []
+        except (CronError, ValueError, KeyError):
+            upcoming = []
+        return cls(
+            flow_slug=row["flow_slug"],
+            name=row["schedule_name"],
+            cron=row["cron"],
+            timezone=row["timezone"],
+            input=row["input"],
+            overlap=row["overlap"],
+            catch_up=row["catch_up"],
+            enabled=row["enabled"],
+            paused_at=row["paused_at"],
+            next_fires=tuple(upcoming),
+            last_fire_at=row["last_fire_at"],
+            last_outcome=row["last_outcome"],
+            last_run_id=row["last_run_id"] and str(row["last_run_id"]),
+            last_run_status=row["last_run_status"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return it as plain JSON data; fire times in the schedule's timezone and in UTC."""
+        from pgflow_yaml.schedules import zone
+
+        local = zone(self.timezone)
+        return {
+            "flow_slug": self.flow_slug,
+            "name": self.name,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "input": self.input,
+            "overlap": self.overlap,
+            "catch_up": self.catch_up,
+            "enabled": self.enabled,
+            "paused": self.paused_at is not None,
+            "next_fires": [
+                {"local": t.astimezone(local).isoformat(), "utc": t.isoformat()}
+                for t in self.next_fires
+            ],
+            "last_fire": None
+            if self.last_fire_at is None
+            else {
+                "at": self.last_fire_at.isoformat(),
+                "outcome": self.last_outcome,
+                "run_id": self.last_run_id,
+                "run_status": self.last_run_status,
+            },
+        }
+
+
+def _schedule_params(flow: str, name: str, **extra: Any) -> dict[str, Any]:
+    return {"flow_slug": flow, "schedule_name": name, **extra}
+
+
 class _Flows:
     """The flows a client knows, by slug, for input checks."""
 
@@ -518,12 +599,22 @@ def _run_id(value: str | uuid.UUID) -> str:
         raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
 
 
-def _start_query(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Return the start query: with the caller's trace context when there is one (otel extra)."""
+def _start_query(params: dict[str, Any], idempotency_key: str | None) -> tuple[str, dict[str, Any]]:
+    """Return the start query: keyed only when a key is given (pgflow 0.8.1's start_flow has no
+    key argument), with the caller's trace context when there is one (otel extra).
+
+    Raises:
+        UsageError: the key is not a non-empty string.
+    """
+    if idempotency_key is not None:
+        if not isinstance(idempotency_key, str) or not idempotency_key:
+            raise UsageError("an idempotency key is a non-empty string")
+        params = params | {"idempotency_key": idempotency_key}
+    name = "start_flow" if idempotency_key is None else "start_flow_keyed"
     trace = tracing.current_context()
     if trace is None:
-        return "start_flow", params
-    return "start_flow_traced", params | {"trace_context": Jsonb(trace)}
+        return name, params
+    return f"{name}_traced", params | {"trace_context": Jsonb(trace)}
 
 
 def _with_error(run: Run, rows: list[dict[str, Any]]) -> Run:
@@ -541,6 +632,18 @@ def _timeout(
     if live and live[0]["live"] == 0:
         return NoWorker(live[0]["flow_slug"], waited)
     return WaitTimeout(waited)
+
+
+def _many_keys(inputs: Sequence[Any], keys: Sequence[str | None] | None) -> list[str | None] | None:
+    """Check the idempotency keys of ``start_many``: one (or None) per input."""
+    if keys is None:
+        return None
+    keys = list(keys)
+    if len(keys) != len(inputs):
+        raise UsageError(f"start_many got {len(inputs)} inputs but {len(keys)} idempotency keys")
+    if any(k is not None and (not isinstance(k, str) or not k) for k in keys):
+        raise UsageError("an idempotency key is a non-empty string")
+    return keys
 
 
 class Client:
@@ -565,7 +668,19 @@ class Client:
             self._conn.close()
             self._conn = None
 
-    def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _fetch(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        connection: psycopg.Connection[Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        if connection is not None:  # the caller's, in the caller's transaction
+            if not isinstance(connection, psycopg.Connection):
+                raise UsageError(
+                    "Client takes a psycopg.Connection as connection= (AsyncClient an"
+                    f" AsyncConnection), not {type(connection).__name__}"
+                )
+            return queries.fetch_sync(connection, name, params)
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
                 self._conn = psycopg.connect(self.dsn, autocommit=True)
@@ -574,18 +689,37 @@ class Client:
             self._start_many = ""
         return queries.fetch_sync(self._conn, name, params)
 
-    def _start(self, plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]]) -> Any:
-        """Run the queries of a start planned by ``_StoredSchemas.start``; return its row."""
+    def _start(
+        self,
+        plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]],
+        connection: psycopg.Connection[Any] | None,
+    ) -> Any:
+        """Run the queries of a start planned by ``_StoredSchemas.start`` (on ``connection``
+        when given); return its row."""
         rows = None
         try:
             while True:
                 name, params = plan.send(rows)
-                rows = self._fetch(name, params)
+                rows = self._fetch(name, params, connection)
         except StopIteration as done:
             return done.value
 
-    def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
+    def start(
+        self,
+        flow: FlowRef,
+        input: Any,
+        run_id: str | uuid.UUID | None = None,
+        *,
+        idempotency_key: str | None = None,
+        connection: psycopg.Connection[Any] | None = None,
+    ) -> str:
         """Start one run; return its id.
+
+        Args:
+            idempotency_key: When a run of the flow already has this key (until it is pruned),
+                start nothing and return that run's id; two racing starts make one run.
+            connection: Start the run on this connection, inside its open transaction: it
+                starts when the caller commits, and never exists if the caller rolls back.
 
         Raises:
             InvalidInput: the input is not JSON, nests deeper than ``MAX_INPUT_DEPTH`` (512)
@@ -593,39 +727,61 @@ class Client:
                 ``flow`` is a ``FlowSpec`` or a file).
             FlowNotFound: the database has no such flow.
             RunExists: a run already has this ``run_id``.
+            UsageError: an empty idempotency key, or a connection that is not a psycopg one.
         """
         slug, spec = self._flows.resolve(flow)
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            name, params = _start_query(params)
-            row = self._start(self._schemas.start(name, slug, spec, [("input", input)], params))
+            name, params = _start_query(params, idempotency_key)
+            plan = self._schemas.start(name, slug, spec, [("input", input)], params)
+            row = self._start(plan, connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         except RunExists:  # translated from the runs primary key
             raise RunExists(run_id=params["run_id"]) from None
         return str(row["run_id"])
 
-    def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
+    def start_many(
+        self,
+        flow: FlowRef,
+        inputs: Sequence[Any],
+        *,
+        idempotency_keys: Sequence[str | None] | None = None,
+        connection: psycopg.Connection[Any] | None = None,
+    ) -> list[str]:
         """Start one run per input in one round trip; return the ids in input order.
+
+        Args:
+            idempotency_keys: One key (or None) per input, as ``start``'s ``idempotency_key``.
+            connection: Start the runs inside this connection's open transaction.
 
         Raises:
             InvalidInput: an input is not JSON, nests too deeply or breaks the input_schema
                 (none is started).
             FlowNotFound: the database has no such flow.
+            UsageError: the keys are not one per input.
         """
         slug, spec = self._flows.resolve(flow)
         labelled = [(f"inputs[{i}]", value) for i, value in enumerate(inputs)]
         for label, value in labelled:
             check_input(spec, value, label)
+        keys = _many_keys(inputs, idempotency_keys)
         if not inputs:
             return []
+        params = {"flow_slug": slug, "inputs": Jsonb(list(inputs)), "idempotency_keys": keys}
         try:
-            if not self._start_many:
-                present = self._fetch("has_start_flows")[0]["present"]
-                self._start_many = "start_many" if present else "start_many_081"
-            params = {"inputs": Jsonb(list(inputs))}
-            row = self._start(self._schemas.start(self._start_many, slug, spec, labelled, params))
+            if keys is not None:
+                name = "start_many_keyed"
+            elif connection is not None:
+                present = self._fetch("has_start_flows", None, connection)[0]["present"]
+                name = "start_many" if present else "start_many_081"
+            else:
+                if not self._start_many:
+                    present = self._fetch("has_start_flows")[0]["present"]
+                    self._start_many = "start_many" if present else "start_many_081"
+                name = self._start_many
+            row = self._start(self._schemas.start(name, slug, spec, labelled, params), connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return [str(run_id) for run_id in row["run_ids"]]
@@ -799,6 +955,31 @@ class Client:
         """Return the tasks of a run in step order."""
         return [TaskRow(**row) for row in self._fetch("run_tasks", {"run_id": _run_id(run_id)})]
 
+    def schedules(self, flow: str | None = None) -> list[ScheduleInfo]:
+        """Return the schedules (of one flow), with their next 3 fire times and last fire."""
+        rows = self._fetch("list_schedules", {"flow_slugs": None if flow is None else [flow]})
+        return [ScheduleInfo.from_row(row) for row in rows]
+
+    def pause_schedule(self, flow: str, name: str, *, paused: bool = True) -> None:
+        """Pause a schedule (``paused=False``: resume it, without catching up the pause).
+
+        Raises:
+            ScheduleNotFound: the flow has no such schedule.
+        """
+        self._fetch("pause_schedule", _schedule_params(flow, name, paused=paused))
+
+    def resume_schedule(self, flow: str, name: str) -> None:
+        """Resume a paused schedule (see ``pause_schedule``)."""
+        self.pause_schedule(flow, name, paused=False)
+
+    def trigger_schedule(self, flow: str, name: str) -> str:
+        """Start a run of a schedule now, with its input; return the run's id.
+
+        Raises:
+            ScheduleNotFound: the flow has no such schedule.
+        """
+        return str(self._fetch("trigger_schedule", _schedule_params(flow, name))[0]["run_id"])
+
 
 class AsyncClient:
     """The asyncio twin of ``Client``: same methods, awaited."""
@@ -823,7 +1004,19 @@ class AsyncClient:
             await self._conn.close()
             self._conn = None
 
-    async def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def _fetch(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        if connection is not None:  # the caller's, in the caller's transaction
+            if not isinstance(connection, psycopg.AsyncConnection):
+                raise UsageError(
+                    "AsyncClient takes a psycopg.AsyncConnection as connection= (Client a"
+                    f" Connection), not {type(connection).__name__}"
+                )
+            return await queries.fetch(connection, name, params)
         async with self._lock:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 try:
@@ -833,47 +1026,74 @@ class AsyncClient:
                 self._start_many = ""
             return await queries.fetch(self._conn, name, params)
 
-    async def _start(self, plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]]) -> Any:
-        """Run the queries of a start planned by ``_StoredSchemas.start``; return its row."""
+    async def _start(
+        self,
+        plan: Generator[tuple[str, dict[str, Any]], Any, dict[str, Any]],
+        connection: psycopg.AsyncConnection[Any] | None,
+    ) -> Any:
+        """Run the queries of a start planned by ``_StoredSchemas.start`` (on ``connection``
+        when given); return its row."""
         rows = None
         try:
             while True:
                 name, params = plan.send(rows)
-                rows = await self._fetch(name, params)
+                rows = await self._fetch(name, params, connection)
         except StopIteration as done:
             return done.value
 
-    async def start(self, flow: FlowRef, input: Any, run_id: str | uuid.UUID | None = None) -> str:
+    async def start(
+        self,
+        flow: FlowRef,
+        input: Any,
+        run_id: str | uuid.UUID | None = None,
+        *,
+        idempotency_key: str | None = None,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+    ) -> str:
         """Start one run; return its id (see ``Client.start``)."""
         slug, spec = self._flows.resolve(flow)
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            name, params = _start_query(params)
-            row = await self._start(
-                self._schemas.start(name, slug, spec, [("input", input)], params)
-            )
+            name, params = _start_query(params, idempotency_key)
+            plan = self._schemas.start(name, slug, spec, [("input", input)], params)
+            row = await self._start(plan, connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         except RunExists:  # translated from the runs primary key
             raise RunExists(run_id=params["run_id"]) from None
         return str(row["run_id"])
 
-    async def start_many(self, flow: FlowRef, inputs: Sequence[Any]) -> list[str]:
+    async def start_many(
+        self,
+        flow: FlowRef,
+        inputs: Sequence[Any],
+        *,
+        idempotency_keys: Sequence[str | None] | None = None,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+    ) -> list[str]:
         """Start one run per input in one round trip (see ``Client.start_many``)."""
         slug, spec = self._flows.resolve(flow)
         labelled = [(f"inputs[{i}]", value) for i, value in enumerate(inputs)]
         for label, value in labelled:
             check_input(spec, value, label)
+        keys = _many_keys(inputs, idempotency_keys)
         if not inputs:
             return []
+        params = {"flow_slug": slug, "inputs": Jsonb(list(inputs)), "idempotency_keys": keys}
         try:
-            if not self._start_many:
-                present = (await self._fetch("has_start_flows"))[0]["present"]
-                self._start_many = "start_many" if present else "start_many_081"
-            params = {"inputs": Jsonb(list(inputs))}
-            plan = self._schemas.start(self._start_many, slug, spec, labelled, params)
-            row = await self._start(plan)
+            if keys is not None:
+                name = "start_many_keyed"
+            elif connection is not None:
+                present = (await self._fetch("has_start_flows", None, connection))[0]["present"]
+                name = "start_many" if present else "start_many_081"
+            else:
+                if not self._start_many:
+                    present = (await self._fetch("has_start_flows"))[0]["present"]
+                    self._start_many = "start_many" if present else "start_many_081"
+                name = self._start_many
+            plan = self._schemas.start(name, slug, spec, labelled, params)
+            row = await self._start(plan, connection)
         except FlowNotFound:  # translated from the constraint the core names
             raise FlowNotFound(flow_slug=slug) from None
         return [str(run_id) for run_id in row["run_ids"]]
@@ -991,3 +1211,22 @@ class AsyncClient:
         """Return the tasks of a run in step order."""
         rows = await self._fetch("run_tasks", {"run_id": _run_id(run_id)})
         return [TaskRow(**row) for row in rows]
+
+    async def schedules(self, flow: str | None = None) -> list[ScheduleInfo]:
+        """Return the schedules (see ``Client.schedules``)."""
+        flows = None if flow is None else [flow]
+        rows = await self._fetch("list_schedules", {"flow_slugs": flows})
+        return [ScheduleInfo.from_row(row) for row in rows]
+
+    async def pause_schedule(self, flow: str, name: str, *, paused: bool = True) -> None:
+        """Pause or resume a schedule (see ``Client.pause_schedule``)."""
+        await self._fetch("pause_schedule", _schedule_params(flow, name, paused=paused))
+
+    async def resume_schedule(self, flow: str, name: str) -> None:
+        """Resume a paused schedule."""
+        await self.pause_schedule(flow, name, paused=False)
+
+    async def trigger_schedule(self, flow: str, name: str) -> str:
+        """Start a run of a schedule now (see ``Client.trigger_schedule``)."""
+        rows = await self._fetch("trigger_schedule", _schedule_params(flow, name))
+        return str(rows[0]["run_id"])

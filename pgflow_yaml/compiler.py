@@ -35,6 +35,7 @@ from pgflow_yaml.validate import ValidationReport, validate_paths
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 GUARD_TAG = "pgflow_guard"
 INPUT_SCHEMA_TAG = "pgflow_input_schema"
+SCHEDULES_TAG = "pgflow_schedules"
 _TIMESTAMP = re.compile(r"^[0-9]{14}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -180,6 +181,8 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     for key in FLOW_OPTIONS:
         if key.needs_core and flow.option(key.name) != key.default:
             needs.append(f"{key.name} on the flow")
+    if flow.schedules:
+        needs.append("schedules: " + ", ".join(schedule.name for schedule in flow.schedules))
     for key in STEP_OPTIONS:
         setting = [s.slug for s in flow.steps if s.option(key.name) is not None]
         if key.needs_core and setting:
@@ -301,6 +304,21 @@ def _input_schema(flow: FlowSpec) -> list[str]:
     ]
 
 
+def _schedules(flow: FlowSpec) -> list[str]:
+    items = [schedule.to_json() for schedule in flow.schedules]
+    call = f"    perform pgflow.set_schedules({quote_literal(flow.slug)}, {quote_json(items)});"
+    names = ", ".join(schedule.name for schedule in flow.schedules) or "none"
+    return [
+        f"-- Schedules ({_comment(names)}): exactly these, upserted by name, others removed",
+        "-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).",
+        *_do_block(
+            SCHEDULES_TAG,
+            ["  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then"],
+            call,
+        ),
+    ]
+
+
 def _create_flow(flow: FlowSpec) -> str:
     return _call(
         "pgflow.create_flow",
@@ -359,6 +377,8 @@ def compile_flow(flow: FlowSpec, *, timestamp: str) -> CompiledMigration:
     lines += [_add_step(flow, step) for step in flow.steps]
     lines.append("")
     lines += _input_schema(flow)
+    lines.append("")
+    lines += _schedules(flow)
     return CompiledMigration(
         filename=filename,
         sql="\n".join(lines) + "\n",

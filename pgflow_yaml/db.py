@@ -29,6 +29,7 @@ from pgflow_yaml.errors import (
     FlowNotFound,
     PgflowError,
     RunExists,
+    ScheduleNotFound,
     ShapeMismatch,
     SignalRefused,
 )
@@ -50,6 +51,7 @@ RUNS_PKEY = "runs_pkey"  # start_flow with a run_id already used (our core and p
 # The SQL core's own codes (class PF, private to pgflow-yaml).
 SHAPE_DIFFERS = "PF001"  # pgflow.assert_flow_shape: a compiled migration meets another shape
 SIGNAL_REFUSED = "PF010"  # pgflow.signal: not a signal step, signalled twice, run not running
+NO_SCHEDULE = "PF002"  # pause_schedule / trigger_schedule: no such schedule
 
 __all__ = [
     "ConnectError",
@@ -197,6 +199,7 @@ def translate(exc: BaseException) -> PgflowError:
     - ``unique_violation`` on ``runs_pkey``: ``RunExists``;
     - ``PF001`` (the compiled shape guard): ``ShapeMismatch``;
     - ``PF010`` (``pgflow.signal`` refusing a signal): ``SignalRefused``, its message alone;
+    - ``PF002`` (a schedule call names no schedule): ``ScheduleNotFound``;
     - a lost or refused connection (psycopg's ``OperationalError``): ``DatabaseUnavailable``;
     - anything else: ``DatabaseError`` with the server's message, detail and hint.
     """
@@ -216,6 +219,8 @@ def translate(exc: BaseException) -> PgflowError:
         return ShapeMismatch(message)
     if state == SIGNAL_REFUSED:
         return SignalRefused(redact(getattr(diag, "message_primary", None) or message))
+    if state == NO_SCHEDULE:
+        return ScheduleNotFound(message)
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return DatabaseUnavailable(message)
     return DatabaseError(message)

@@ -185,6 +185,10 @@ class RunExists(RunError):
     """a run with id {run_id} already exists"""
 
 
+class ScheduleNotFound(RunError):
+    """no schedule {schedule_name} of flow {flow_slug}"""
+
+
 class InvalidInput(RunError):
     """the run input does not satisfy the flow's input_schema"""
 
@@ -303,6 +307,7 @@ __all__ = [
     "RunFailed",
     "RunNotFinished",
     "RunNotFound",
+    "ScheduleNotFound",
     "ShapeMismatch",
     "SignalRefused",
     "StartupError",

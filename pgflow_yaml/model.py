@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pgflow_yaml.options import FLOW_OPTIONS, ROOT_INPUT, STEP_OPTIONS
+
+if TYPE_CHECKING:
+    from pgflow_yaml.schedules import Schedule
 
 __all__ = ["ROOT_INPUT", "FlowSpec", "Span", "StepSpec", "WhenMode"]
 
@@ -173,6 +176,7 @@ class FlowSpec:
     steps: tuple[StepSpec, ...]
     description: str | None
     options: Mapping[str, Any] = field(hash=False)
+    schedules: tuple[Schedule, ...] = field(hash=False)
     source_path: str | None = field(compare=False)
     source_sha256: str | None = field(compare=False)
     span: Span | None = field(compare=False)
@@ -184,6 +188,7 @@ class FlowSpec:
         *,
         description: str | None = None,
         options: Mapping[str, Any] | None = None,
+        schedules: tuple[Schedule, ...] = (),
         source_path: str | None = None,
         source_sha256: str | None = None,
         span: Span | None = None,
@@ -199,6 +204,7 @@ class FlowSpec:
                 for key in FLOW_OPTIONS
                 if (value := given.get(key.name, key.default)) is not None
             },
+            "schedules": tuple(schedules),
             "source_path": source_path,
             "source_sha256": source_sha256,
             "span": span,

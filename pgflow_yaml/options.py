@@ -22,10 +22,19 @@ from typing import Any, Literal
 
 Level = Literal["flow", "step"]
 Kind = Literal[
-    "string", "integer", "string_list", "enum", "pattern", "json_schema", "steps", "signal"
+    "string",
+    "integer",
+    "string_list",
+    "enum",
+    "pattern",
+    "json_schema",
+    "steps",
+    "signal",
+    "schedules",
 ]
 """How a value is checked: ``pattern`` and ``json_schema`` values have their type reported by
-:mod:`pgflow_yaml.graph`, every other kind by :mod:`pgflow_yaml.schema`."""
+:mod:`pgflow_yaml.graph`, ``schedules`` entirely by :mod:`pgflow_yaml.schedules`, every other
+kind by :mod:`pgflow_yaml.schema`."""
 Role = Literal["option", "shape", "file"]
 """``option``: stored, and changed in place on a flow of the same shape; ``shape``: part of the
 shape, so changing it needs a new flow; ``file``: only in the file (never stored as such)."""
@@ -354,6 +363,20 @@ KEYS: tuple[Key, ...] = (
         hint="list the steps under steps:",
     ),
     Key(
+        "schedules",
+        "schedules",
+        "file",
+        flow=Use(
+            "Cron schedules that start runs of this flow: each has a cron expression (5 fields "
+            "or @hourly/@daily/@weekly/@monthly/@yearly), an IANA timezone (default UTC), the "
+            "runs' input, overlap (skip|allow), catch_up (none|latest|all) and enabled.",
+            "Start runs on a cron schedule (docs/schedules.md); stored in `pgflow.schedules`, "
+            "changed in place.",
+            "list of schedules",
+            {"type": "array", "items": {"$ref": "#/$defs/schedule"}},
+        ),
+    ),
+    Key(
         "if",
         "pattern",
         "shape",
@@ -437,6 +460,41 @@ _DEFS: dict[str, Any] = {
         "description": "A JSON object matched by containment (Postgres @>) against the step's "
         "input.",
         "type": "object",
+    },
+    "schedule": {
+        "description": "One schedule: a run of the flow starts at each time the cron "
+        "expression names, in the timezone.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["cron"],
+        "properties": {
+            "name": {
+                "description": 'Unique within the flow; "default" when there is one schedule.',
+                "type": "string",
+                "pattern": "^[a-zA-Z_][a-zA-Z0-9_-]{0,62}$",
+            },
+            "cron": {
+                "description": "5 fields (minute hour day-of-month month day-of-week), or "
+                "@hourly, @daily, @weekly, @monthly, @yearly.",
+                "type": "string",
+            },
+            "timezone": {
+                "description": "IANA name (Europe/Berlin); default UTC.",
+                "type": "string",
+            },
+            "input": {"description": "The runs' input; checked against input_schema."},
+            "overlap": {
+                "description": "skip (default): no fire while this schedule's previous run is "
+                "in progress; allow.",
+                "enum": ["skip", "allow"],
+            },
+            "catch_up": {
+                "description": "Fires missed while no worker ran: none, latest (default, one "
+                "run) or all (at most 100).",
+                "enum": ["none", "latest", "all"],
+            },
+            "enabled": {"description": "false: never fires (default true).", "type": "boolean"},
+        },
     },
 }
 

@@ -186,6 +186,8 @@ def _level(path: DocPath) -> Level | None:
 
 
 def _owned_by_graph(error: ValidationError, path: DocPath) -> bool:
+    if path and path[0] == "schedules":
+        return True  # pgflow_yaml.schedules reports these with more precision
     if error.validator in _GRAPH_OWNED:
         return True
     if error.validator != "type":

@@ -30,6 +30,7 @@ from pgflow_yaml.graph import check_graph
 from pgflow_yaml.loader import FLOW_SUFFIXES, SourceDoc, read_file
 from pgflow_yaml.model import FlowSpec, Span, StepSpec
 from pgflow_yaml.options import FLOW_OPTIONS, STEP_OPTIONS
+from pgflow_yaml.schedules import build_schedules, check_schedules
 from pgflow_yaml.schema import check_schema
 
 OutputFormat = Literal["text", "json", "github"]
@@ -172,7 +173,12 @@ def _check_handler_forms(doc: SourceDoc) -> list[Diagnostic]:
 
 def check_document(doc: SourceDoc) -> list[Diagnostic]:
     """Run the schema, graph and handler-form stages on one parsed document."""
-    return [*check_schema(doc), *check_graph(doc), *_check_handler_forms(doc)]
+    return [
+        *check_schema(doc),
+        *check_graph(doc),
+        *_check_handler_forms(doc),
+        *check_schedules(doc),
+    ]
 
 
 def build_flow(doc: SourceDoc) -> FlowSpec:
@@ -203,6 +209,7 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
         steps=tuple(steps),
         description=data.get("description"),
         options={key.name: data[key.name] for key in FLOW_OPTIONS if key.name in data},
+        schedules=build_schedules(doc),
         source_path=doc.file,
         source_sha256=doc.sha256,
         span=doc.span(()),

@@ -1,7 +1,8 @@
 -- Table runs: one row per run of a flow. status: started -> completed | failed | cancelled;
--- failed and cancelled runs go back to started through retry_run.
+-- failed and cancelled runs go back to started through retry_run. idempotency_key (optional) is
+-- unique per flow: a second start with the same key returns the first run (kept until pruned).
 -- Raises (on write): runs_flow_slug_fkey, status_is_valid, remaining_steps_is_nonnegative,
--- completed_at_or_failed_at (at most one end time), *_is_after_started_at.
+-- completed_at_or_failed_at (at most one end time), *_is_after_started_at, runs_idempotency_key.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.runs (
@@ -16,6 +17,7 @@ create table if not exists pgflow.runs (
   failed_at timestamptz,
   cancelled_at timestamptz,
   trace_context jsonb,
+  idempotency_key text,
   constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (
@@ -36,3 +38,6 @@ create index if not exists idx_runs_status on pgflow.runs (status);
 create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at, run_id);
 create index if not exists idx_runs_flow_slug_started_at_run_id
   on pgflow.runs (flow_slug, started_at, run_id);
+
+create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
+  where idempotency_key is not null;

@@ -1,12 +1,19 @@
--- start_flow(flow_slug, input, run_id): start a run of a flow: one step state per step, then
--- conditions, taskless steps (empty root maps) and the root steps' tasks; the run may come back
--- already completed or failed. run_id is the caller's or a random one. Returns the run row.
+-- start_flow(flow_slug, input, run_id, idempotency_key): start a run of a flow: one step state
+-- per step, then conditions, taskless steps (empty root maps) and the root steps' tasks; the run
+-- may come back already completed or failed. run_id is the caller's or a random one. With an
+-- idempotency_key that a run of the flow already has (until that run is pruned), nothing starts
+-- and that run's row is returned, even when the two starts race. Returns the run row.
 -- Raises: 'Flow "%" does not exist' (foreign_key_violation on runs_flow_slug_fkey, as 0.8.1);
 -- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
 -- array (got %)'; runs_pkey (run_id already used); 'Cascade loop exceeded safety limit ...'.
 set search_path = pg_catalog, pg_temp;
 
-create or replace function pgflow.start_flow(flow_slug text, input jsonb, run_id uuid default null)
+create or replace function pgflow.start_flow(
+  flow_slug text,
+  input jsonb,
+  run_id uuid default null,
+  idempotency_key text default null
+)
 returns setof pgflow.runs
 language plpgsql
 volatile
@@ -17,7 +24,10 @@ as $$
 declare
   v_run_id uuid := coalesce(start_flow.run_id, pgflow._time_ordered_uuid());
 begin
-  perform pgflow._start_runs(start_flow.flow_slug, array[start_flow.input], array[v_run_id]);
+  v_run_id := (pgflow._start_runs(
+    start_flow.flow_slug, array[start_flow.input], array[v_run_id],
+    case when start_flow.idempotency_key is not null then array[start_flow.idempotency_key] end
+  ))[1];
   return query select * from pgflow.runs r where r.run_id = v_run_id;
 end;
 $$;

@@ -1,17 +1,20 @@
--- start_flows(flow_slug, inputs, run_ids): start one run per element of the JSON array inputs
+-- start_flows(flow_slug, inputs, run_ids, idempotency_keys): start one run per element of the JSON array inputs
 -- in one call, set-based (what start_flow does for one input, at a fraction of the cost per
 -- run: the root steps' tasks of all the runs are sent with one queue insert). run_ids, when
 -- given, holds the id of each run in input order (same length as inputs); otherwise fresh
--- time-ordered ids are used. Returns the run rows in input order.
+-- time-ordered ids are used. idempotency_keys, when given, holds a key (or null) per input: an
+-- input whose key a run of the flow (or an earlier input) already has starts nothing, and its
+-- row is that run's. Returns the run rows in input order.
 -- Raises what start_flow raises (the root-map input errors name the input: DETAIL
 -- 'inputs[i]'); 'start_flows expects a JSON array of inputs, got %'; 'start_flows got % inputs
--- but % run ids'.
+-- but % run ids'; 'start_flows got % inputs but % idempotency keys'.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.start_flows(
   flow_slug text,
   inputs jsonb,
-  run_ids uuid[] default null
+  run_ids uuid[] default null,
+  idempotency_keys text[] default null
 )
 returns setof pgflow.runs
 language plpgsql
@@ -39,7 +42,9 @@ begin
                        from unnest(start_flows.run_ids) with ordinality as u(id, ord)
                        order by u.ord);
   end if;
-  perform pgflow._start_runs(start_flows.flow_slug, v_inputs, v_run_ids);
+  v_run_ids := pgflow._start_runs(
+    start_flows.flow_slug, v_inputs, v_run_ids, start_flows.idempotency_keys
+  );
 
   return query
     select r.*

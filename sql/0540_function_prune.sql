@@ -1,6 +1,7 @@
 -- prune(older_than): delete the runs that ended (completed, failed or cancelled) more than
 -- older_than ago, with their step states, tasks and archived queue messages, and the workers
--- that stopped or stopped sending heartbeats that long ago. Returns the number of runs deleted.
+-- that stopped or stopped sending heartbeats that long ago, and the schedule fire records that
+-- old whose run is gone (or that started none). Returns the number of runs deleted.
 -- Raises: 'older_than must not be negative (got %)'.
 set search_path = pg_catalog, pg_temp;
 
@@ -51,6 +52,10 @@ begin
   delete from pgflow.step_tasks t where t.run_id = any(v_run_ids);
   delete from pgflow.step_states ss where ss.run_id = any(v_run_ids);
   delete from pgflow.runs r where r.run_id = any(v_run_ids);
+
+  delete from pgflow.schedule_fires f
+  where f.fire_at < v_cutoff
+    and not exists (select 1 from pgflow.runs r where r.run_id = f.run_id);
 
   delete from pgflow.workers w
   where coalesce(w.stopped_at, w.last_heartbeat_at) < v_cutoff;

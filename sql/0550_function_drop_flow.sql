@@ -1,5 +1,5 @@
 -- drop_flow(flow_slug, force): delete a flow's definition and everything of it: its runs, step
--- states, tasks, dependencies, steps, the flow row and its pgmq queue (with the queue go the
+-- states, tasks, schedules and their fire records, dependencies, steps, the flow row and its pgmq queue (with the queue go the
 -- worker's grants on it). For development and for replacing a flow whose shape changed; the
 -- rows of workers that served it stay (they are history). Owner only: no role is granted it.
 -- Returns the number of runs deleted.
@@ -38,6 +38,8 @@ begin
   delete from pgflow.step_tasks t where t.flow_slug = drop_flow.flow_slug;
   delete from pgflow.step_states s where s.flow_slug = drop_flow.flow_slug;
   delete from pgflow.runs r where r.flow_slug = drop_flow.flow_slug;
+  delete from pgflow.schedule_fires sf where sf.flow_slug = drop_flow.flow_slug;
+  delete from pgflow.schedules sc where sc.flow_slug = drop_flow.flow_slug;
   delete from pgflow.deps d where d.flow_slug = drop_flow.flow_slug;
   delete from pgflow.steps s where s.flow_slug = drop_flow.flow_slug;
   delete from pgflow.flows f where f.flow_slug = drop_flow.flow_slug;

@@ -27,9 +27,12 @@ begin
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'run_trace_contexts',
         -- signal steps (timeouts by the worker, signals by the client)
         'expire_waiting_steps', 'signal',
+        -- schedules (fired by workers)
+        'fire_schedules',
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
-        'retry_run', 'set_run_trace_context', 'live_workers'
+        'retry_run', 'set_run_trace_context', 'live_workers', 'list_schedules', 'pause_schedule',
+        'trigger_schedule'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);

@@ -18,11 +18,22 @@ from typing import Annotated, Any
 import typer
 
 from pgflow_yaml import __version__
-from pgflow_yaml.cli import admin, compile, db, definition, flows, runs, signals, ui, worker
+from pgflow_yaml.cli import (
+    admin,
+    compile,
+    db,
+    definition,
+    flows,
+    runs,
+    schedules,
+    signals,
+    ui,
+    worker,
+)
 from pgflow_yaml.cli.common import HELP_WIDTH, HelpGroup, plain_help
 from pgflow_yaml.errors import PgflowError, one_line
 
-COMMAND_MODULES = (definition, compile, db, admin, flows, runs, signals, worker, ui)
+COMMAND_MODULES = (definition, compile, db, admin, flows, runs, schedules, signals, worker, ui)
 TRACEBACK_ENV = "PGFLOW_TRACEBACK"
 
 

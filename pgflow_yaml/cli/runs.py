@@ -44,6 +44,13 @@ def start_command(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait at most.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Start nothing if a run of the flow has this key; print that run's id.",
+        ),
+    ] = None,
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
@@ -62,7 +69,7 @@ def start_command(
     with Client(dsn) as client:
         if value is None:
             value = no_input(flow, client.input_schema(flow))
-        run_id = client.start(flow, value)
+        run_id = client.start(flow, value, idempotency_key=idempotency_key)
         if not wait:
             print_json({"run_id": run_id}) if as_json else typer.echo(run_id)
             return

@@ -58,7 +58,7 @@ from (
 
 -- name: has_start_flows
 -- Tell whether the core has the set-based start_flows (pgflow-yaml 0.2.0 and later).
-select to_regprocedure('pgflow.start_flows(text,jsonb,uuid[])') is not null as present;
+select to_regproc('pgflow.start_flows') is not null as present;
 
 -- name: get_run
 -- Return a run with its step states as one JSON document ({run, steps}).
@@ -159,3 +159,44 @@ where r.run_id = %(run_id)s::uuid;
 select pgflow.signal(
   %(run_id)s::uuid, %(step_slug)s::text, %(payload)s::jsonb, %(task_index)s::int
 ) as outcome;
+
+-- name: start_flow_keyed
+-- start_flow with an idempotency key (pgflow-yaml core 0.3.0 on): when a run of the flow already
+-- has the key, start nothing and return that run's id. Rows as start_flow's (the md5 check too).
+select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
+         (select r.run_id
+          from pgflow.start_flow(
+            s.flow_slug, %(input)s::jsonb, %(run_id)s::uuid, %(idempotency_key)s::text
+          ) as r)
+       end as run_id,
+       s.input_schema, m.schema_md5
+from (
+  select f.flow_slug, nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
+  from pgflow.flows as f
+  where f.flow_slug = %(flow_slug)s
+) as s
+cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
+
+-- name: start_many_keyed
+-- start_many with an idempotency key (or null) per input; a known key gives its existing run's id.
+select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
+         (select array_agg(r.run_id order by r.ordinality)
+          from pgflow.start_flows(
+            s.flow_slug, %(inputs)s::jsonb, null, %(idempotency_keys)s::text[]
+          ) with ordinality as r)
+       end as run_ids,
+       s.input_schema, m.schema_md5
+from (
+  select f.flow_slug, nullif(to_jsonb(f) -> 'opt_input_schema', 'null') as input_schema
+  from pgflow.flows as f
+  where f.flow_slug = %(flow_slug)s
+) as s
+cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
+
+-- name: pause_schedule
+-- Pause (paused true) or resume (false) one schedule of a flow.
+select flow_slug from pgflow.pause_schedule(%(flow_slug)s, %(schedule_name)s, %(paused)s);
+
+-- name: trigger_schedule
+-- Start a run of a schedule now, with its input; return the run's id.
+select run_id from pgflow.trigger_schedule(%(flow_slug)s, %(schedule_name)s);

@@ -103,3 +103,14 @@ from pgflow.complete_task(%(run_id)s::uuid, %(step_slug)s, %(task_index)s::int, 
 -- Report one task's failure with pgflow 0.8.1's fail_task.
 select count(*) as reported
 from pgflow.fail_task(%(run_id)s::uuid, %(step_slug)s, %(task_index)s::int, %(error_message)s);
+
+-- name: list_schedules
+-- Return the schedules of the given flows (null: all) with their last fire and the database's clock.
+select flow_slug, schedule_name, cron, timezone, input, overlap, catch_up, enabled, paused_at,
+       settled_until, last_fire_at, last_outcome, last_run_id, last_run_status, now_at
+from pgflow.list_schedules(%(flow_slugs)s::text[]);
+
+-- name: fire_schedules
+-- Start the runs of due schedule fire times ({flow_slug, schedule_name, through, fire_at}), each once.
+select flow_slug, schedule_name, fire_at, outcome, run_id, error_message
+from pgflow.fire_schedules(%(now)s::timestamptz, %(due)s::jsonb);

@@ -47,6 +47,7 @@ from pgflow_yaml.worker.runner import (
     run_task,
     task_fields,
 )
+from pgflow_yaml.worker.schedules import ScheduleFirer
 from pgflow_yaml.worker.store import Link
 from pgflow_yaml.worker.threads import DaemonPool
 from pgflow_yaml.worker.watchdog import LoopWatchdog
@@ -155,6 +156,7 @@ class Worker:
             self._reporting,
             asyncio.create_task(self._listen(), name="listener"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
+            *self._schedule_firing(stopping),
             asyncio.create_task(self._relay_flushes(), name="flush-relay"),
             asyncio.create_task(LoopWatchdog(self._in_flight.get).run(), name="watchdog"),
         ]
@@ -162,6 +164,14 @@ class Worker:
             await self._claim_loop()
         finally:
             await self._shut_down(helpers)
+
+    def _schedule_firing(self, stopping: asyncio.Event) -> list[asyncio.Task[None]]:
+        """Return the task that fires this worker's flows' schedules (none where the core has
+        no schedules, as pgflow 0.8.1)."""
+        if not self.protocol.fires_schedules:
+            return []
+        firer = ScheduleFirer(self.dsn, self.protocol, stopping)
+        return [asyncio.create_task(firer.run(), name="schedules")]
 
     def stop(self) -> None:
         """Ask the worker to stop: no new claims; in-flight tasks get the grace period."""

@@ -38,6 +38,8 @@ class WorkerProtocol:
     """The query that records the worker (``worker_id``, ``queue_name``, ``function_name``)."""
     heartbeat_query: ClassVar[str]
     """The query that refreshes the worker's heartbeat (``worker_id``)."""
+    fires_schedules: ClassVar[bool] = False
+    """Whether the core has schedules (``list_schedules``, ``fire_schedules``)."""
 
     def __init__(self, worker_id: str, flow_slugs: Sequence[str], visibility: int) -> None:
         self.worker_id = worker_id
@@ -90,12 +92,22 @@ class WorkerProtocol:
         """Subscribe the link's connection to the wake-ups sent when tasks become visible."""
         await link.fetch("listen_tasks")
 
+    async def schedules(self, link: Link) -> list[dict[str, Any]]:
+        """Return the served flows' schedules (``list_schedules``: each with ``now_at``, the
+        database's clock). Only where ``fires_schedules``."""
+        return await link.fetch("list_schedules", {"flow_slugs": self.flow_slugs})
+
+    async def fire_schedules(self, link: Link, now: Any, due: Any) -> list[dict[str, Any]]:
+        """Fire the due times ``due`` (JSON) at ``now``; return the fire rows written."""
+        return await link.fetch("fire_schedules", {"now": now, "due": due})
+
 
 class CoreProtocol(WorkerProtocol):
     """The pgflow-yaml core: batched, fenced calls; the worker row belongs to the login."""
 
     register_query = "register_worker"
     heartbeat_query = "heartbeat"
+    fires_schedules = True
 
     async def claim(self, link: Link, qty: int) -> list[dict[str, Any]]:
         """Read and start tasks of every served flow in one ``claim_tasks`` call."""

@@ -92,4 +92,46 @@ create index if not exists idx_step_states_waiting on pgflow.step_states (starte
   where status = 'waiting';
 drop function if exists pgflow.add_step(
   text, text, text[], int, int, int, int, text, jsonb, jsonb, text, text
+
+-- Idempotency keys (issue 13): a run may carry a key unique per flow; a second start with the
+-- same key returns the first run. _start_runs returns the ids it settled on, start_flow,
+-- start_flow_with_states and start_flows take the key(s) as a new last argument.
+alter table pgflow.runs add column if not exists idempotency_key text;
+create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
+  where idempotency_key is not null;
+drop function if exists pgflow._start_runs(text, jsonb[], uuid[]);
+drop function if exists pgflow.start_flow(text, jsonb, uuid);
+drop function if exists pgflow.start_flow_with_states(text, jsonb, uuid);
+drop function if exists pgflow.start_flows(text, jsonb, uuid[]);
+
+-- Schedules (issue 13): cron schedules of the flows and their fire records.
+create table if not exists pgflow.schedules (
+  flow_slug text not null references pgflow.flows (flow_slug) on delete cascade,
+  schedule_name text not null,
+  cron text not null,
+  timezone text not null default 'UTC',
+  input jsonb not null default '{}',
+  overlap text not null default 'skip',
+  catch_up text not null default 'latest',
+  enabled boolean not null default true,
+  paused_at timestamptz,
+  settled_until timestamptz not null default now(),
+  last_run_id uuid,
+  created_at timestamptz not null default now(),
+  primary key (flow_slug, schedule_name),
+  constraint overlap_is_valid check (overlap in ('skip', 'allow')),
+  constraint catch_up_is_valid check (catch_up in ('none', 'latest', 'all'))
+);
+create table if not exists pgflow.schedule_fires (
+  flow_slug text not null,
+  schedule_name text not null,
+  fire_at timestamptz not null,
+  outcome text not null,
+  run_id uuid,
+  error_message text,
+  fired_at timestamptz not null default clock_timestamp(),
+  primary key (flow_slug, schedule_name, fire_at),
+  foreign key (flow_slug, schedule_name) references pgflow.schedules (flow_slug, schedule_name)
+    on delete cascade,
+  constraint outcome_is_valid check (outcome in ('started', 'skipped', 'failed', 'triggered'))
 );

@@ -48,7 +48,7 @@ begin
         'start_tasks', 'complete_task', 'fail_task', 'claim_tasks', 'complete_tasks',
         'fail_tasks', 'release_tasks', 'requeue_stalled_tasks', 'register_worker',
         'heartbeat_worker', 'mark_worker_stopped', 'compare_flow_shape', 'is_valid_slug',
-        'calculate_retry_delay', 'run_trace_contexts',
+        'calculate_retry_delay', 'run_trace_contexts', 'list_schedules', 'fire_schedules',
         'expire_waiting_steps'
       ])
   loop

@@ -31,8 +31,8 @@ begin
     where p.pronamespace = 'pgflow'::regnamespace
       and p.proname = any (array[
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
-        'retry_run', 'set_run_trace_context', 'live_workers',
-        'signal'
+        'retry_run', 'set_run_trace_context', 'live_workers', 'list_schedules', 'pause_schedule',
+        'trigger_schedule', 'signal'
       ])
   loop
     execute pg_catalog.format('grant execute on function %s to pgflow_client', fn);

@@ -242,6 +242,19 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
         calls.all("run_trace_contexts", "select * from pgflow.run_trace_contexts(%s)", ([first],))
         == []
     )
+    _schedule(dsn)
+    (schedule,) = calls.all("list_schedules", "select * from pgflow.list_schedules(array['atk'])")
+    due = [{"flow_slug": "atk", "schedule_name": "s", "through": str(schedule[9]), "fire_at": []}]
+    fired = calls.all(
+        "fire_schedules",
+        "select outcome from pgflow.fire_schedules(now(), %s)",
+        (Jsonb(due),),
+    )
+    assert fired == []  # nothing asked to fire; the schedule is settled
+    with pytest.raises(psycopg.errors.RaiseException) as early:
+        calls.conn.execute("select pgflow.fire_schedules('2999-01-01T00:00Z', %s)", (Jsonb(due),))
+    message = early.value.diag.message_primary or ""
+    assert message.startswith("fire_schedules: now (2999-") and message.endswith("in the future")
     calls.one("mark_worker_stopped", "select pgflow.mark_worker_stopped(%s)", (wid,))
     assert _state(dsn, first) == ("completed", {"first": "completed", "second": "completed"})
     assert _state(dsn, second) == ("failed", {"first": "failed", "second": "cancelled"})
@@ -250,6 +263,15 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
             "select stopped_at is not null from pgflow.workers where worker_id = %s", (wid,)
         ).fetchone()
     assert stopped == (True,)
+
+
+def _schedule(dsn: str) -> None:
+    """Give the flow a schedule, as its compiled migration would."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(
+            "select pgflow.set_schedules('atk', %s)",
+            (Jsonb([{"name": "s", "cron": "0 3 * * *", "input": {"a": 1}}]),),
+        )
 
 
 def _client_calls(calls: _Calls, dsn: str) -> None:
@@ -276,6 +298,13 @@ def _client_calls(calls: _Calls, dsn: str) -> None:
     assert calls.one(
         "set_run_trace_context", "select pgflow.set_run_trace_context(%s, %s)", (run_id, trace)
     )
+    _schedule(dsn)
+    listed = calls.all("list_schedules", "select schedule_name from pgflow.list_schedules()")
+    assert listed == [("s",)]
+    paused = calls.one("pause_schedule", "select paused_at from pgflow.pause_schedule('atk', 's')")
+    assert paused is not None
+    fire = calls.one("trigger_schedule", "select outcome from pgflow.trigger_schedule('atk', 's')")
+    assert fire == "triggered"
     assert _state(dsn, run_id) == ("started", {"first": "started", "second": "created"})
     with psycopg.connect(dsn, autocommit=True) as admin:  # a worker of another login
         admin.execute(

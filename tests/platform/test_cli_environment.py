@@ -44,6 +44,10 @@ DATABASE_COMMANDS = {
     "flows list": ["flows", "list"],
     "flows drop": ["flows", "drop", "hello", "--yes"],
     "signal": ["signal", RUN_ID, "approve"],
+    "schedules": ["schedules"],
+    "schedules pause": ["schedules", "pause", "hello", "default"],
+    "schedules resume": ["schedules", "resume", "hello", "default"],
+    "schedules trigger": ["schedules", "trigger", "hello", "default"],
 }
 # A validator summary ("0 files checked, 1 error in 1 file") follows a diagnostic.
 _SUMMARY = re.compile(r"^\d+ files? checked, ")

@@ -55,7 +55,8 @@ def test_diagnostics_examples_are_real_output(
     from pgflow_yaml.validate import validate_paths
 
     doc = (REPO / "docs" / "diagnostics.md").read_text(encoding="utf-8")
-    pairs = re.findall(r"```(?:yaml|toml)\n(.*?)```\n\n```text\n(.*?)\n```", doc, re.S)
+    # a source block directly followed by its output (never reaching across another block)
+    pairs = re.findall(r"```(?:yaml|toml)\n((?:(?!```).)*?)```\n\n```text\n(.*?)\n```", doc, re.S)
     assert len(pairs) >= 30
     monkeypatch.chdir(tmp_path)
     checked = 0

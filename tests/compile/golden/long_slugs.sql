@@ -37,3 +37,13 @@ begin
   end if;
 end
 $pgflow_input_schema$;
+
+-- Schedules (none): exactly these, upserted by name, others removed
+-- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
+do $pgflow_schedules$
+begin
+  if to_regprocedure('pgflow.set_schedules(text, jsonb)') is not null then
+    perform pgflow.set_schedules('fffffffffffffffffffffffffffffffffffffffffffffff', '[]'::jsonb);
+  end if;
+end
+$pgflow_schedules$;

@@ -65,3 +65,21 @@ def test_unknown_flow_raises(conn: Conn) -> None:
     with pytest.raises(psycopg.errors.NoDataFound) as err:
         conn.execute("select pgflow.drop_flow('nope')")
     assert err.value.diag.message_primary == 'Flow "nope" does not exist'
+
+
+def test_drops_the_flows_schedules_and_their_fire_records(conn: Conn) -> None:
+    from ..schedules.calls import fire, scheduled_flow, utc
+
+    scheduled_flow(conn, "f", cron="0 * * * *")
+    scheduled_flow(conn, "other", cron="0 * * * *")
+    assert fire(conn, utc("2026-03-20T01:00")) == [
+        ("2026-03-20T01:00+00:00", "started"),
+        ("2026-03-20T01:00+00:00", "started"),
+    ]
+    assert one(conn, "select pgflow.drop_flow('f', force => true)") == 1
+    count = "select count(*) from pgflow.{} where flow_slug = %s"
+    assert [one(conn, count.format(t), ("f",)) for t in ("schedules", "schedule_fires")] == [0, 0]
+    assert [one(conn, count.format(t), ("other",)) for t in ("schedules", "schedule_fires")] == [
+        1,
+        1,
+    ]
