@@ -92,6 +92,7 @@ create index if not exists idx_step_states_waiting on pgflow.step_states (starte
   where status = 'waiting';
 drop function if exists pgflow.add_step(
   text, text, text[], int, int, int, int, text, jsonb, jsonb, text, text
+);
 
 -- Idempotency keys (issue 13): a run may carry a key unique per flow; a second start with the
 -- same key returns the first run. _start_runs returns the ids it settled on, start_flow,
