@@ -29,7 +29,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pgflow_yaml import queries, tracing
-from pgflow_yaml.db import connect_error, resolve_dsn
+from pgflow_yaml.db import connect_error, resolve_dsn, session_kwargs
 from pgflow_yaml.errors import (
     CoreNotInstalled,
     DefinitionError,
@@ -649,10 +649,19 @@ def _many_keys(inputs: Sequence[Any], keys: Sequence[str | None] | None) -> list
 class Client:
     """Start and control runs (synchronous); see the module docstring for an example."""
 
-    def __init__(self, dsn: str | None = None, *, flows: Iterable[FlowRef] = ()) -> None:
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        flows: Iterable[FlowRef] = (),
+        transaction_pooling: bool | None = None,
+    ) -> None:
         self.dsn = resolve_dsn(dsn)
         self._flows = _Flows(flows)
         self._schemas = _StoredSchemas()
+        # through a transaction-mode pooler: no server-side prepared statements (None: the
+        # PGFLOW_TRANSACTION_POOLING environment variable decides)
+        self._session = session_kwargs(transaction_pooling)
         self._conn: psycopg.Connection[Any] | None = None
         self._start_many = ""  # the start_many query this connection's core supports
 
@@ -683,7 +692,7 @@ class Client:
             return queries.fetch_sync(connection, name, params)
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
-                self._conn = psycopg.connect(self.dsn, autocommit=True)
+                self._conn = psycopg.connect(self.dsn, autocommit=True, **self._session)
             except psycopg.Error as exc:
                 raise connect_error(self.dsn, exc) from None
             self._start_many = ""
@@ -984,10 +993,19 @@ class Client:
 class AsyncClient:
     """The asyncio twin of ``Client``: same methods, awaited."""
 
-    def __init__(self, dsn: str | None = None, *, flows: Iterable[FlowRef] = ()) -> None:
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        flows: Iterable[FlowRef] = (),
+        transaction_pooling: bool | None = None,
+    ) -> None:
         self.dsn = resolve_dsn(dsn)
         self._flows = _Flows(flows)
         self._schemas = _StoredSchemas()
+        # through a transaction-mode pooler: no server-side prepared statements (None: the
+        # PGFLOW_TRANSACTION_POOLING environment variable decides)
+        self._session = session_kwargs(transaction_pooling)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._start_many = ""  # the start_many query this connection's core supports
         self._lock = asyncio.Lock()
@@ -1020,7 +1038,9 @@ class AsyncClient:
         async with self._lock:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 try:
-                    self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+                    self._conn = await psycopg.AsyncConnection.connect(
+                        self.dsn, autocommit=True, **self._session
+                    )
                 except psycopg.Error as exc:
                     raise connect_error(self.dsn, exc) from None
                 self._start_many = ""

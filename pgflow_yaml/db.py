@@ -38,6 +38,8 @@ from pgflow_yaml.redaction import redact as redact  # db.redact: the name caller
 ENV_VARS = ("PGFLOW_DATABASE_URL", "DATABASE_URL")
 EMBEDDED_DIR = Path(".pgflow") / "db"
 CONNECT_TIMEOUT = 10
+POOLING_ENV = "PGFLOW_TRANSACTION_POOLING"
+"""Set to 1 when the DSN reaches PostgreSQL through a pooler in transaction mode (PgBouncer)."""
 
 # SQLSTATEs of a statement naming an object the database lacks: no pgflow core (or pgmq), or
 # one too old for the call (undefined_function, invalid_schema_name, undefined_table).
@@ -135,6 +137,26 @@ def with_dbname(dsn: str, dbname: str) -> str:
     return make_conninfo("", **params)
 
 
+def transaction_pooling(explicit: bool | None = None) -> bool:
+    """Return whether connections go through a transaction-mode pooler (such as PgBouncer).
+
+    ``explicit`` decides when given; otherwise ``PGFLOW_TRANSACTION_POOLING`` (``1``, ``true``,
+    ``yes`` or ``on``). Through such a pooler two statements of one connection may reach two
+    server sessions, so nothing may rely on session state: no server-side prepared
+    statements, no session ``SET``, no ``LISTEN``, no session advisory lock.
+    """
+    if explicit is not None:
+        return explicit
+    return os.environ.get(POOLING_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def session_kwargs(pooled: bool | None = None) -> dict[str, Any]:
+    """Return the psycopg connection parameters that keep a connection free of session state
+    when :func:`transaction_pooling` (``prepare_threshold=None``: psycopg never prepares a
+    statement on the server, which a pooler could hand to another session); else none."""
+    return {"prepare_threshold": None} if transaction_pooling(pooled) else {}
+
+
 def _sets_timeout(dsn: str) -> bool:
     """Return True when the DSN or ``PGCONNECT_TIMEOUT`` chooses the connect timeout."""
     if os.environ.get("PGCONNECT_TIMEOUT"):
@@ -155,7 +177,9 @@ def connect(
         autocommit: Open the connection in autocommit mode.
         connect_timeout: Seconds to wait for the server; by default the DSN's
             ``connect_timeout`` (or ``PGCONNECT_TIMEOUT``), else ``CONNECT_TIMEOUT``.
-        **kwargs: More connection parameters for ``psycopg.connect``.
+        **kwargs: More connection parameters for ``psycopg.connect``. With
+            ``PGFLOW_TRANSACTION_POOLING`` set, ``prepare_threshold`` defaults to ``None``
+            (:func:`session_kwargs`).
 
     Raises:
         ConnectError: the DSN is malformed or the server refuses or cannot be reached; the
@@ -163,6 +187,7 @@ def connect(
     """
     if connect_timeout is None and not _sets_timeout(dsn):
         connect_timeout = CONNECT_TIMEOUT
+    kwargs = {**session_kwargs(), **kwargs}
     try:
         return psycopg.connect(
             dsn, autocommit=autocommit, connect_timeout=connect_timeout, **kwargs

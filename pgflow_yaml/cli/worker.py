@@ -8,6 +8,7 @@ one error boundary (``pgflow_yaml.cli``) prints them as one line with their exit
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -80,6 +81,23 @@ def run_worker_command(
         typer.Option(min=0, max=65535, help="Serve Prometheus metrics on this port."),
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics listen on.")] = "127.0.0.1",
+    transaction_pooling: Annotated[
+        bool,
+        typer.Option(
+            envvar="PGFLOW_TRANSACTION_POOLING",
+            help="The DSN goes through a transaction-mode pooler (PgBouncer): no prepared "
+            "statements, no session SET, no LISTEN through it (docs/deploying.md).",
+        ),
+    ] = False,
+    listen_dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--listen-dsn",
+            envvar="PGFLOW_LISTEN_DATABASE_URL",
+            help="A direct database URL for LISTEN only (with --transaction-pooling; "
+            "without it such a worker polls every --poll-interval).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the flows of these files: claim tasks, run their handlers, report the results.
 
@@ -87,10 +105,12 @@ def run_worker_command(
     flow, a handler that does not import, a flow missing or of another shape in the database),
     2 misuse or no database.
     """
-    from pgflow_yaml.db import resolve_dsn
+    from pgflow_yaml.db import POOLING_ENV, resolve_dsn
     from pgflow_yaml.worker.service import check_database, load, log_notes, make_worker, serve
 
     _log_setup(log_format, log_level)
+    if transaction_pooling:  # every connection of this process, handlers' ctx.connect() too
+        os.environ[POOLING_ENV] = "1"
     if metrics_port is not None:
         from pgflow_yaml.metrics import serve_worker_metrics
 
@@ -108,6 +128,8 @@ def run_worker_command(
         heartbeat_interval=heartbeat_interval,
         requeue_interval=requeue_interval,
         durable_commits=durable_commits,
+        transaction_pooling=transaction_pooling,
+        listen_dsn=listen_dsn,
     )
     serve(worker)
 

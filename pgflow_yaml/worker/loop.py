@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pgflow_yaml import metrics, redaction, tracing
+from pgflow_yaml import db, metrics, redaction, tracing
 from pgflow_yaml.worker import protocol
 from pgflow_yaml.worker.errors import DatabaseError, DatabaseUnavailable, InputNotDecodable
 from pgflow_yaml.worker.reporter import Reporter
@@ -74,6 +74,13 @@ class WorkerOptions:
             ``store.Link``); off by default.
         report_connections: connections sending results in parallel (two: a batch is stored
             while the next one is sent, about 20% more tasks/s than one on a busy worker).
+        transaction_pooling: the DSN reaches PostgreSQL through a transaction-mode pooler
+            (PgBouncer): no prepared statements, no session ``SET`` (commits stay durable
+            unless the login's own settings relax them) and no ``LISTEN`` through it. ``None``
+            (the default): ``PGFLOW_TRANSACTION_POOLING`` decides (``db.transaction_pooling``).
+        listen_dsn: a direct (session) connection to the same database for ``LISTEN`` only.
+            Under transaction pooling without it the worker does not listen: it claims every
+            ``poll_interval`` seconds and after each of its own batches.
     """
 
     concurrency: int = 10
@@ -85,6 +92,8 @@ class WorkerOptions:
     visibility: int = 5
     durable_commits: bool = False
     report_connections: int = 2
+    transaction_pooling: bool | None = None
+    listen_dsn: str | None = None
 
 
 class Worker:
@@ -127,14 +136,17 @@ class Worker:
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._flushed = asyncio.Event()
-        relaxed = not opts.durable_commits
-        self._claim = Link(self.dsn, "claim", stopping, relaxed_commit=relaxed)
+        self._pooled = pooled = db.transaction_pooling(opts.transaction_pooling)
+        relaxed = not opts.durable_commits and not pooled  # a session SET: not through a pooler
+        self._claim = Link(self.dsn, "claim", stopping, relaxed_commit=relaxed, pooled=pooled)
         self._reports = [
-            Link(self.dsn, f"report-{i}", stopping, relaxed_commit=relaxed)
+            Link(self.dsn, f"report-{i}", stopping, relaxed_commit=relaxed, pooled=pooled)
             for i in range(max(1, opts.report_connections))
         ]
-        self._house = Link(self.dsn, "housekeeping", stopping)
-        self._listen_link = Link(self.dsn, "listen", stopping)
+        self._house = Link(self.dsn, "housekeeping", stopping, pooled=pooled)
+        if opts.listen_dsn:
+            redaction.remember_dsn(opts.listen_dsn)
+        self._listen_link = Link(opts.listen_dsn or self.dsn, "listen", stopping)
         self.protocol = await protocol.detect(
             self._house, self.worker_id, self.flow_slugs, opts.visibility
         )
@@ -149,12 +161,19 @@ class Worker:
                 "worker_id": self.worker_id,
                 "flows": self.flow_slugs,
                 "concurrency": opts.concurrency,
+                **({"transaction_pooling": True} if pooled else {}),
             },
         )
+        listens = not pooled or bool(opts.listen_dsn)
+        if not listens:
+            log.info(
+                "transaction pooling and no listen DSN: no LISTEN, claims poll instead",
+                extra={"action": "listen_disabled", "poll_interval": opts.poll_interval},
+            )
         self._reporting = asyncio.create_task(self.reporter.run(), name="reporter")
         helpers = [
             self._reporting,
-            asyncio.create_task(self._listen(), name="listener"),
+            *([asyncio.create_task(self._listen(), name="listener")] if listens else []),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
             *self._schedule_firing(stopping),
             asyncio.create_task(self._relay_flushes(), name="flush-relay"),
@@ -170,7 +189,7 @@ class Worker:
         no schedules, as pgflow 0.8.1)."""
         if not self.protocol.fires_schedules:
             return []
-        firer = ScheduleFirer(self.dsn, self.protocol, stopping)
+        firer = ScheduleFirer(self.dsn, self.protocol, stopping, pooled=self._pooled)
         return [asyncio.create_task(firer.run(), name="schedules")]
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from pgflow_yaml import db
 from pgflow_yaml.redaction import redact
 from pgflow_yaml.worker.errors import (
     InputNotDecodable,
@@ -144,10 +145,13 @@ class Context:
     def connect(self) -> psycopg.Connection[Any]:
         """Open a new database connection (close it, e.g. with ``with ctx.connect() as conn``).
 
+        Under transaction pooling (``PGFLOW_TRANSACTION_POOLING``, which ``run-worker
+        --transaction-pooling`` sets) it prepares no statements on the server.
+
         Raises:
             RuntimeError: the worker has no database (a test harness).
         """
-        return psycopg.connect(self._require_dsn())
+        return psycopg.connect(self._require_dsn(), **db.session_kwargs())
 
     async def connect_async(self) -> psycopg.AsyncConnection[Any]:
         """Open a new async database connection (``async with await ctx.connect_async()``).
@@ -155,7 +159,7 @@ class Context:
         Raises:
             RuntimeError: the worker has no database (a test harness).
         """
-        return await psycopg.AsyncConnection.connect(self._require_dsn())
+        return await psycopg.AsyncConnection.connect(self._require_dsn(), **db.session_kwargs())
 
     def _require_dsn(self) -> str:
         if self._dsn is None:

@@ -95,9 +95,16 @@ class ScheduleFirer:
     """A worker's part in firing its flows' schedules, on its own connection, through the
     worker's protocol (a core that has schedules)."""
 
-    def __init__(self, dsn: str, protocol: WorkerProtocol, stopping: asyncio.Event) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        protocol: WorkerProtocol,
+        stopping: asyncio.Event,
+        *,
+        pooled: bool = False,
+    ) -> None:
         self.protocol = protocol
-        self._link = Link(dsn, "schedules", stopping)
+        self._link = Link(dsn, "schedules", stopping, pooled=pooled)
         self._stopping = stopping
 
     async def fire_due(self) -> float:

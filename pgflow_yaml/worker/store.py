@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from pgflow_yaml import metrics, queries, redaction
+from pgflow_yaml import db, metrics, queries, redaction
 from pgflow_yaml.worker.errors import DatabaseUnavailable
 
 log = logging.getLogger("pgflow_yaml.worker")
@@ -52,6 +52,10 @@ class Link:
     crash can then forget the last few hundred milliseconds of claims and results; the tasks
     involved are simply run again (claims revert, results are requeued as stalled), which the
     at-least-once contract of a task already allows. Nothing becomes inconsistent.
+
+    With ``pooled`` (the DSN reaches PostgreSQL through a transaction-mode pooler) the
+    connection never prepares statements on the server (``prepare_threshold=None``), and the
+    caller must not ask for ``relaxed_commit``, which is a session ``SET``.
     """
 
     def __init__(
@@ -61,8 +65,10 @@ class Link:
         stopped: asyncio.Event | None = None,
         *,
         relaxed_commit: bool = False,
+        pooled: bool = False,
     ) -> None:
         self._dsn = dsn
+        self._pooled = pooled
         self._relaxed_commit = relaxed_commit
         self.name = name
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -147,7 +153,10 @@ class Link:
     async def _open(self) -> psycopg.AsyncConnection[Any]:
         with queries.translated():
             conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, application_name=f"pgflow-worker:{self.name}"
+                self._dsn,
+                autocommit=True,
+                application_name=f"pgflow-worker:{self.name}",
+                **db.session_kwargs(self._pooled),
             )
         redaction.remember(conn.info.password)  # the one libpq used: DSN, PGPASSWORD or passfile
         if self._relaxed_commit:
