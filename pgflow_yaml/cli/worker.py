@@ -93,6 +93,7 @@ def run_worker_command(
         str | None,
         typer.Option(
             "--listen-dsn",
+            metavar="URL",
             envvar="PGFLOW_LISTEN_DATABASE_URL",
             help="A direct database URL for LISTEN only (with --transaction-pooling; "
             "without it such a worker polls every --poll-interval).",
