@@ -54,13 +54,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pgbench import BenchError, pgbench_tps
+from _pgbench import BenchError, Pgbench
 
 from pgflow_yaml import core
 from pgflow_yaml.client import Client
 from pgflow_yaml.worker.service import prepare
 
 RESULTS = Path(__file__).resolve().parent / "results"
+TEMPLATE = "hosts_template"  # the core and the flow, installed once, copied for each point
 CONCURRENCY = 10
 
 HANDLERS = """
@@ -383,11 +384,8 @@ def measure(
     dbname = f"hosts_{count}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"drop database if exists {dbname} with (force)")
-        admin.execute(f"create database {dbname}")
+        admin.execute(f"create database {dbname} template {TEMPLATE}")
     local = dsn_at(admin_url, "127.0.0.1", dbname) + " application_name=bench-hosts"
-    with psycopg.connect(local, autocommit=True) as conn:
-        core.install(conn)
-    prepare([folder / "hosts_chain.yaml"], local, apply=True)
     record_dir = folder / f"executions-{count}"
     record_dir.mkdir()
     remote = dsn_at(admin_url, net.server_ip, dbname)
@@ -424,7 +422,7 @@ def measure(
                     ).read_text(errors="replace")[-2000:]
                 )
             time.sleep(0.1)
-        time.sleep(1.0)  # every worker idle and listening
+        time.sleep(0.5)  # every worker idle and listening
         watched = [p.pid for p in started]
         db_pids = children(postmaster)
         db_before, w_before = cpu_seconds(db_pids), cpu_seconds(watched)
@@ -557,14 +555,22 @@ def main() -> int:
                 bouncer = None
                 if args.pgbouncer:
                     bouncer = stack.enter_context(pgbouncer(net, url, args.pool_size, folder))
-                before = pgbench_tps(url, clients=4, seconds=args.pgbench_seconds).tps
+                with psycopg.connect(url, autocommit=True) as admin:
+                    admin.execute(f"create database {TEMPLATE}")
+                template = dsn_at(url, "127.0.0.1", TEMPLATE)
+                with psycopg.connect(template, autocommit=True) as conn:
+                    core.install(conn)
+                prepare([folder / "hosts_chain.yaml"], template, apply=True)
+                tpcb = stack.enter_context(Pgbench(url, clients=4))
+                before = tpcb.run(args.pgbench_seconds).tps
                 for count in counts:
                     points.append(measure(count, runs, net, url, pm, folder, workers, bouncer))
                     print(
-                        f"  {count} worker(s): {points[-1].tasks_per_s:,.0f} tasks/s",
+                        f"  {count} worker(s): {points[-1].tasks_per_s:,.0f} tasks/s"
+                        f" ({time.monotonic() - began:.0f} s)",
                         file=sys.stderr,
                     )
-                after = pgbench_tps(url, clients=4, seconds=args.pgbench_seconds).tps
+                after = tpcb.run(args.pgbench_seconds).tps
         finally:
             for proc in workers:
                 if proc.poll() is None:

@@ -2,8 +2,9 @@
 
 The loop only schedules: what each call does in the database is the protocol object's
 (``worker.protocol``, chosen once at start-up for the core the database holds), which runs
-the named queries of ``pgflow_yaml/queries``. One asyncio loop per process and five
-connections (claim, two report, housekeeping, listen):
+the named queries of ``pgflow_yaml/queries``. One asyncio loop per process and six
+connections (claim, two report, housekeeping, listen, schedules; no listen under transaction
+pooling without ``listen_dsn``):
 
 - the claim loop keeps up to ``concurrency`` tasks in flight: whenever slots are free it claims
   that many tasks of every served flow (one ``claim_tasks`` call on our core), then waits for a
