@@ -612,6 +612,14 @@ def main() -> int:
         )
     if points:
         print("connections of one host, by application_name:", points[-1].connections_by_name)
+        print(
+            "tasks never run:",
+            [p.tasks_never_run for p in points],
+            "| tasks with more than one attempt in the database:",
+            [p.tasks_attempted_twice for p in points],
+            "| executions per worker at the largest count:",
+            points[-1].executions_per_worker,
+        )
     return 0
 
 

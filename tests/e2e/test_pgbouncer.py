@@ -11,6 +11,7 @@ in one test, ``--listen-dsn`` pointing straight at the server); the client with
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pgflow_yaml.client import Client
+from pgflow_yaml.client import AsyncClient, Client
 
 from .conftest import FLOWS, WorkerProcess, executions, worker_command
 
@@ -144,6 +145,7 @@ def test_worker_and_client_through_pgbouncer_poll_without_listen(
             run_ids += client.start_many("e2e_chain", [{"n": i} for i in range(12, 40)])
             runs = [client.wait(run_id, 60) for run_id in run_ids]
         assert {run.status for run in runs} == {"completed"}
+        run_ids += asyncio.run(_start_and_wait_async(pooled_dsn, 8))
     finally:
         _stop(worker)
     done = Counter((run_id, step) for run_id, step, _, _, _ in executions(record_file))
@@ -158,6 +160,14 @@ def test_worker_and_client_through_pgbouncer_poll_without_listen(
         "reconnect_failed",
     ):
         assert worker.events(action) == [], worker.log_tail()
+
+
+async def _start_and_wait_async(dsn: str, count: int) -> list[str]:
+    async with AsyncClient(dsn, transaction_pooling=True) as client:
+        ids = [await client.start("e2e_chain", {"n": f"async-{i}"}) for i in range(count)]
+        for run_id in ids:
+            assert (await client.wait(run_id, 60)).status == "completed"
+    return ids
 
 
 def test_listen_dsn_keeps_notifications_beside_the_pool(
