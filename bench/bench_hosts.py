@@ -8,10 +8,10 @@ listening on 127.0.0.1 and the bridge, ``trust`` for the bridge's /24 only) and 
 afterwards: the shared server of the machine is never reconfigured or restarted
 (``listen_addresses`` can only change with a restart).
 
-For each worker count, in a fresh database: the workers start (``pgflow run-worker
---concurrency 10``, no-op handlers of a 3-step chain that count their executions in memory and
-write them out when the worker exits), then one ``start_many`` makes all the runs visible at
-once. Reported per count:
+For each worker count, in increasing order, the fleet grows to that many workers (``pgflow
+run-worker --concurrency 10``; no-op handlers of a 3-step chain that append one line per
+execution to a file of their process), they register, then one ``start_many`` makes that
+point's runs visible at once. Reported per count, over that point's runs only:
 
 - tasks/s, from the database's own clock: tasks / (last ``completed_at`` - first
   ``started_at``), and its ratio to pgbench TPC-B (4 clients) of the same cluster, run before
@@ -65,23 +65,18 @@ TEMPLATE = "hosts_template"  # the core and the flow, installed once, copied for
 CONCURRENCY = 10
 
 HANDLERS = """
-import atexit
 import os
 
-_done = []
+_out = None
 
 
 def noop(input, ctx):
-    _done.append(f"{ctx.run_id} {ctx.step_slug} {ctx.task_index}")
+    global _out
+    if _out is None:  # one line per execution, appended at once (O_APPEND: whole lines)
+        path = os.path.join(os.environ["BENCH_RECORD_DIR"], f"executions.{os.getpid()}")
+        _out = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(_out, f"{ctx.run_id} {ctx.step_slug} {ctx.task_index}\\n".encode())
     return 1
-
-
-@atexit.register
-def _write():
-    folder = os.environ.get("BENCH_RECORD_DIR")
-    if folder:
-        with open(os.path.join(folder, f"executions.{os.getpid()}"), "w") as out:
-            out.write("".join(line + "\\n" for line in _done))
 """
 
 FLOW = """slug: hosts_chain
@@ -370,64 +365,73 @@ def start_worker(
         )
 
 
-def measure(
-    count: int,
-    runs: int,
-    net: Network,
-    admin_url: str,
-    postmaster: int,
-    folder: Path,
-    workers: list[subprocess.Popen[bytes]],
-    bouncer_port: int | None = None,
-) -> Point:
-    """Start ``count`` workers, drain ``runs`` chains, stop the workers; return the figures."""
-    dbname = f"hosts_{count}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"drop database if exists {dbname} with (force)")
-        admin.execute(f"create database {dbname} template {TEMPLATE}")
-    local = dsn_at(admin_url, "127.0.0.1", dbname) + " application_name=bench-hosts"
-    record_dir = folder / f"executions-{count}"
-    record_dir.mkdir()
-    remote = dsn_at(admin_url, net.server_ip, dbname)
-    extra: tuple[str, ...] = ()
-    if bouncer_port is not None:  # claims and reports through PgBouncer, LISTEN direct
-        extra = ("--transaction-pooling", "--listen-dsn", remote)
-        remote = dsn_at(admin_url, net.server_ip, dbname, bouncer_port)
-    started = []
-    for i in range(count):
-        proc = start_worker(
-            net.namespace(i),
-            folder,
-            remote,
-            record_dir,
-            folder / f"worker-{count}-{i}.log",
-            extra,
-        )
-        workers.append(proc)
-        started.append(proc)
-    with psycopg.connect(local, autocommit=True) as watch, Client(local) as client:
+@dataclass
+class Fleet:
+    """The worker processes started so far (host ``i`` runs in namespace ``i``)."""
+
+    net: Network
+    folder: Path
+    dsn: str  # what the workers connect to (the bridge address; PgBouncer's with --pgbouncer)
+    extra: tuple[str, ...]
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def grow(self, count: int, watch: psycopg.Connection[Any]) -> None:
+        """Start workers until ``count`` run; wait until all of them are registered."""
+        while len(self.procs) < count:
+            i = len(self.procs)
+            log = self.folder / f"worker-{i}.log"
+            self.procs.append(
+                start_worker(
+                    self.net.namespace(i), self.folder, self.dsn, self.folder, log, self.extra
+                )
+            )
         deadline = time.monotonic() + 120
         while True:
             row = watch.execute(
                 "select count(*) from pgflow.workers where stopped_at is null"
             ).fetchone()
             if row and row[0] >= count:
-                break
-            dead = [p for p in started if p.poll() is not None]
+                return
+            dead = [i for i, p in enumerate(self.procs) if p.poll() is not None]
             if dead or time.monotonic() > deadline:
-                raise BenchError(
-                    "a worker did not start:\n"
-                    + (
-                        folder / f"worker-{count}-{started.index(dead[0]) if dead else 0}.log"
-                    ).read_text(errors="replace")[-2000:]
-                )
+                log = self.folder / f"worker-{dead[0] if dead else 0}.log"
+                raise BenchError("a worker did not start:\n" + log.read_text()[-2000:])
             time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop every worker with SIGTERM (killed if it does not exit within a minute)."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def executions_of(folder: Path, run_ids: set[str]) -> tuple[Counter[str], list[int]]:
+    """Return how often each task of these runs was executed, and the executions per worker."""
+    done: Counter[str] = Counter()
+    per_worker = []
+    for path in sorted(folder.glob("executions.*")):
+        lines = [line for line in path.read_text().splitlines() if line.split()[0] in run_ids]
+        per_worker.append(len(lines))
+        done.update(lines)
+    return done, per_worker
+
+
+def measure(count: int, runs: int, fleet: Fleet, local: str, postmaster: int) -> Point:
+    """Grow the fleet to ``count`` workers, drain ``runs`` new chains, return the figures."""
+    net = fleet.net
+    with psycopg.connect(local, autocommit=True) as watch, Client(local) as client:
+        fleet.grow(count, watch)
         time.sleep(0.5)  # every worker idle and listening
-        watched = [p.pid for p in started]
-        db_pids = children(postmaster)
-        db_before, w_before = cpu_seconds(db_pids), cpu_seconds(watched)
+        watched = [p.pid for p in fleet.procs]
+        db_before, w_before = cpu_seconds(children(postmaster)), cpu_seconds(watched)
         wall = time.monotonic()
-        client.start_many("hosts_chain", [{"i": i} for i in range(runs)])
+        ids = client.start_many("hosts_chain", [{"i": i} for i in range(runs)])
         most: Counter[str] = Counter()
         by_name: dict[str, int] = {}
         server_most = 0
@@ -451,11 +455,13 @@ def measure(
                     most[addr] = n
                     by_name = dict(sorted(names[addr].items()))
             left = watch.execute(
-                "select count(*) from pgflow.runs where status not in ('completed', 'failed')"
+                "select count(*) from pgflow.runs where run_id = any(%s::uuid[])"
+                " and status not in ('completed', 'failed')",
+                (ids,),
             ).fetchone()
             if left and left[0] == 0:
                 break
-            if any(p.poll() is not None for p in started):
+            if any(p.poll() is not None for p in fleet.procs):
                 raise BenchError("a worker exited during the drain")
             time.sleep(0.25)
         wall = time.monotonic() - wall
@@ -464,23 +470,18 @@ def measure(
         span = watch.execute(
             "select count(*), extract(epoch from max(completed_at) - min(started_at)),"
             " count(*) filter (where attempts_count > 1)"
-            " from pgflow.step_tasks"
+            " from pgflow.step_tasks where run_id = any(%s::uuid[])",
+            (ids,),
         ).fetchone()
         assert span is not None
-        failed = watch.execute("select count(*) from pgflow.runs where status <> 'completed'")
-        failed_row = failed.fetchone()
-        if failed_row and failed_row[0]:
-            raise BenchError(f"{failed_row[0]} runs did not complete")
-    for proc in started:
-        proc.send_signal(signal.SIGTERM)
-    for proc in started:
-        proc.wait(60)
-    done: Counter[str] = Counter()
-    per_worker = []
-    for path in sorted(record_dir.iterdir()):
-        lines = path.read_text().splitlines()
-        per_worker.append(len(lines))
-        done.update(lines)
+        failed = watch.execute(
+            "select count(*) from pgflow.runs where run_id = any(%s::uuid[])"
+            " and status <> 'completed'",
+            (ids,),
+        ).fetchone()
+        if failed and failed[0]:
+            raise BenchError(f"{failed[0]} runs did not complete")
+    done, per_worker = executions_of(fleet.folder, set(ids))
     tasks, seconds, attempts_twice = int(span[0]), float(span[1]), int(span[2])
     db_cpu = sum(v - db_before.get(pid, 0.0) for pid, v in db_after.items())
     w_cpu = sum(v - w_before.get(pid, 0.0) for pid, v in w_after.items())
@@ -526,7 +527,7 @@ def main() -> int:
         print("bench_hosts needs iproute2's `ip`", file=sys.stderr)
         return 2
     runs = args.runs or (6000 if args.long else 1000)
-    counts = [int(c) for c in args.counts.split(",")]
+    counts = sorted({int(c) for c in args.counts.split(",")})  # the fleet only grows
     tag = str(os.getpid() % 100000)
     net = Network(tag=tag, subnet=f"10.213.{os.getpid() % 250 + 1}")
     workers: list[subprocess.Popen[bytes]] = []
@@ -561,15 +562,25 @@ def main() -> int:
                 with psycopg.connect(template, autocommit=True) as conn:
                     core.install(conn)
                 prepare([folder / "hosts_chain.yaml"], template, apply=True)
+                with psycopg.connect(url, autocommit=True) as admin:
+                    admin.execute(f"create database hosts template {TEMPLATE}")
+                local = dsn_at(url, "127.0.0.1", "hosts") + " application_name=bench-hosts"
+                remote = dsn_at(url, net.server_ip, "hosts")
+                extra: tuple[str, ...] = ()
+                if bouncer is not None:  # claims and reports through PgBouncer, LISTEN direct
+                    extra = ("--transaction-pooling", "--listen-dsn", remote)
+                    remote = dsn_at(url, net.server_ip, "hosts", bouncer)
+                fleet = Fleet(net, folder, remote, extra, workers)
                 tpcb = stack.enter_context(Pgbench(url, clients=4))
                 before = tpcb.run(args.pgbench_seconds).tps
                 for count in counts:
-                    points.append(measure(count, runs, net, url, pm, folder, workers, bouncer))
+                    points.append(measure(count, runs, fleet, local, pm))
                     print(
                         f"  {count} worker(s): {points[-1].tasks_per_s:,.0f} tasks/s"
                         f" ({time.monotonic() - began:.0f} s)",
                         file=sys.stderr,
                     )
+                fleet.stop()
                 after = tpcb.run(args.pgbench_seconds).tps
         finally:
             for proc in workers:
