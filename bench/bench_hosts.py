@@ -535,7 +535,8 @@ def main() -> int:
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # tear down as on Ctrl-C
+        signal.signal(signum, interrupted)
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     points: list[Point] = []
