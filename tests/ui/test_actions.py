@@ -140,7 +140,9 @@ def test_signal_checks_the_payload_against_the_step_schema(
     run_id = driver.waiting_run()
     assert driver.step_status(run_id, "approve") == "waiting"
     url = f"/runs/{run_id}/signal"
-    bad = acting_web.post(url, data={"step": "approve", "payload": '{"approved": "yes"}'}, headers=AUTH)
+    bad = acting_web.post(
+        url, data={"step": "approve", "payload": '{"approved": "yes"}'}, headers=AUTH
+    )
     assert bad.status_code == 400
     assert bad.json() == {
         "error": "the payload does not match the signal schema of step 'approve':\n"
