@@ -194,10 +194,14 @@ def run_command(
         raise typer.Exit(130) from None
     if as_json:
         print_json(run.to_json())
-    else:
-        typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
-    if run.status != "completed":
-        raise typer.Exit(1)
+        if run.status != "completed":
+            raise typer.Exit(1)
+        return
+    if run.status != "completed":  # the error, not a "null" output (RunError: exit status 1)
+        if run.error is not None and run.error.traceback:
+            typer.echo(run.error.traceback.rstrip(), err=True)
+        run.result()
+    typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
 
 
 def _confirm_replace(yes: bool) -> Replace:
