@@ -85,7 +85,7 @@ def run_worker_command(
 
     Runs until SIGINT or SIGTERM. Exit status: 0 stopped cleanly, 1 it cannot start (an invalid
     flow, a handler that does not import, a flow missing or of another shape in the database),
-    2 misuse or no database.
+    2 misuse, no database or no pgflow core there.
     """
     from pgflow_yaml.db import resolve_dsn
     from pgflow_yaml.worker.service import check_database, load, log_notes, make_worker, serve
