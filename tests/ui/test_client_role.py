@@ -120,6 +120,10 @@ def test_every_page_and_action_works_as_pgflow_client(
             web.post("/flows/ui_approval/schedules/nightly/trigger", headers=AUTH).status_code,
         ]
         assert acts == ["cancelled", "started", 200, "completed", 200]
+        page = board.hub.open(f"run:{waiting}")  # the live updates' reads, as the role
+        web.portal.call(board.hub.dispatch, {waiting}, page)
+        event = page.queue.get_nowait()
+        assert event.startswith("event: steps\n") and '"approve": "completed"' in event
         choice = board.db.choice
         assert (choice.role, choice.warn) == ("pgflow_client", False)
         assert "pgflow ui runs as role pgflow_client (login postgres)" in caplog.text
