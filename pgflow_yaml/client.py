@@ -599,9 +599,11 @@ def _run_id(value: str | uuid.UUID) -> str:
         raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
 
 
-def _start_query(params: dict[str, Any], idempotency_key: str | None) -> tuple[str, dict[str, Any]]:
+def _start_query(
+    params: dict[str, Any], idempotency_key: str | None, trace: dict[str, str] | None
+) -> tuple[str, dict[str, Any]]:
     """Return the start query: keyed only when a key is given (pgflow 0.8.1's start_flow has no
-    key argument), with the caller's trace context when there is one (otel extra).
+    key argument), recording ``trace`` (the caller's trace context, otel extra) when given.
 
     Raises:
         UsageError: the key is not a non-empty string.
@@ -611,7 +613,6 @@ def _start_query(params: dict[str, Any], idempotency_key: str | None) -> tuple[s
             raise UsageError("an idempotency key is a non-empty string")
         params = params | {"idempotency_key": idempotency_key}
     name = "start_flow" if idempotency_key is None else "start_flow_keyed"
-    trace = tracing.current_context()
     if trace is None:
         return name, params
     return f"{name}_traced", params | {"trace_context": Jsonb(trace)}
@@ -646,7 +647,28 @@ def _many_keys(inputs: Sequence[Any], keys: Sequence[str | None] | None) -> list
     return keys
 
 
-class Client:
+class _LazyDsn:
+    """The DSN of a client's own connection, resolved (``resolve_dsn``: the argument, the
+    environment, else the embedded server) only when that connection is first opened: a client
+    used only with ``connection=`` never resolves one, so never starts an embedded server."""
+
+    def __init__(self, dsn: str | None) -> None:
+        self._dsn_given = dsn
+        self._dsn: str | None = None
+
+    @property
+    def dsn(self) -> str:
+        """Return the DSN the client connects with (resolved now if it was not yet).
+
+        Raises:
+            EmbeddedServerError: no DSN anywhere and the embedded server cannot start.
+        """
+        if self._dsn is None:
+            self._dsn = resolve_dsn(self._dsn_given)
+        return self._dsn
+
+
+class Client(_LazyDsn):
     """Start and control runs (synchronous); see the module docstring for an example."""
 
     def __init__(
@@ -656,7 +678,7 @@ class Client:
         flows: Iterable[FlowRef] = (),
         transaction_pooling: bool | None = None,
     ) -> None:
-        self.dsn = resolve_dsn(dsn)
+        super().__init__(dsn)
         self._flows = _Flows(flows)
         self._schemas = _StoredSchemas()
         # through a transaction-mode pooler: no server-side prepared statements (None: the
@@ -664,6 +686,7 @@ class Client:
         self._session = session_kwargs(transaction_pooling)
         self._conn: psycopg.Connection[Any] | None = None
         self._start_many = ""  # the start_many query this connection's core supports
+        self._traces: bool | None = None  # whether this connection's core records trace contexts
 
     def __enter__(self) -> Client:
         return self
@@ -696,7 +719,23 @@ class Client:
             except psycopg.Error as exc:
                 raise connect_error(self.dsn, exc) from None
             self._start_many = ""
+            self._traces = None
         return queries.fetch_sync(self._conn, name, params)
+
+    def _trace(self, connection: psycopg.Connection[Any] | None) -> dict[str, str] | None:
+        """Return the caller's trace context to record on a run, if any and if the core can
+        (pgflow 0.8.1 cannot: its runs start untraced). Asked once per connection of the
+        client; on each call for the caller's ``connection`` (a failed traced start would abort
+        the caller's transaction)."""
+        trace = tracing.current_context()
+        if trace is None:
+            return None
+        if connection is not None:
+            present = self._fetch("has_trace_context", None, connection)[0]["present"]
+            return trace if present else None
+        if self._traces is None:
+            self._traces = bool(self._fetch("has_trace_context")[0]["present"])
+        return trace if self._traces else None
 
     def _start(
         self,
@@ -742,7 +781,7 @@ class Client:
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            name, params = _start_query(params, idempotency_key)
+            name, params = _start_query(params, idempotency_key, self._trace(connection))
             plan = self._schemas.start(name, slug, spec, [("input", input)], params)
             row = self._start(plan, connection)
         except FlowNotFound:  # translated from the constraint the core names
@@ -990,7 +1029,7 @@ class Client:
         return str(self._fetch("trigger_schedule", _schedule_params(flow, name))[0]["run_id"])
 
 
-class AsyncClient:
+class AsyncClient(_LazyDsn):
     """The asyncio twin of ``Client``: same methods, awaited."""
 
     def __init__(
@@ -1000,7 +1039,7 @@ class AsyncClient:
         flows: Iterable[FlowRef] = (),
         transaction_pooling: bool | None = None,
     ) -> None:
-        self.dsn = resolve_dsn(dsn)
+        super().__init__(dsn)
         self._flows = _Flows(flows)
         self._schemas = _StoredSchemas()
         # through a transaction-mode pooler: no server-side prepared statements (None: the
@@ -1008,6 +1047,7 @@ class AsyncClient:
         self._session = session_kwargs(transaction_pooling)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._start_many = ""  # the start_many query this connection's core supports
+        self._traces: bool | None = None  # whether this connection's core records trace contexts
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> AsyncClient:
@@ -1044,7 +1084,22 @@ class AsyncClient:
                 except psycopg.Error as exc:
                     raise connect_error(self.dsn, exc) from None
                 self._start_many = ""
+                self._traces = None
             return await queries.fetch(self._conn, name, params)
+
+    async def _trace(
+        self, connection: psycopg.AsyncConnection[Any] | None
+    ) -> dict[str, str] | None:
+        """Return the trace context to record on a run, if the core can (see ``Client``)."""
+        trace = tracing.current_context()
+        if trace is None:
+            return None
+        if connection is not None:
+            present = (await self._fetch("has_trace_context", None, connection))[0]["present"]
+            return trace if present else None
+        if self._traces is None:
+            self._traces = bool((await self._fetch("has_trace_context"))[0]["present"])
+        return trace if self._traces else None
 
     async def _start(
         self,
@@ -1075,7 +1130,8 @@ class AsyncClient:
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            name, params = _start_query(params, idempotency_key)
+            trace = await self._trace(connection)
+            name, params = _start_query(params, idempotency_key, trace)
             plan = self._schemas.start(name, slug, spec, [("input", input)], params)
             row = await self._start(plan, connection)
         except FlowNotFound:  # translated from the constraint the core names

@@ -134,13 +134,17 @@ class EmbeddedServerNotRunning(EmbeddedServerError):
 
 
 class CoreNotInstalled(DatabaseError):
-    """the pgflow core is not installed in this database (run `pgflow install`)"""
+    """the pgflow core is not installed in this database (run `pgflow install`)
+
+    Exit status 2, as every environment that cannot be used (no server, a refused login): the
+    same for every command, ``compile --check`` included (whose 1 means drift).
+    """
+
+    exit_code = 2
 
 
 class DriftCheckError(CoreNotInstalled):
     """the database cannot be checked (no pgflow-yaml core in it)"""
-
-    exit_code = 2
 
 
 class InstallError(DatabaseError):

@@ -69,8 +69,8 @@ class _Boundary(HelpGroup):
 HELP = """pgflow-yaml: flows in YAML/TOML, orchestrated inside PostgreSQL.
 
 Exit status: 0 success; 1 failure (an invalid flow, a failed run, a refused install); 2 misuse
-or an environment that cannot be used (no server, a refused login). Each command's help says
-more.
+or an environment that cannot be used (no server, a refused login, no pgflow core there). Each
+command's help says more.
 """
 
 app = typer.Typer(

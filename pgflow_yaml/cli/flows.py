@@ -16,7 +16,7 @@ flows_app = typer.Typer(
     help="""The flows in the database: list them, drop one (with its runs).
 
     Exit status: 0 done, 1 the flow is unknown or has runs in progress (drop without --force),
-    2 misuse or no database.
+    2 misuse, no database or no pgflow core there.
     """,
     no_args_is_help=True,
 )
@@ -26,7 +26,7 @@ flows_app = typer.Typer(
 def list_command(dsn: Dsn = None, as_json: AsJson = False) -> None:
     """List the flows in the database with their step and run counts.
 
-    Exit status: 0 listed, 1 no pgflow core there, 2 no database.
+    Exit status: 0 listed, 2 no database or no pgflow core there.
     """
     from rich.markup import escape
     from rich.table import Table
@@ -62,7 +62,8 @@ def drop_command(
 
     Refuses while runs are in progress unless --force; asks first unless --yes.
 
-    Exit status: 0 dropped, 1 not dropped (no flow, runs in progress, declined), 2 no database.
+    Exit status: 0 dropped, 1 not dropped (no flow, runs in progress, declined), 2 no database
+    or no pgflow core there.
     """
     from pgflow_yaml import db
     from pgflow_yaml.errors import FlowInUse, StartupError

@@ -60,8 +60,8 @@ def start_command(
     With --wait, a failed run prints its failing step, task, attempt and error.
 
     Exit status: 0 started (with --wait: completed), 1 the run failed or was cancelled, the
-    flow is unknown, the input is invalid or the wait timed out, 2 misuse or no database,
-    3 --timeout passed and no worker serves the flow.
+    flow is unknown, the input is invalid or the wait timed out, 2 misuse, no database or no
+    pgflow core there, 3 --timeout passed and no worker serves the flow.
     """
     from pgflow_yaml.client import Client
 
@@ -122,7 +122,7 @@ def status_command(
     --json prints the run (its "error": step, task, type, message, traceback, attempt), a
     "step_summary" and "task_errors" (each with its "error_traceback").
 
-    Exit status: 0 shown, 1 no such run, 2 no database.
+    Exit status: 0 shown, 1 no such run, 2 no database or no pgflow core there.
     """
     from pgflow_yaml.client import Client
 
@@ -157,7 +157,7 @@ def runs_command(
 ) -> None:
     """List recent runs, newest first.
 
-    Exit status: 0 listed (also none), 2 an unknown --status, or no database.
+    Exit status: 0 listed (also none), 2 an unknown --status, no database or no pgflow core.
     """
     from rich.markup import escape
     from rich.table import Table
@@ -203,7 +203,8 @@ def cancel_command(
 ) -> None:
     """Cancel a run: nothing more starts, results still in flight are ignored.
 
-    Exit status: 0 cancelled (or already finished), 1 no such run, 2 no database.
+    Exit status: 0 cancelled (or already finished), 1 no such run, 2 no database or no pgflow
+    core there.
     """
     _control("cancel", run_id, dsn, as_json)
 
@@ -215,7 +216,8 @@ def retry_command(
 ) -> None:
     """Start a failed or cancelled run's failed steps, and what depends on them, again.
 
-    Exit status: 0 retried, 1 no such run (or nothing to retry), 2 no database.
+    Exit status: 0 retried, 1 no such run (or nothing to retry), 2 no database or no pgflow
+    core there.
     """
     _control("retry", run_id, dsn, as_json)
 

@@ -11,7 +11,8 @@ from pgflow_yaml.cli.common import AsJson, Dsn, print_json, wide_console
 schedules_app = typer.Typer(
     help="""Cron schedules of the flows: list them (the default), pause, resume, trigger.
 
-    Exit status: 0 done, 1 no such schedule (or flow, or pgflow core), 2 misuse or no database.
+    Exit status: 0 done, 1 no such schedule (or flow), 2 misuse, no database or no pgflow core
+    (or one without schedules) there.
     """,
 )
 
@@ -28,7 +29,7 @@ def list_command(
 ) -> None:
     """List every schedule: next 3 fire times (its timezone and UTC), last fire and its run.
 
-    Exit status: 0 listed, 1 no pgflow core there, 2 no database.
+    Exit status: 0 listed, 2 no database or no pgflow core there.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -69,7 +70,7 @@ def list_command(
 def pause_command(flow: FlowArg, name: NameArg, dsn: Dsn = None) -> None:
     """Pause a schedule: it fires nothing until resumed.
 
-    Exit status: 0 paused, 1 no such schedule, 2 no database.
+    Exit status: 0 paused, 1 no such schedule, 2 no database or no pgflow core there.
     """
     from pgflow_yaml.client import Client
 
@@ -82,7 +83,7 @@ def pause_command(flow: FlowArg, name: NameArg, dsn: Dsn = None) -> None:
 def resume_command(flow: FlowArg, name: NameArg, dsn: Dsn = None) -> None:
     """Resume a paused schedule (fire times of the pause are not caught up).
 
-    Exit status: 0 resumed, 1 no such schedule, 2 no database.
+    Exit status: 0 resumed, 1 no such schedule, 2 no database or no pgflow core there.
     """
     from pgflow_yaml.client import Client
 
@@ -95,7 +96,8 @@ def resume_command(flow: FlowArg, name: NameArg, dsn: Dsn = None) -> None:
 def trigger_command(flow: FlowArg, name: NameArg, dsn: Dsn = None, as_json: AsJson = False) -> None:
     """Start a run of a schedule now, with its input; print the run's id.
 
-    Exit status: 0 started, 1 no such schedule or the start failed, 2 no database.
+    Exit status: 0 started, 1 no such schedule or the start failed, 2 no database or no pgflow
+    core there.
     """
     from pgflow_yaml.client import Client
 

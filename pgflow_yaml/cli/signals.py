@@ -34,7 +34,7 @@ def signal_command(
 
     Exit status: 0 delivered (completed or pending), 1 no such run, the payload breaks the
     step's schema (the step keeps waiting) or the signal is refused (not a signal step, already
-    signalled, the run is not running), 2 misuse or no database.
+    signalled, the run is not running), 2 misuse, no database or no pgflow core there.
     """
     from pgflow_yaml.client import Client
 

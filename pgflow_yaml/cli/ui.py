@@ -24,7 +24,10 @@ def ui_command(
     dsn: Dsn = None,
     allow_actions: Annotated[
         bool,
-        typer.Option("--allow-actions", help="Allow cancel, retry and start (needs the token)."),
+        typer.Option(
+            "--allow-actions",
+            help="Allow cancel, retry, start, signal and trigger-schedule (needs the token).",
+        ),
     ] = False,
     token_file: Annotated[
         Path | None,
@@ -37,7 +40,8 @@ def ui_command(
 ) -> None:
     """Serve the web dashboard: runs, each run's DAG and tasks, flows, workers, live updates.
 
-    Read-only unless --allow-actions; binds to 127.0.0.1 unless --host says otherwise.
+    Read-only unless --allow-actions; binds to 127.0.0.1 unless --host says otherwise. With
+    the roles installed it runs as pgflow_client (a warning when the login is not a member).
 
     Exit status: 0 stopped (Ctrl-C), 2 misuse, the ui extra missing or no database.
     """

@@ -104,7 +104,7 @@ def run_worker_command(
 
     Runs until SIGINT or SIGTERM. Exit status: 0 stopped cleanly, 1 it cannot start (an invalid
     flow, a handler that does not import, a flow missing or of another shape in the database),
-    2 misuse or no database.
+    2 misuse, no database or no pgflow core there.
     """
     from pgflow_yaml.db import POOLING_ENV, resolve_dsn
     from pgflow_yaml.worker.service import check_database, load, log_notes, make_worker, serve
@@ -217,10 +217,14 @@ def run_command(
         raise typer.Exit(130) from None
     if as_json:
         print_json(run.to_json())
-    else:
-        typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
-    if run.status != "completed":
-        raise typer.Exit(1)
+        if run.status != "completed":
+            raise typer.Exit(1)
+        return
+    if run.status != "completed":  # the error, not a "null" output (RunError: exit status 1)
+        if run.error is not None and run.error.traceback:
+            typer.echo(run.error.traceback.rstrip(), err=True)
+        run.result()
+    typer.echo(json.dumps(run.output, indent=2, ensure_ascii=False))
 
 
 def _confirm_replace(yes: bool) -> Replace:

@@ -60,6 +60,10 @@ from (
 -- Tell whether the core has the set-based start_flows (pgflow-yaml 0.2.0 and later).
 select to_regproc('pgflow.start_flows') is not null as present;
 
+-- name: has_trace_context
+-- Tell whether the core records trace contexts on runs (pgflow-yaml 0.3.0 on; pgflow 0.8.1 does not).
+select to_regproc('pgflow.set_run_trace_context') is not null as present;
+
 -- name: get_run
 -- Return a run with its step states as one JSON document ({run, steps}).
 select pgflow.get_run_with_states(%(run_id)s::uuid) as run;

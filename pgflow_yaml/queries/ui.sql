@@ -1,5 +1,7 @@
 -- Queries the dashboard (`pgflow ui`) runs: read-only, except for the actions, which go through
--- the client's queries (start_flow, cancel_run, retry_run).
+-- the client's queries (start_flow, cancel_run, retry_run, deliver_signal, trigger_schedule).
+-- Each is allowed to the role pgflow_client, which the dashboard runs as when the roles are
+-- installed (tests/ui/test_client_role.py runs them all as it).
 
 -- name: ui_runs
 -- One page of runs, newest first, by keyset on (started_at, run_id); optional flow, status, run id range.
@@ -41,9 +43,9 @@ where t.run_id = %(run_id)s::uuid
 order by s.step_index, t.task_index;
 
 -- name: ui_flow_steps
--- The steps of every flow (or one) with their type, options and dependencies, in step order.
+-- The steps of every flow (or one) with their type, options, signal schema (signal steps) and dependencies, in step order.
 select s.flow_slug, s.step_slug, s.step_type, s.step_index, s.opt_max_attempts,
-       s.opt_base_delay, s.opt_timeout, s.opt_start_delay,
+       s.opt_base_delay, s.opt_timeout, s.opt_start_delay, s.signal_schema,
        coalesce(
          (select array_agg(d.dep_slug order by d.dep_slug)
           from pgflow.deps as d
@@ -114,3 +116,12 @@ from pgflow.workers
 where stopped_at is null
   and last_heartbeat_at > now() - make_interval(secs => %(live_seconds)s::float8)
 group by queue_name;
+
+-- name: ui_client_role
+-- Whether this database has the roles (the role exists and may use schema pgflow), the login, and whether it may become the role.
+select session_user as login,
+       coalesce(has_schema_privilege(r.oid, n.oid, 'usage'), false) as installed,
+       coalesce(pg_has_role(session_user, r.oid, 'member'), false) as member
+from (select 1) as one
+left join pg_catalog.pg_roles as r on r.rolname = %(role)s::text
+left join pg_catalog.pg_namespace as n on n.nspname = 'pgflow';

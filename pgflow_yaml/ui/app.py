@@ -40,7 +40,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pgflow_yaml.client import AsyncClient, check_input
-from pgflow_yaml.errors import InvalidInput, PgflowError, RunError, one_line
+from pgflow_yaml.errors import InvalidInput, PgflowError, RunError, RunNotFound, one_line
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.ui import data, pictures
 from pgflow_yaml.ui.auth import COOKIE, Keys
@@ -116,7 +116,7 @@ class Dashboard:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = data.Database(settings.dsn)
-        self.hub = Hub(settings.dsn, self.db)
+        self.hub = Hub(self.db)
         self.env = _environment()
         self.keys = Keys(settings.token) if settings.allow_actions and settings.token else None
         self.specs = {flow.slug: flow for flow in settings.flows}
@@ -147,7 +147,7 @@ class Dashboard:
     async def client(self) -> AsyncClient:
         """Return the client that carries out actions (one connection, opened when needed)."""
         if self._client is None:
-            self._client = AsyncClient(self.settings.dsn, flows=self.settings.flows)
+            self._client = AsyncClient(await self.db.dsn(), flows=self.settings.flows)
         return self._client
 
     async def close(self) -> None:
@@ -195,7 +195,11 @@ class Dashboard:
 
     async def run(self, request: Request) -> Response:
         """One run: the DAG coloured by state, the steps with their tasks, the timeline."""
-        run_id = str(request.path_params["run_id"])
+        return await self._run_page(request, str(request.path_params["run_id"]))
+
+    async def _run_page(
+        self, request: Request, run_id: str, status_code: int = 200, **extra: Any
+    ) -> Response:
         rows = await self.db.fetch("ui_run", {"run_id": run_id})
         if not rows:
             return self.render(
@@ -210,32 +214,39 @@ class Dashboard:
         for task in tasks:
             task["duration"] = data.seconds(task["started_at"], data.ended_at(task), now)
             by_step.setdefault(task["step_slug"], []).append(task)
+        signal_steps = {s["step_slug"]: s for s in steps if s.get("signal_schema") is not None}
         for state in states:
             state["duration"] = data.seconds(state["started_at"], data.ended_at(state), now)
             state["tasks"] = by_step.get(state["step_slug"], [])
+            state["signal"] = signal_steps.get(state["step_slug"])
         status_of = {s["step_slug"]: s["status"] for s in states}
+        context: dict[str, Any] = {"signal_step": None, "signal_text": "{}", "signal_problem": None}
         return self.render(
             request,
             "run.html",
+            status_code,
             run=run,
             summary=run_summary(run, now),
             dag=Markup(pictures.dag_svg(steps, status_of)),
             timeline=Markup(pictures.timeline_svg(tasks, now)),
             states=states,
             finished=run["status"] in ("completed", "failed", "cancelled"),
+            **(context | extra),
         )
 
     async def flows(self, request: Request) -> Response:
-        """Every flow: its shape, options and run counts of the last hour and day."""
+        """Every flow: its shape, options, run counts of the last hour and day, schedules."""
         flows = await self.db.fetch("ui_flows")
         steps = await data.flow_steps(self.db)
         counts = await data.flow_counts(self.db)
+        schedules = await data.schedules(self.db)
         for flow in flows:
             slug = flow["flow_slug"]
             flow["dag"] = Markup(pictures.dag_svg(steps.get(slug, [])))
             flow["steps"] = steps.get(slug, [])
             flow["counts"] = counts.get(slug, {"hour": {}, "day": {}})
             flow["schema"] = self.specs[slug].input_schema if slug in self.specs else None
+            flow["schedules"] = schedules.get(slug, [])
         return self.render(request, "flows.html", flows=flows, statuses=data.RUN_STATUSES)
 
     async def workers(self, request: Request) -> Response:
@@ -365,14 +376,16 @@ class Dashboard:
         )
 
     async def control(self, request: Request) -> Response:
-        """Cancel or retry a run (POST /runs/<id>/cancel|retry)."""
+        """Cancel, retry or signal a run (POST /runs/<id>/cancel|retry|signal)."""
         action = str(request.path_params["action"])
         run_id = str(request.path_params["run_id"])
-        if action not in ("cancel", "retry"):
+        if action not in ("cancel", "retry", "signal"):
             return PlainTextResponse(f"no action {action!r}", 404)
-        _, refusal = await self._authorize(request)
+        form, refusal = await self._authorize(request)
         if refusal is not None:
             return refusal
+        if action == "signal":
+            return await self._signal(request, run_id, form)
         client = await self.client()
         try:
             run = await (client.cancel(run_id) if action == "cancel" else client.retry(run_id))
@@ -388,6 +401,79 @@ class Dashboard:
         )
         if self._wants_json(request):
             return JSONResponse({"run_id": run.run_id, "status": run.status})
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    async def _signal(self, request: Request, run_id: str, form: dict[str, str]) -> Response:
+        """Deliver a signal to a signal step: the payload is checked against the step's schema
+        first (by the client, with jsonschema); a refusal is shown on the run page."""
+        step = form.get("step", "")
+        text = form.get("payload", "")
+        try:
+            task_index = int(form.get("task_index") or 0)
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problem = f"the payload is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            return await self._signal_problem(request, run_id, step, text, problem)
+        except ValueError:
+            problem = f"the task index is not a number: {form.get('task_index')!r}"
+            return await self._signal_problem(request, run_id, step, text, problem)
+        try:
+            outcome = await (await self.client()).signal(run_id, step, payload, task_index)
+        except RunNotFound as exc:
+            return PlainTextResponse(str(exc), 404)
+        except RunError as exc:  # InvalidInput (the schema), SignalRefused (the core)
+            return await self._signal_problem(request, run_id, step, text, str(exc))
+        log.info(
+            "ui signal run %s step %s task %d from %s: %s",
+            run_id,
+            step,
+            task_index,
+            _peer(request),
+            outcome,
+            extra={"action": "ui_signal", "run_id": run_id},
+        )
+        if self._wants_json(request):
+            return JSONResponse({"run_id": run_id, "step": step, "outcome": outcome})
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    async def _signal_problem(
+        self, request: Request, run_id: str, step: str, text: str, problem: str
+    ) -> Response:
+        log.info(
+            "ui signal run %s step %s from %s refused: %s",
+            run_id,
+            step,
+            _peer(request),
+            one_line(problem),
+            extra={"action": "ui_signal_refused", "run_id": run_id},
+        )
+        if self._wants_json(request):
+            return JSONResponse({"error": problem}, status_code=400)
+        return await self._run_page(
+            request, run_id, 400, signal_step=step, signal_text=text, signal_problem=problem
+        )
+
+    async def trigger(self, request: Request) -> Response:
+        """Start a run of a schedule now (POST /flows/<flow>/schedules/<name>/trigger)."""
+        slug = str(request.path_params["flow_slug"])
+        name = str(request.path_params["name"])
+        _, refusal = await self._authorize(request)
+        if refusal is not None:
+            return refusal
+        try:
+            run_id = await (await self.client()).trigger_schedule(slug, name)
+        except RunError as exc:  # ScheduleNotFound
+            return PlainTextResponse(str(exc), 404)
+        log.info(
+            "ui trigger schedule %s of flow %s from %s: run %s",
+            name,
+            slug,
+            _peer(request),
+            run_id,
+            extra={"action": "ui_trigger_schedule", "run_id": run_id},
+        )
+        if self._wants_json(request):
+            return JSONResponse({"run_id": run_id})
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
     async def start(self, request: Request) -> Response:
@@ -449,6 +535,8 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        with contextlib.suppress(PgflowError):  # says now which role it runs as; else at first use
+            await board.db.settle()
         board.hub.start()
         try:
             yield
@@ -462,6 +550,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/runs/{run_id:uuid}/{action:str}", board.control, methods=["POST"]),
         Route("/flows", board.flows),
         Route("/flows/{flow_slug:str}/start", board.start, methods=["GET", "POST"]),
+        Route(
+            "/flows/{flow_slug:str}/schedules/{name:str}/trigger", board.trigger, methods=["POST"]
+        ),
         Route("/workers", board.workers),
         Route("/events", board.events),
         Route("/metrics", board.metrics),

@@ -1,11 +1,11 @@
 """The dashboard's actions token: its file, the session cookie and the CSRF token derived from it.
 
-An action (cancel, retry, start) is allowed to a request that either carries
-``Authorization: Bearer <token>`` (scripts), or carries the session cookie that the sign-in form
-sets after checking the token AND a form field ``csrf`` that matches it (browsers). The cookie
-and the CSRF token are HMACs of the token, so nothing is stored on the server, and a page of
-another site can neither read the CSRF token nor send the cookie (``SameSite=Strict``). Every
-comparison is constant-time (``hmac.compare_digest``).
+An action (cancel, retry, start, signal, trigger a schedule) is allowed to a request that either
+carries ``Authorization: Bearer <token>`` (scripts), or carries the session cookie that the
+sign-in form sets after checking the token AND a form field ``csrf`` that matches it (browsers).
+The cookie and the CSRF token are HMACs of the token, so nothing is stored on the server, and a
+page of another site can neither read the CSRF token nor send the cookie (``SameSite=Strict``).
+Every comparison is constant-time (``hmac.compare_digest``).
 """
 
 from __future__ import annotations

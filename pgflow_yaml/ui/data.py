@@ -3,11 +3,17 @@
 Every statement is a named query of ``queries/ui.sql``. Connections are opened without
 server-side prepared statements, so that the optional filters of a query fold away in each
 plan (a generic plan would keep them and miss the indexes).
+
+When the database has the roles (``pgflow install --roles``) and the login is a member of
+``pgflow_client``, every connection of the dashboard (pages, live updates, actions) starts as
+that role (``options=-c role=pgflow_client``), so it holds only that role's rights whatever
+else the login may do; ``settle_role`` decides it once, at startup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -15,14 +21,19 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgflow_yaml import queries
+from pgflow_yaml.client import ScheduleInfo
 from pgflow_yaml.db import connect_error
+from pgflow_yaml.errors import CoreNotInstalled
 
 PAGE_SIZE = 50
 RUN_STATUSES = ("started", "completed", "failed", "cancelled")
 LIVE_SECONDS = 30.0  # a worker heard from within this many seconds is live
+log = logging.getLogger("pgflow_yaml.ui")
 _HEX = re.compile(r"^[0-9a-f]{1,32}$")
+CLIENT_ROLE = "pgflow_client"
 
 
 async def open_connection(dsn: str) -> psycopg.AsyncConnection[Any]:
@@ -37,13 +48,105 @@ async def open_connection(dsn: str) -> psycopg.AsyncConnection[Any]:
         raise connect_error(dsn, exc) from None
 
 
+def with_role(dsn: str, role: str) -> str:
+    """Return ``dsn`` with ``-c role=<role>`` added to its options: sessions start as ``role``."""
+    params = conninfo_to_dict(dsn)
+    options = f"{params.get('options') or ''} -c role={role}".strip()
+    return make_conninfo(dsn, options=options)
+
+
+@dataclass(frozen=True)
+class RoleChoice:
+    """Which rights the dashboard's connections hold, decided once at startup.
+
+    Attributes:
+        dsn: the DSN every connection of the dashboard uses.
+        login: the login (``session_user``).
+        role: ``pgflow_client`` when the connections start as it, else None.
+        message: what to tell the operator (None: nothing to say, no roles installed).
+        warn: whether ``message`` is a warning (the login's own rights are used).
+    """
+
+    dsn: str
+    login: str
+    role: str | None
+    message: str | None
+    warn: bool = False
+
+
+async def settle_role(dsn: str) -> RoleChoice:
+    """Decide whether the dashboard runs as ``pgflow_client``: when the database has the roles
+    and the login is a member of it (a superuser is a member of every role).
+
+    Raises:
+        ConnectError: the server cannot be reached or refuses.
+        DatabaseError: the check itself failed.
+    """
+    conn = await open_connection(dsn)
+    try:
+        rows = await queries.fetch(conn, "ui_client_role", {"role": CLIENT_ROLE})
+    finally:
+        await conn.close()
+    row = rows[0]
+    login = str(row["login"])
+    if not row["installed"]:
+        return RoleChoice(dsn, login, None, None)
+    if not row["member"]:
+        return RoleChoice(
+            dsn,
+            login,
+            None,
+            f"the login {login} is not a member of {CLIENT_ROLE}: pgflow ui runs with the"
+            f" login's own rights (grant {CLIENT_ROLE} to {login}, or pass --dsn with a login"
+            f" of {CLIENT_ROLE})",
+            warn=True,
+        )
+    return RoleChoice(
+        with_role(dsn, CLIENT_ROLE),
+        login,
+        CLIENT_ROLE,
+        f"pgflow ui runs as role {CLIENT_ROLE} (login {login}): it may read runs and act only"
+        f" as {CLIENT_ROLE} may",
+    )
+
+
 class Database:
-    """Up to ``size`` connections shared by the requests, opened when first needed."""
+    """Up to ``size`` connections shared by the requests, opened when first needed.
+
+    The first connection settles the role (``settle_role``): every connection after it, the
+    live updates' and the actions' included, uses the DSN it chose.
+    """
 
     def __init__(self, dsn: str, size: int = 4) -> None:
-        self.dsn = dsn
+        self.login_dsn = dsn
+        self.choice: RoleChoice | None = None
+        self._settling = asyncio.Lock()
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._slots = asyncio.Semaphore(size)
+
+    async def settle(self) -> RoleChoice:
+        """Return the role choice, deciding it (and logging it) the first time.
+
+        Raises:
+            ConnectError: the server cannot be reached or refuses (retried on the next call).
+        """
+        async with self._settling:
+            if self.choice is None:
+                choice = await settle_role(self.login_dsn)
+                if choice.message:
+                    (log.warning if choice.warn else log.info)(
+                        "%s", choice.message, extra={"action": "ui_role"}
+                    )
+                self.choice = choice
+            return self.choice
+
+    async def dsn(self) -> str:
+        """Return the DSN of the dashboard's connections (the role settled)."""
+        return (await self.settle()).dsn
+
+    async def connect(self) -> psycopg.AsyncConnection[Any]:
+        """Open a connection with the settled role (see ``open_connection``)."""
+        return await open_connection(await self.dsn())
 
     async def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a named query on a free connection; return its rows.
@@ -52,7 +155,7 @@ class Database:
             DatabaseError: the database refused it (``DatabaseUnavailable`` when unreachable).
         """
         async with self._slots:
-            conn = self._idle.pop() if self._idle else await open_connection(self.dsn)
+            conn = self._idle.pop() if self._idle else await self.connect()
             try:
                 rows = await queries.fetch(conn, name, params)
             except BaseException:
@@ -183,3 +286,18 @@ async def flow_counts(db: Database) -> dict[str, dict[str, dict[str, int]]]:
 async def workers(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     """Return the workers, live ones first, with their tasks in flight."""
     return await db.fetch("ui_workers", {"live_seconds": LIVE_SECONDS, "limit": limit})
+
+
+async def schedules(db: Database) -> dict[str, list[ScheduleInfo]]:
+    """Return the schedules of every flow, by flow slug, with their next fires and last fire.
+
+    A core without schedules (before pgflow-yaml 0.3) has none.
+    """
+    try:
+        rows = await db.fetch("list_schedules", {"flow_slugs": None})
+    except CoreNotInstalled:
+        return {}
+    by_flow: dict[str, list[ScheduleInfo]] = {}
+    for row in rows:
+        by_flow.setdefault(row["flow_slug"], []).append(ScheduleInfo.from_row(row, count=1))
+    return by_flow

@@ -21,7 +21,7 @@ import psycopg
 
 from pgflow_yaml import queries
 from pgflow_yaml.errors import PgflowError
-from pgflow_yaml.ui.data import Database, ended_at, human_duration, open_connection, seconds
+from pgflow_yaml.ui.data import Database, ended_at, human_duration, seconds
 
 log = logging.getLogger("pgflow_yaml.ui")
 CHANNEL = "pgflow_runs"
@@ -52,8 +52,7 @@ class Page:
 class Hub:
     """The server's LISTEN connection and the pages it feeds."""
 
-    def __init__(self, dsn: str, db: Database) -> None:
-        self.dsn = dsn
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.pages: set[Page] = set()
         self.connected = asyncio.Event()
@@ -84,7 +83,7 @@ class Hub:
         delay = 0.5
         while True:
             try:
-                conn = await open_connection(self.dsn)
+                conn = await self.db.connect()
             except PgflowError as exc:
                 log.warning("live updates: %s; retrying in %.0fs", exc, delay)
                 await asyncio.sleep(delay)

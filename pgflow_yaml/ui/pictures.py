@@ -73,7 +73,10 @@ def dag_svg(steps: Sequence[dict[str, Any]], states: dict[str, str] | None = Non
         status = (states or {}).get(slug, "")
         kind = "map" if step["step_type"] == "map" else "single"
         cls = f"step st-{escape(status)} kind-{kind}" if status else f"step kind-{kind}"
-        sub = status or ("map" if kind == "map" else "step")
+        shape = "map" if kind == "map" else "step"
+        if step.get("signal_schema") is not None:
+            shape = f"signal {shape}" if kind == "map" else "signal"
+        sub = status or shape
         if states is not None:
             sub = status or "not started"
         parts.append(

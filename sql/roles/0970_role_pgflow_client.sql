@@ -2,7 +2,9 @@
 -- needs to drive runs: start_flow, start_flows, start_flow_with_states, get_run_with_states,
 -- cancel_run, retry_run, live_workers, signal (functions that run as their owner), and reading
 -- runs, step states, tasks and flow definitions (what `pgflow status` and pgflow_yaml.Client
--- show). No writes, nothing on queues, nothing of pgflow.workers but live_workers' count.
+-- show). No writes, nothing on queues. Of pgflow.workers: reading every row but the login that
+-- registered it (registered_by), through a select-only policy for this role (the dashboard's
+-- Workers page and /metrics; `pgflow ui` runs as pgflow_client).
 -- Raises nothing; re-runnable (a role created concurrently by another database is tolerated).
 do $pgflow_role$
 begin
@@ -20,6 +22,14 @@ grant usage on schema pgflow to pgflow_client;
 grant select on pgflow.runs, pgflow.step_states, pgflow.step_tasks to pgflow_client;
 
 grant select on pgflow.flows, pgflow.steps, pgflow.deps to pgflow_client;
+
+grant select (worker_id, queue_name, function_name, started_at, deprecated_at, stopped_at,
+  last_heartbeat_at) on pgflow.workers to pgflow_client;
+
+drop policy if exists workers_read_by_clients on pgflow.workers;
+
+create policy workers_read_by_clients on pgflow.workers for select to pgflow_client
+  using (true);
 
 do $pgflow_client_grants$
 declare

@@ -163,3 +163,42 @@ def test_connection_of_the_wrong_kind_is_refused(client: Client, dsn: str) -> No
         "Client takes a psycopg.Connection as connection= (AsyncClient an AsyncConnection),"
         " not AsyncConnection"
     )
+
+
+def test_a_client_used_only_with_connection_never_resolves_a_dsn(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No DSN anywhere: a client given each call's connection must not start (or look for) the
+    embedded server, which resolving a DSN would do."""
+    from pgflow_yaml import embedded
+
+    for var in ("PGFLOW_DATABASE_URL", "DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def no_embedded(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the client resolved a DSN: it would start the embedded server")
+
+    monkeypatch.setattr(embedded, "server_url", no_embedded)
+    spec = load_flows([FLOWS / "e2e_chain.yaml"])[0]
+    with psycopg.connect(dsn) as conn:
+        conn.execute(compile_flow(spec, timestamp="20260101000000").sql.encode())
+        with Client(flows=[spec]) as client:
+            run_id = client.start(spec, {"order": 1}, connection=conn)
+            [other] = client.start_many(spec, [{"order": 2}], connection=conn)
+        conn.commit()
+
+    async def in_async() -> str:
+        async with (
+            AsyncClient(flows=[spec]) as aclient,
+            await psycopg.AsyncConnection.connect(dsn) as aconn,
+        ):
+            started = await aclient.start(spec, {"order": 3}, connection=aconn)
+            await aconn.commit()
+            return started
+
+    third = asyncio.run(in_async())
+    assert sorted(r for r, _ in _runs(dsn)) == sorted([run_id, other, third])
+    assert not (tmp_path / ".pgflow").exists()
+    with pytest.raises(AssertionError, match="resolved a DSN"):
+        _ = Client().dsn  # its own connection would need one: resolved then, not before

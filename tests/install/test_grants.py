@@ -346,3 +346,30 @@ def test_upgrade_from_020_takes_back_its_broad_grants(empty_dsn: str) -> None:
         assert defaults == (0,)
         conn.execute("select pgmq.create('app_later')")
         assert "q_app_later" not in _worker_rights(conn)
+
+
+def test_client_reads_every_worker_row_but_not_who_registered_it(
+    roles_dsn: str, login: Any
+) -> None:
+    worker, client = login("pgflow_worker"), login("pgflow_client")
+    wid = uuid.uuid4()
+    worker.execute("select pgflow.register_worker(%s, 'late', 'w')", (wid,))
+    rows = client.execute("select worker_id, queue_name, stopped_at from pgflow.workers").fetchall()
+    assert rows == [(wid, "late", None)]  # the dashboard's Workers page, as pgflow_client
+    all_denied(
+        client,
+        [
+            ("table workers", "select registered_by from pgflow.workers"),
+            ("table workers", "select * from pgflow.workers"),
+            ("table workers", "update pgflow.workers set stopped_at = now()"),
+            ("table workers", "delete from pgflow.workers"),
+            ("table workers", "insert into pgflow.workers (worker_id, queue_name, function_name)"
+                              " values (gen_random_uuid(), 'late', 'forged')"),
+        ],
+    )  # fmt: skip
+    with psycopg.connect(roles_dsn, autocommit=True) as admin:
+        policies = admin.execute(
+            "select polname, polcmd from pg_policy where polrelid = 'pgflow.workers'::regclass"
+            " order by 1"
+        ).fetchall()
+    assert policies == [("workers_own_rows", "*"), ("workers_read_by_clients", "r")]

@@ -170,16 +170,16 @@ CORE_NEEDED = (
     r'^error: the pgflow core is missing or outdated here: (schema|relation) "pgflow(\.\w+)?"'
     r" does not exist; run `pgflow install`$"
 )
-NO_CORE = {  # `install` and `run` install pgmq and the core themselves
+NO_CORE = {  # exit 2 for every command; `install` and `run` install pgmq and the core
     "compile --check": (2, "^error: cannot check the database: the database has no pgflow"),
-    "run-worker": (1, "^error: this database has no pgflow core: run `pgflow install` first$"),
-    "start": (1, CORE_NEEDED),
-    "status": (1, CORE_NEEDED),
-    "runs": (1, CORE_NEEDED),
-    "cancel": (1, CORE_NEEDED),
-    "retry": (1, CORE_NEEDED),
-    "flows list": (1, CORE_NEEDED),
-    "flows drop": (1, CORE_NEEDED),
+    "run-worker": (2, "^error: this database has no pgflow core: run `pgflow install` first$"),
+    "start": (2, CORE_NEEDED),
+    "status": (2, CORE_NEEDED),
+    "runs": (2, CORE_NEEDED),
+    "cancel": (2, CORE_NEEDED),
+    "retry": (2, CORE_NEEDED),
+    "flows list": (2, CORE_NEEDED),
+    "flows drop": (2, CORE_NEEDED),
 }
 
 

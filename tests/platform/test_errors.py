@@ -71,7 +71,7 @@ def test_exit_status_2_is_misuse_or_an_environment_that_cannot_be_used() -> None
     assert ConnectError.exit_code == DatabaseUnavailable.exit_code == 2
     assert errors.EmbeddedServerError.exit_code == 2
     assert errors.DriftCheckError.exit_code == 2  # compile --check: "no core" is exit 2
-    assert CoreNotInstalled.exit_code == 1  # run commands: exit 1, as before
+    assert CoreNotInstalled.exit_code == 2  # and so for every command (start, status...)
     assert errors.InstallError.exit_code == errors.RunError.exit_code == 1
 
 

@@ -6,9 +6,11 @@ Uses the OpenTelemetry SDK's in-memory exporter and a worker in this process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="the OpenTelemetry SDK is not installed")
@@ -20,8 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from pgflow_yaml.client import Client
+from pgflow_yaml.client import AsyncClient, Client
 from pgflow_yaml.worker.service import WorkerThread, make_worker, prepare
+from tests.compat.pgflow081 import pgflow081_dsn, pgflow081_template  # noqa: F401
 
 FLOW = Path(__file__).resolve().parent / "traced_flow.yaml"
 EXPORTER = InMemorySpanExporter()
@@ -91,3 +94,34 @@ def test_a_run_started_in_a_span_is_one_trace(dsn: str, exporter: InMemorySpanEx
     others = [s for s in spans if s.name.startswith("pgflow.task ") and s not in tasks]
     assert len(others) == 4
     assert all(s.parent is None for s in others)
+
+
+def test_a_start_in_a_span_on_pgflow_081_starts_the_run_untraced(
+    pgflow081_dsn: str,  # noqa: F811
+    exporter: InMemorySpanExporter,
+) -> None:
+    """pgflow 0.8.1 has no pgflow.set_run_trace_context: the run starts, its trace context is
+    not recorded (and a caller's transaction is not aborted by a failed traced start)."""
+    with psycopg.connect(pgflow081_dsn, autocommit=True) as admin:
+        admin.execute("select pgflow.create_flow('traced081')")
+        admin.execute("select pgflow.add_step('traced081', 'only')")
+    tracer = trace.get_tracer("tests")
+
+    async def in_async() -> str:
+        async with AsyncClient(pgflow081_dsn) as aclient:
+            with tracer.start_as_current_span("async request"):
+                return await aclient.start("traced081", {"n": 4})
+
+    with Client(pgflow081_dsn) as client, psycopg.connect(pgflow081_dsn) as conn:
+        with tracer.start_as_current_span("request"):
+            own = client.start("traced081", {"n": 1})
+            again = client.start("traced081", {"n": 2})
+            inside = client.start("traced081", {"n": 3}, connection=conn)
+            assert conn.execute("select 1").fetchone() == (1,)  # the transaction goes on
+            conn.commit()
+        started = asyncio.run(in_async())
+        statuses = [client.status(r)[0] for r in (own, again, inside, started)]
+    assert statuses == ["started"] * 4
+    with psycopg.connect(pgflow081_dsn) as check:
+        has = check.execute("select to_regproc('pgflow.set_run_trace_context')").fetchone()
+    assert has == (None,)

@@ -19,6 +19,7 @@ from pgflow_yaml.validate import load_flows
 from pgflow_yaml.worker.startup import install_flow
 
 FLOW_FILE = Path(__file__).resolve().parent / "demo_flow.yaml"
+APPROVAL_FILE = Path(__file__).resolve().parent / "approval_flow.yaml"  # a signal step, a schedule
 XSS = "<script>window.__pwned = 1</script> bad value"
 
 
@@ -46,14 +47,37 @@ class Driver:
         assert row is not None
         return str(row["run_id"])
 
-    def claim(self, step: str, run_id: str) -> list[dict[str, Any]]:
-        """Claim every visible task and return those of ``step`` in ``run_id``.
+    def install_approval(self) -> None:
+        """Install ui_approval (a signal step ``approve`` after ``draft``, schedule ``nightly``)."""
+        install_flow(self.conn, load_flows([APPROVAL_FILE])[0])  # type: ignore[arg-type]
+
+    def waiting_run(self) -> str:
+        """Return the id of a ui_approval run whose step ``approve`` waits for its signal."""
+        row = self.conn.execute(
+            "select run_id from pgflow.start_flow('ui_approval', %s)", [Jsonb({"title": "t"})]
+        ).fetchone()
+        assert row is not None
+        run_id = str(row["run_id"])
+        self.finish_step(run_id, "draft", {"text": "a draft"}, flow="ui_approval")
+        return run_id
+
+    def step_status(self, run_id: str, step: str) -> str:
+        """Return the status of one step of a run."""
+        row = self.conn.execute(
+            "select status from pgflow.step_states where run_id = %s::uuid and step_slug = %s",
+            [run_id, step],
+        ).fetchone()
+        assert row is not None
+        return str(row["status"])
+
+    def claim(self, step: str, run_id: str, flow: str = "ui_demo") -> list[dict[str, Any]]:
+        """Claim every visible task of ``flow`` and return those of ``step`` in ``run_id``.
 
         Tasks of other runs or steps that get claimed are released again.
         """
         rows = self.conn.execute(
-            "select * from pgflow.claim_tasks(array['ui_demo'], %s::uuid, 100, 30)",
-            [self.worker_id],
+            "select * from pgflow.claim_tasks(array[%s], %s::uuid, 100, 30)",
+            [flow, self.worker_id],
         ).fetchall()
         mine = [r for r in rows if str(r["run_id"]) == run_id and r["step_slug"] == step]
         others = [r for r in rows if r not in mine]
@@ -78,9 +102,9 @@ class Driver:
         }
         self.conn.execute("select pgflow.fail_tasks(%s)", [Jsonb([failure])])
 
-    def finish_step(self, run_id: str, step: str, output: Any) -> None:
+    def finish_step(self, run_id: str, step: str, output: Any, flow: str = "ui_demo") -> None:
         """Complete every task of ``step`` in ``run_id`` with ``output``."""
-        tasks = self.claim(step, run_id)
+        tasks = self.claim(step, run_id, flow)
         assert tasks, f"no task of {step} to claim"
         for task in tasks:
             self.complete(task, output)

@@ -128,8 +128,9 @@ def _shot(page: Any, name: str, tmp_path: Path) -> None:
 
 
 def test_each_page_loads_and_the_runs_list_leads_to_a_run(
-    server: UiServer, page: Any, runs: Runs, tmp_path: Path
+    server: UiServer, page: Any, runs: Runs, driver: Driver, tmp_path: Path
 ) -> None:
+    driver.install_approval()  # a flow with a signal step and a schedule, no runs
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server.url}/runs")
@@ -153,6 +154,9 @@ def test_each_page_loads_and_the_runs_list_leads_to_a_run(
     assert page.locator("#run-status").inner_text() == "cancelled"
     page.goto(f"{server.url}/flows")
     assert page.locator("#flow-ui_demo svg.dag g.step").count() == 3
+    schedule = page.locator('#flow-ui_approval tr[data-schedule="nightly"]')
+    assert "03:00:00 UTC" in schedule.inner_text()
+    assert schedule.locator('[data-role="state"]').inner_text() == "active"
     _shot(page, "ui-flows.png", tmp_path)
     page.goto(f"{server.url}/workers")
     assert page.locator("tr[data-worker-id]").count() == 1
@@ -217,6 +221,64 @@ def test_cancel_fails_without_the_token_and_works_with_it(
     assert re.search(
         rf"ui cancel run {runs.running} from 127\.0\.0\.1: now cancelled", _log(server)
     )
+
+
+def _sign_in(page: Any, server: UiServer, next_url: str) -> None:
+    page.goto(f"{server.url}/login?next={next_url}")
+    page.fill("#token", server.token)
+    page.click("#sign-in-button")
+    page.wait_for_url(f"{server.url}{next_url}")
+
+
+def test_signal_a_waiting_step_checked_against_its_schema(
+    server: UiServer, page: Any, driver: Driver, tmp_path: Path
+) -> None:
+    driver.install_approval()
+    run_id = driver.waiting_run()
+    page.goto(f"{server.url}/runs/{run_id}")
+    assert page.locator("form.signal-form").count() == 0  # not signed in
+    _sign_in(page, server, f"/runs/{run_id}")
+    approve = page.locator('svg.dag g[data-step="approve"]')
+    assert "st-waiting" in approve.get_attribute("class")
+    form = page.locator("#signal-approve")
+    form.locator("textarea").fill('{"approved": "yes", "reviewer": "ada"}')
+    form.locator("button.send-signal").click()
+    problem = page.locator("#signal-problem")
+    sync_api.expect(problem).to_have_text(
+        "the payload does not match the signal schema of step 'approve':\n"
+        "  payload['approved']: 'yes' is not of type 'boolean'"
+    )
+    assert driver.step_status(run_id, "approve") == "waiting"
+    kept = page.locator("#signal-approve textarea").input_value()
+    assert kept == '{"approved": "yes", "reviewer": "ada"}'
+    _shot(page, "ui-run-signal.png", tmp_path)
+    page.locator("#signal-approve textarea").fill('{"approved": true, "reviewer": "ada"}')
+    page.locator("#signal-approve button.send-signal").click()
+    page.wait_for_url(f"{server.url}/runs/{run_id}")
+    sync_api.expect(approve).to_have_class(re.compile(r"\bst-completed\b"))
+    assert driver.step_status(run_id, "approve") == "completed"
+    assert driver.step_status(run_id, "publish") == "started"
+    assert page.locator("form.signal-form").count() == 0
+    assert f"ui signal run {run_id} step approve task 0 from 127.0.0.1: completed" in _log(server)
+
+
+def test_trigger_a_schedule_from_the_flows_page(
+    server: UiServer, page: Any, driver: Driver
+) -> None:
+    driver.install_approval()
+    page.goto(f"{server.url}/flows")
+    assert page.locator("button.trigger").count() == 0  # not signed in
+    _sign_in(page, server, "/flows")
+    page.locator('#flow-ui_approval tr[data-schedule="nightly"] button.trigger').click()
+    page.wait_for_url(re.compile(rf"{re.escape(server.url)}/runs/[0-9a-f-]{{36}}$"))
+    run_id = page.url.rsplit("/", 1)[1]
+    assert page.locator("#run-status").inner_text() == "started"
+    assert driver.status(run_id) == "started"
+    log = _log(server)
+    assert f"ui trigger schedule nightly of flow ui_approval from 127.0.0.1: run {run_id}" in log
+    page.goto(f"{server.url}/flows")
+    last = page.locator('#flow-ui_approval tr[data-schedule="nightly"] a[href^="/runs/"]')
+    assert last.get_attribute("href") == f"/runs/{run_id}"
 
 
 def test_the_command_prints_its_url_and_where_the_token_is(server: UiServer) -> None:
