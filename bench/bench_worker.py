@@ -41,6 +41,8 @@ from _pgbench import pgbench_tps, scratch_database, server_url
 from pgflow_yaml import core
 from pgflow_yaml.client import Client
 
+Conn = psycopg.Connection[Any]
+
 HANDLERS = """
 import time
 
@@ -201,13 +203,31 @@ def notify_round_trip(dsn: str, samples: int) -> list[float]:
         return values
 
 
-def _database_activity(url: str, dbname: str) -> tuple[int, float | None]:
-    """Return (transactions so far, CPU seconds of its current backends) of database ``dbname``.
+def _statements(conn: Conn, dbname: str) -> int | None:
+    """Return the top-level statements run so far in ``dbname`` per pg_stat_statements (None
+    when the server does not load it or the maintenance database lacks the extension)."""
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "select coalesce(sum(s.calls), 0)::bigint from pg_stat_statements s"
+                " join pg_database d on d.oid = s.dbid where d.datname = %s and s.toplevel",
+                (dbname,),
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    return row[0] if row else None
 
-    The CPU figure reads ``/proc`` (None when the server is not on this machine).
+
+def _database_activity(url: str, dbname: str) -> tuple[int, int | None, float | None]:
+    """Return (transactions, top-level statements, CPU seconds of its current backends) of
+    database ``dbname`` so far.
+
+    Statements come from pg_stat_statements when available (None otherwise); the CPU figure
+    reads ``/proc`` (None when the server is not on this machine).
     """
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_stat_clear_snapshot()")
+        statements = _statements(conn, dbname)
         row = conn.execute(
             "select xact_commit + xact_rollback from pg_stat_database where datname = %s",
             (dbname,),
@@ -224,18 +244,18 @@ def _database_activity(url: str, dbname: str) -> tuple[int, float | None]:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            return (row[0] if row else 0), None
+            return (row[0] if row else 0), statements, None
         cpu += (int(fields[11]) + int(fields[12])) / tick
-    return (row[0] if row else 0), cpu
+    return (row[0] if row else 0), statements, cpu
 
 
 def idle_cost(url: str, folder: Path, seconds: float, *extra: str) -> dict[str, Any]:
     """Start a worker on both flows with nothing to do; return its transactions/s and DB CPU.
 
-    Counts every transaction of a fresh scratch database (only the worker uses it, and it holds
-    no dead rows for autovacuum, whose transactions would count too) over ``seconds``, after a
-    settling pause; PostgreSQL publishes the counters of an idle backend within about a second,
-    so the figure is exact to ~1/``seconds`` per second.
+    Counts the top-level statements of a fresh scratch database (only the worker uses it) over
+    ``seconds``, after a settling pause, from pg_stat_statements when the server loads it; else
+    its transactions (every worker call is one), which also counts autovacuum's, an upper
+    bound. PostgreSQL publishes an idle backend's counters within about a second.
     """
     with scratch_database(url, "idle") as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -248,15 +268,19 @@ def _idle_cost(url: str, dsn: str, folder: Path, seconds: float, *extra: str) ->
     proc = start_worker(folder, dsn, *extra)
     try:
         time.sleep(3)
-        xacts0, cpu0 = _database_activity(url, dbname)
+        xacts0, stmts0, cpu0 = _database_activity(url, dbname)
         started = time.perf_counter()
         time.sleep(seconds)
-        xacts1, cpu1 = _database_activity(url, dbname)
+        xacts1, stmts1, cpu1 = _database_activity(url, dbname)
         elapsed = time.perf_counter() - started
     finally:
         stop_worker(proc)
+    exact = stmts0 is not None and stmts1 is not None
     return {
-        "idle_queries_per_s": (xacts1 - xacts0) / elapsed,
+        "idle_queries_per_s": ((stmts1 or 0) - (stmts0 or 0) if exact else xacts1 - xacts0)
+        / elapsed,
+        "idle_queries_source": "pg_stat_statements" if exact else "pg_stat_database",
+        "idle_transactions_per_s": (xacts1 - xacts0) / elapsed,
         "idle_db_cpu_percent": None
         if cpu0 is None or cpu1 is None
         else (cpu1 - cpu0) / elapsed * 100,
@@ -376,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu = r["idle_db_cpu_percent"]
         print(
             f"idle worker ({args.idle_seconds:.0f} s): {r['idle_queries_per_s']:.2f} queries/s "
-            "(target < 2); database CPU "
+            f"(target < 2; from {r['idle_queries_source']}; "
+            f"{r['idle_transactions_per_s']:.2f} transactions/s); database CPU "
             + ("unknown (server not on this machine)" if cpu is None else f"{cpu:.2f} % of a core")
         )
     return 0
