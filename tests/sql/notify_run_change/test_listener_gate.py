@@ -41,13 +41,16 @@ def test_the_lock_is_not_kept_by_the_writers(conn: Conn, dsn: str) -> None:
         assert got == (True,)
 
 
-def test_notifications_stop_when_the_holder_goes(conn: Conn, dsn: str) -> None:
+def test_notifications_stop_when_the_holder_lets_go(conn: Conn, dsn: str) -> None:
     add_flow(conn, "f", [{"slug": "a"}])
-    with psycopg.connect(dsn, autocommit=True) as listener:
-        with psycopg.connect(dsn, autocommit=True) as holder:
-            holder.execute("select pg_advisory_lock_shared(%s)", (LISTENER_LOCK,))
-            listener.execute("listen pgflow_runs")
-            start(conn, "f")
-            assert len(_payloads(listener)) == 1
+    with (
+        psycopg.connect(dsn, autocommit=True) as listener,
+        psycopg.connect(dsn, autocommit=True) as holder,
+    ):
+        holder.execute("select pg_advisory_lock_shared(%s)", (LISTENER_LOCK,))
+        listener.execute("listen pgflow_runs")
+        start(conn, "f")
+        assert len(_payloads(listener)) == 1
+        holder.execute("select pg_advisory_unlock_shared(%s)", (LISTENER_LOCK,))
         start(conn, "f")
         assert _payloads(listener) == []
