@@ -97,6 +97,12 @@ select run_id, step_slug, status, remaining_tasks, initial_tasks
 from pgflow.step_states
 where run_id = any(%(run_ids)s::uuid[]);
 
+-- name: hold_runs_listener_lock
+-- Tell the core's triggers that someone listens on pgflow_runs: they send nothing while no
+-- session holds this shared advisory lock (sql/0196_function__notify_run_change.sql). Held by the
+-- listening session until it closes.
+select pg_catalog.pg_advisory_lock_shared(7342002);
+
 -- name: listen_runs
 -- Listen for the run and step changes that pgflow._notify_run_change sends.
 listen pgflow_runs;

@@ -90,6 +90,7 @@ class Hub:
                 delay = min(delay * 2, 10.0)
                 continue
             try:
+                await queries.fetch(conn, "hold_runs_listener_lock")  # the triggers notify
                 await queries.fetch(conn, "listen_runs")
                 if delay > 0.5:  # reconnected: what changed meanwhile is unknown
                     await self.dispatch({ALL})
