@@ -55,9 +55,7 @@ class _Edge:
         return f'step "{slug}"' if isinstance(slug, str) else f"step #{self.index + 1}"
 
     def diagnostic(self, code: str, message: str, hint: str | None) -> Diagnostic:
-        return Diagnostic(
-            code, message, self.doc.file, self.doc.span(self.path), self.path, hint
-        )
+        return Diagnostic(code, message, self.doc.file, self.doc.span(self.path), self.path, hint)
 
 
 def _edges(docs: Iterable[SourceDoc]) -> tuple[dict[str, SourceDoc], list[_Edge]]:
@@ -195,7 +193,8 @@ def subflow_levels(flows: Iterable[FlowSpec]) -> dict[str, int]:
         children = [
             step.child_flow
             for step in by_slug[slug].steps
-            if step.child_flow is not None and step.child_flow in by_slug
+            if step.child_flow is not None
+            and step.child_flow in by_slug
             and step.child_flow not in seen
         ]
         found = 1 + max((level(c, seen | {c}) for c in children), default=-1)

@@ -2,10 +2,10 @@
 
 The pipeline per file is load (:mod:`~pgflow_yaml.loader`) → schema
 (:mod:`~pgflow_yaml.schema`) → graph (:mod:`~pgflow_yaml.graph`) → handler form, then across
-files the flow slugs must be unique case-insensitively, and with ``check_handlers`` each handler
-is imported, and the sub-flow steps are checked against all the flows loaded together
-(:mod:`~pgflow_yaml.subflows`). Each stage returns diagnostics rather than raising, and a file only becomes a
-:class:`~pgflow_yaml.model.FlowSpec` when nothing is wrong with it.
+files the flow slugs must be unique case-insensitively, the sub-flow steps are checked against
+all the flows loaded together (:mod:`~pgflow_yaml.subflows`), and with ``check_handlers`` each
+handler is imported. Each stage returns diagnostics rather than raising, and a file only
+becomes a :class:`~pgflow_yaml.model.FlowSpec` when nothing is wrong with it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Validation of sub-flow steps: one kind per step, and the checks across the flows loaded together."""
+"""Validation of sub-flow steps: one kind per step, checks across the flows loaded together."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from ..helpers import (
     Conn,
@@ -54,6 +55,11 @@ def _prep_done(conn: Conn) -> uuid.UUID:
     return run_id
 
 
+def _enrich_tasks(conn: Conn, run_id: uuid.UUID) -> list[dict[str, object]]:
+    query = "select * from pgflow.step_tasks where run_id = %s and step_slug = 'enrich'"
+    return rows(conn, query, (run_id,))
+
+
 def _due_now(conn: Conn) -> None:
     conn.execute("update pgflow.subflow_retries set due_at = clock_timestamp()")
 
@@ -65,9 +71,7 @@ def test_ready_subflow_step_starts_a_child_run_with_the_step_input(conn: Conn) -
     assert child["flow_slug"] == "child"
     assert (child["parent_step_slug"], child["parent_task_index"]) == ("enrich", 0)
     assert child["input"] == {"run": {"customer": 7}, "prep": {"score": 3}}
-    (task,) = rows(
-        conn, "select * from pgflow.step_tasks where run_id = %s and step_slug = 'enrich'", (run_id,)
-    )
+    (task,) = _enrich_tasks(conn, run_id)
     assert (task["status"], task["message_id"], task["last_worker_id"]) == ("started", None, None)
     assert step_state(conn, run_id, "enrich")["status"] == "started"
     assert claim(conn, "parent") == []  # the parent's queue holds nothing for the step
@@ -120,9 +124,7 @@ def test_failed_child_retries_the_task_with_a_new_child_after_its_delay(conn: Co
     fail(conn, work, "no such customer")
     (first,) = _children(conn, run_id)
     assert first["status"] == "failed"
-    (task,) = rows(
-        conn, "select * from pgflow.step_tasks where run_id = %s and step_slug = 'enrich'", (run_id,)
-    )
+    (task,) = _enrich_tasks(conn, run_id)
     assert task["status"] == "queued"
     assert task["error_type"] == "child_run_failed"
     assert task["error_message"] == (
@@ -141,9 +143,7 @@ def test_failed_child_retries_the_task_with_a_new_child_after_its_delay(conn: Co
     assert work.run_id == second["run_id"]
     complete(conn, work, "ok")
     assert step_state(conn, run_id, "enrich")["output"] == {"work": "ok"}
-    (task,) = rows(
-        conn, "select * from pgflow.step_tasks where run_id = %s and step_slug = 'enrich'", (run_id,)
-    )
+    (task,) = _enrich_tasks(conn, run_id)
     assert (task["status"], task["attempts_count"]) == ("completed", 2)
 
 
@@ -301,6 +301,6 @@ def test_stored_shape_names_the_child_flow(conn: Conn) -> None:
     assert shape["steps"][0]["flow"] == "a"
     shape["steps"][0]["flow"] = "b"
     differences = one(
-        conn, "select pgflow.compare_flow_shape('parent', %s::jsonb)", (psycopg.types.json.Jsonb(shape),)
+        conn, "select pgflow.compare_flow_shape('parent', %s::jsonb)", (Jsonb(shape),)
     )
     assert differences == ["step 0 (sub): kind flow a vs flow b"]
