@@ -146,7 +146,8 @@ def check_subflows(docs: Sequence[SourceDoc]) -> list[Diagnostic]:
     for edge in edges:
         child_doc = flows.get(edge.child)
         if child_doc is None:
-            hint = did_you_mean(edge.child, sorted(flows)) or (
+            others = sorted(slug for slug in flows if slug != edge.parent)
+            hint = did_you_mean(edge.child, others) or (
                 f'validate (and compile) flow "{edge.parent}" together with the file of flow '
                 f'"{edge.child}"'
             )
