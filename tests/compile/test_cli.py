@@ -59,7 +59,7 @@ def test_writes_one_file_per_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         f"{TIMESTAMP}_create_order_pipeline_flow.sql",
         f"{TIMESTAMP}_create_word_stats_flow.sql",
         # after enrich_customer, which its sub-flow step runs
-        f"{str(int(TIMESTAMP) + 1)}_create_onboard_customers_flow.sql",
+        f"{int(TIMESTAMP) + 1}_create_onboard_customers_flow.sql",
     ]
     assert (out / names[2]).read_bytes() == (GOLDEN / "hello.sql").read_bytes()
     assert f"wrote {out / names[0]} (needs the pgflow-yaml core)" in stdout
