@@ -10,7 +10,9 @@ the step's ``flow`` key):
   certain: a single step's input is always an object whose keys are ``run`` and the slugs of its
   dependencies, so a schema that wants another type, requires another key, or forbids ``run``
   is never satisfied (a map step's elements are not known, so it is not checked);
-- PGF345: a flow that runs itself through any chain of sub-flow steps.
+- PGF345: a flow that runs itself through any chain of sub-flow steps;
+- PGF346: a map step over a single sub-flow step: a child run's output is an object (its leaf
+  steps' outputs by slug), never the array a map step needs.
 
 :func:`subflow_levels` gives each flow its distance from the flows it runs, so that compiled
 migrations create children first. Works on the raw documents, as :mod:`pgflow_yaml.graph`;
@@ -136,12 +138,38 @@ def _cycle(graph: nx.DiGraph[str], edge: _Edge) -> list[str] | None:
     return [edge.parent, *path]
 
 
+def _maps_over_a_child_run(edges: list[_Edge]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for edge in edges:
+        if "map" in edge.step or not isinstance(edge.step.get("slug"), str):
+            continue
+        steps = edge.doc.data.get("steps")
+        for i, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict) and step.get("map") == edge.step["slug"]:
+                path = ("steps", i, "map")
+                slug = step.get("slug")
+                label = f'step "{slug}"' if isinstance(slug, str) else f"step #{i + 1}"
+                out.append(
+                    Diagnostic(
+                        "PGF346",
+                        f"{label} maps over {edge.label}, whose output is the output of a child "
+                        f'run of flow "{edge.child}": an object, never an array',
+                        edge.doc.file,
+                        edge.doc.span(path),
+                        path,
+                        "a run's output holds its leaf steps' outputs by slug; add a step that "
+                        "picks the array out, and map over that step",
+                    )
+                )
+    return out
+
+
 def check_subflows(docs: Sequence[SourceDoc]) -> list[Diagnostic]:
     """Return the diagnostics of every sub-flow step of ``docs``, checked against all of them."""
     flows, edges = _edges(docs)
     if not edges:
         return []
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = _maps_over_a_child_run(edges)
     graph: nx.DiGraph[str] = nx.DiGraph()
     for edge in edges:
         child_doc = flows.get(edge.child)

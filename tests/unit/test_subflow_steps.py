@@ -170,3 +170,18 @@ def test_a_cycle_across_files_is_reported_in_each(tmp_path: Path) -> None:
         ("b.yaml", 6, 'flow "b" runs itself through sub-flow steps: b -> a -> b'),
     }
     assert report.flows == []
+
+
+def test_a_map_over_a_single_subflow_step_is_refused(tmp_path: Path) -> None:
+    parent = PARENT + "  - slug: each\n    map: enrich\n    handler: crm.steps:each\n"
+    diag = only(_validate(tmp_path, child=CHILD, parent=parent), "PGF346")
+    assert diag.message == (
+        'step "each" maps over step "enrich", whose output is the output of a child run of flow '
+        '"enrich_customer": an object, never an array'
+    )
+    assert diag.doc_path == ("steps", 2, "map")
+    # a map sub-flow step's output is an array (of child outputs): mapping over it is fine
+    mapped = PARENT.replace("depends_on: [prep]", "map: prep") + (
+        "  - slug: each\n    map: enrich\n    handler: crm.steps:each\n"
+    )
+    assert _validate(tmp_path, child=CHILD, parent=mapped).ok
