@@ -1,7 +1,7 @@
 -- start_due_subflows(): the sub-flow half of the workers' periodic maintenance (no pg_cron).
 -- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
 -- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
--- start_seq) and starts a new child run (_start_child); rows of runs no longer started or of
+-- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
 -- tasks no longer queued are dropped. Then every child run still running whose parent run
 -- failed or was cancelled is cancelled (the ones the parent's end skipped because another
 -- transaction held them). Each row is taken under its run's lock, so concurrent callers never
@@ -48,7 +48,9 @@ begin
     returning * into v_task;
     continue when not found;
 
-    perform pgflow._start_child(v_task.run_id, v_task.step_slug, v_task.task_index, false);
+    perform pgflow._start_children(
+      array[v_task.run_id], array[v_task.step_slug], array[v_task.task_index], false
+    );
     v_count := v_count + 1;
   end loop;
 
