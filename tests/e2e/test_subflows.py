@@ -7,6 +7,7 @@ count executions per element and per process.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from collections import Counter
@@ -15,8 +16,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from pgflow_yaml import AsyncClient
 from pgflow_yaml.cli import app
-from pgflow_yaml.client import Client
+from pgflow_yaml.client import Client, RunSummary
 
 from .conftest import E2E, StartWorker, wait_until
 
@@ -62,6 +64,12 @@ def test_a_map_of_100_child_runs_completes_with_outputs_in_order(
         7,
     )
     assert child.output == {"work": {"n": 7, "squared": 49}}
+
+    async def listed() -> list[RunSummary]:
+        async with AsyncClient(client.dsn) as aclient:
+            return await aclient.children(run_id)
+
+    assert asyncio.run(listed()) == children
 
 
 def test_a_failed_child_is_retried_with_a_new_child_run(

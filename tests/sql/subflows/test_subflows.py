@@ -304,3 +304,30 @@ def test_stored_shape_names_the_child_flow(conn: Conn) -> None:
         conn, "select pgflow.compare_flow_shape('parent', %s::jsonb)", (Jsonb(shape),)
     )
     assert differences == ["step 0 (sub): kind flow a vs flow b"]
+
+
+def test_concurrent_sweeps_start_a_due_retry_once(conn: Conn, dsn: str) -> None:
+    import threading
+
+    _flows(conn)
+    run_id = _prep_done(conn)
+    (work,) = claim(conn, "child")
+    fail(conn, work, "first try")
+    _due_now(conn)
+    answers: list[int] = []
+    with psycopg.connect(dsn) as first:
+        # the first sweep takes the row and starts the child, and has not committed yet
+        assert one(first, "select pgflow.start_due_subflows()") == 1
+
+        def second_sweep() -> None:
+            with psycopg.connect(dsn, autocommit=True) as second:
+                answers.append(one(second, "select pgflow.start_due_subflows()"))
+
+        waiter = threading.Thread(target=second_sweep)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive()  # it waits for the parent run's lock
+        first.commit()
+        waiter.join(10)
+    assert answers == [0]
+    assert [c["status"] for c in _children(conn, run_id)] == ["failed", "started"]
