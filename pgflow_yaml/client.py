@@ -151,6 +151,10 @@ class Run:
     cancelled_at: datetime | None = None
     error: StepError | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    parent_run_id: str | None = None
+    """The run whose sub-flow step started this one (``None``: not a child run)."""
+    parent_step_slug: str | None = None
+    parent_task_index: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -203,6 +207,9 @@ class Run:
             steps=steps,
             cancelled_at=_timestamp("cancelled_at", run.get("cancelled_at")),
             raw=data,
+            parent_run_id=_optional_str(run.get("parent_run_id")),
+            parent_step_slug=run.get("parent_step_slug"),
+            parent_task_index=run.get("parent_task_index"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -220,6 +227,9 @@ class Run:
             "cancelled_at": _iso(self.cancelled_at),
             "error": None if self.error is None else asdict(self.error),
             "steps": [{k: _iso(v) for k, v in vars(s).items()} for s in self.steps],
+            "parent_run_id": self.parent_run_id,
+            "parent_step_slug": self.parent_step_slug,
+            "parent_task_index": self.parent_task_index,
         }
 
 
@@ -231,6 +241,10 @@ def _timestamp(name: str, value: Any) -> Any:
     if name.endswith("_at") and isinstance(value, str):
         return datetime.fromisoformat(value)
     return value
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _iso(value: Any) -> Any:
@@ -250,6 +264,29 @@ class RunSummary:
     completed_at: datetime | None
     failed_at: datetime | None
     cancelled_at: datetime | None = None
+    parent_run_id: str | None = None
+    """The run whose sub-flow step started this one (``None``: not a child run)."""
+    parent_step_slug: str | None = None
+    parent_task_index: int | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunSummary:
+        """Build a summary from a row of ``list_runs`` / ``list_children``."""
+        return cls(
+            **row
+            | {"run_id": str(row["run_id"]), "parent_run_id": _optional_str(row["parent_run_id"])}
+        )
+
+
+def _runs_query(
+    flow: str | None, status: str | None, limit: int | None, parent: str | uuid.UUID | None
+) -> tuple[str, dict[str, Any]]:
+    """Return the named query and parameters of ``runs()`` (``list_children`` for a parent)."""
+    check_run_status(status)
+    params: dict[str, Any] = {"flow_slug": flow, "status": status, "limit": limit}
+    if parent is None:
+        return "list_runs", params
+    return "list_children", params | {"parent_run_id": _run_id(parent)}
 
 
 @dataclass(frozen=True)
@@ -988,16 +1025,26 @@ class Client(_LazyDsn):
         return str(self._fetch("deliver_signal", params)[0]["outcome"])
 
     def runs(
-        self, flow: str | None = None, status: str | None = None, limit: int = 20
+        self,
+        flow: str | None = None,
+        status: str | None = None,
+        limit: int | None = 20,
+        *,
+        parent: str | uuid.UUID | None = None,
     ) -> list[RunSummary]:
-        """Return recent runs, newest first.
+        """Return recent runs, newest first; with ``parent``, that run's child runs instead
+        (by parent step, task index and start). ``limit=None``: all of them.
 
         Raises:
             UsageError: ``status`` is not a run status (the message lists them).
         """
-        check_run_status(status)
-        rows = self._fetch("list_runs", {"flow_slug": flow, "status": status, "limit": limit})
-        return [RunSummary(**row | {"run_id": str(row["run_id"])}) for row in rows]
+        query, params = _runs_query(flow, status, limit, parent)
+        return [RunSummary.from_row(row) for row in self._fetch(query, params)]
+
+    def children(self, run_id: str | uuid.UUID) -> list[RunSummary]:
+        """Return every child run of a run (started by its sub-flow steps, retries included),
+        by parent step, task index and start."""
+        return self.runs(limit=None, parent=run_id)
 
     def tasks(self, run_id: str | uuid.UUID) -> list[TaskRow]:
         """Return the tasks of a run in step order."""
@@ -1276,12 +1323,20 @@ class AsyncClient(_LazyDsn):
         return str((await self._fetch("deliver_signal", params))[0]["outcome"])
 
     async def runs(
-        self, flow: str | None = None, status: str | None = None, limit: int = 20
+        self,
+        flow: str | None = None,
+        status: str | None = None,
+        limit: int | None = 20,
+        *,
+        parent: str | uuid.UUID | None = None,
     ) -> list[RunSummary]:
-        """Return recent runs, newest first (see ``Client.runs``)."""
-        check_run_status(status)
-        rows = await self._fetch("list_runs", {"flow_slug": flow, "status": status, "limit": limit})
-        return [RunSummary(**row | {"run_id": str(row["run_id"])}) for row in rows]
+        """Return recent runs, newest first, or a run's children (see ``Client.runs``)."""
+        query, params = _runs_query(flow, status, limit, parent)
+        return [RunSummary.from_row(row) for row in await self._fetch(query, params)]
+
+    async def children(self, run_id: str | uuid.UUID) -> list[RunSummary]:
+        """Return every child run of a run (see ``Client.children``)."""
+        return await self.runs(limit=None, parent=run_id)
 
     async def tasks(self, run_id: str | uuid.UUID) -> list[TaskRow]:
         """Return the tasks of a run in step order."""

@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from pgflow_yaml.errors import CompileError as CompileError
 from pgflow_yaml.model import FlowSpec, StepSpec
 from pgflow_yaml.options import FLOW_OPTIONS, KEY, STEP_OPTIONS, Key
 from pgflow_yaml.shape import flow_shape
+from pgflow_yaml.subflows import subflow_levels
 from pgflow_yaml.validate import ValidationReport, validate_paths
 
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
@@ -148,6 +149,14 @@ def utc_timestamp(now: datetime | None = None) -> str:
     return moment.strftime(TIMESTAMP_FORMAT)
 
 
+def _seconds_later(timestamp: str, seconds: int) -> str:
+    """Return the ``yyyymmddHHMMSS`` instant ``seconds`` after ``timestamp``."""
+    if not seconds:
+        return timestamp
+    moment = datetime.strptime(timestamp, TIMESTAMP_FORMAT) + timedelta(seconds=seconds)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
 def migration_filename(flow_slug: str, timestamp: str) -> str:
     """Return ``<timestamp>_create_<flow_slug>_flow.sql``."""
     return f"{check_timestamp(timestamp)}_create_{flow_slug}_flow.sql"
@@ -175,6 +184,9 @@ def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     signals = [s.slug for s in flow.steps if s.is_signal]
     if signals:
         needs.append(f"signal on {', '.join(signals)}")
+    subflows = [s.slug for s in flow.steps if s.is_subflow]
+    if subflows:
+        needs.append(f"flow (sub-flow steps) on {', '.join(subflows)}")
     exhausting = [s.slug for s in flow.steps if _uses_when_exhausted(s)]
     if exhausting:
         needs.append(f"when_exhausted on {', '.join(exhausting)}")
@@ -353,6 +365,8 @@ def _add_step(flow: FlowSpec, step: StepSpec) -> str:
         arguments.append(("when_exhausted", quote_literal(str(step.when_exhausted))))
     if step.is_signal:
         arguments.append((_argument(KEY["signal"]), quote_json(step.signal_schema)))
+    if step.child_flow is not None:
+        arguments.append((_argument(KEY["flow"]), quote_literal(step.child_flow)))
     return _call("pgflow.add_step", arguments)
 
 
@@ -393,7 +407,9 @@ class CompileResult:
 
     Attributes:
         report: the validation of every file (the diagnostics ``pgflow validate`` shows).
-        migrations: one per flow, in file order; empty when any file is invalid or any flow
+        migrations: one per flow, in file order except that a flow comes after the flows its
+            sub-flow steps run (its file named that many seconds later, so children are
+            created first); empty when any file is invalid or any flow
             failed to compile, so that a broken set never yields a partial set of files.
         errors: why a valid flow could not be compiled, one line each.
     """
@@ -429,10 +445,12 @@ def compile_paths(
     migrations: list[CompiledMigration] = []
     errors: list[str] = []
     producers: dict[str, str] = {}
-    for flow in report.flows:
+    # a flow that runs others (sub-flow steps) comes after them: its level's seconds later
+    levels = subflow_levels(report.flows)
+    for flow in sorted(report.flows, key=lambda f: levels[f.slug]):
         source = flow.source_path or flow.slug
         try:
-            migration = compile_flow(flow, timestamp=stamp)
+            migration = compile_flow(flow, timestamp=_seconds_later(stamp, levels[flow.slug]))
         except CompileError as exc:
             errors.append(f"{source}: cannot compile flow {flow.slug}: {exc}")
             continue

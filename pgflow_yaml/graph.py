@@ -221,7 +221,8 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
 
 
 def _check_kind(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:
-    """A step has exactly one of ``handler`` and ``signal``; a signal's schema must be valid."""
+    """A step has exactly one of ``handler``, ``signal`` and ``flow``; a signal's schema must be
+    valid, a child flow's slug a valid flow slug."""
     if "handler" in step and "signal" in step:
         check.add(
             "PGF318",
@@ -230,7 +231,24 @@ def _check_kind(check: _Checker, step: dict[str, Any], base: DocPath, label: str
             "a signal step has no handler: it waits for pgflow.signal; remove one of them",
             key=True,
         )
-    elif "handler" not in step and "signal" not in step:
+    if "flow" in step and "handler" in step:
+        check.add(
+            "PGF340",
+            f"{label} has both a handler and a flow",
+            (*base, "flow"),
+            "a sub-flow step has no handler: a child run of the flow does its work; "
+            "remove one of them",
+            key=True,
+        )
+    if "flow" in step and "signal" in step:
+        check.add(
+            "PGF341",
+            f"{label} has both a signal and a flow",
+            (*base, "flow"),
+            "a step either waits for a signal or runs a child flow; remove one of them",
+            key=True,
+        )
+    if "handler" not in step and "signal" not in step and "flow" not in step:
         check.add(
             "PGF201",
             f'{label} is missing the required key "handler"',
@@ -240,6 +258,12 @@ def _check_kind(check: _Checker, step: dict[str, Any], base: DocPath, label: str
     signal = step.get("signal")
     if isinstance(signal, dict) and isinstance(signal.get("schema"), dict):
         _check_json_schema(check, signal["schema"], (*base, "signal", "schema"), "signal schema")
+    child = step.get("flow")
+    if isinstance(child, str):
+        problem = slug_problem(child, flow=True)
+        if problem is not None:
+            _code, message, hint = problem
+            check.add("PGF342", f"{label}: {message}", (*base, "flow"), hint)
 
 
 def _units(count: int, unit: str) -> str:

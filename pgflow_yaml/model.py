@@ -69,6 +69,7 @@ class StepSpec:
     when_exhausted: WhenMode | None
     options: Mapping[str, Any] = field(hash=False)
     signal: Mapping[str, Any] | None = field(hash=False)
+    child_flow: str | None
     span: Span | None = field(compare=False)
 
     def __init__(
@@ -86,6 +87,7 @@ class StepSpec:
         when_exhausted: WhenMode | None = None,
         options: Mapping[str, Any] | None = None,
         signal: Mapping[str, Any] | None = None,
+        child_flow: str | None = None,
         span: Span | None = None,
         **option_values: Any,
     ) -> None:
@@ -102,6 +104,7 @@ class StepSpec:
             "when_exhausted": when_exhausted,
             "options": _options("StepSpec", _STEP_OPTION_NAMES, options, option_values),
             "signal": signal,
+            "child_flow": child_flow,
             "span": span,
         }
         for name, value in fields.items():
@@ -140,6 +143,12 @@ class StepSpec:
     def is_signal(self) -> bool:
         """Return True for a signal step (no handler: it waits for ``pgflow.signal``)."""
         return self.signal is not None
+
+    @property
+    def is_subflow(self) -> bool:
+        """Return True for a sub-flow step (no handler: each task runs a child run of the flow
+        ``child_flow``, the key ``flow`` of the file)."""
+        return self.child_flow is not None
 
     @property
     def signal_schema(self) -> dict[str, Any] | bool | None:

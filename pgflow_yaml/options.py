@@ -192,9 +192,9 @@ KEYS: tuple[Key, ...] = (
         step=Use(
             'Python callable that runs the step: "package.module:function" or '
             '"package.module.function". It takes the step input, and optionally a context. '
-            "A step has exactly one of handler and signal.",
+            "A step has exactly one of handler, signal and flow.",
             "`package.module:function` or `package.module.function`. A step has exactly one "
-            "of `handler` and `signal`.",
+            "of `handler`, `signal` and `flow`.",
             "string",
             {"type": "string", "minLength": 1},
         ),
@@ -227,6 +227,29 @@ KEYS: tuple[Key, ...] = (
         ),
         hint='give the step a handler, or make it wait for a signal with "signal: {}"',
         sql_argument="signal_schema",
+        needs_core=True,
+    ),
+    Key(
+        "flow",
+        "string",
+        "shape",
+        step=Use(
+            "Make this a sub-flow step: no handler; each task starts a child run of the named "
+            "flow with the step's input (with map: one child run per element), and the child "
+            "run's output becomes the task's output. A failed child run fails the task, which "
+            "retries with a new child run per max_attempts and base_delay.",
+            "Run a child run of this flow instead of a handler; its output is the step's "
+            "output (docs/waits-and-subflows.md).",
+            "flow slug",
+            {
+                "type": "string",
+                "pattern": SLUG_PATTERN,
+                "maxLength": MAX_FLOW_SLUG_LENGTH,
+                "not": {"const": "run"},
+            },
+        ),
+        hint="the slug of a flow validated together with this one",
+        sql_argument="child_flow_slug",
         needs_core=True,
     ),
     Key(

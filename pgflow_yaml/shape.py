@@ -45,7 +45,8 @@ def flow_options(flow: FlowSpec) -> dict[str, Any]:
 
 def step_shape(step: StepSpec) -> dict[str, Any]:
     """Return the shape of one step (pgflow's camelCase keys; ``signal: true`` on a signal
-    step, left out otherwise as pgflow 0.8.1 has no such key)."""
+    step and ``flow: <child slug>`` on a sub-flow step, left out otherwise as pgflow 0.8.1 has
+    no such keys)."""
     shape: dict[str, Any] = {
         "slug": step.slug,
         "stepType": step.step_type,
@@ -58,6 +59,8 @@ def step_shape(step: StepSpec) -> dict[str, Any]:
     }
     if step.is_signal:
         shape["signal"] = True
+    if step.child_flow is not None:
+        shape["flow"] = step.child_flow
     return shape
 
 

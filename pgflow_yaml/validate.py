@@ -2,9 +2,10 @@
 
 The pipeline per file is load (:mod:`~pgflow_yaml.loader`) → schema
 (:mod:`~pgflow_yaml.schema`) → graph (:mod:`~pgflow_yaml.graph`) → handler form, then across
-files the flow slugs must be unique case-insensitively, and with ``check_handlers`` each handler
-is imported. Each stage returns diagnostics rather than raising, and a file only becomes a
-:class:`~pgflow_yaml.model.FlowSpec` when nothing is wrong with it.
+files the flow slugs must be unique case-insensitively, the sub-flow steps are checked against
+all the flows loaded together (:mod:`~pgflow_yaml.subflows`), and with ``check_handlers`` each
+handler is imported. Each stage returns diagnostics rather than raising, and a file only
+becomes a :class:`~pgflow_yaml.model.FlowSpec` when nothing is wrong with it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pgflow_yaml.model import FlowSpec, Span, StepSpec
 from pgflow_yaml.options import FLOW_OPTIONS, STEP_OPTIONS
 from pgflow_yaml.schedules import build_schedules, check_schedules
 from pgflow_yaml.schema import check_schema
+from pgflow_yaml.subflows import check_subflows
 
 OutputFormat = Literal["text", "json", "github"]
 
@@ -201,6 +203,7 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
                 when_exhausted=raw.get("when_exhausted"),
                 options={key.name: raw[key.name] for key in STEP_OPTIONS if key.name in raw},
                 signal=raw.get("signal"),
+                child_flow=raw.get("flow"),
                 span=spans[i],
             )
         )
@@ -332,7 +335,7 @@ def _validate_paths(
             report.sources[name] = doc.text
             if doc.data is not None:
                 loaded.append(doc)
-    for diag in _duplicate_slugs(loaded):
+    for diag in [*_duplicate_slugs(loaded), *check_subflows(loaded)]:
         per_file[diag.file].append(diag)
     for doc in loaded:
         diagnostics = per_file[doc.file]
@@ -366,6 +369,7 @@ def validate_source(
             report.sources[name] = doc.text
             if doc.data is not None:
                 diagnostics += check_document(doc)
+                diagnostics += check_subflows([doc])
                 if check_handlers and not diagnostics:
                     diagnostics += _check_handlers(doc)
                 if not any(d.severity == "error" for d in diagnostics):

@@ -1,9 +1,12 @@
 -- Table steps: the steps of a flow in declaration order (step_index), with their options
 -- (null = inherit the flow's), type, conditions and failure modes. signal_schema is set on a
 -- signal step (no handler: it waits for pgflow.signal), holding the JSON Schema of its payload
--- (true: any payload).
+-- (true: any payload). child_flow_slug is set on a sub-flow step (no handler: each task runs a
+-- child run of that flow, started by the core; docs/waits-and-subflows.md); a step is at most
+-- one of signal and sub-flow. The flow it names need not exist yet (checked when a task starts).
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
--- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid.
+-- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid,
+-- step_is_signal_or_subflow.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.steps (
@@ -21,6 +24,7 @@ create table if not exists pgflow.steps (
   when_unmet text not null default 'skip',
   when_exhausted text not null default 'fail',
   signal_schema jsonb,
+  child_flow_slug text,
   created_at timestamptz not null default now(),
   constraint steps_pkey primary key (flow_slug, step_slug),
   constraint steps_flow_slug_step_index_key unique (flow_slug, step_index),
@@ -36,5 +40,10 @@ create table if not exists pgflow.steps (
     forbidden_input_pattern is null or jsonb_typeof(forbidden_input_pattern) = 'object'
   ),
   constraint when_unmet_is_valid check (when_unmet in ('fail', 'skip', 'skip-cascade')),
-  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade'))
+  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
+  constraint step_is_signal_or_subflow check (signal_schema is null or child_flow_slug is null)
 );
+
+-- the sub-flow steps: _start_subflow_steps looks here first, so flows without any cost nothing
+create index if not exists idx_steps_child_flow_slug on pgflow.steps (flow_slug, step_slug)
+  where child_flow_slug is not null;

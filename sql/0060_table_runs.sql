@@ -1,6 +1,8 @@
 -- Table runs: one row per run of a flow. status: started -> completed | failed | cancelled;
 -- failed and cancelled runs go back to started through retry_run. idempotency_key (optional) is
 -- unique per flow: a second start with the same key returns the first run (kept until pruned).
+-- A child run (started by a sub-flow step) records its parent: parent_run_id, parent_step_slug
+-- and parent_task_index name the parent's task whose output the child's output becomes.
 -- Raises (on write): runs_flow_slug_fkey, status_is_valid, remaining_steps_is_nonnegative,
 -- completed_at_or_failed_at (at most one end time), *_is_after_started_at, runs_idempotency_key.
 set search_path = pg_catalog, pg_temp;
@@ -18,6 +20,9 @@ create table if not exists pgflow.runs (
   cancelled_at timestamptz,
   trace_context jsonb,
   idempotency_key text,
+  parent_run_id uuid,
+  parent_step_slug text,
+  parent_task_index int,
   constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (
@@ -41,3 +46,11 @@ create index if not exists idx_runs_flow_slug_started_at_run_id
 
 create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
+
+-- A run's children, by the parent task they ran for (pgflow runs --parent, Client.children,
+-- and the parent task's latest child); and the children still running, for cancellation.
+create index if not exists idx_runs_parent on pgflow.runs (
+  parent_run_id, parent_step_slug, parent_task_index, started_at
+) where parent_run_id is not null;
+create index if not exists idx_runs_parent_started on pgflow.runs (parent_run_id)
+  where parent_run_id is not null and status = 'started';

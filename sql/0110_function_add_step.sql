@@ -4,7 +4,8 @@
 -- keeps the others; with a different shape it raises instead of changing the graph.
 -- signal_schema (not null: a signal step, waiting for pgflow.signal, whose payload must match
 -- this JSON Schema; 'true' accepts any) is shape as to whether it is set, and its schema is
--- replaced in place.
+-- replaced in place. child_flow_slug (not null: a sub-flow step, each task running a child run
+-- of that flow) is shape, the flow it names included.
 -- Options: omitted (the default -2147483648 stands for "not given") keeps the step's value (null
 -- on creation); an explicit null inherits the flow's; a value sets itself. So a bare add_step is
 -- "get or create" for the options. Returns the step row.
@@ -12,7 +13,7 @@
 -- 'Step "%" of flow "%" already exists with a different shape: %'; steps_flow_slug_fkey
 -- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
 -- dependency); steps_step_slug_check, steps_step_type_check, opt_*_is_*, *_input_pattern_is_object,
--- when_unmet_is_valid, when_exhausted_is_valid.
+-- when_unmet_is_valid, when_exhausted_is_valid, step_is_signal_or_subflow.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.add_step(
@@ -28,7 +29,8 @@ create or replace function pgflow.add_step(
   forbidden_input_pattern jsonb default null,
   when_unmet text default 'skip',
   when_exhausted text default 'fail',
-  signal_schema jsonb default null
+  signal_schema jsonb default null,
+  child_flow_slug text default null
 )
 returns pgflow.steps
 language plpgsql
@@ -88,10 +90,16 @@ begin
       v_differences := v_differences || format('when_exhausted %s vs %s',
         v_existing.when_exhausted, add_step.when_exhausted);
     end if;
-    if (v_existing.signal_schema is null) is distinct from (add_step.signal_schema is null) then
+    if (v_existing.signal_schema is null) is distinct from (add_step.signal_schema is null)
+      or v_existing.child_flow_slug is distinct from add_step.child_flow_slug
+    then
       v_differences := v_differences || format('kind %s vs %s',
-        case when v_existing.signal_schema is null then 'handler' else 'signal' end,
-        case when add_step.signal_schema is null then 'handler' else 'signal' end);
+        case when v_existing.signal_schema is not null then 'signal'
+          when v_existing.child_flow_slug is not null then 'flow ' || v_existing.child_flow_slug
+          else 'handler' end,
+        case when add_step.signal_schema is not null then 'signal'
+          when add_step.child_flow_slug is not null then 'flow ' || add_step.child_flow_slug
+          else 'handler' end);
     end if;
     if cardinality(v_differences) > 0 then
       raise exception 'Step "%" of flow "%" already exists with a different shape: %',
@@ -116,7 +124,8 @@ begin
   insert into pgflow.steps (
     flow_slug, step_slug, step_type, step_index, deps_count,
     opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
-    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema,
+    child_flow_slug
   )
   values (
     add_step.flow_slug,
@@ -134,7 +143,8 @@ begin
     add_step.forbidden_input_pattern,
     add_step.when_unmet,
     add_step.when_exhausted,
-    add_step.signal_schema
+    add_step.signal_schema,
+    add_step.child_flow_slug
   )
   returning * into v_step;
 

@@ -3,7 +3,8 @@
 -- queued or started task of the run is cancelled, messages archived (_cancel_open_steps).
 -- Sends step:failed then run:failed (with the error message), as 0.8.1's fail_task; for a
 -- [TYPE_VIOLATION] run:failed (without it) then step:failed, as 0.8.1's complete_task.
--- Internal; the caller holds the run lock.
+-- Its running child runs are cancelled and, a child itself, it fails its parent task
+-- (_subflow_run_ended). Internal; the caller holds the run lock.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -50,5 +51,6 @@ begin
   end if;
 
   perform pgflow._cancel_open_steps(_fail_run.run_id);
+  perform pgflow._subflow_run_ended(_fail_run.run_id);
 end;
 $$;

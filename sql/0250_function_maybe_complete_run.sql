@@ -1,6 +1,7 @@
 -- maybe_complete_run(run_id): complete a started run whose steps are all done; its output is
 -- {"<leaf step>": <output>} over the completed steps nothing depends on (null when every leaf was
 -- skipped). Never touches a failed, cancelled or completed run. Sends run:completed (_emit).
+-- A completed child run completes its parent task (_subflow_run_ended).
 -- Raises nothing.
 -- (plpgsql rather than sql: it runs after every completion, and plpgsql keeps its plans.)
 set search_path = pg_catalog, pg_temp;
@@ -36,5 +37,6 @@ begin
   if found and to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:completed', pgflow._run_event(v_run), v_run.run_id);
   end if;
+  perform pgflow._subflow_run_ended(v_run.run_id) where v_run.parent_run_id is not null;
 end;
 $$;

@@ -14,7 +14,8 @@
 -- path (complete_task, start_flow) 10-20 % of its throughput.
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
--- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
+-- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'. A ready
+-- sub-flow step (steps.child_flow_slug set) starts child runs instead (_start_subflow_steps).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -31,6 +32,7 @@ declare
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
+  perform pgflow._start_subflow_steps(_start_ready_steps.run_ids);
   -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
   -- counts the elements whose signal came early as done
   update pgflow.step_states ss
@@ -63,7 +65,7 @@ begin
         -- a subquery rather than a join: always the primary key, never idx_runs_status
         and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
         and (
-          select s.signal_schema is null from pgflow.steps s
+          select s.signal_schema is null and s.child_flow_slug is null from pgflow.steps s
           where s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
         )
       returning ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks

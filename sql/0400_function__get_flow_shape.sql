@@ -2,7 +2,7 @@
 -- form that pgflow_yaml.shape.flow_shape builds from a flow file: steps by step_index, each with
 -- slug, stepType, dependencies (sorted by code point), whenUnmet, whenExhausted, the two
 -- patterns wrapped as {"defined": false} / {"defined": true, "value": ...}, and the options
--- the step sets itself, and "signal": true on a signal step; plus the flow's options (both by pgflow._shape_options, so a new opt_*
+-- the step sets itself, "signal": true on a signal step and "flow": <child flow slug> on a sub-flow step; plus the flow's options (both by pgflow._shape_options, so a new opt_*
 -- column shows up here without a change). Returns null when the flow does not exist.
 -- Raises nothing.
 create or replace function pgflow._get_flow_shape(flow_slug text)
@@ -38,6 +38,8 @@ begin
           end,
           'options', pgflow._shape_options(to_jsonb(s))
         ) || case when s.signal_schema is not null then '{"signal": true}'::jsonb else '{}' end
+          || case when s.child_flow_slug is not null
+            then jsonb_build_object('flow', s.child_flow_slug) else '{}' end
         order by s.step_index
       )
       from pgflow.steps as s

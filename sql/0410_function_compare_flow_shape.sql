@@ -1,7 +1,7 @@
 -- pgflow.compare_flow_shape(flow_slug, shape): every difference between the flow the database
 -- holds and a compiled shape (pgflow_yaml.shape.flow_shape), as readable lines such as
 -- `step 2 (ship): depends_on [a] vs [a, b]` (database value first, step numbers are step_index).
--- Compared per step index: slug, step type, kind (handler or signal), dependencies,
+-- Compared per step index: slug, step type, kind (handler, signal, or the flow a sub-flow step runs), dependencies,
 -- when_unmet, when_exhausted, the if / if_not patterns (as jsonb, so key order and spacing do
 -- not matter), and steps present on one side only. Options are not shape: they are never compared here.
 -- Runs as its owner (it only reads definitions), so a role allowed to execute it, such as
@@ -91,8 +91,10 @@ begin
         || format('%s: step_type %s vs %s', label, db_value, file_value);
     end if;
 
-    db_value := case when (db_step -> 'signal') = 'true' then 'signal' else 'handler' end;
-    file_value := case when (file_step -> 'signal') = 'true' then 'signal' else 'handler' end;
+    db_value := case when (db_step -> 'signal') = 'true' then 'signal'
+      when db_step ? 'flow' then 'flow ' || (db_step ->> 'flow') else 'handler' end;
+    file_value := case when (file_step -> 'signal') = 'true' then 'signal'
+      when file_step ? 'flow' then 'flow ' || (file_step ->> 'flow') else 'handler' end;
     if db_value is distinct from file_value then
       differences := differences || format('%s: kind %s vs %s', label, db_value, file_value);
     end if;

@@ -32,6 +32,7 @@ begin
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
     join pgflow.flows f on f.flow_slug = t.flow_slug
     where t.status = 'started'
+      and s.child_flow_slug is null  -- a sub-flow task runs no handler: it cannot stall
       and t.started_at < clock_timestamp()
         - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + c_grace_seconds)
     order by t.run_id, t.step_slug, t.task_index

@@ -1,6 +1,7 @@
 -- cancel_run(run_id): cancel a started run: status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
--- nothing more starts and late results are ignored.
+-- nothing more starts and late results are ignored. Its running child runs are cancelled too
+-- (recursively), and a cancelled child fails its parent task (_subflow_run_ended).
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
 -- the form of 0.8.1's run events). Returns the run row.
 -- Raises: 'Run "%" does not exist'.
@@ -30,6 +31,7 @@ begin
   where r.run_id = cancel_run.run_id
   returning * into v_run;
   perform pgflow._cancel_open_steps(cancel_run.run_id);
+  perform pgflow._subflow_run_ended(cancel_run.run_id);
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:cancelled', pgflow._run_event(v_run), v_run.run_id);
   end if;

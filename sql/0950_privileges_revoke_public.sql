@@ -27,6 +27,8 @@ begin
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'run_trace_contexts',
         -- signal steps (timeouts by the worker, signals by the client)
         'expire_waiting_steps', 'signal',
+        -- sub-flow steps (retries and orphaned children, by the worker's maintenance)
+        'start_due_subflows',
         -- schedules (fired by workers)
         'fire_schedules',
         -- client calls

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,7 +23,7 @@ from pgflow_yaml.errors import UsageError, WaitTimeout
 if TYPE_CHECKING:
     from rich.console import Console, Group
 
-    from pgflow_yaml.client import Client, Run, TaskRow
+    from pgflow_yaml.client import Client, Run, RunSummary, TaskRow
 
 DSN_HELP = "Database URL (default: $PGFLOW_DATABASE_URL, else $DATABASE_URL, else embedded)."
 Dsn = Annotated[str | None, typer.Option("--dsn", help=DSN_HELP)]
@@ -245,9 +246,16 @@ def error_text(error_type: str | None, message: str | None) -> str:
     return StepError("", None, error_type, message).headline()
 
 
-def render_run(run: Run, tasks: list[TaskRow], *, tracebacks: bool = False) -> Group:
-    """Return the rich view of a run: a header line, one table row per step, then the errors of
-    the tasks that did not complete (with their tracebacks when ``tracebacks``)."""
+def render_run(
+    run: Run,
+    tasks: list[TaskRow],
+    *,
+    tracebacks: bool = False,
+    children: Sequence[RunSummary] = (),
+) -> Group:
+    """Return the rich view of a run: a header line, one table row per step, the ``children``
+    (child runs of its sub-flow steps) by step and task, then the errors of the tasks that did
+    not complete (with their tracebacks when ``tracebacks``)."""
     from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
@@ -261,6 +269,11 @@ def render_run(run: Run, tasks: list[TaskRow], *, tracebacks: bool = False) -> G
         (run.status, style),
         f"  {duration(run.started_at, run.ended_at)}",
     )
+    if run.parent_run_id is not None:
+        head.append(
+            f"\n  child of run {run.parent_run_id}, step "
+            f"{run.parent_step_slug}[{run.parent_task_index}]"
+        )
     table = Table(show_edge=False, pad_edge=False, expand=False)
     for column in ("step", "status", "tasks", "attempts", "duration", "error"):
         table.add_column(column, overflow="fold")
@@ -276,7 +289,7 @@ def render_run(run: Run, tasks: list[TaskRow], *, tracebacks: bool = False) -> G
             row["duration"],
             Text(error.splitlines()[0][:120] if error else ""),
         )
-    parts: list[Any] = [head, table]
+    parts: list[Any] = [head, table, *_child_lines(run.run_id, children)]
     erred = task_errors(tasks)
     if erred:
         parts.append(Text("task errors:", style="bold"))
@@ -288,6 +301,39 @@ def render_run(run: Run, tasks: list[TaskRow], *, tracebacks: bool = False) -> G
     if erred and not tracebacks and any(t["error_traceback"] for t in erred):
         parts.append(Text(f"(tracebacks: pgflow status {run.run_id} --tracebacks)", style="dim"))
     return Group(*parts)
+
+
+_CHILDREN_SHOWN = 50
+
+
+def _child_lines(run_id: str, children: Sequence[RunSummary]) -> list[Any]:
+    """Return the lines listing a run's child runs under their step and task."""
+    from rich.text import Text
+
+    if not children:
+        return []
+    lines: list[Any] = [Text("child runs:", style="bold")]
+    step = None
+    for child in children[:_CHILDREN_SHOWN]:
+        if child.parent_step_slug != step:
+            step = child.parent_step_slug
+            lines.append(Text(f"  {step}"))
+        lines.append(
+            Text.assemble(
+                f"    [{child.parent_task_index}] ",
+                (child.run_id, "cyan"),
+                f"  {child.flow_slug}  ",
+                (child.status, STATUS_STYLE.get(child.status, "")),
+                "  "
+                + duration(
+                    child.started_at, child.completed_at or child.failed_at or child.cancelled_at
+                ),
+            )
+        )
+    if len(children) > _CHILDREN_SHOWN:
+        more = len(children) - _CHILDREN_SHOWN
+        lines.append(Text(f"  ... {more} more (pgflow runs --parent {run_id})", style="dim"))
+    return lines
 
 
 def _indent(text: str, prefix: str) -> str:

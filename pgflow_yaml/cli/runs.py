@@ -119,8 +119,10 @@ def status_command(
 ) -> None:
     """Show a run's steps (status, tasks, attempts, duration, error), then each task error.
 
-    --json prints the run (its "error": step, task, type, message, traceback, attempt), a
-    "step_summary" and "task_errors" (each with its "error_traceback").
+    The child runs of its sub-flow steps are listed under their step and task (a child run
+    names its parent in the header). --json prints the run (its "error": step, task, type,
+    message, traceback, attempt; its parent_run_id), a "step_summary", "task_errors" (each with
+    its "error_traceback") and "children".
 
     Exit status: 0 shown, 1 no such run, 2 no database or no pgflow core there.
     """
@@ -134,13 +136,15 @@ def status_command(
             return
         run = client.get(run_id)
         tasks = client.tasks(run_id)
+        children = client.children(run_id)
     if as_json:
         data = run.to_json()
         data["step_summary"] = step_rows(run, tasks)
         data["task_errors"] = task_errors(tasks)
+        data["children"] = [vars(c) for c in children]
         print_json(data)
     else:
-        console.print(render_run(run, tasks, tracebacks=tracebacks))
+        console.print(render_run(run, tasks, tracebacks=tracebacks, children=children))
 
 
 def runs_command(
@@ -152,10 +156,18 @@ def runs_command(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
+    parent: Annotated[
+        str | None,
+        typer.Option(
+            "--parent",
+            help="Only the child runs of this run (started by its sub-flow steps), by step and"
+            " task.",
+        ),
+    ] = None,
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
-    """List recent runs, newest first.
+    """List recent runs, newest first, or with --parent a run's child runs.
 
     Exit status: 0 listed (also none), 2 an unknown --status, no database or no pgflow core.
     """
@@ -167,21 +179,25 @@ def runs_command(
 
     check_run_status(status)  # before any database is started or reached
     with Client(dsn) as client:
-        found = client.runs(flow, status, limit)
+        found = client.runs(flow, status, limit, parent=parent)
     if as_json:
         print_json([vars(r) for r in found])
         return
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("run_id", "flow", "status", "started", "duration"):
+    columns = ["run_id", "flow", "status", "started", "duration"]
+    for column in columns if parent is None else ["parent task", *columns]:
         table.add_column(column, overflow="fold")
     for r in found:
-        table.add_row(
+        cells: list[str | Text] = [
             r.run_id,
             escape(r.flow_slug),
             Text(r.status, style=STATUS_STYLE.get(r.status, "")),
             r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else "",
             duration(r.started_at, r.completed_at or r.failed_at or r.cancelled_at),
-        )
+        ]
+        if parent is not None:
+            cells.insert(0, escape(f"{r.parent_step_slug}[{r.parent_task_index}]"))
+        table.add_row(*cells)
     wide_console().print(table if found else "no runs")
 
 

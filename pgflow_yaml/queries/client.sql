@@ -89,7 +89,10 @@ order by s.step_index, t.task_index;
 -- List recent runs, newest first, optionally of one flow and one status (cancelled_at read
 -- through to_jsonb, after the limit, so that a pgflow 0.8.1 core answers too).
 select r.run_id, r.flow_slug, r.status, r.remaining_steps, r.started_at, r.completed_at,
-       r.failed_at, (to_jsonb(r) ->> 'cancelled_at')::timestamptz as cancelled_at
+       r.failed_at, (to_jsonb(r) ->> 'cancelled_at')::timestamptz as cancelled_at,
+       (to_jsonb(r) ->> 'parent_run_id')::uuid as parent_run_id,
+       to_jsonb(r) ->> 'parent_step_slug' as parent_step_slug,
+       (to_jsonb(r) ->> 'parent_task_index')::int as parent_task_index
 from (
   select * from pgflow.runs
   where (%(flow_slug)s::text is null or flow_slug = %(flow_slug)s::text)
@@ -98,6 +101,18 @@ from (
   limit %(limit)s::int
 ) as r
 order by r.started_at desc, r.run_id;
+
+-- name: list_children
+-- List the child runs of a run (started by its sub-flow steps) by parent step, task index and
+-- start, optionally of one flow and one status; a null limit lists them all.
+select r.run_id, r.flow_slug, r.status, r.remaining_steps, r.started_at, r.completed_at,
+       r.failed_at, r.cancelled_at, r.parent_run_id, r.parent_step_slug, r.parent_task_index
+from pgflow.runs as r
+where r.parent_run_id = %(parent_run_id)s::uuid
+  and (%(flow_slug)s::text is null or r.flow_slug = %(flow_slug)s::text)
+  and (%(status)s::text is null or r.status = %(status)s::text)
+order by r.parent_step_slug, r.parent_task_index, r.started_at, r.run_id
+limit %(limit)s::int;
 
 -- name: run_error
 -- Return why a failed run failed: its first failed step, and that step's first failed task (error

@@ -16,9 +16,10 @@ order by started_at desc, run_id desc
 limit %(limit)s::int;
 
 -- name: ui_run
--- One run with its input, output and end times.
+-- One run with its input, output, end times and, for a child run, its parent task.
 select run_id, flow_slug, status, input, output, remaining_steps,
-       started_at, completed_at, failed_at, cancelled_at
+       started_at, completed_at, failed_at, cancelled_at,
+       parent_run_id, parent_step_slug, parent_task_index
 from pgflow.runs
 where run_id = %(run_id)s::uuid;
 
@@ -33,12 +34,22 @@ where ss.run_id = %(run_id)s::uuid
 order by s.step_index;
 
 -- name: ui_run_tasks
--- The tasks of one run (attempts, worker, timings, output, error and traceback), in step then task order.
+-- The tasks of one run (attempts, worker, timings, output, error and traceback), in step then task order;
+-- a sub-flow task's latest child run and how many it had.
 select t.step_slug, t.task_index, t.status, t.attempts_count, t.last_worker_id, t.output,
        t.error_type, t.error_message, t.error_traceback, t.queued_at, t.started_at,
-       t.completed_at, t.failed_at, t.skipped_at, t.cancelled_at
+       t.completed_at, t.failed_at, t.skipped_at, t.cancelled_at,
+       c.child_run_id, c.child_runs
 from pgflow.step_tasks as t
 join pgflow.steps as s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+left join lateral (
+  select (array_agg(r.run_id order by r.started_at desc, r.run_id desc))[1] as child_run_id,
+         count(*) as child_runs
+  from pgflow.runs as r
+  where s.child_flow_slug is not null
+    and r.parent_run_id = t.run_id and r.parent_step_slug = t.step_slug
+    and r.parent_task_index = t.task_index
+) as c on true
 where t.run_id = %(run_id)s::uuid
 order by s.step_index, t.task_index;
 

@@ -28,6 +28,10 @@ select pgflow.requeue_stalled_tasks() as requeued;
 -- End the signal steps that waited longer than their timeout (as their when_exhausted says).
 select pgflow.expire_waiting_steps() as expired;
 
+-- name: start_due_subflows
+-- Start a new child run for each sub-flow task whose retry delay is over; cancel orphaned children.
+select pgflow.start_due_subflows() as started;
+
 -- name: register_worker
 -- Record a worker as this login's in pgflow.workers (queue_name: the comma-separated flow slugs).
 select pgflow.register_worker(%(worker_id)s::uuid, %(queue_name)s, %(function_name)s);

@@ -12,8 +12,9 @@ pooling without ``listen_dsn``):
 - each task runs as its own asyncio task (``runner.run_task``);
 - the reporter (``worker.reporter``) sends finished tasks in batches, sending whatever
   accumulated while the previous batch was in the database, so it adds no latency;
-- housekeeping heartbeats, requeues stalled tasks of dead workers and times out signal steps
-  (``expire_waiting_steps``); the listener wakes the claim loop.
+- housekeeping heartbeats, requeues stalled tasks of dead workers, times out signal steps
+  (``expire_waiting_steps``) and retries sub-flow tasks whose child run failed
+  (``start_due_subflows``); the listener wakes the claim loop.
 
 A lost connection keeps every finished result in memory; each link reconnects with backoff and
 the reporter sends them once the database is back. A stop request interrupts every reconnect
@@ -457,6 +458,7 @@ class Worker:
                         )
                         self._wake.set()
                     await self.protocol.expire_waiting_steps(self._house)
+                    await self.protocol.start_due_subflows(self._house)
             except DatabaseError as exc:
                 log.warning(
                     "housekeeping failed",

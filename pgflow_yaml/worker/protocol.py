@@ -80,6 +80,11 @@ class WorkerProtocol:
         """End the signal steps that waited past their timeout; return how many."""
         raise NotImplementedError
 
+    async def start_due_subflows(self, link: Link) -> int:
+        """Start the sub-flow tasks whose retry delay is over, each with a new child run, and
+        cancel children left running by an ended parent; return how many."""
+        raise NotImplementedError
+
     async def release(self, link: Link) -> None:
         """Hand the tasks this worker still holds back to their queues, and log how many."""
         raise NotImplementedError
@@ -172,6 +177,11 @@ class CoreProtocol(WorkerProtocol):
         rows = await link.fetch("expire_waiting_steps")
         return (rows[0]["expired"] or 0) if rows else 0
 
+    async def start_due_subflows(self, link: Link) -> int:
+        """Retry sub-flow tasks whose delay is over (``start_due_subflows``)."""
+        rows = await link.fetch("start_due_subflows")
+        return (rows[0]["started"] or 0) if rows else 0
+
     async def release(self, link: Link) -> None:
         """Hand back this worker's started tasks without using up an attempt."""
         rows = await link.fetch("release_tasks", self._worker)
@@ -224,6 +234,10 @@ class Pgflow081Protocol(WorkerProtocol):
 
     async def expire_waiting_steps(self, link: Link) -> int:
         """Expire nothing: 0.8.1 has no signal steps."""
+        return 0
+
+    async def start_due_subflows(self, link: Link) -> int:
+        """Start nothing: 0.8.1 has no sub-flow steps."""
         return 0
 
     async def release(self, link: Link) -> None:

@@ -73,7 +73,7 @@ def import_handlers(flows: Iterable[FlowSpec]) -> dict[tuple[str, str], Handler]
         folder = Path(flow.source_path).resolve().parent if flow.source_path else Path.cwd()
         search_paths = [folder, Path.cwd()]
         for step in flow.steps:
-            if step.handler is None:  # a signal step: no code runs it
+            if step.handler is None:  # a signal or sub-flow step: no code runs it
                 continue
             where = f"{flow.source_path or flow.slug}: step {step.slug!r}"
             try:

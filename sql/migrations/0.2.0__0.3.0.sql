@@ -136,3 +136,33 @@ create table if not exists pgflow.schedule_fires (
     on delete cascade,
   constraint outcome_is_valid check (outcome in ('started', 'skipped', 'failed', 'triggered'))
 );
+
+-- Issue 14: sub-flow steps. A step with child_flow_slug set runs a child run of that flow per
+-- task; child runs record their parent task; failed children wait out their retry delay in
+-- pgflow.subflow_retries. add_step takes child_flow_slug as a new last argument.
+alter table pgflow.steps add column if not exists child_flow_slug text;
+alter table pgflow.steps drop constraint if exists step_is_signal_or_subflow;
+alter table pgflow.steps add constraint step_is_signal_or_subflow check (
+  signal_schema is null or child_flow_slug is null
+);
+create index if not exists idx_steps_child_flow_slug on pgflow.steps (flow_slug, step_slug)
+  where child_flow_slug is not null;
+alter table pgflow.runs add column if not exists parent_run_id uuid;
+alter table pgflow.runs add column if not exists parent_step_slug text;
+alter table pgflow.runs add column if not exists parent_task_index int;
+create index if not exists idx_runs_parent on pgflow.runs (
+  parent_run_id, parent_step_slug, parent_task_index, started_at
+) where parent_run_id is not null;
+create index if not exists idx_runs_parent_started on pgflow.runs (parent_run_id)
+  where parent_run_id is not null and status = 'started';
+create table if not exists pgflow.subflow_retries (
+  run_id uuid not null references pgflow.runs (run_id) on delete cascade,
+  step_slug text not null,
+  task_index int not null,
+  due_at timestamptz not null,
+  constraint subflow_retries_pkey primary key (run_id, step_slug, task_index)
+);
+create index if not exists idx_subflow_retries_due_at on pgflow.subflow_retries (due_at);
+drop function if exists pgflow.add_step(
+  text, text, text[], int, int, int, int, text, jsonb, jsonb, text, text, jsonb
+);

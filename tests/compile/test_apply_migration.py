@@ -228,7 +228,9 @@ def test_every_flow_file_applies_with_its_shape(
     result = compile_paths(["flows_examples", "tests/compile/flows"], timestamp=TIMESTAMP)
     assert result.exit_code == 0, result.report.render("text")
     assert len(result.migrations) == len(result.report.flows) >= 4
-    for spec, migration in zip(result.report.flows, result.migrations, strict=True):
+    specs = {spec.slug: spec for spec in result.report.flows}
+    for migration in result.migrations:  # in the order compile names them: children first
+        spec = specs[migration.flow_slug]
         conn.execute(migration.sql)
         row = conn.execute("select pgflow._get_flow_shape(%s)", (spec.slug,)).fetchone()
         assert row == (flow_shape(spec),)

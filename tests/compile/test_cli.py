@@ -54,13 +54,17 @@ def test_writes_one_file_per_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         f"{TIMESTAMP}_create_approval_flow.sql",
+        f"{TIMESTAMP}_create_enrich_customer_flow.sql",
         f"{TIMESTAMP}_create_hello_flow.sql",
         f"{TIMESTAMP}_create_order_pipeline_flow.sql",
         f"{TIMESTAMP}_create_word_stats_flow.sql",
+        # after enrich_customer, which its sub-flow step runs
+        f"{int(TIMESTAMP) + 1}_create_onboard_customers_flow.sql",
     ]
-    assert (out / names[1]).read_bytes() == (GOLDEN / "hello.sql").read_bytes()
+    assert (out / names[2]).read_bytes() == (GOLDEN / "hello.sql").read_bytes()
     assert f"wrote {out / names[0]} (needs the pgflow-yaml core)" in stdout
-    assert f"wrote {out / names[2]} (needs the pgflow-yaml core)" in stdout
+    assert f"wrote {out / names[3]} (needs the pgflow-yaml core)" in stdout
+    assert f"wrote {out / names[5]} (needs the pgflow-yaml core)" in stdout
 
 
 def test_default_folder_and_timestamp(tmp_path: Path) -> None:

@@ -31,13 +31,19 @@ def check_golden(name: str, migration: CompiledMigration) -> None:
     assert produced == golden.read_bytes()
 
 
+# the flows a file's sub-flow steps run, compiled with it (its own file then comes a second later)
+CHILDREN = {"onboard_customers": [Path("flows_examples/enrich_customer.yaml")]}
+
+
 @pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.stem)
 def test_flow_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
-    result = compile_paths([path.relative_to(REPO)], timestamp=TIMESTAMP)
+    children = CHILDREN.get(path.stem, [])
+    result = compile_paths([path.relative_to(REPO), *children], timestamp=TIMESTAMP)
     assert result.exit_code == 0, result.report.render("text")
-    (migration,) = result.migrations
-    assert migration.filename == f"{TIMESTAMP}_create_{migration.flow_slug}_flow.sql"
+    (migration,) = [m for m in result.migrations if m.flow_slug == path.stem]
+    stamp = str(int(TIMESTAMP) + 1) if children else TIMESTAMP
+    assert migration.filename == f"{stamp}_create_{migration.flow_slug}_flow.sql"
     check_golden(path.stem, migration)
 
 
@@ -53,6 +59,8 @@ def test_same_input_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> Non
     later = compile_paths(["flows_examples"], timestamp="20270101000000").migrations
     assert first == second
     assert [m.sql for m in later] == [m.sql for m in first]
-    assert [m.filename for m in later] == [
-        m.filename.replace(TIMESTAMP, "20270101000000") for m in first
+    # every name moves with the timestamp (a flow with sub-flow steps stays a second later)
+    assert [m.filename[14:] for m in later] == [m.filename[14:] for m in first]
+    assert [int(m.filename[:14]) - 20270101000000 for m in later] == [
+        int(m.filename[:14]) - int(TIMESTAMP) for m in first
     ]

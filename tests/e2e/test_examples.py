@@ -13,7 +13,9 @@ def test_every_example_flow_completes_with_the_expected_output(
     worker = start_worker(EXAMPLES)
     assert sorted(worker.wait_for("worker_started")["flows"]) == [
         "approval",
+        "enrich_customer",
         "hello",
+        "onboard_customers",
         "order_pipeline",
         "word_stats",
     ]
@@ -30,6 +32,25 @@ def test_every_example_flow_completes_with_the_expected_output(
     assert run.output == {"receipt": "order A-17: paid 30, 2 shipped"}
     assert [s.status for s in run.steps] == ["completed"] * 4
     assert client.wait(words, 30).output == {"total": {"documents": 2, "words": 5}}
+
+
+def test_onboarding_runs_one_enrich_customer_child_per_customer(
+    start_worker: StartWorker, client: Client
+) -> None:
+    start_worker(EXAMPLES, extra=("--flow", "onboard_customers", "--flow", "enrich_customer"))
+    customers = [
+        {"id": "c1", "email": "Ada@Example.com"},
+        {"id": "c2", "email": "bob@gmail.com"},
+        {"id": "c3", "email": "cy@acme.io"},
+    ]
+    run = client.wait(client.start("onboard_customers", {"customers": customers}), 60)
+    assert run.status == "completed", run.error
+    assert run.output == {"summary": {"customers": 3, "business": 2, "order": ["c1", "c2", "c3"]}}
+    children = client.children(run.run_id)
+    assert [(c.flow_slug, c.parent_step_slug, c.status) for c in children] == [
+        ("enrich_customer", "enrich", "completed")
+    ] * 3
+    assert client.get(children[1].run_id).output == {"tier": {"id": "c2", "tier": "personal"}}
 
 
 def test_unpaid_order_skips_the_receipt(start_worker: StartWorker, client: Client) -> None:

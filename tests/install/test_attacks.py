@@ -232,6 +232,7 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     calls.all("fail_tasks", "select * from pgflow.fail_tasks(%s)", (Jsonb(failed),))
     assert calls.one("requeue_stalled_tasks", "select pgflow.requeue_stalled_tasks()") == 0
     assert calls.one("expire_waiting_steps", "select pgflow.expire_waiting_steps()") == 0
+    assert calls.one("start_due_subflows", "select pgflow.start_due_subflows()") == 0
     differences = calls.one(
         "compare_flow_shape", "select pgflow.compare_flow_shape('atk', %s)", (Jsonb({"steps": []}),)
     )

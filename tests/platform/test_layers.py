@@ -1,7 +1,7 @@
 """Import contracts between the layers, read from the source with ``ast``.
 
-- The definition layer (loader, options, schema, graph, diagnostics, validate, model, shape,
-  compiler, handlers) imports no database driver, directly or through another ``pgflow_yaml``
+- The definition layer (loader, options, schema, graph, subflows, diagnostics, validate, model,
+  shape, compiler, handlers) imports no database driver, directly or through another ``pgflow_yaml``
   module.
 - The option registry (``options``) is a leaf: it imports no other ``pgflow_yaml`` module.
 - The loader keeps one job per module: the source document imports neither reader, and the
@@ -30,6 +30,7 @@ DEFINITION = (
     "options",
     "schema",
     "graph",
+    "subflows",
     "diagnostics",
     "validate",
     "model",

@@ -136,3 +136,39 @@ def test_a_database_without_the_core_shows_one_line(empty_dsn: str) -> None:
         '<p class="problem">the pgflow core is missing or outdated here: relation'
         " &#34;pgflow.runs&#34; does not exist; run `pgflow install`</p>"
     ) in page.text
+
+
+def test_a_subflow_task_links_its_child_run_and_the_child_its_parent(
+    web: TestClient, dsn: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("select pgflow.create_flow('ui_child')")
+        conn.execute("select pgflow.add_step('ui_child', 'work')")
+        conn.execute("select pgflow.create_flow('ui_parent')")
+        conn.execute(
+            "select pgflow.add_step('ui_parent', 'each', step_type => 'map',"
+            " child_flow_slug => 'ui_child')"
+        )
+        (parent,) = (
+            conn.execute("select run_id from pgflow.start_flow('ui_parent', '[1, 2]')").fetchone()
+            or ()
+        )
+        children = [
+            str(row[0])
+            for row in conn.execute(
+                "select run_id from pgflow.runs where parent_run_id = %s"
+                " order by parent_task_index",
+                (parent,),
+            )
+        ]
+    page = web.get(f"/runs/{parent}")
+    assert page.status_code == 200
+    for child in children:
+        assert (
+            f'<a href="/runs/{child}" data-child-run="{child}">child {child[:8]}</a>' in page.text
+        )
+    child_page = web.get(f"/runs/{children[1]}")
+    assert f'<a href="/runs/{parent}" class="mono" id="parent-run">' in child_page.text
+    assert "step each[1]" in child_page.text

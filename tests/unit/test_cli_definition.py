@@ -22,7 +22,7 @@ def test_valid_examples_exit_0(monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["validate", "flows_examples", "--check-handlers"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
-    assert "4 files checked, 4 valid flows" in result.stderr
+    assert "6 files checked, 6 valid flows" in result.stderr
 
 
 def test_text_goes_to_stderr_with_caret() -> None:
@@ -85,4 +85,4 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
     assert f'{bad}:5:5: error[PGF202] unknown key "depnds_on" in step "a"' in proc.stderr
-    assert "5 files checked, 1 error in 1 file" in proc.stderr
+    assert "7 files checked, 1 error in 1 file" in proc.stderr
