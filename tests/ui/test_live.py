@@ -32,7 +32,7 @@ def _lock_holders(dsn: str) -> int:
 def test_the_hub_holds_the_listener_lock_and_pushes_a_started_run(dsn: str, driver: Driver) -> None:
     async def scenario() -> tuple[int, str, dict[str, str]]:
         db = Database(dsn)
-        hub = Hub(dsn, db)
+        hub = Hub(db)
         page = hub.open("runs")
         hub.start()
         try:
