@@ -3,7 +3,8 @@
 -- signal step (no handler: it waits for pgflow.signal), holding the JSON Schema of its payload
 -- (true: any payload).
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
--- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid.
+-- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid,
+-- opt_concurrency_key_needs_limit, opt_rate_limit_and_per_together.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.steps (
@@ -22,6 +23,13 @@ create table if not exists pgflow.steps (
   when_exhausted text not null default 'fail',
   signal_schema jsonb,
   created_at timestamptz not null default now(),
+  -- flow control (docs/flow-control.md): null = none (opt_priority null: the flow's)
+  opt_priority int,
+  opt_concurrency_limit int,
+  opt_concurrency_key text,
+  opt_rate_limit int,
+  opt_rate_per int,
+  opt_rate_key text,
   constraint steps_pkey primary key (flow_slug, step_slug),
   constraint steps_flow_slug_step_index_key unique (flow_slug, step_index),
   constraint deps_count_is_nonnegative check (deps_count >= 0),
@@ -36,5 +44,17 @@ create table if not exists pgflow.steps (
     forbidden_input_pattern is null or jsonb_typeof(forbidden_input_pattern) = 'object'
   ),
   constraint when_unmet_is_valid check (when_unmet in ('fail', 'skip', 'skip-cascade')),
-  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade'))
+  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
+  constraint opt_concurrency_limit_is_positive check (
+    opt_concurrency_limit is null or opt_concurrency_limit >= 1
+  ),
+  constraint opt_concurrency_key_needs_limit check (
+    opt_concurrency_key is null or opt_concurrency_limit is not null
+  ),
+  constraint opt_rate_limit_is_positive check (opt_rate_limit is null or opt_rate_limit >= 1),
+  constraint opt_rate_per_is_positive check (opt_rate_per is null or opt_rate_per >= 1),
+  constraint opt_rate_limit_and_per_together check (
+    (opt_rate_limit is null) = (opt_rate_per is null)
+    and (opt_rate_key is null or opt_rate_limit is not null)
+  )
 );

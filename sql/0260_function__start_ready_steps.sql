@@ -15,6 +15,7 @@
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
+-- The new tasks of a flow under flow control are tagged by pgflow._fc_tag.
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -126,6 +127,11 @@ begin
     into v_wake
     using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes,
       v_flow.delays;
+
+    -- flow control: the new tasks' concurrency group, rate key and priority
+    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug) then
+      perform pgflow._fc_tag(v_flow.flow_slug, v_flow.run_ids);
+    end if;
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);
