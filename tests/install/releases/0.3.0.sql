@@ -84,6 +84,7 @@ $$;
 
 -- file: 0050_table_flows.sql
 -- Table flows: one row per flow definition, with the options every step inherits and the
+-- priority of its runs (opt_priority; flow_control: the claim honours limits and priorities), and the
 -- input_schema (a JSON Schema, object or boolean; null: none) that clients check each run's input
 -- against before starting it (the core itself does not: PostgreSQL has no JSON Schema validator).
 -- Raises (on insert): slug_is_valid, opt_*_is_* checks, flows_slug_is_unique_ignoring_case
@@ -97,6 +98,8 @@ create table if not exists pgflow.flows (
   opt_timeout int not null default 60,
   created_at timestamptz not null default now(),
   opt_input_schema jsonb, -- after created_at: the column 0.3.0 added, last in upgrades too
+  opt_priority int, -- flow control (docs/flow-control.md): null = 0
+  flow_control boolean not null default false, -- a step limit or a priority is in play
   constraint slug_is_valid check (pgflow.is_valid_slug(flow_slug)),
   constraint opt_max_attempts_is_nonnegative check (opt_max_attempts >= 0),
   constraint opt_base_delay_is_nonnegative check (opt_base_delay >= 0),
@@ -113,7 +116,8 @@ create unique index if not exists flows_slug_is_unique_ignoring_case on pgflow.f
 -- signal step (no handler: it waits for pgflow.signal), holding the JSON Schema of its payload
 -- (true: any payload).
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
--- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid.
+-- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid,
+-- opt_concurrency_key_needs_limit, opt_rate_limit_and_per_together.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.steps (
@@ -132,6 +136,13 @@ create table if not exists pgflow.steps (
   when_exhausted text not null default 'fail',
   signal_schema jsonb,
   created_at timestamptz not null default now(),
+  -- flow control (docs/flow-control.md): null = none (opt_priority null: the flow's)
+  opt_priority int,
+  opt_concurrency_limit int,
+  opt_concurrency_key text,
+  opt_rate_limit int,
+  opt_rate_per int,
+  opt_rate_key text,
   constraint steps_pkey primary key (flow_slug, step_slug),
   constraint steps_flow_slug_step_index_key unique (flow_slug, step_index),
   constraint deps_count_is_nonnegative check (deps_count >= 0),
@@ -146,7 +157,19 @@ create table if not exists pgflow.steps (
     forbidden_input_pattern is null or jsonb_typeof(forbidden_input_pattern) = 'object'
   ),
   constraint when_unmet_is_valid check (when_unmet in ('fail', 'skip', 'skip-cascade')),
-  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade'))
+  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
+  constraint opt_concurrency_limit_is_positive check (
+    opt_concurrency_limit is null or opt_concurrency_limit >= 1
+  ),
+  constraint opt_concurrency_key_needs_limit check (
+    opt_concurrency_key is null or opt_concurrency_limit is not null
+  ),
+  constraint opt_rate_limit_is_positive check (opt_rate_limit is null or opt_rate_limit >= 1),
+  constraint opt_rate_per_is_positive check (opt_rate_per is null or opt_rate_per >= 1),
+  constraint opt_rate_limit_and_per_together check (
+    (opt_rate_limit is null) = (opt_rate_per is null)
+    and (opt_rate_key is null or opt_rate_limit is not null)
+  )
 );
 
 -- file: 0052_table_deps.sql
@@ -224,6 +247,7 @@ create table if not exists pgflow.runs (
   cancelled_at timestamptz,
   trace_context jsonb,
   idempotency_key text,
+  priority int, -- the start's override of the flow's and steps' priorities (null: none)
   constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (
@@ -367,6 +391,12 @@ create table if not exists pgflow.step_tasks (
   permanently_stalled_at timestamptz,
   released_count int not null default 0,
   start_seq bigint,
+  -- flow control (set only on the tasks of a flow with flow_control): the task's concurrency
+  -- group (its concurrency key's value, else its rate key's, else ''), its rate key's value
+  -- ('' without one) and its priority; null: not under flow control
+  fc_key text,
+  rate_key text,
+  priority int,
   constraint step_tasks_pkey primary key (run_id, step_slug, task_index),
   constraint step_tasks_run_id_step_slug_fkey foreign key (run_id, step_slug)
     references pgflow.step_states (run_id, step_slug),
@@ -393,6 +423,13 @@ create index if not exists idx_step_tasks_started on pgflow.step_tasks (started_
 -- Queued tasks by flow and step, oldest first: the ready-task gauges of `pgflow ui` /metrics.
 create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug, step_slug, queued_at)
   where status = 'queued';
+-- Flow control: the queued tasks of each step and concurrency group in claim order (the fair
+-- claim walks the groups), and the started ones (a group's slots in use).
+create index if not exists idx_step_tasks_fc_queued
+  on pgflow.step_tasks (flow_slug, step_slug, fc_key, priority desc, message_id)
+  where status = 'queued' and fc_key is not null;
+create index if not exists idx_step_tasks_fc_started on pgflow.step_tasks (flow_slug, step_slug, fc_key)
+  where status = 'started' and fc_key is not null;
 
 -- file: 0063_sequence_task_start_seq.sql
 -- Sequence task_start_seq: numbers every start of every task (_start_tasks stores the number in
@@ -523,6 +560,9 @@ $$;
 -- input_schema is the JSON Schema (object or boolean) clients check each run's input against;
 -- omitted (the default, the JSON string "not given": no schema is a string) it keeps the flow's,
 -- or on creation none; null (SQL or JSON) removes it.
+-- priority (flow control, docs/flow-control.md) follows the integer convention: omitted keeps,
+-- null resets to the default 0. Afterwards pgflow._fc_refresh switches the flow's flow control
+-- on or off and re-tags its queued tasks.
 -- Returns the flow row.
 -- Raises: 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)';
 -- slug_is_valid, opt_*_is_* checks (opt_input_schema_is_a_schema: not an object or boolean);
@@ -534,7 +574,8 @@ create or replace function pgflow.create_flow(
   max_attempts int default -2147483648,
   base_delay int default -2147483648,
   timeout int default -2147483648,
-  input_schema jsonb default '"not given"'::jsonb
+  input_schema jsonb default '"not given"'::jsonb,
+  priority int default -2147483648
 )
 returns pgflow.flows
 language plpgsql
@@ -554,14 +595,15 @@ begin
   end if;
 
   insert into pgflow.flows as f (
-    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema
+    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema, opt_priority
   )
   values (
     create_flow.flow_slug,
     coalesce(nullif(create_flow.max_attempts, -2147483648), 3),
     coalesce(nullif(create_flow.base_delay, -2147483648), 5),
     coalesce(nullif(create_flow.timeout, -2147483648), 60),
-    v_schema
+    v_schema,
+    nullif(create_flow.priority, -2147483648)
   )
   on conflict on constraint flows_pkey do update
     set opt_max_attempts = case when create_flow.max_attempts = -2147483648
@@ -571,12 +613,19 @@ begin
         opt_timeout = case when create_flow.timeout = -2147483648
           then f.opt_timeout else excluded.opt_timeout end,
         opt_input_schema = case when v_keep_schema
-          then f.opt_input_schema else excluded.opt_input_schema end
+          then f.opt_input_schema else excluded.opt_input_schema end,
+        opt_priority = case when create_flow.priority = -2147483648
+          then f.opt_priority else excluded.opt_priority end
   returning * into v_flow;
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then
     perform pgmq.create(create_flow.flow_slug);
     perform pgflow._grant_flow_queue(create_flow.flow_slug);
+  end if;
+
+  if create_flow.priority is distinct from -2147483648 or v_flow.flow_control then
+    perform pgflow._fc_refresh(create_flow.flow_slug);
+    select * into v_flow from pgflow.flows f where f.flow_slug = create_flow.flow_slug;
   end if;
 
   return v_flow;
@@ -649,7 +698,11 @@ $$;
 -- replaced in place.
 -- Options: omitted (the default -2147483648 stands for "not given") keeps the step's value (null
 -- on creation); an explicit null inherits the flow's; a value sets itself. So a bare add_step is
--- "get or create" for the options. Returns the step row.
+-- "get or create" for the options. The flow-control options (priority, concurrency_limit,
+-- concurrency_key, rate_limit, rate_per, rate_key; docs/flow-control.md) follow the same rule,
+-- the two keys with '"not given"' as their omitted value (never a valid dotted path); null
+-- means no limit (priority null: the flow's). Afterwards pgflow._fc_refresh switches the flow's
+-- flow control on or off and re-tags its queued tasks. Returns the step row.
 -- Raises: 'Map step "%" can have at most one dependency, but % were provided: %';
 -- 'Step "%" of flow "%" already exists with a different shape: %'; steps_flow_slug_fkey
 -- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
@@ -670,7 +723,13 @@ create or replace function pgflow.add_step(
   forbidden_input_pattern jsonb default null,
   when_unmet text default 'skip',
   when_exhausted text default 'fail',
-  signal_schema jsonb default null
+  signal_schema jsonb default null,
+  priority int default -2147483648,
+  concurrency_limit int default -2147483648,
+  concurrency_key text default '"not given"',
+  rate_limit int default -2147483648,
+  rate_per int default -2147483648,
+  rate_key text default '"not given"'
 )
 returns pgflow.steps
 language plpgsql
@@ -749,16 +808,31 @@ begin
           then s.opt_timeout else add_step.timeout end,
         opt_start_delay = case when add_step.start_delay = -2147483648
           then s.opt_start_delay else add_step.start_delay end,
+        opt_priority = case when add_step.priority = -2147483648
+          then s.opt_priority else add_step.priority end,
+        opt_concurrency_limit = case when add_step.concurrency_limit = -2147483648
+          then s.opt_concurrency_limit else add_step.concurrency_limit end,
+        opt_concurrency_key = case when add_step.concurrency_key is not distinct from '"not given"'
+          then s.opt_concurrency_key else add_step.concurrency_key end,
+        opt_rate_limit = case when add_step.rate_limit = -2147483648
+          then s.opt_rate_limit else add_step.rate_limit end,
+        opt_rate_per = case when add_step.rate_per = -2147483648
+          then s.opt_rate_per else add_step.rate_per end,
+        opt_rate_key = case when add_step.rate_key is not distinct from '"not given"'
+          then s.opt_rate_key else add_step.rate_key end,
         signal_schema = add_step.signal_schema
     where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug
     returning * into v_step;
+    perform pgflow._fc_refresh(add_step.flow_slug);
     return v_step;
   end if;
 
   insert into pgflow.steps (
     flow_slug, step_slug, step_type, step_index, deps_count,
     opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
-    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema,
+    opt_priority, opt_concurrency_limit, opt_concurrency_key, opt_rate_limit, opt_rate_per,
+    opt_rate_key
   )
   values (
     add_step.flow_slug,
@@ -776,13 +850,23 @@ begin
     add_step.forbidden_input_pattern,
     add_step.when_unmet,
     add_step.when_exhausted,
-    add_step.signal_schema
+    add_step.signal_schema,
+    nullif(add_step.priority, -2147483648),
+    nullif(add_step.concurrency_limit, -2147483648),
+    nullif(add_step.concurrency_key, '"not given"'),
+    nullif(add_step.rate_limit, -2147483648),
+    nullif(add_step.rate_per, -2147483648),
+    nullif(add_step.rate_key, '"not given"')
   )
   returning * into v_step;
 
   insert into pgflow.deps (flow_slug, dep_slug, step_slug)
   select add_step.flow_slug, d, add_step.step_slug from unnest(v_deps) d;
 
+  if v_step.opt_priority is not null or v_step.opt_concurrency_limit is not null
+    or v_step.opt_rate_limit is not null then
+    perform pgflow._fc_refresh(add_step.flow_slug);
+  end if;
   return v_step;
 end;
 $$;
@@ -1512,6 +1596,7 @@ $$;
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
+-- The new tasks of a flow under flow control are tagged by pgflow._fc_tag.
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1623,6 +1708,11 @@ begin
     into v_wake
     using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes,
       v_flow.delays;
+
+    -- flow control: the new tasks' concurrency group, rate key and priority
+    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug) then
+      perform pgflow._fc_tag(v_flow.flow_slug, v_flow.run_ids);
+    end if;
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);
@@ -1915,11 +2005,13 @@ end;
 $$;
 
 -- file: 0300_function_start_flow.sql
--- start_flow(flow_slug, input, run_id, idempotency_key): start a run of a flow: one step state
+-- start_flow(flow_slug, input, run_id, idempotency_key, priority): start a run of a flow: one step state
 -- per step, then conditions, taskless steps (empty root maps) and the root steps' tasks; the run
 -- may come back already completed or failed. run_id is the caller's or a random one. With an
 -- idempotency_key that a run of the flow already has (until that run is pruned), nothing starts
--- and that run's row is returned, even when the two starts race. Returns the run row.
+-- and that run's row is returned, even when the two starts race. priority (null: none) is the
+-- run's override of the flow's and steps' priorities (docs/flow-control.md; it is also set on a
+-- run an idempotency key returns). Returns the run row.
 -- Raises: 'Flow "%" does not exist' (foreign_key_violation on runs_flow_slug_fkey, as 0.8.1);
 -- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
 -- array (got %)'; runs_pkey (run_id already used); 'Cascade loop exceeded safety limit ...'.
@@ -1929,7 +2021,8 @@ create or replace function pgflow.start_flow(
   flow_slug text,
   input jsonb,
   run_id uuid default null,
-  idempotency_key text default null
+  idempotency_key text default null,
+  priority int default null
 )
 returns setof pgflow.runs
 language plpgsql
@@ -1945,6 +2038,9 @@ begin
     start_flow.flow_slug, array[start_flow.input], array[v_run_id],
     case when start_flow.idempotency_key is not null then array[start_flow.idempotency_key] end
   ))[1];
+  if start_flow.priority is not null then
+    perform pgflow._fc_set_run_priority(start_flow.flow_slug, array[v_run_id], start_flow.priority);
+  end if;
   return query select * from pgflow.runs r where r.run_id = v_run_id;
 end;
 $$;
@@ -2008,13 +2104,14 @@ end;
 $$;
 
 -- file: 0303_function_start_flows.sql
--- start_flows(flow_slug, inputs, run_ids, idempotency_keys): start one run per element of the JSON array inputs
+-- start_flows(flow_slug, inputs, run_ids, idempotency_keys, priority): start one run per element of the JSON array inputs
 -- in one call, set-based (what start_flow does for one input, at a fraction of the cost per
 -- run: the root steps' tasks of all the runs are sent with one queue insert). run_ids, when
 -- given, holds the id of each run in input order (same length as inputs); otherwise fresh
 -- time-ordered ids are used. idempotency_keys, when given, holds a key (or null) per input: an
 -- input whose key a run of the flow (or an earlier input) already has starts nothing, and its
--- row is that run's. Returns the run rows in input order.
+-- row is that run's. priority (null: none) is every run's priority override, as in start_flow.
+-- Returns the run rows in input order.
 -- Raises what start_flow raises (the root-map input errors name the input: DETAIL
 -- 'inputs[i]'); 'start_flows expects a JSON array of inputs, got %'; 'start_flows got % inputs
 -- but % run ids'; 'start_flows got % inputs but % idempotency keys'.
@@ -2024,7 +2121,8 @@ create or replace function pgflow.start_flows(
   flow_slug text,
   inputs jsonb,
   run_ids uuid[] default null,
-  idempotency_keys text[] default null
+  idempotency_keys text[] default null,
+  priority int default null
 )
 returns setof pgflow.runs
 language plpgsql
@@ -2055,6 +2153,9 @@ begin
   v_run_ids := pgflow._start_runs(
     start_flows.flow_slug, v_inputs, v_run_ids, start_flows.idempotency_keys
   );
+  if start_flows.priority is not null then
+    perform pgflow._fc_set_run_priority(start_flows.flow_slug, v_run_ids, start_flows.priority);
+  end if;
 
   return query
     select r.*
@@ -2118,7 +2219,10 @@ $$;
 -- 'started', worker recorded, message hidden for the step's timeout + 2 s. Returns one
 -- claimed_task per started task, in message order, with the handler input: for a single step
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
--- array element. Internal (start_tasks and claim_tasks). Raises nothing.
+-- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
+-- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
+-- pgflow._fc_started records the starts of rate-limited steps (docs/flow-control.md).
+-- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._start_tasks(flow_slug text, msg_ids bigint[], worker_id uuid)
@@ -2130,12 +2234,20 @@ as $$
 #variable_conflict use_column
 declare
   v_claimed pgflow.claimed_task[];
+  v_msg_ids bigint[] := _start_tasks.msg_ids;
+  v_controlled boolean;
 begin
+  select f.flow_control into v_controlled from pgflow.flows f
+  where f.flow_slug = _start_tasks.flow_slug;
+  if v_controlled then
+    v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
+  end if;
+
   with locked as (
     select t.run_id, t.step_slug, t.task_index
     from pgflow.step_tasks t
     where t.flow_slug = _start_tasks.flow_slug
-      and t.message_id = any(_start_tasks.msg_ids)
+      and t.message_id = any(v_msg_ids)
       and t.status = 'queued'
     for update of t skip locked
   ),
@@ -2202,6 +2314,10 @@ begin
     array(select c.timeout + 2 from unnest(v_claimed) c)
   );
 
+  if v_controlled then
+    perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);
+  end if;
+
   return query select * from unnest(v_claimed);
 end;
 $$;
@@ -2229,6 +2345,9 @@ $$;
 -- queues (going round them from a random one, so that a busy flow cannot starve the others) and
 -- start their tasks, in one round trip. Messages whose task is
 -- gone or finished are archived; messages of a task running elsewhere are left alone.
+-- A flow under flow control (flows.flow_control: step limits or priorities, docs/flow-control.md)
+-- is not read in message order: pgflow._fc_pick chooses its tasks (by priority, round-robin over
+-- concurrency groups, passing over full ones) and _start_tasks admits them under the limits.
 -- Returns claimed_task rows (start_seq fences the reports; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
 set search_path = pg_catalog, pg_temp;
@@ -2269,7 +2388,11 @@ begin
   for i in 0 .. v_count - 1 loop
     exit when v_left <= 0;
     v_flow_slug := claim_tasks.flow_slugs[(v_first + i) % v_count + 1];
-    v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow_slug) then
+      v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
+    else
+      v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    end if;
     continue when cardinality(v_msg_ids) = 0;
 
     v_claimed := array(
@@ -2997,6 +3120,460 @@ begin
       (v_item ->> 'start_seq')::bigint
     );
   end loop;
+end;
+$$;
+
+-- file: 0350_table_rate_starts.sql
+-- Table rate_starts: one row per start of a task of a step with a rate limit (steps.opt_rate_*),
+-- by the value of its rate key ('' without one), at the task's started_at. The claim counts a
+-- group's rows younger than the step's window under the group's advisory lock, so the count is
+-- exact whatever the number of workers; rows older than the window are deleted as starts are
+-- recorded (docs/flow-control.md).
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create table if not exists pgflow.rate_starts (
+  flow_slug text not null,
+  step_slug text not null,
+  rate_key text not null,
+  started_at timestamptz not null
+);
+
+create index if not exists idx_rate_starts_group
+  on pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at);
+
+-- file: 0351_function__fc_refresh.sql
+-- _fc_refresh(flow_slug): switch a flow's flow control on when anything in it asks for the
+-- ordered, limited claim (a flow or step priority other than none, a step concurrency or rate
+-- limit, or a run in progress started with a priority), else off; then re-tag its queued tasks
+-- (pgflow._fc_tag: concurrency group, rate key, priority), or clear their tags when off. Called by
+-- create_flow and add_step after an option change and by a start given a priority, so a change
+-- of limits applies to the tasks already waiting. Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_refresh(flow_slug text)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_on boolean;
+begin
+  v_on := exists (
+      select 1 from pgflow.flows f
+      where f.flow_slug = _fc_refresh.flow_slug and coalesce(f.opt_priority, 0) <> 0
+    )
+    or exists (
+      select 1 from pgflow.steps s
+      where s.flow_slug = _fc_refresh.flow_slug
+        and (s.opt_priority is not null or s.opt_concurrency_limit is not null
+             or s.opt_rate_limit is not null)
+    )
+    or exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _fc_refresh.flow_slug and r.priority is not null
+        and r.status = 'started'
+    );
+
+  update pgflow.flows f set flow_control = v_on
+  where f.flow_slug = _fc_refresh.flow_slug and f.flow_control is distinct from v_on;
+
+  if v_on then
+    perform pgflow._fc_tag(_fc_refresh.flow_slug, null);
+  else
+    update pgflow.step_tasks t set fc_key = null, rate_key = null, priority = null
+    where t.flow_slug = _fc_refresh.flow_slug and t.status in ('queued', 'started')
+      and t.fc_key is not null;
+  end if;
+end;
+$$;
+
+-- file: 0352_function__fc_value.sql
+-- _fc_value(run_id, step_slug, task_index, path): the value of a dotted path (a concurrency or
+-- rate key, such as 'run.customer_id') in a task's handler input, as text: a string as is,
+-- anything else as JSON text; a path that leads nowhere gives 'null'. The input is not built:
+-- for a single step the first segment names "run" (the run input) or a dependency (its output);
+-- for a map task the path reads the task's element. Internal (pgflow._fc_tag). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_value(
+  run_id uuid,
+  step_slug text,
+  task_index int,
+  path text
+)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_parts text[] := pg_catalog.string_to_array(_fc_value.path, '.');
+  v_step pgflow.steps;
+  v_value jsonb;
+begin
+  select s.* into v_step
+  from pgflow.runs r join pgflow.steps s on s.flow_slug = r.flow_slug
+  where r.run_id = _fc_value.run_id and s.step_slug = _fc_value.step_slug;
+
+  if v_step.step_type = 'map' then
+    if v_step.deps_count = 0 then
+      select r.input -> _fc_value.task_index into v_value
+      from pgflow.runs r where r.run_id = _fc_value.run_id;
+    else
+      select ss.output -> _fc_value.task_index into v_value
+      from pgflow.deps d
+      join pgflow.step_states ss on ss.run_id = _fc_value.run_id and ss.step_slug = d.dep_slug
+      where d.flow_slug = v_step.flow_slug and d.step_slug = _fc_value.step_slug;
+    end if;
+    v_value := v_value #> v_parts;
+  elsif v_parts[1] = 'run' then
+    select r.input #> v_parts[2:] into v_value from pgflow.runs r where r.run_id = _fc_value.run_id;
+  else
+    select ss.output #> v_parts[2:] into v_value
+    from pgflow.step_states ss
+    where ss.run_id = _fc_value.run_id and ss.step_slug = v_parts[1];
+  end if;
+
+  return coalesce(v_value #>> '{}', 'null');
+end;
+$$;
+
+-- file: 0353_function__fc_tag.sql
+-- _fc_tag(flow_slug, run_ids): tag the queued tasks of a flow under flow control (of the given
+-- runs; null: all of them) with what the claim orders and limits them by: fc_key, the task's
+-- concurrency group (its concurrency key's value, else its rate key's, else ''), rate_key (its
+-- rate key's value, '' without one) and priority (the run's override, else the step's, else the
+-- flow's, else 0). Internal (_start_ready_steps, _fc_refresh, _fc_set_run_priority).
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_tag(flow_slug text, run_ids uuid[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  update pgflow.step_tasks t
+  set rate_key = case when s.opt_rate_key is null then ''
+        else pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key) end,
+      fc_key = case
+        when s.opt_concurrency_key is not null
+          then pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_concurrency_key)
+        when s.opt_rate_key is not null
+          then pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key)
+        else '' end,
+      priority = coalesce(r.priority, s.opt_priority, f.opt_priority, 0)
+  from pgflow.steps s, pgflow.runs r, pgflow.flows f
+  where t.flow_slug = _fc_tag.flow_slug
+    and t.status in ('queued', 'started')
+    and (_fc_tag.run_ids is null or t.run_id = any(_fc_tag.run_ids))
+    and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    and r.run_id = t.run_id
+    and f.flow_slug = t.flow_slug;
+end;
+$$;
+
+-- file: 0354_function__fc_pick.sql
+-- _fc_pick(flow_slug, qty): the messages of up to qty ready tasks of a flow under flow control,
+-- in claim order: every concurrency group (step and key value, pgflow._fc_tag) that has queued
+-- tasks is visited (a loose scan of idx_step_tasks_fc_queued, one probe per group), a group whose
+-- slots or rate window look full is passed over, each other group offers its visible tasks by
+-- priority then message id (at most its free slots), and the offers are taken by priority, then
+-- by their rank within their group, then by message id. So a ready task of a higher priority is
+-- taken before any lower one, and the groups are served round-robin: a group's backlog never
+-- holds another group's first ready task back by more than one batch. Messages are not read
+-- (their visibility is not changed) and no lock is taken: the exact check is pgflow._fc_admit's,
+-- under the groups' locks. Internal (claim_tasks). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_pick(flow_slug text, qty int)
+returns bigint[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ids bigint[];
+begin
+  execute pg_catalog.format(
+    $q$
+      with recursive groups as (
+        (
+          select t.step_slug, t.fc_key
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+          order by t.step_slug, t.fc_key
+          limit 1
+        )
+        union all
+        select n.step_slug, n.fc_key
+        from groups g
+        cross join lateral (
+          select t.step_slug, t.fc_key
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+            and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+          order by t.step_slug, t.fc_key
+          limit 1
+        ) n
+      ),
+      slots as (
+        select g.step_slug, g.fc_key, least(
+          $2,
+          case when s.opt_concurrency_limit is null then $2
+            else s.opt_concurrency_limit - (
+              select count(*)::int from pgflow.step_tasks u
+              where u.flow_slug = $1 and u.step_slug = g.step_slug
+                and u.status = 'started' and u.fc_key is not null
+                and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
+            )
+          end,
+          -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+          case when s.opt_rate_limit is null
+              or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+            else s.opt_rate_limit - (
+              select count(*)::int from pgflow.rate_starts rs
+              where rs.flow_slug = $1 and rs.step_slug = g.step_slug
+                and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
+                and rs.started_at > pg_catalog.clock_timestamp()
+                  - pg_catalog.make_interval(secs => s.opt_rate_per)
+            )
+          end
+        ) as free
+        from groups g
+        join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
+      ),
+      offered as (
+        select sl.step_slug, sl.fc_key, c.message_id, c.priority
+        from slots sl
+        cross join lateral (
+          select t.message_id, t.priority
+          from pgflow.step_tasks t
+          join pgmq.%1$I q on q.msg_id = t.message_id
+          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+            and t.status = 'queued' and q.vt <= pg_catalog.clock_timestamp()
+          order by t.priority desc, t.message_id
+          limit sl.free
+        ) c
+        where sl.free > 0
+      ),
+      ranked as (
+        select o.message_id, o.priority,
+               pg_catalog.row_number() over (
+                 partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
+               ) as rank
+        from offered o
+      )
+      select array(
+        select r.message_id from ranked r
+        order by r.priority desc, r.rank, r.message_id
+        limit $2
+      )
+    $q$,
+    pgmq.format_table_name(_fc_pick.flow_slug, 'q')
+  )
+  into v_ids
+  using _fc_pick.flow_slug, _fc_pick.qty;
+  return v_ids;
+end;
+$$;
+
+-- file: 0355_function__fc_admit.sql
+-- _fc_admit(flow_slug, msg_ids): of the messages of queued tasks a worker is about to start (in
+-- the order given), the ones the flow's step limits allow now, in the same order. The groups'
+-- transaction advisory locks (one per concurrency group and one per rate group, taken in key
+-- order, so two claims never deadlock) are held until the caller commits, so a count taken
+-- here is exact: the started tasks of the group (step_tasks status 'started') stay below
+-- opt_concurrency_limit and its starts in the last opt_rate_per seconds (pgflow.rate_starts)
+-- below opt_rate_limit. A task held back stays 'queued' with its attempts untouched; its
+-- message is hidden for 1 s (concurrency) or until the rate window has room (at least 1 s), so
+-- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
+-- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
+-- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_admit(flow_slug text, msg_ids bigint[])
+returns bigint[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  c_hold_seconds constant int := 1;
+  v_task record;
+  v_used jsonb := '{}';
+  v_group text;
+  v_rate_group text;
+  v_count int;
+  v_ccount int;
+  v_admitted bigint[] := '{}';
+  v_held bigint[] := '{}';
+  v_holds int[] := '{}';
+  v_hold int;
+  v_oldest timestamptz;
+begin
+  -- the locks of every limited group among the candidates, in one order
+  perform pg_catalog.pg_advisory_xact_lock(l.h)
+  from (
+    select distinct pg_catalog.hashtextextended(x.name, 0) as h
+    from pgflow.step_tasks t
+    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    cross join lateral (
+      values
+        (case when s.opt_concurrency_limit is not null then
+           'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+           || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+        (case when s.opt_rate_limit is not null then
+           'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+    ) as x(name)
+    where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+      and t.status = 'queued' and t.fc_key is not null and x.name is not null
+    order by 1
+  ) l;
+
+  for v_task in
+    select u.id, t.step_slug, t.fc_key, t.rate_key, s.opt_concurrency_limit,
+           s.opt_concurrency_key, s.opt_rate_limit, s.opt_rate_per
+    from unnest(_fc_admit.msg_ids) with ordinality as u(id, ord)
+    left join pgflow.step_tasks t
+      on t.message_id = u.id and t.flow_slug = _fc_admit.flow_slug and t.status = 'queued'
+    left join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    order by u.ord
+  loop
+    if v_task.step_slug is null or v_task.fc_key is null then
+      v_admitted := v_admitted || v_task.id;
+      continue;
+    end if;
+    v_hold := null;
+
+    if v_task.opt_concurrency_limit is not null then
+      v_group := 'c|' || v_task.step_slug || '|'
+        || case when v_task.opt_concurrency_key is null then '' else v_task.fc_key end;
+      v_ccount := (v_used ->> v_group)::int;
+      if v_ccount is null then
+        select count(*)::int into v_ccount
+        from pgflow.step_tasks u
+        where u.flow_slug = _fc_admit.flow_slug and u.step_slug = v_task.step_slug
+          and u.status = 'started' and u.fc_key is not null
+          and (v_task.opt_concurrency_key is null or u.fc_key = v_task.fc_key);
+      end if;
+      if v_ccount >= v_task.opt_concurrency_limit then
+        v_hold := c_hold_seconds;
+      end if;
+    end if;
+
+    if v_hold is null and v_task.opt_rate_limit is not null then
+      v_rate_group := 'r|' || v_task.step_slug || '|' || v_task.rate_key;
+      if v_used ? v_rate_group then
+        v_count := (v_used ->> v_rate_group)::int;
+      else
+        select count(*)::int into v_count
+        from pgflow.rate_starts rs
+        where rs.flow_slug = _fc_admit.flow_slug and rs.step_slug = v_task.step_slug
+          and rs.rate_key = v_task.rate_key
+          and rs.started_at > pg_catalog.clock_timestamp()
+            - pg_catalog.make_interval(secs => v_task.opt_rate_per);
+      end if;
+      if v_count >= v_task.opt_rate_limit then
+        select min(rs.started_at) into v_oldest
+        from pgflow.rate_starts rs
+        where rs.flow_slug = _fc_admit.flow_slug and rs.step_slug = v_task.step_slug
+          and rs.rate_key = v_task.rate_key
+          and rs.started_at > pg_catalog.clock_timestamp()
+            - pg_catalog.make_interval(secs => v_task.opt_rate_per);
+        v_hold := greatest(c_hold_seconds, ceil(extract(epoch from
+          coalesce(v_oldest, pg_catalog.clock_timestamp())
+          + pg_catalog.make_interval(secs => v_task.opt_rate_per)
+          - pg_catalog.clock_timestamp()))::int);
+      else
+        v_used := v_used || jsonb_build_object(v_rate_group, v_count + 1);
+      end if;
+    end if;
+
+    if v_hold is null then
+      if v_task.opt_concurrency_limit is not null then
+        v_used := v_used || jsonb_build_object(v_group, v_ccount + 1);
+      end if;
+      v_admitted := v_admitted || v_task.id;
+    else
+      v_held := v_held || v_task.id;
+      v_holds := v_holds || v_hold;
+    end if;
+  end loop;
+
+  if cardinality(v_held) > 0 then
+    perform pgflow.set_vt_batch(_fc_admit.flow_slug, v_held, v_holds);
+  end if;
+  return v_admitted;
+end;
+$$;
+
+-- file: 0356_function__fc_started.sql
+-- _fc_started(flow_slug, claimed): record the starts just made of tasks of rate-limited steps in
+-- pgflow.rate_starts (at each task's started_at, under the groups' locks _fc_admit took), and
+-- delete the rows of those steps that have left their window. Internal (_start_tasks, for a
+-- flow under flow control). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_started(flow_slug text, claimed pgflow.claimed_task[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at)
+  select t.flow_slug, t.step_slug, t.rate_key, t.started_at
+  from unnest(_fc_started.claimed) c
+  join pgflow.step_tasks t
+    on t.run_id = c.run_id and t.step_slug = c.step_slug and t.task_index = c.task_index
+  join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+  where s.opt_rate_limit is not null and t.rate_key is not null;
+
+  if found then
+    delete from pgflow.rate_starts rs
+    using pgflow.steps s
+    where rs.flow_slug = _fc_started.flow_slug
+      and s.flow_slug = rs.flow_slug and s.step_slug = rs.step_slug
+      and s.step_slug in (select c.step_slug from unnest(_fc_started.claimed) c)
+      and rs.started_at < pg_catalog.clock_timestamp()
+        - pg_catalog.make_interval(secs => coalesce(s.opt_rate_per, 0));
+  end if;
+end;
+$$;
+
+-- file: 0357_function__fc_set_run_priority.sql
+-- _fc_set_run_priority(flow_slug, run_ids, priority): give runs a start's priority override
+-- (runs.priority; null does nothing): it outranks the flow's and the steps' priorities for
+-- every task of those runs. Puts the flow under flow control if it was not (tagging its queued
+-- tasks), else re-tags the runs' tasks. Internal (start_flow, start_flows). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_set_run_priority(
+  flow_slug text,
+  run_ids uuid[],
+  priority int
+)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if _fc_set_run_priority.priority is null then
+    return;
+  end if;
+  update pgflow.runs r set priority = _fc_set_run_priority.priority
+  where r.run_id = any(_fc_set_run_priority.run_ids);
+  if (select f.flow_control from pgflow.flows f where f.flow_slug = _fc_set_run_priority.flow_slug)
+  then
+    perform pgflow._fc_tag(_fc_set_run_priority.flow_slug, _fc_set_run_priority.run_ids);
+  else
+    perform pgflow._fc_refresh(_fc_set_run_priority.flow_slug);
+  end if;
 end;
 $$;
 
@@ -4195,6 +4772,178 @@ begin
 end;
 $$;
 
+-- file: 0700_function_explain_run.sql
+-- explain_run(run_id): why each unfinished part of a run is not running now, one row per step
+-- that has no tasks in flight yet and one per unfinished task of a started step, in step then
+-- task order: (step_slug, task_index (null: the step), reason, detail, until (null: unknown)).
+-- Reasons: 'run_queued' (the run waits behind its flow's concurrency limit: detail position,
+-- holding_runs, from pgflow._queued_run_position), 'waiting_for_dependencies' (detail
+-- dependencies: the unfinished ones), 'starting' (ready, its tasks are being created),
+-- 'waiting_for_signal' (until: its timeout), 'running' (detail worker_id, started_at, attempt;
+-- until: its timeout), 'concurrency_full' (detail key, limit, in_flight, holding_runs),
+-- 'rate_limited' (detail key, limit, per; until: the window has room), 'retry_backoff' (detail
+-- attempt, error_message; until: visible again), 'start_delay' (until: visible), 'held_back'
+-- (hidden for a moment after a limit held it back or a release; until: visible),
+-- 'waiting_for_worker' (detail ahead: visible messages of the flow before it, live_workers:
+-- pgflow.live_workers of the flow). A finished run has no rows. Runs as its owner (it reads
+-- the queue and the workers), so a client role may call it.
+-- Raises: 'Run "%" does not exist' (SQLSTATE PF011).
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow.explain_run(run_id uuid)
+returns table (step_slug text, task_index int, reason text, detail jsonb, until timestamptz)
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_run pgflow.runs;
+  v_queue text;
+  v_live int;
+  v_now timestamptz := pg_catalog.clock_timestamp();
+  v_row record;
+  v_vt timestamptz;
+  v_used int;
+  v_oldest timestamptz;
+  v_ahead int;
+begin
+  select * into v_run from pgflow.runs r where r.run_id = explain_run.run_id;
+  if not found then
+    raise exception 'Run "%" does not exist', explain_run.run_id using errcode = 'PF011';
+  end if;
+  if v_run.status in ('completed', 'failed', 'cancelled') then
+    return;
+  end if;
+  if v_run.status = 'queued' then
+    -- resolved only here: the flow-level half of flow control defines it
+    return query
+      select s.step_slug, null::int, 'run_queued',
+             jsonb_build_object('position', p.position, 'holding_runs', to_jsonb(p.holding_runs)),
+             null::timestamptz
+      from pgflow.steps s
+      cross join pgflow._queued_run_position(explain_run.run_id) p
+      where s.flow_slug = v_run.flow_slug
+      order by s.step_index;
+    return;
+  end if;
+
+  v_queue := pgmq.format_table_name(v_run.flow_slug, 'q');
+  v_live := pgflow.live_workers(v_run.flow_slug);
+
+  for v_row in
+    select ss.step_slug, ss.status as step_status, ss.remaining_deps, ss.started_at as step_started,
+           s.step_index, s.opt_concurrency_limit, s.opt_concurrency_key, s.opt_rate_limit,
+           s.opt_rate_per, s.opt_rate_key, coalesce(s.opt_start_delay, 0) as start_delay,
+           coalesce(s.opt_timeout, f.opt_timeout) as timeout,
+           t.task_index, t.status as task_status, t.message_id, t.attempts_count, t.error_message,
+           t.started_at, t.last_worker_id, t.fc_key, t.rate_key, t.priority
+    from pgflow.step_states ss
+    join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+    join pgflow.flows f on f.flow_slug = ss.flow_slug
+    left join pgflow.step_tasks t
+      on ss.status = 'started' and t.run_id = ss.run_id and t.step_slug = ss.step_slug
+         and t.status in ('queued', 'started')
+    where ss.run_id = explain_run.run_id
+      and ss.status in ('created', 'waiting', 'started')
+    order by s.step_index, t.task_index
+  loop
+    step_slug := v_row.step_slug;
+    task_index := v_row.task_index;
+    detail := '{}';
+    until := null;
+
+    if v_row.step_status = 'created' then
+      task_index := null;
+      if v_row.remaining_deps > 0 then
+        reason := 'waiting_for_dependencies';
+        detail := jsonb_build_object('dependencies', coalesce((
+          select jsonb_agg(d.dep_slug order by d.dep_slug)
+          from pgflow.deps d
+          join pgflow.step_states ds on ds.run_id = explain_run.run_id and ds.step_slug = d.dep_slug
+          where d.flow_slug = v_run.flow_slug and d.step_slug = v_row.step_slug
+            and ds.status not in ('completed', 'skipped')
+        ), '[]'::jsonb));
+      else
+        reason := 'starting';
+      end if;
+    elsif v_row.step_status = 'waiting' then
+      task_index := null;
+      reason := 'waiting_for_signal';
+      until := v_row.step_started + pg_catalog.make_interval(secs => v_row.timeout);
+    elsif v_row.task_status is null then
+      continue;  -- a started step whose tasks are all finished: it is completing
+    elsif v_row.task_status = 'started' then
+      reason := 'running';
+      detail := jsonb_build_object('worker_id', v_row.last_worker_id,
+        'started_at', v_row.started_at, 'attempt', v_row.attempts_count);
+      until := v_row.started_at + pg_catalog.make_interval(secs => v_row.timeout);
+    else
+      reason := null;
+      if v_row.opt_concurrency_limit is not null and v_row.fc_key is not null then
+        select count(*)::int into v_used
+        from pgflow.step_tasks u
+        where u.flow_slug = v_run.flow_slug and u.step_slug = v_row.step_slug
+          and u.status = 'started' and u.fc_key is not null
+          and (v_row.opt_concurrency_key is null or u.fc_key = v_row.fc_key);
+        if v_used >= v_row.opt_concurrency_limit then
+          reason := 'concurrency_full';
+          detail := jsonb_build_object(
+            'key', case when v_row.opt_concurrency_key is null then null else v_row.fc_key end,
+            'limit', v_row.opt_concurrency_limit,
+            'in_flight', v_used,
+            'holding_runs', (
+              select coalesce(jsonb_agg(distinct u.run_id), '[]'::jsonb)
+              from pgflow.step_tasks u
+              where u.flow_slug = v_run.flow_slug and u.step_slug = v_row.step_slug
+                and u.status = 'started' and u.fc_key is not null
+                and (v_row.opt_concurrency_key is null or u.fc_key = v_row.fc_key)
+            )
+          );
+        end if;
+      end if;
+      if reason is null and v_row.opt_rate_limit is not null and v_row.rate_key is not null then
+        select count(*)::int, min(rs.started_at) into v_used, v_oldest
+        from pgflow.rate_starts rs
+        where rs.flow_slug = v_run.flow_slug and rs.step_slug = v_row.step_slug
+          and rs.rate_key = v_row.rate_key
+          and rs.started_at > v_now - pg_catalog.make_interval(secs => v_row.opt_rate_per);
+        if v_used >= v_row.opt_rate_limit then
+          reason := 'rate_limited';
+          detail := jsonb_build_object(
+            'key', case when v_row.opt_rate_key is null then null else v_row.rate_key end,
+            'limit', v_row.opt_rate_limit, 'per', v_row.opt_rate_per);
+          until := v_oldest + pg_catalog.make_interval(secs => v_row.opt_rate_per);
+        end if;
+      end if;
+      if reason is null then
+        execute pg_catalog.format('select q.vt from pgmq.%I q where q.msg_id = $1', v_queue)
+          into v_vt using v_row.message_id;
+        if v_vt > v_now then
+          until := v_vt;
+          if v_row.error_message is not null then
+            reason := 'retry_backoff';
+            detail := jsonb_build_object('attempt', v_row.attempts_count,
+              'error_message', v_row.error_message);
+          elsif v_row.attempts_count = 0 and v_row.start_delay > 0 then
+            reason := 'start_delay';
+          else
+            reason := 'held_back';
+          end if;
+        else
+          execute pg_catalog.format(
+            'select count(*)::int from pgmq.%I q where q.vt <= $1 and q.msg_id < $2', v_queue
+          ) into v_ahead using v_now, v_row.message_id;
+          reason := 'waiting_for_worker';
+          detail := jsonb_build_object('ahead', v_ahead, 'live_workers', v_live);
+        end if;
+      end if;
+    end if;
+    return next;
+  end loop;
+end;
+$$;
+
 -- file: 0900_table_installed_versions.sql
 -- pgflow.installed_versions: one row per install or upgrade of the pgflow-yaml core, written by
 -- `pgflow install`; the row with the highest id is the version the database holds.
@@ -4244,7 +4993,7 @@ begin
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
         'retry_run', 'set_run_trace_context', 'live_workers', 'list_schedules', 'pause_schedule',
-        'trigger_schedule'
+        'trigger_schedule', 'explain_run'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);
