@@ -324,7 +324,9 @@ class Reason:
                 f"flight (runs {runs('holding_runs')})"
             )
         if self.reason == "rate_limited":
-            return f"rate limited{keyed()}: {d.get('limit')} starts per {d.get('per')} s{at}"
+            limit = d.get("limit")
+            starts = "start" if limit == 1 else "starts"
+            return f"rate limited{keyed()}: {limit} {starts} per {d.get('per')} s used{at}"
         if self.reason == "retry_backoff":
             return f"retry backoff after attempt {d.get('attempt')} failed{at}"
         if self.reason == "start_delay":

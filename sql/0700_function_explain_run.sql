@@ -105,7 +105,21 @@ begin
       until := v_row.started_at + pg_catalog.make_interval(secs => v_row.timeout);
     else
       reason := null;
-      if v_row.opt_concurrency_limit is not null and v_row.fc_key is not null then
+      execute pg_catalog.format('select q.vt from pgmq.%I q where q.msg_id = $1', v_queue)
+        into v_vt using v_row.message_id;
+      -- a retry backoff or a start delay is a wait of its own; a limit is checked after them
+      if v_vt > v_now and v_row.error_message is not null then
+        reason := 'retry_backoff';
+        detail := jsonb_build_object('attempt', v_row.attempts_count,
+          'error_message', v_row.error_message);
+        until := v_vt;
+      elsif v_vt > v_now and v_row.attempts_count = 0 and v_row.start_delay > 0
+        and v_vt > v_row.step_started + pg_catalog.make_interval(secs => 1) then
+        reason := 'start_delay';
+        until := v_vt;
+      end if;
+      if reason is null and v_row.opt_concurrency_limit is not null
+        and v_row.fc_key is not null then
         select count(*)::int into v_used
         from pgflow.step_tasks u
         where u.flow_slug = v_run.flow_slug and u.step_slug = v_row.step_slug
@@ -141,27 +155,15 @@ begin
           until := v_oldest + pg_catalog.make_interval(secs => v_row.opt_rate_per);
         end if;
       end if;
-      if reason is null then
-        execute pg_catalog.format('select q.vt from pgmq.%I q where q.msg_id = $1', v_queue)
-          into v_vt using v_row.message_id;
-        if v_vt > v_now then
-          until := v_vt;
-          if v_row.error_message is not null then
-            reason := 'retry_backoff';
-            detail := jsonb_build_object('attempt', v_row.attempts_count,
-              'error_message', v_row.error_message);
-          elsif v_row.attempts_count = 0 and v_row.start_delay > 0 then
-            reason := 'start_delay';
-          else
-            reason := 'held_back';
-          end if;
-        else
-          execute pg_catalog.format(
-            'select count(*)::int from pgmq.%I q where q.vt <= $1 and q.msg_id < $2', v_queue
-          ) into v_ahead using v_now, v_row.message_id;
-          reason := 'waiting_for_worker';
-          detail := jsonb_build_object('ahead', v_ahead, 'live_workers', v_live);
-        end if;
+      if reason is null and v_vt > v_now then
+        reason := 'held_back';
+        until := v_vt;
+      elsif reason is null then
+        execute pg_catalog.format(
+          'select count(*)::int from pgmq.%I q where q.vt <= $1 and q.msg_id < $2', v_queue
+        ) into v_ahead using v_now, v_row.message_id;
+        reason := 'waiting_for_worker';
+        detail := jsonb_build_object('ahead', v_ahead, 'live_workers', v_live);
       end if;
     end if;
     return next;
