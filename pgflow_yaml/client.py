@@ -312,7 +312,9 @@ class Reason:
         if self.reason == "starting":
             return "ready: its tasks are being created"
         if self.reason == "waiting_for_signal":
-            return "waiting for a signal (pgflow.signal)" + (f", times out at {when}" if when else "")
+            return "waiting for a signal (pgflow.signal)" + (
+                f", times out at {when}" if when else ""
+            )
         if self.reason == "running":
             return (
                 f"running on worker {d.get('worker_id')} since {d.get('started_at')} "
@@ -701,9 +703,10 @@ def _start_query(
     Raises:
         UsageError: the key is not a non-empty string, or the priority not an integer.
     """
-    if idempotency_key is not None:
-        if not isinstance(idempotency_key, str) or not idempotency_key:
-            raise UsageError("an idempotency key is a non-empty string")
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not idempotency_key
+    ):
+        raise UsageError("an idempotency key is a non-empty string")
     keyed = idempotency_key is not None or _check_priority(priority) is not None
     if keyed:
         params = params | {"idempotency_key": idempotency_key, "priority": priority}

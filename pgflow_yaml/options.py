@@ -391,7 +391,7 @@ KEYS: tuple[Key, ...] = (
                 ]
             },
         ),
-        hint='e.g. concurrency: 5, or concurrency: {limit: 1, key: run.customer_id}',
+        hint="e.g. concurrency: 5, or concurrency: {limit: 1, key: run.customer_id}",
         sql_argument="concurrency_limit",
         needs_core=True,
     ),

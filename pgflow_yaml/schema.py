@@ -104,12 +104,15 @@ def _fast_check(key: Key) -> Callable[[Any], bool]:
             and type(value.get("schema", True)) in (dict, bool)
         )
     if kind == "concurrency":
-        return lambda value: type(value) is int or (
-            type(value) is dict
-            and "limit" in value
-            and set(value) <= {"limit", "key"}
-            and type(value["limit"]) is int
-            and type(value.get("key", "")) is str
+        return lambda value: (
+            type(value) is int
+            or (
+                type(value) is dict
+                and "limit" in value
+                and set(value) <= {"limit", "key"}
+                and type(value["limit"]) is int
+                and type(value.get("key", "")) is str
+            )
         )
     if kind == "rate_limit":
         return lambda value: (

@@ -96,12 +96,15 @@ def test_start_tasks_of_the_081_protocol_obeys_the_limit(conn: Conn) -> None:
     ).fetchall()
     assert len(started) == 1
     # the held-back messages are hidden for a moment (1 s), their tasks untouched
-    assert rows(
-        conn,
-        "select t.status, t.attempts_count, q.vt > clock_timestamp() as hidden"
-        " from pgflow.step_tasks t join pgmq.q_f q on q.msg_id = t.message_id"
-        " where t.status = 'queued'",
-    ) == [{"status": "queued", "attempts_count": 0, "hidden": True}] * 2
+    assert (
+        rows(
+            conn,
+            "select t.status, t.attempts_count, q.vt > clock_timestamp() as hidden"
+            " from pgflow.step_tasks t join pgmq.q_f q on q.msg_id = t.message_id"
+            " where t.status = 'queued'",
+        )
+        == [{"status": "queued", "attempts_count": 0, "hidden": True}] * 2
+    )
 
 
 def test_cancel_frees_the_slot(conn: Conn) -> None:
@@ -200,5 +203,6 @@ def test_omitted_options_are_kept(conn: Conn) -> None:
     _keyed(conn, limit=4)
     conn.execute("select pgflow.add_step('f', 'a', timeout => 30)")
     assert rows(
-        conn, "select opt_concurrency_limit, opt_concurrency_key from pgflow.steps where step_slug = 'a'"
+        conn,
+        "select opt_concurrency_limit, opt_concurrency_key from pgflow.steps where step_slug = 'a'",
     ) == [{"opt_concurrency_limit": 4, "opt_concurrency_key": "run.c"}]

@@ -56,9 +56,10 @@ def test_start_flows_takes_one_priority_for_every_run(conn: Conn) -> None:
         ).fetchall()
     ]
     assert {t.run_id for t in claim(conn, "f", qty=2)} == set(batch)
-    assert rows(conn, "select priority from pgflow.runs where priority is not null") == [
-        {"priority": 3}
-    ] * 2
+    assert (
+        rows(conn, "select priority from pgflow.runs where priority is not null")
+        == [{"priority": 3}] * 2
+    )
 
 
 def test_a_keys_backlog_does_not_delay_another_keys_first_task(conn: Conn) -> None:
@@ -76,8 +77,6 @@ def test_a_keys_backlog_does_not_delay_another_keys_first_task(conn: Conn) -> No
 def test_groups_are_served_round_robin(conn: Conn) -> None:
     add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 100, "concurrency_key": "run.c"}])
     for key in ("p", "q", "r"):
-        conn.execute(
-            "select pgflow.start_flows('f', %s)", (Jsonb([{"c": key}] * 4),)
-        )
+        conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{"c": key}] * 4),))
     keys = [t.input["run"]["c"] for t in claim(conn, "f", qty=6)]
     assert sorted(keys) == ["p", "p", "q", "q", "r", "r"]
