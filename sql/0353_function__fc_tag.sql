@@ -11,17 +11,26 @@ returns void
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 begin
+  -- a single step's key under "run." reads the run input in place; other keys go through
+  -- pgflow._fc_value
   update pgflow.step_tasks t
   set rate_key = case when s.opt_rate_key is null then ''
+        when s.step_type = 'single' and s.opt_rate_key like 'run.%'
+          then coalesce(r.input #>> (pg_catalog.string_to_array(s.opt_rate_key, '.'))[2:], 'null')
         else pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key) end,
       fc_key = case
-        when s.opt_concurrency_key is not null
-          then pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_concurrency_key)
-        when s.opt_rate_key is not null
-          then pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key)
-        else '' end,
+        when s.opt_concurrency_key is null and s.opt_rate_key is null then ''
+        when s.step_type = 'single'
+          and coalesce(s.opt_concurrency_key, s.opt_rate_key) like 'run.%'
+          then coalesce(
+            r.input #>> (pg_catalog.string_to_array(
+              coalesce(s.opt_concurrency_key, s.opt_rate_key), '.'))[2:],
+            'null')
+        else pgflow._fc_value(t.run_id, t.step_slug, t.task_index,
+          coalesce(s.opt_concurrency_key, s.opt_rate_key)) end,
       priority = coalesce(r.priority, s.opt_priority, f.opt_priority, 0)
   from pgflow.steps s, pgflow.runs r, pgflow.flows f
   where t.flow_slug = _fc_tag.flow_slug

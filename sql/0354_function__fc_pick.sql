@@ -7,7 +7,8 @@
 -- taken before any lower one, and the groups are served round-robin: a group's backlog never
 -- holds another group's first ready task back by more than one batch. Messages are not read
 -- (their visibility is not changed) and no lock is taken: the exact check is pgflow._fc_admit's,
--- under the groups' locks. Internal (claim_tasks). Raises nothing.
+-- under the groups' locks. The statement names the flow's queue table, so it is planned on
+-- every call (about 1 ms). Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -73,9 +74,12 @@ begin
         cross join lateral (
           select t.message_id, t.priority
           from pgflow.step_tasks t
-          join pgmq.%1$I q on q.msg_id = t.message_id
           where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-            and t.status = 'queued' and q.vt <= pg_catalog.clock_timestamp()
+            and t.status = 'queued'
+            -- a subquery, not a join: planning a join would probe the ends of the message
+            -- id indexes, slow while they hold many dead entries (a busy queue)
+            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+              <= pg_catalog.clock_timestamp()
           order by t.priority desc, t.message_id
           limit sl.free
         ) c

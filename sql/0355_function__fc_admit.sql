@@ -16,6 +16,7 @@ returns bigint[]
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 declare
   c_hold_seconds constant int := 1;

@@ -9,6 +9,7 @@ returns void
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 begin
   insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at)
