@@ -3254,22 +3254,63 @@ returns void
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 begin
+  -- the new tasks of some runs (by the primary key, whatever the flow's backlog), or every
+  -- waiting task of the flow (an option changed); two statements, so each keeps its own plan
+  if _fc_tag.run_ids is not null then
+    -- a single step's key under "run." reads the run input in place; other keys go through
+    -- pgflow._fc_value
+    update pgflow.step_tasks t
+    set rate_key = case when s.opt_rate_key is null then ''
+          when s.step_type = 'single' and s.opt_rate_key like 'run.%'
+            then coalesce(r.input #>> (pg_catalog.string_to_array(s.opt_rate_key, '.'))[2:], 'null')
+          else pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key) end,
+        fc_key = case
+          when s.opt_concurrency_key is null and s.opt_rate_key is null then ''
+          when s.step_type = 'single'
+            and coalesce(s.opt_concurrency_key, s.opt_rate_key) like 'run.%'
+            then coalesce(
+              r.input #>> (pg_catalog.string_to_array(
+                coalesce(s.opt_concurrency_key, s.opt_rate_key), '.'))[2:],
+              'null')
+          else pgflow._fc_value(t.run_id, t.step_slug, t.task_index,
+            coalesce(s.opt_concurrency_key, s.opt_rate_key)) end,
+        priority = coalesce(r.priority, s.opt_priority, f.opt_priority, 0)
+    from pgflow.steps s, pgflow.runs r, pgflow.flows f
+    where t.run_id = any(_fc_tag.run_ids)
+      and t.flow_slug = _fc_tag.flow_slug
+      and t.status in ('queued', 'started')
+      and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      and r.run_id = t.run_id
+      and f.flow_slug = t.flow_slug
+      and (t.fc_key is null
+           or t.priority is distinct from coalesce(r.priority, s.opt_priority, f.opt_priority, 0));
+    return;
+  end if;
+
+  -- a single step's key under "run." reads the run input in place; other keys go through
+  -- pgflow._fc_value
   update pgflow.step_tasks t
   set rate_key = case when s.opt_rate_key is null then ''
+        when s.step_type = 'single' and s.opt_rate_key like 'run.%'
+          then coalesce(r.input #>> (pg_catalog.string_to_array(s.opt_rate_key, '.'))[2:], 'null')
         else pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key) end,
       fc_key = case
-        when s.opt_concurrency_key is not null
-          then pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_concurrency_key)
-        when s.opt_rate_key is not null
-          then pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key)
-        else '' end,
+        when s.opt_concurrency_key is null and s.opt_rate_key is null then ''
+        when s.step_type = 'single'
+          and coalesce(s.opt_concurrency_key, s.opt_rate_key) like 'run.%'
+          then coalesce(
+            r.input #>> (pg_catalog.string_to_array(
+              coalesce(s.opt_concurrency_key, s.opt_rate_key), '.'))[2:],
+            'null')
+        else pgflow._fc_value(t.run_id, t.step_slug, t.task_index,
+          coalesce(s.opt_concurrency_key, s.opt_rate_key)) end,
       priority = coalesce(r.priority, s.opt_priority, f.opt_priority, 0)
   from pgflow.steps s, pgflow.runs r, pgflow.flows f
   where t.flow_slug = _fc_tag.flow_slug
     and t.status in ('queued', 'started')
-    and (_fc_tag.run_ids is null or t.run_id = any(_fc_tag.run_ids))
     and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
     and r.run_id = t.run_id
     and f.flow_slug = t.flow_slug;
@@ -3286,7 +3327,8 @@ $$;
 -- taken before any lower one, and the groups are served round-robin: a group's backlog never
 -- holds another group's first ready task back by more than one batch. Messages are not read
 -- (their visibility is not changed) and no lock is taken: the exact check is pgflow._fc_admit's,
--- under the groups' locks. Internal (claim_tasks). Raises nothing.
+-- under the groups' locks. The statement names the flow's queue table, so it is planned on
+-- every call (about 1 ms). Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -3352,9 +3394,12 @@ begin
         cross join lateral (
           select t.message_id, t.priority
           from pgflow.step_tasks t
-          join pgmq.%1$I q on q.msg_id = t.message_id
           where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-            and t.status = 'queued' and q.vt <= pg_catalog.clock_timestamp()
+            and t.status = 'queued'
+            -- a subquery, not a join: planning a join would probe the ends of the message
+            -- id indexes, slow while they hold many dead entries (a busy queue)
+            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+              <= pg_catalog.clock_timestamp()
           order by t.priority desc, t.message_id
           limit sl.free
         ) c
@@ -3400,6 +3445,7 @@ returns bigint[]
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 declare
   c_hold_seconds constant int := 1;
@@ -3523,6 +3569,7 @@ returns void
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 begin
   insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at)
@@ -4295,6 +4342,7 @@ begin
   delete from pgflow.runs r where r.flow_slug = drop_flow.flow_slug;
   delete from pgflow.schedule_fires sf where sf.flow_slug = drop_flow.flow_slug;
   delete from pgflow.schedules sc where sc.flow_slug = drop_flow.flow_slug;
+  delete from pgflow.rate_starts rs where rs.flow_slug = drop_flow.flow_slug;
   delete from pgflow.deps d where d.flow_slug = drop_flow.flow_slug;
   delete from pgflow.steps s where s.flow_slug = drop_flow.flow_slug;
   delete from pgflow.flows f where f.flow_slug = drop_flow.flow_slug;
@@ -4880,7 +4928,21 @@ begin
       until := v_row.started_at + pg_catalog.make_interval(secs => v_row.timeout);
     else
       reason := null;
-      if v_row.opt_concurrency_limit is not null and v_row.fc_key is not null then
+      execute pg_catalog.format('select q.vt from pgmq.%I q where q.msg_id = $1', v_queue)
+        into v_vt using v_row.message_id;
+      -- a retry backoff or a start delay is a wait of its own; a limit is checked after them
+      if v_vt > v_now and v_row.error_message is not null then
+        reason := 'retry_backoff';
+        detail := jsonb_build_object('attempt', v_row.attempts_count,
+          'error_message', v_row.error_message);
+        until := v_vt;
+      elsif v_vt > v_now and v_row.attempts_count = 0 and v_row.start_delay > 0
+        and v_vt > v_row.step_started + pg_catalog.make_interval(secs => 1) then
+        reason := 'start_delay';
+        until := v_vt;
+      end if;
+      if reason is null and v_row.opt_concurrency_limit is not null
+        and v_row.fc_key is not null then
         select count(*)::int into v_used
         from pgflow.step_tasks u
         where u.flow_slug = v_run.flow_slug and u.step_slug = v_row.step_slug
@@ -4916,27 +4978,15 @@ begin
           until := v_oldest + pg_catalog.make_interval(secs => v_row.opt_rate_per);
         end if;
       end if;
-      if reason is null then
-        execute pg_catalog.format('select q.vt from pgmq.%I q where q.msg_id = $1', v_queue)
-          into v_vt using v_row.message_id;
-        if v_vt > v_now then
-          until := v_vt;
-          if v_row.error_message is not null then
-            reason := 'retry_backoff';
-            detail := jsonb_build_object('attempt', v_row.attempts_count,
-              'error_message', v_row.error_message);
-          elsif v_row.attempts_count = 0 and v_row.start_delay > 0 then
-            reason := 'start_delay';
-          else
-            reason := 'held_back';
-          end if;
-        else
-          execute pg_catalog.format(
-            'select count(*)::int from pgmq.%I q where q.vt <= $1 and q.msg_id < $2', v_queue
-          ) into v_ahead using v_now, v_row.message_id;
-          reason := 'waiting_for_worker';
-          detail := jsonb_build_object('ahead', v_ahead, 'live_workers', v_live);
-        end if;
+      if reason is null and v_vt > v_now then
+        reason := 'held_back';
+        until := v_vt;
+      elsif reason is null then
+        execute pg_catalog.format(
+          'select count(*)::int from pgmq.%I q where q.vt <= $1 and q.msg_id < $2', v_queue
+        ) into v_ahead using v_now, v_row.message_id;
+        reason := 'waiting_for_worker';
+        detail := jsonb_build_object('ahead', v_ahead, 'live_workers', v_live);
       end if;
     end if;
     return next;
