@@ -1,10 +1,11 @@
 -- _fc_admit(flow_slug, msg_ids): of the messages of queued tasks a worker is about to start (in
 -- the order given), the ones the flow's step limits allow now, in the same order. The groups'
--- transaction advisory locks (one per concurrency group and one per rate group, taken in key
--- order, so two claims never deadlock) are held until the caller commits, so a count taken
--- here is exact: the started tasks of the group (step_tasks status 'started') stay below
--- opt_concurrency_limit and its starts in the last opt_rate_per seconds (pgflow.rate_starts)
--- below opt_rate_limit. A task held back stays 'queued' with its attempts untouched; its
+-- transaction advisory locks (one per concurrency group and one per rate group) are tried,
+-- never waited for (a claim over several flows could otherwise deadlock with another): a
+-- group another claim holds is left to it, its tasks here neither started nor hidden. A lock
+-- taken is held until the caller commits, so a count taken here is exact: the started tasks
+-- of the group (step_tasks status 'started') stay below opt_concurrency_limit and its starts
+-- in the last opt_rate_per seconds (pgflow.rate_starts) below opt_rate_limit. A task held back stays 'queued' with its attempts untouched; its
 -- message is hidden for 1 s (concurrency) or until the rate window has room (at least 1 s), so
 -- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
 -- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
@@ -31,29 +32,43 @@ declare
   v_holds int[] := '{}';
   v_hold int;
   v_oldest timestamptz;
+  v_busy bigint[];
 begin
-  -- the locks of every limited group among the candidates, in one order
-  perform pg_catalog.pg_advisory_xact_lock(l.h)
-  from (
-    select distinct pg_catalog.hashtextextended(x.name, 0) as h
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    cross join lateral (
-      values
-        (case when s.opt_concurrency_limit is not null then
-           'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
-           || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
-        (case when s.opt_rate_limit is not null then
-           'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
-    ) as x(name)
-    where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
-      and t.status = 'queued' and t.fc_key is not null and x.name is not null
-    order by 1
-  ) l;
+  -- the locks of every limited group among the candidates, tried, never waited for: a claim
+  -- serving several flows takes them in an order another claim may not share, so waiting
+  -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks
+  -- here are left alone (not started, not hidden)
+  v_busy := array(
+    select l.h
+    from (
+      select distinct pg_catalog.hashtextextended(x.name, 0) as h
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      cross join lateral (
+        values
+          (case when s.opt_concurrency_limit is not null then
+             'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+             || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+          (case when s.opt_rate_limit is not null then
+             'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+      ) as x(name)
+      where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+        and t.status = 'queued' and t.fc_key is not null and x.name is not null
+      order by 1
+    ) l
+    where not pg_catalog.pg_try_advisory_xact_lock(l.h)
+  );
 
   for v_task in
     select u.id, t.step_slug, t.fc_key, t.rate_key, s.opt_concurrency_limit,
-           s.opt_concurrency_key, s.opt_rate_limit, s.opt_rate_per
+           s.opt_concurrency_key, s.opt_rate_limit, s.opt_rate_per,
+           (s.opt_concurrency_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+              || case when s.opt_concurrency_key is null then '' else t.fc_key end, 0)
+              = any(v_busy))
+           or (s.opt_rate_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key, 0)
+              = any(v_busy)) as busy
     from unnest(_fc_admit.msg_ids) with ordinality as u(id, ord)
     left join pgflow.step_tasks t
       on t.message_id = u.id and t.flow_slug = _fc_admit.flow_slug and t.status = 'queued'
@@ -64,6 +79,7 @@ begin
       v_admitted := v_admitted || v_task.id;
       continue;
     end if;
+    continue when v_task.busy;
     v_hold := null;
 
     if v_task.opt_concurrency_limit is not null then
