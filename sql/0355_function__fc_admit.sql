@@ -6,7 +6,8 @@
 -- taken is held until the caller commits, so a count taken here is exact: the started tasks
 -- of the group (step_tasks status 'started') stay below opt_concurrency_limit and its starts
 -- in the last opt_rate_per seconds (pgflow.rate_starts) below opt_rate_limit. A task held
--- back stays 'queued' with its attempts untouched; its message is hidden for 1 s (concurrency) or until the rate window has room (at least 1 s), so
+-- back stays 'queued' with its attempts untouched; its message is hidden for 1 s
+-- (concurrency) or until the rate window has room (at least 1 s), so
 -- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
 -- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
 -- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
