@@ -15,7 +15,7 @@
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
--- The new tasks of a flow under flow control are tagged by pgflow._fc_tag.
+-- The new tasks of a flow under flow control are written with their tags (pgflow._fc_tags).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -115,10 +115,20 @@ begin
           returning msg_id, message
         ),
         queued as (
-          insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+          insert into pgflow.step_tasks (
+            flow_slug, run_id, step_slug, task_index, message_id, fc_key, rate_key, priority
+          )
           select $1, (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-                 (s.message ->> 'task_index')::int, s.msg_id
+                 (s.message ->> 'task_index')::int, s.msg_id,
+                 g.tags[1], g.tags[2], g.tags[3]::int
           from sent s
+          -- flow control ($6): the task's tags (pgflow._fc_tags), written with the task
+          cross join lateral (
+            select case when $6 then pgflow._fc_tags(
+              (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
+              (s.message ->> 'task_index')::int
+            ) end as tags
+          ) as g
         )
         select idle from before
       $q$,
@@ -126,12 +136,9 @@ begin
     )
     into v_wake
     using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes,
-      v_flow.delays;
-
-    -- flow control: the new tasks' concurrency group, rate key and priority
-    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug) then
-      perform pgflow._fc_tag(v_flow.flow_slug, v_flow.run_ids);
-    end if;
+      v_flow.delays,
+      coalesce((select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug),
+        false);
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);
