@@ -1596,7 +1596,7 @@ $$;
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
--- The new tasks of a flow under flow control are tagged by pgflow._fc_tag.
+-- The new tasks of a flow under flow control are written with their tags (pgflow._fc_tags).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1696,10 +1696,20 @@ begin
           returning msg_id, message
         ),
         queued as (
-          insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+          insert into pgflow.step_tasks (
+            flow_slug, run_id, step_slug, task_index, message_id, fc_key, rate_key, priority
+          )
           select $1, (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-                 (s.message ->> 'task_index')::int, s.msg_id
+                 (s.message ->> 'task_index')::int, s.msg_id,
+                 g.tags[1], g.tags[2], g.tags[3]::int
           from sent s
+          -- flow control ($6): the task's tags (pgflow._fc_tags), written with the task
+          cross join lateral (
+            select case when $6 then pgflow._fc_tags(
+              (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
+              (s.message ->> 'task_index')::int
+            ) end as tags
+          ) as g
         )
         select idle from before
       $q$,
@@ -1707,12 +1717,9 @@ begin
     )
     into v_wake
     using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes,
-      v_flow.delays;
-
-    -- flow control: the new tasks' concurrency group, rate key and priority
-    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug) then
-      perform pgflow._fc_tag(v_flow.flow_slug, v_flow.run_ids);
-    end if;
+      v_flow.delays,
+      coalesce((select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug),
+        false);
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);
@@ -3429,12 +3436,14 @@ $$;
 -- file: 0355_function__fc_admit.sql
 -- _fc_admit(flow_slug, msg_ids): of the messages of queued tasks a worker is about to start (in
 -- the order given), the ones the flow's step limits allow now, in the same order. The groups'
--- transaction advisory locks (one per concurrency group and one per rate group, taken in key
--- order, so two claims never deadlock) are held until the caller commits, so a count taken
--- here is exact: the started tasks of the group (step_tasks status 'started') stay below
--- opt_concurrency_limit and its starts in the last opt_rate_per seconds (pgflow.rate_starts)
--- below opt_rate_limit. A task held back stays 'queued' with its attempts untouched; its
--- message is hidden for 1 s (concurrency) or until the rate window has room (at least 1 s), so
+-- transaction advisory locks (one per concurrency group and one per rate group) are tried,
+-- never waited for (a claim over several flows could otherwise deadlock with another): a
+-- group another claim holds is left to it, its tasks here neither started nor hidden. A lock
+-- taken is held until the caller commits, so a count taken here is exact: the started tasks
+-- of the group (step_tasks status 'started') stay below opt_concurrency_limit and its starts
+-- in the last opt_rate_per seconds (pgflow.rate_starts) below opt_rate_limit. A task held
+-- back stays 'queued' with its attempts untouched; its message is hidden for 1 s
+-- (concurrency) or until the rate window has room (at least 1 s), so
 -- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
 -- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
 -- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
@@ -3460,29 +3469,43 @@ declare
   v_holds int[] := '{}';
   v_hold int;
   v_oldest timestamptz;
+  v_busy bigint[];
 begin
-  -- the locks of every limited group among the candidates, in one order
-  perform pg_catalog.pg_advisory_xact_lock(l.h)
-  from (
-    select distinct pg_catalog.hashtextextended(x.name, 0) as h
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    cross join lateral (
-      values
-        (case when s.opt_concurrency_limit is not null then
-           'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
-           || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
-        (case when s.opt_rate_limit is not null then
-           'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
-    ) as x(name)
-    where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
-      and t.status = 'queued' and t.fc_key is not null and x.name is not null
-    order by 1
-  ) l;
+  -- the locks of every limited group among the candidates, tried, never waited for: a claim
+  -- serving several flows takes them in an order another claim may not share, so waiting
+  -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks
+  -- here are left alone (not started, not hidden)
+  v_busy := array(
+    select l.h
+    from (
+      select distinct pg_catalog.hashtextextended(x.name, 0) as h
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      cross join lateral (
+        values
+          (case when s.opt_concurrency_limit is not null then
+             'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+             || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+          (case when s.opt_rate_limit is not null then
+             'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+      ) as x(name)
+      where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+        and t.status = 'queued' and t.fc_key is not null and x.name is not null
+      order by 1
+    ) l
+    where not pg_catalog.pg_try_advisory_xact_lock(l.h)
+  );
 
   for v_task in
     select u.id, t.step_slug, t.fc_key, t.rate_key, s.opt_concurrency_limit,
-           s.opt_concurrency_key, s.opt_rate_limit, s.opt_rate_per
+           s.opt_concurrency_key, s.opt_rate_limit, s.opt_rate_per,
+           (s.opt_concurrency_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+              || case when s.opt_concurrency_key is null then '' else t.fc_key end, 0)
+              = any(v_busy))
+           or (s.opt_rate_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key, 0)
+              = any(v_busy)) as busy
     from unnest(_fc_admit.msg_ids) with ordinality as u(id, ord)
     left join pgflow.step_tasks t
       on t.message_id = u.id and t.flow_slug = _fc_admit.flow_slug and t.status = 'queued'
@@ -3493,6 +3516,7 @@ begin
       v_admitted := v_admitted || v_task.id;
       continue;
     end if;
+    continue when v_task.busy;
     v_hold := null;
 
     if v_task.opt_concurrency_limit is not null then
@@ -3621,6 +3645,58 @@ begin
   else
     perform pgflow._fc_refresh(_fc_set_run_priority.flow_slug);
   end if;
+end;
+$$;
+
+-- file: 0358_function__fc_tags.sql
+-- _fc_tags(run_id, step_slug, task_index): the flow-control tags of a new task of a flow under
+-- flow control, as text[] {fc_key, rate_key, priority}: its concurrency group (its concurrency
+-- key's value, else its rate key's, else ''), its rate key's value ('' without one) and its
+-- priority (the run's override, else the step's, else the flow's, else 0); the same values
+-- pgflow._fc_tag writes. Called per row by the insert of _start_ready_steps, so new tasks are
+-- written once, tagged. Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_tags(run_id uuid, step_slug text, task_index int)
+returns text[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+as $$
+declare
+  v record;
+  v_group text;
+  v_rate text;
+begin
+  select s.step_type, s.opt_concurrency_key, s.opt_rate_key,
+         coalesce(r.priority, s.opt_priority, f.opt_priority, 0) as priority, r.input
+  into v
+  from pgflow.runs r
+  join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = _fc_tags.step_slug
+  join pgflow.flows f on f.flow_slug = r.flow_slug
+  where r.run_id = _fc_tags.run_id;
+
+  if v.opt_rate_key is null then
+    v_rate := '';
+  elsif v.step_type = 'single' and v.opt_rate_key like 'run.%' then
+    v_rate := coalesce(v.input #>> (pg_catalog.string_to_array(v.opt_rate_key, '.'))[2:], 'null');
+  else
+    v_rate := pgflow._fc_value(_fc_tags.run_id, _fc_tags.step_slug, _fc_tags.task_index,
+      v.opt_rate_key);
+  end if;
+
+  if v.opt_concurrency_key is null then
+    v_group := v_rate;
+  elsif v.step_type = 'single' and v.opt_concurrency_key like 'run.%' then
+    v_group := coalesce(
+      v.input #>> (pg_catalog.string_to_array(v.opt_concurrency_key, '.'))[2:], 'null');
+  else
+    v_group := pgflow._fc_value(_fc_tags.run_id, _fc_tags.step_slug, _fc_tags.task_index,
+      v.opt_concurrency_key);
+  end if;
+
+  return array[v_group, v_rate, v.priority::text];
 end;
 $$;
 
