@@ -17,6 +17,7 @@ too, before the database is asked. A raw SQL ``pgflow.start_flow`` checks nothin
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Generator, Iterable, Sequence
@@ -48,6 +49,7 @@ from pgflow_yaml.errors import (
     WaitTimeout,
 )
 from pgflow_yaml.model import FlowSpec
+from pgflow_yaml.options import PG_INT_MAX, PRIORITY_MIN
 from pgflow_yaml.worker.runner import MAX_INPUT_DEPTH, check_json
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -305,6 +307,85 @@ class TaskRow:
     error_type: str | None = None
     error_traceback: str | None = None
     cancelled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why one step (``task_index`` None) or task of a run is not running now (``Client.why``).
+
+    Attributes:
+        step_slug: The step.
+        task_index: The task, or ``None`` for the whole step (not started yet, or waiting).
+        reason: ``waiting_for_dependencies``, ``starting``, ``waiting_for_signal``,
+            ``running``, ``concurrency_full``, ``rate_limited``, ``retry_backoff``,
+            ``start_delay``, ``held_back``, ``waiting_for_worker`` or ``run_queued``
+            (docs/flow-control.md).
+        detail: What the reason depends on (dependencies, key, limit, holding runs, worker...).
+        until: When it changes, where known.
+    """
+
+    step_slug: str
+    task_index: int | None
+    reason: str
+    detail: dict[str, Any]
+    until: datetime | None = None
+
+    def describe(self) -> str:
+        """Return the reason as one sentence (what ``pgflow why`` shows)."""
+        d = self.detail
+        when = f"{self.until:%Y-%m-%d %H:%M:%S%z}" if self.until else ""
+        at = f" until {when}" if when else ""
+
+        def runs(key: str) -> str:
+            held = d.get(key) or []
+            shown = ", ".join(str(r) for r in held[:3])
+            return shown + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+
+        def keyed() -> str:
+            return f" for key {json.dumps(d['key'])}" if d.get("key") is not None else ""
+
+        if self.reason == "waiting_for_dependencies":
+            return "waiting for " + (", ".join(d.get("dependencies") or []) or "its dependencies")
+        if self.reason == "starting":
+            return "ready: its tasks are being created"
+        if self.reason == "waiting_for_signal":
+            return "waiting for a signal (pgflow.signal)" + (
+                f", times out at {when}" if when else ""
+            )
+        if self.reason == "running":
+            return (
+                f"running on worker {d.get('worker_id')} since {d.get('started_at')} "
+                f"(attempt {d.get('attempt')}), times out at {when}"
+            )
+        if self.reason == "concurrency_full":
+            return (
+                f"step concurrency full{keyed()}: {d.get('in_flight')} of {d.get('limit')} in "
+                f"flight (runs {runs('holding_runs')})"
+            )
+        if self.reason == "rate_limited":
+            limit = d.get("limit")
+            starts = "start" if limit == 1 else "starts"
+            return f"rate limited{keyed()}: {limit} {starts} per {d.get('per')} s used{at}"
+        if self.reason == "retry_backoff":
+            return f"retry backoff after attempt {d.get('attempt')} failed{at}"
+        if self.reason == "start_delay":
+            return f"start delay{at}"
+        if self.reason == "held_back":
+            return f"held back for a moment (a limit was full, or it was released){at}"
+        if self.reason == "waiting_for_worker":
+            live = d.get("live_workers") or 0
+            serving = (
+                f"{live} live worker{'s' if live != 1 else ''} serve the flow"
+                if live
+                else "no live worker serves the flow"
+            )
+            return f"ready, waiting for a worker: {d.get('ahead')} ready tasks ahead; {serving}"
+        if self.reason == "run_queued":
+            return (
+                f"run queued behind the flow's concurrency limit: position {d.get('position')} "
+                f"(runs holding the slots: {runs('holding_runs')})"
+            )
+        return self.reason
 
 
 @dataclass(frozen=True)
@@ -636,20 +717,40 @@ def _run_id(value: str | uuid.UUID) -> str:
         raise RunNotFound(f"{value!r} is not a run id (a UUID)") from None
 
 
-def _start_query(
-    params: dict[str, Any], idempotency_key: str | None, trace: dict[str, str] | None
-) -> tuple[str, dict[str, Any]]:
-    """Return the start query: keyed only when a key is given (pgflow 0.8.1's start_flow has no
-    key argument), recording ``trace`` (the caller's trace context, otel extra) when given.
+def _check_priority(priority: int | None) -> int | None:
+    """Return ``priority`` when it is ``None`` or a PostgreSQL integer above the "not given" value.
 
     Raises:
-        UsageError: the key is not a non-empty string.
+        UsageError: it is not an integer in that range.
     """
-    if idempotency_key is not None:
-        if not isinstance(idempotency_key, str) or not idempotency_key:
-            raise UsageError("an idempotency key is a non-empty string")
-        params = params | {"idempotency_key": idempotency_key}
-    name = "start_flow" if idempotency_key is None else "start_flow_keyed"
+    if priority is None:
+        return None
+    if type(priority) is not int or not PRIORITY_MIN <= priority <= PG_INT_MAX:
+        raise UsageError(f"a priority is an integer from {PRIORITY_MIN} to {PG_INT_MAX}")
+    return priority
+
+
+def _start_query(
+    params: dict[str, Any],
+    idempotency_key: str | None,
+    trace: dict[str, str] | None,
+    priority: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Return the start query: keyed only when a key or a priority is given (pgflow 0.8.1's
+    start_flow has neither argument), recording ``trace`` (the caller's trace context, otel
+    extra) when given.
+
+    Raises:
+        UsageError: the key is not a non-empty string, or the priority not an integer.
+    """
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not idempotency_key
+    ):
+        raise UsageError("an idempotency key is a non-empty string")
+    keyed = idempotency_key is not None or _check_priority(priority) is not None
+    if keyed:
+        params = params | {"idempotency_key": idempotency_key, "priority": priority}
+    name = "start_flow_keyed" if keyed else "start_flow"
     if trace is None:
         return name, params
     return f"{name}_traced", params | {"trace_context": Jsonb(trace)}
@@ -796,6 +897,7 @@ class Client(_LazyDsn):
         run_id: str | uuid.UUID | None = None,
         *,
         idempotency_key: str | None = None,
+        priority: int | None = None,
         connection: psycopg.Connection[Any] | None = None,
     ) -> str:
         """Start one run; return its id.
@@ -803,6 +905,8 @@ class Client(_LazyDsn):
         Args:
             idempotency_key: When a run of the flow already has this key (until it is pruned),
                 start nothing and return that run's id; two racing starts make one run.
+            priority: This run's priority, outranking the flow's and its steps' (higher is
+                claimed first; docs/flow-control.md). ``None``: theirs.
             connection: Start the run on this connection, inside its open transaction: it
                 starts when the caller commits, and never exists if the caller rolls back.
 
@@ -818,7 +922,7 @@ class Client(_LazyDsn):
         check_input(spec, input)
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
-            name, params = _start_query(params, idempotency_key, self._trace(connection))
+            name, params = _start_query(params, idempotency_key, self._trace(connection), priority)
             plan = self._schemas.start(name, slug, spec, [("input", input)], params)
             row = self._start(plan, connection)
         except FlowNotFound:  # translated from the constraint the core names
@@ -833,12 +937,14 @@ class Client(_LazyDsn):
         inputs: Sequence[Any],
         *,
         idempotency_keys: Sequence[str | None] | None = None,
+        priority: int | None = None,
         connection: psycopg.Connection[Any] | None = None,
     ) -> list[str]:
         """Start one run per input in one round trip; return the ids in input order.
 
         Args:
             idempotency_keys: One key (or None) per input, as ``start``'s ``idempotency_key``.
+            priority: Every run's priority, as ``start``'s.
             connection: Start the runs inside this connection's open transaction.
 
         Raises:
@@ -854,9 +960,14 @@ class Client(_LazyDsn):
         keys = _many_keys(inputs, idempotency_keys)
         if not inputs:
             return []
-        params = {"flow_slug": slug, "inputs": Jsonb(list(inputs)), "idempotency_keys": keys}
+        params = {
+            "flow_slug": slug,
+            "inputs": Jsonb(list(inputs)),
+            "idempotency_keys": keys,
+            "priority": _check_priority(priority),
+        }
         try:
-            if keys is not None:
+            if keys is not None or priority is not None:
                 name = "start_many_keyed"
             elif connection is not None:
                 present = self._fetch("has_start_flows", None, connection)[0]["present"]
@@ -988,6 +1099,18 @@ class Client(_LazyDsn):
         self.status(run_id)
         self._fetch("cancel_run", {"run_id": run_id})
         return self.get(run_id)
+
+    def why(self, run_id: str | uuid.UUID) -> list[Reason]:
+        """Return why each unfinished step or task of a run is not running now.
+
+        One :class:`Reason` per step not started yet (or waiting for a signal) and per
+        unfinished task of a started step; nothing for a finished run.
+
+        Raises:
+            RunNotFound: no run has this id.
+        """
+        rows = self._fetch("explain_run", {"run_id": _run_id(run_id)})
+        return [Reason(**row) for row in rows]
 
     def retry(self, run_id: str | uuid.UUID) -> Run:
         """Start a failed or cancelled run's failed steps (and what depends on them) again.
@@ -1170,6 +1293,7 @@ class AsyncClient(_LazyDsn):
         run_id: str | uuid.UUID | None = None,
         *,
         idempotency_key: str | None = None,
+        priority: int | None = None,
         connection: psycopg.AsyncConnection[Any] | None = None,
     ) -> str:
         """Start one run; return its id (see ``Client.start``)."""
@@ -1178,7 +1302,7 @@ class AsyncClient(_LazyDsn):
         params = {"input": Jsonb(input), "run_id": run_id and _run_id(run_id)}
         try:
             trace = await self._trace(connection)
-            name, params = _start_query(params, idempotency_key, trace)
+            name, params = _start_query(params, idempotency_key, trace, priority)
             plan = self._schemas.start(name, slug, spec, [("input", input)], params)
             row = await self._start(plan, connection)
         except FlowNotFound:  # translated from the constraint the core names
@@ -1193,6 +1317,7 @@ class AsyncClient(_LazyDsn):
         inputs: Sequence[Any],
         *,
         idempotency_keys: Sequence[str | None] | None = None,
+        priority: int | None = None,
         connection: psycopg.AsyncConnection[Any] | None = None,
     ) -> list[str]:
         """Start one run per input in one round trip (see ``Client.start_many``)."""
@@ -1203,9 +1328,14 @@ class AsyncClient(_LazyDsn):
         keys = _many_keys(inputs, idempotency_keys)
         if not inputs:
             return []
-        params = {"flow_slug": slug, "inputs": Jsonb(list(inputs)), "idempotency_keys": keys}
+        params = {
+            "flow_slug": slug,
+            "inputs": Jsonb(list(inputs)),
+            "idempotency_keys": keys,
+            "priority": _check_priority(priority),
+        }
         try:
-            if keys is not None:
+            if keys is not None or priority is not None:
                 name = "start_many_keyed"
             elif connection is not None:
                 present = (await self._fetch("has_start_flows", None, connection))[0]["present"]
@@ -1304,6 +1434,11 @@ class AsyncClient(_LazyDsn):
         await self.status(run_id)
         await self._fetch("cancel_run", {"run_id": run_id})
         return await self.get(run_id)
+
+    async def why(self, run_id: str | uuid.UUID) -> list[Reason]:
+        """Return why each unfinished step or task of a run is not running (see ``Client.why``)."""
+        rows = await self._fetch("explain_run", {"run_id": _run_id(run_id)})
+        return [Reason(**row) for row in rows]
 
     async def retry(self, run_id: str | uuid.UUID) -> Run:
         """Retry a failed or cancelled run (see ``Client.retry``)."""

@@ -28,7 +28,14 @@ from pgflow_yaml import __version__
 from pgflow_yaml.diagnostics import visible
 from pgflow_yaml.errors import CompileError as CompileError
 from pgflow_yaml.model import FlowSpec, StepSpec
-from pgflow_yaml.options import FLOW_OPTIONS, KEY, STEP_OPTIONS, Key
+from pgflow_yaml.options import (
+    FLOW_OPTIONS,
+    KEY,
+    STEP_OPTIONS,
+    Key,
+    flow_control_keys,
+    stored_values,
+)
 from pgflow_yaml.shape import flow_shape
 from pgflow_yaml.subflows import subflow_levels
 from pgflow_yaml.validate import ValidationReport, validate_paths
@@ -170,6 +177,32 @@ def _uses_when_exhausted(step: StepSpec) -> bool:
     return step.when_exhausted not in (None, KEY["when_exhausted"].default)
 
 
+def uses_flow_control(flow: FlowSpec) -> bool:
+    """Return True when the flow sets a priority, a concurrency or a rate limit anywhere.
+
+    Only then do its ``create_flow`` / ``add_step`` calls carry those arguments (pgflow 0.8.1
+    has none of them), each stated explicitly (null: none) so that a change applies in place.
+    """
+    for key in flow_control_keys():
+        if key.flow is not None and flow.option(key.name) != key.default:
+            return True
+        if any(step.option(key.name) is not None for step in flow.steps):
+            return True
+    return False
+
+
+def _flow_control(key: Key) -> bool:
+    return key in flow_control_keys()
+
+
+def _sql_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return quote_literal(value)
+    return str(int(value))
+
+
 def extensions_needed(flow: FlowSpec) -> tuple[str, ...]:
     """Return what the flow needs beyond pgflow 0.8.1, each naming its steps.
 
@@ -231,10 +264,20 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
     ]
     if flow.description:
         lines += [f"--   {_comment(line)}".rstrip() for line in _LINE_BREAK.split(flow.description)]
-    integers = [(key.name, flow.option(key.name)) for key in FLOW_OPTIONS if key.kind == "integer"]
+    integers = [
+        (key.name, flow.option(key.name))
+        for key in FLOW_OPTIONS
+        if key.kind == "integer" and not (_flow_control(key) and not uses_flow_control(flow))
+    ]
     lines.append("-- options: " + _option_text(integers))
     for step in flow.steps:
-        own = _option_text([(key.name, step.option(key.name)) for key in STEP_OPTIONS])
+        own = _option_text(
+            [
+                (key.name, _comment(json_text(value)) if isinstance(value, dict) else value)
+                for key in STEP_OPTIONS
+                for value in [step.option(key.name)]
+            ]
+        )
         if own:
             lines.append(f"--   step {step.slug}: {own}")
     lines += [
@@ -340,7 +383,22 @@ def _create_flow(flow: FlowSpec) -> str:
                 (_argument(key), str(int(flow.option(key.name))))
                 for key in FLOW_OPTIONS
                 if key.kind == "integer"  # input_schema: in its own block (_input_schema)
+                and not _flow_control(key)
             ],
+            *(
+                [
+                    (
+                        _argument(key),
+                        # the default is stored as null, as the shape leaves it out
+                        _sql_value(None if value == key.default else value),
+                    )
+                    for key in FLOW_OPTIONS
+                    if _flow_control(key)
+                    for value in [flow.option(key.name)]
+                ]
+                if uses_flow_control(flow)
+                else []
+            ),
         ],
     )
 
@@ -351,9 +409,15 @@ def _add_step(flow: FlowSpec, step: StepSpec) -> str:
         arguments.append(("deps_slugs", _quote_array(step.deps)))
     # every option, null (inherit the flow's) included: add_step keeps the stored value of an
     # option it is not given, so an option removed from the file must be reset explicitly
+    controlled = uses_flow_control(flow)
     for key in STEP_OPTIONS:
         value = step.option(key.name)
-        arguments.append((_argument(key), "null" if value is None else str(int(value))))
+        if not _flow_control(key):
+            arguments.append((_argument(key), "null" if value is None else str(int(value))))
+        elif controlled:  # every stored field, null included, so a removed limit is reset
+            arguments += [
+                (field, _sql_value(stored)) for field, stored in stored_values(key, value).items()
+            ]
     arguments.append(("step_type", quote_literal(step.step_type)))
     if step.if_ is not None:
         arguments.append(("required_input_pattern", quote_json(step.if_)))

@@ -29,6 +29,7 @@ from pgflow_yaml.errors import (
     FlowNotFound,
     PgflowError,
     RunExists,
+    RunNotFound,
     ScheduleNotFound,
     ShapeMismatch,
     SignalRefused,
@@ -54,6 +55,7 @@ RUNS_PKEY = "runs_pkey"  # start_flow with a run_id already used (our core and p
 SHAPE_DIFFERS = "PF001"  # pgflow.assert_flow_shape: a compiled migration meets another shape
 SIGNAL_REFUSED = "PF010"  # pgflow.signal: not a signal step, signalled twice, run not running
 NO_SCHEDULE = "PF002"  # pause_schedule / trigger_schedule: no such schedule
+NO_RUN = "PF011"  # explain_run: no such run
 
 __all__ = [
     "ConnectError",
@@ -225,6 +227,7 @@ def translate(exc: BaseException) -> PgflowError:
     - ``PF001`` (the compiled shape guard): ``ShapeMismatch``;
     - ``PF010`` (``pgflow.signal`` refusing a signal): ``SignalRefused``, its message alone;
     - ``PF002`` (a schedule call names no schedule): ``ScheduleNotFound``;
+    - ``PF011`` (``pgflow.explain_run`` of an unknown run): ``RunNotFound``;
     - a lost or refused connection (psycopg's ``OperationalError``): ``DatabaseUnavailable``;
     - anything else: ``DatabaseError`` with the server's message, detail and hint.
     """
@@ -246,6 +249,8 @@ def translate(exc: BaseException) -> PgflowError:
         return SignalRefused(redact(getattr(diag, "message_primary", None) or message))
     if state == NO_SCHEDULE:
         return ScheduleNotFound(message)
+    if state == NO_RUN:
+        return RunNotFound(redact(getattr(diag, "message_primary", None) or message))
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return DatabaseUnavailable(message)
     return DatabaseError(message)

@@ -21,13 +21,16 @@ from psycopg.types.json import Jsonb
 from pgflow_yaml import queries
 from pgflow_yaml.errors import DriftCheckError as DriftCheckError
 from pgflow_yaml.model import FlowSpec
-from pgflow_yaml.options import KEY, OPTIONS
+from pgflow_yaml.options import KEY, OPTIONS, shape_name, stored_fields
 from pgflow_yaml.shape import flow_shape
 
-OPTION_NAMES = {key.shape_key: key.name for key in OPTIONS}
-"""The in-place options by their shape key (``maxAttempts``): what the drift check compares."""
+OPTION_NAMES = {shape_name(field): field for key in OPTIONS for field in stored_fields(key)}
+"""The in-place options' stored fields by their shape key (``maxAttempts``, ``concurrencyKey``):
+what the drift check compares."""
 INHERITED = "(inherited)"
 NO_SCHEMA = "(none)"
+NO_LIMIT = "(none)"
+_LIMITS = frozenset(stored_fields(KEY["concurrency"]) + stored_fields(KEY["rate_limit"]))
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class OptionChange:
 def _shown(name: str, value: Any) -> str:
     """Return option ``name``'s value as a difference line shows it."""
     if value is None:
+        if name in _LIMITS:
+            return NO_LIMIT
         return NO_SCHEMA if KEY[name].kind == "json_schema" else INHERITED
     if isinstance(value, dict | list | bool):  # input_schema: compact JSON, whole
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

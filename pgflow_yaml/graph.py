@@ -23,6 +23,7 @@ from pgflow_yaml.loader import SourceDoc
 from pgflow_yaml.options import (
     INTEGER_KEYS,
     KEY,
+    KEY_PATH_PATTERN,
     MAX_FLOW_SLUG_LENGTH,
     MAX_SLUG_LENGTH,
     PG_INT_MAX,
@@ -158,6 +159,7 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
         base: DocPath = ("steps", i)
         check.options(step, base, label)
         _check_kind(check, step, base, label)
+        _check_flow_control(check, step, base, label)
         refs: list[tuple[str, DocPath, str]] = []
         deps = step.get("depends_on")
         if isinstance(deps, list):
@@ -218,6 +220,69 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
     if forward:
         _check_cycles(check, edges, index_of)
     return check.out
+
+
+_KEY_PATH = re.compile(KEY_PATH_PATTERN)
+
+
+def _check_flow_control(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:
+    """Check a step's ``concurrency`` and ``rate_limit`` (PGF320-PGF323); types are the schema's."""
+    for name in ("concurrency", "rate_limit"):
+        value = step.get(name)
+        if value is None:
+            continue
+        if "signal" in step:
+            check.add(
+                "PGF323",
+                f"{label} is a signal step: it has no tasks for {name} to limit",
+                (*base, name),
+                f"remove {name}, or give the step a handler instead of a signal",
+                key=True,
+            )
+        numbers: list[tuple[str, Any, DocPath]] = []
+        if name == "concurrency" and type(value) is int:
+            numbers.append(("limit", value, (*base, name)))
+        elif isinstance(value, dict):
+            numbers += [
+                (part, value[part], (*base, name, part))
+                for part in ("limit", "per")
+                if type(value.get(part)) is int
+            ]
+        for part, number, path in numbers:
+            if not 1 <= number <= PG_INT_MAX:
+                what = "seconds" if part == "per" else "tasks"
+                check.add(
+                    "PGF320",
+                    f"{name} {part} of {label} must be between 1 and {PG_INT_MAX} {what}, "
+                    f"got {number}",
+                    path,
+                    KEY[name].hint,
+                )
+        key = value.get("key") if isinstance(value, dict) else None
+        if not isinstance(key, str):
+            continue
+        path = (*base, name, "key")
+        if not _KEY_PATH.match(key):
+            check.add(
+                "PGF321",
+                f"{name} key of {label} must be a dotted path into the step's input, got "
+                f"{json.dumps(key)}",
+                path,
+                "e.g. run.customer_id (letters, digits, _, $ and - between the dots)",
+            )
+        elif "map" not in step:
+            head = key.split(".")[0]
+            deps = step.get("depends_on")
+            seen = [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+            if head != "run" and head not in seen:
+                check.add(
+                    "PGF322",
+                    f'{name} key of {label} starts with "{head}", which is neither "run" nor '
+                    "one of its dependencies",
+                    path,
+                    did_you_mean(head, ["run", *seen])
+                    or 'a step\'s input holds "run" and the output of each dependency',
+                )
 
 
 def _check_kind(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:

@@ -31,10 +31,13 @@ Kind = Literal[
     "steps",
     "signal",
     "schedules",
+    "concurrency",
+    "rate_limit",
 ]
 """How a value is checked: ``pattern`` and ``json_schema`` values have their type reported by
 :mod:`pgflow_yaml.graph`, ``schedules`` entirely by :mod:`pgflow_yaml.schedules`, every other
-kind by :mod:`pgflow_yaml.schema`."""
+kind by :mod:`pgflow_yaml.schema` (``concurrency`` and ``rate_limit``: their types there, their
+ranges and key paths by :mod:`pgflow_yaml.graph`)."""
 Role = Literal["option", "shape", "file"]
 """``option``: stored, and changed in place on a flow of the same shape; ``shape``: part of the
 shape, so changing it needs a new flow; ``file``: only in the file (never stored as such)."""
@@ -46,6 +49,10 @@ MAX_FLOW_SLUG_LENGTH = 47
 """pgmq refuses queue names longer than this, and a flow's slug names its queue."""
 RESERVED_SLUGS = ("run",)
 WHEN_MODES = ("fail", "skip", "skip-cascade")
+PRIORITY_MIN = -PG_INT_MAX
+"""The lowest priority (one above PostgreSQL's smallest integer, the "not given" value)."""
+KEY_PATH_PATTERN = "^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$"
+"""A concurrency or rate key: a dotted path into the step's input (``run.customer_id``)."""
 ROOT_INPUT = "$input"
 """The ``map:`` value that maps over the run input instead of a step's output."""
 
@@ -357,6 +364,92 @@ KEYS: tuple[Key, ...] = (
         sql_argument="start_delay",
     ),
     Key(
+        "priority",
+        "integer",
+        "option",
+        flow=Use(
+            "Priority of the flow's tasks: a ready task of a higher priority is claimed before "
+            "any ready task of a lower one. Default 0; a start may override it per run.",
+            "Higher first: a ready task of a higher priority is claimed before any lower one; "
+            "a start may override it per run (docs/flow-control.md).",
+            "integer",
+        ),
+        step=Use("Priority of this step's tasks, overriding the flow's priority."),
+        inherits=True,
+        minimum=PRIORITY_MIN,
+        default=0,
+        hint="a higher priority is claimed first; the default is 0",
+        sql_argument="priority",
+        needs_core=True,
+    ),
+    Key(
+        "concurrency",
+        "concurrency",
+        "option",
+        step=Use(
+            "At most this many tasks of the step in flight at once across all workers: a number, "
+            "or {limit, key} for at most limit per distinct value of key, a dotted path into the "
+            "step's input (run.customer_id; a map task's input is its element).",
+            "At most N tasks of this step in flight at once, across all workers; with `key` "
+            "(a dotted path into the step's input) at most N per value (docs/flow-control.md).",
+            "integer >= 1, or mapping: `limit`, `key`",
+            {
+                "oneOf": [
+                    {"type": "integer"},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["limit"],
+                        "properties": {
+                            "limit": {
+                                "description": "Tasks in flight at once (per key value).",
+                                "type": "integer",
+                            },
+                            "key": {
+                                "description": "A dotted path into the step's input.",
+                                "type": "string",
+                            },
+                        },
+                    },
+                ]
+            },
+        ),
+        hint="e.g. concurrency: 5, or concurrency: {limit: 1, key: run.customer_id}",
+        sql_argument="concurrency_limit",
+        needs_core=True,
+    ),
+    Key(
+        "rate_limit",
+        "rate_limit",
+        "option",
+        step=Use(
+            "At most limit task starts of the step in any window of per seconds, across all "
+            "workers; with key (a dotted path into the step's input), per distinct value.",
+            "At most `limit` task starts in any `per` seconds, across all workers; with `key`, "
+            "per value (docs/flow-control.md).",
+            "mapping: `limit`, `per`, `key`",
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["limit", "per"],
+                "properties": {
+                    "limit": {
+                        "description": "Task starts allowed per window.",
+                        "type": "integer",
+                    },
+                    "per": {"description": "The window in seconds.", "type": "integer"},
+                    "key": {
+                        "description": "A dotted path into the step's input.",
+                        "type": "string",
+                    },
+                },
+            },
+        ),
+        hint="e.g. rate_limit: {limit: 100, per: 60}",
+        sql_argument="rate_limit",
+        needs_core=True,
+    ),
+    Key(
         "input_schema",
         "json_schema",
         "option",
@@ -455,6 +548,49 @@ core has it) and changed in place, never part of the shape."""
 STEP_OPTIONS = tuple(key for key in KEYS if key.role == "option" and key.step is not None)
 """A step's in-place options, passed to ``add_step`` when the step sets them."""
 OPTIONS = tuple(key for key in KEYS if key.role == "option")
+
+STORED_FIELDS: dict[str, tuple[str, ...]] = {
+    "concurrency": ("concurrency_limit", "concurrency_key"),
+    "rate_limit": ("rate_limit", "rate_per", "rate_key"),
+}
+"""The options stored in several columns (``opt_<field>``), by key; every other option is stored
+in ``opt_<name>``. Each field is also the name of its ``add_step`` argument."""
+
+
+def stored_fields(key: Key) -> tuple[str, ...]:
+    """Return the names of the columns (without ``opt_``) that hold option ``key``."""
+    return STORED_FIELDS.get(key.name, (key.name,))
+
+
+def stored_values(key: Key, value: Any) -> dict[str, Any]:
+    """Return option ``key``'s value as its stored fields (``None``: not set).
+
+    ``concurrency: 5`` is ``{concurrency_limit: 5, concurrency_key: None}``; ``rate_limit:
+    {limit: 10, per: 60}`` is ``{rate_limit: 10, rate_per: 60, rate_key: None}``.
+    """
+    if key.name == "concurrency":
+        if isinstance(value, dict):
+            return {"concurrency_limit": value.get("limit"), "concurrency_key": value.get("key")}
+        return {"concurrency_limit": value, "concurrency_key": None}
+    if key.name == "rate_limit":
+        data = value if isinstance(value, dict) else {}
+        return {
+            "rate_limit": data.get("limit"),
+            "rate_per": data.get("per"),
+            "rate_key": data.get("key"),
+        }
+    return {key.name: value}
+
+
+def shape_name(field: str) -> str:
+    """Return a stored field's name in the shape JSON (pgflow's camelCase: ``maxAttempts``)."""
+    head, *rest = field.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def flow_control_keys() -> tuple[Key, ...]:
+    """Return the flow-control options (docs/flow-control.md): compiled only where used."""
+    return tuple(KEY[name] for name in ("priority", "concurrency", "rate_limit"))
 
 
 def required(level: Level) -> tuple[str, ...]:

@@ -103,6 +103,25 @@ def _fast_check(key: Key) -> Callable[[Any], bool]:
             and set(value) <= {"schema"}
             and type(value.get("schema", True)) in (dict, bool)
         )
+    if kind == "concurrency":
+        return lambda value: (
+            type(value) is int
+            or (
+                type(value) is dict
+                and "limit" in value
+                and set(value) <= {"limit", "key"}
+                and type(value["limit"]) is int
+                and type(value.get("key", "")) is str
+            )
+        )
+    if kind == "rate_limit":
+        return lambda value: (
+            type(value) is dict
+            and {"limit", "per"} <= set(value) <= {"limit", "per", "key"}
+            and type(value["limit"]) is int
+            and type(value["per"]) is int
+            and type(value.get("key", "")) is str
+        )
     if kind == "steps":
         return lambda value: (
             type(value) is list and bool(value) and all(_fast_step_ok(step) for step in value)

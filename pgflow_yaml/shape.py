@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from pgflow_yaml.model import FlowSpec, StepSpec
-from pgflow_yaml.options import FLOW_OPTIONS, KEY, STEP_OPTIONS
+from pgflow_yaml.options import FLOW_OPTIONS, KEY, STEP_OPTIONS, shape_name, stored_values
 
 DEFAULT_WHEN_UNMET: str = KEY["when_unmet"].default
 DEFAULT_WHEN_EXHAUSTED: str = KEY["when_exhausted"].default
@@ -25,21 +25,29 @@ def _pattern(value: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def step_options(step: StepSpec) -> dict[str, Any]:
-    """Return the options a step sets itself (the ones it inherits from the flow are left out)."""
-    return {
-        key.shape_key: step.option(key.name)
-        for key in STEP_OPTIONS
-        if step.option(key.name) is not None
-    }
+    """Return the options a step sets itself (the ones it inherits from the flow are left out),
+    each stored field under its own name (``concurrency`` as ``concurrencyLimit`` and
+    ``concurrencyKey``, as the database's ``opt_*`` columns)."""
+    options: dict[str, Any] = {}
+    for key in STEP_OPTIONS:
+        value = step.option(key.name)
+        if value is None:
+            continue
+        for field, stored in stored_values(key, value).items():
+            if stored is not None:
+                options[shape_name(field)] = stored
+    return options
 
 
 def flow_options(flow: FlowSpec) -> dict[str, Any]:
     """Return the flow-level options, defaults resolved (``inputSchema`` only when it has one,
-    as the database leaves out a null ``opt_*`` column)."""
+    as the database leaves out a null ``opt_*`` column; an option pgflow 0.8.1 lacks only when
+    it is not its default, as the compiler stores it then only)."""
     return {
         key.shape_key: flow.option(key.name)
         for key in FLOW_OPTIONS
         if flow.option(key.name) is not None
+        and not (key.needs_core and flow.option(key.name) == key.default)
     }
 
 

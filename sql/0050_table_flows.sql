@@ -1,4 +1,5 @@
 -- Table flows: one row per flow definition, with the options every step inherits and the
+-- priority of its runs (opt_priority; flow_control: the claim honours limits and priorities), and the
 -- input_schema (a JSON Schema, object or boolean; null: none) that clients check each run's input
 -- against before starting it (the core itself does not: PostgreSQL has no JSON Schema validator).
 -- Raises (on insert): slug_is_valid, opt_*_is_* checks, flows_slug_is_unique_ignoring_case
@@ -12,6 +13,8 @@ create table if not exists pgflow.flows (
   opt_timeout int not null default 60,
   created_at timestamptz not null default now(),
   opt_input_schema jsonb, -- after created_at: the column 0.3.0 added, last in upgrades too
+  opt_priority int, -- flow control (docs/flow-control.md): null = 0
+  flow_control boolean not null default false, -- a step limit or a priority is in play
   constraint slug_is_valid check (pgflow.is_valid_slug(flow_slug)),
   constraint opt_max_attempts_is_nonnegative check (opt_max_attempts >= 0),
   constraint opt_base_delay_is_nonnegative check (opt_base_delay >= 0),

@@ -6,7 +6,7 @@
 -- one of signal and sub-flow. The flow it names need not exist yet (checked when a task starts).
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
 -- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid,
--- step_is_signal_or_subflow.
+-- step_is_signal_or_subflow, opt_concurrency_key_needs_limit, opt_rate_limit_and_per_together.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.steps (
@@ -26,6 +26,13 @@ create table if not exists pgflow.steps (
   signal_schema jsonb,
   child_flow_slug text,
   created_at timestamptz not null default now(),
+  -- flow control (docs/flow-control.md): null = none (opt_priority null: the flow's)
+  opt_priority int,
+  opt_concurrency_limit int,
+  opt_concurrency_key text,
+  opt_rate_limit int,
+  opt_rate_per int,
+  opt_rate_key text,
   constraint steps_pkey primary key (flow_slug, step_slug),
   constraint steps_flow_slug_step_index_key unique (flow_slug, step_index),
   constraint deps_count_is_nonnegative check (deps_count >= 0),
@@ -41,7 +48,19 @@ create table if not exists pgflow.steps (
   ),
   constraint when_unmet_is_valid check (when_unmet in ('fail', 'skip', 'skip-cascade')),
   constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
-  constraint step_is_signal_or_subflow check (signal_schema is null or child_flow_slug is null)
+  constraint step_is_signal_or_subflow check (signal_schema is null or child_flow_slug is null),
+  constraint opt_concurrency_limit_is_positive check (
+    opt_concurrency_limit is null or opt_concurrency_limit >= 1
+  ),
+  constraint opt_concurrency_key_needs_limit check (
+    opt_concurrency_key is null or opt_concurrency_limit is not null
+  ),
+  constraint opt_rate_limit_is_positive check (opt_rate_limit is null or opt_rate_limit >= 1),
+  constraint opt_rate_per_is_positive check (opt_rate_per is null or opt_rate_per >= 1),
+  constraint opt_rate_limit_and_per_together check (
+    (opt_rate_limit is null) = (opt_rate_per is null)
+    and (opt_rate_key is null or opt_rate_limit is not null)
+  )
 );
 
 -- the sub-flow steps: _start_subflow_steps looks here first, so flows without any cost nothing

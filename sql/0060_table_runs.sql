@@ -23,6 +23,7 @@ create table if not exists pgflow.runs (
   parent_run_id uuid,
   parent_step_slug text,
   parent_task_index int,
+  priority int, -- the start's override of the flow's and steps' priorities (null: none)
   constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (

@@ -37,6 +37,12 @@ create table if not exists pgflow.step_tasks (
   permanently_stalled_at timestamptz,
   released_count int not null default 0,
   start_seq bigint,
+  -- flow control (set only on the tasks of a flow with flow_control): the task's concurrency
+  -- group (its concurrency key's value, else its rate key's, else ''), its rate key's value
+  -- ('' without one) and its priority; null: not under flow control
+  fc_key text,
+  rate_key text,
+  priority int,
   constraint step_tasks_pkey primary key (run_id, step_slug, task_index),
   constraint step_tasks_run_id_step_slug_fkey foreign key (run_id, step_slug)
     references pgflow.step_states (run_id, step_slug),
@@ -63,3 +69,10 @@ create index if not exists idx_step_tasks_started on pgflow.step_tasks (started_
 -- Queued tasks by flow and step, oldest first: the ready-task gauges of `pgflow ui` /metrics.
 create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug, step_slug, queued_at)
   where status = 'queued';
+-- Flow control: the queued tasks of each step and concurrency group in claim order (the fair
+-- claim walks the groups), and the started ones (a group's slots in use).
+create index if not exists idx_step_tasks_fc_queued
+  on pgflow.step_tasks (flow_slug, step_slug, fc_key, priority desc, message_id)
+  where status = 'queued' and fc_key is not null;
+create index if not exists idx_step_tasks_fc_started on pgflow.step_tasks (flow_slug, step_slug, fc_key)
+  where status = 'started' and fc_key is not null;

@@ -6,6 +6,9 @@
 -- input_schema is the JSON Schema (object or boolean) clients check each run's input against;
 -- omitted (the default, the JSON string "not given": no schema is a string) it keeps the flow's,
 -- or on creation none; null (SQL or JSON) removes it.
+-- priority (flow control, docs/flow-control.md) follows the integer convention: omitted keeps,
+-- null resets to the default 0. Afterwards pgflow._fc_refresh switches the flow's flow control
+-- on or off and re-tags its queued tasks.
 -- Returns the flow row.
 -- Raises: 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)';
 -- slug_is_valid, opt_*_is_* checks (opt_input_schema_is_a_schema: not an object or boolean);
@@ -17,7 +20,8 @@ create or replace function pgflow.create_flow(
   max_attempts int default -2147483648,
   base_delay int default -2147483648,
   timeout int default -2147483648,
-  input_schema jsonb default '"not given"'::jsonb
+  input_schema jsonb default '"not given"'::jsonb,
+  priority int default -2147483648
 )
 returns pgflow.flows
 language plpgsql
@@ -37,14 +41,15 @@ begin
   end if;
 
   insert into pgflow.flows as f (
-    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema
+    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema, opt_priority
   )
   values (
     create_flow.flow_slug,
     coalesce(nullif(create_flow.max_attempts, -2147483648), 3),
     coalesce(nullif(create_flow.base_delay, -2147483648), 5),
     coalesce(nullif(create_flow.timeout, -2147483648), 60),
-    v_schema
+    v_schema,
+    nullif(create_flow.priority, -2147483648)
   )
   on conflict on constraint flows_pkey do update
     set opt_max_attempts = case when create_flow.max_attempts = -2147483648
@@ -54,12 +59,19 @@ begin
         opt_timeout = case when create_flow.timeout = -2147483648
           then f.opt_timeout else excluded.opt_timeout end,
         opt_input_schema = case when v_keep_schema
-          then f.opt_input_schema else excluded.opt_input_schema end
+          then f.opt_input_schema else excluded.opt_input_schema end,
+        opt_priority = case when create_flow.priority = -2147483648
+          then f.opt_priority else excluded.opt_priority end
   returning * into v_flow;
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then
     perform pgmq.create(create_flow.flow_slug);
     perform pgflow._grant_flow_queue(create_flow.flow_slug);
+  end if;
+
+  if create_flow.priority is distinct from -2147483648 or v_flow.flow_control then
+    perform pgflow._fc_refresh(create_flow.flow_slug);
+    select * into v_flow from pgflow.flows f where f.flow_slug = create_flow.flow_slug;
   end if;
 
   return v_flow;

@@ -8,7 +8,11 @@
 -- of that flow) is shape, the flow it names included.
 -- Options: omitted (the default -2147483648 stands for "not given") keeps the step's value (null
 -- on creation); an explicit null inherits the flow's; a value sets itself. So a bare add_step is
--- "get or create" for the options. Returns the step row.
+-- "get or create" for the options. The flow-control options (priority, concurrency_limit,
+-- concurrency_key, rate_limit, rate_per, rate_key; docs/flow-control.md) follow the same rule,
+-- the two keys with '"not given"' as their omitted value (never a valid dotted path); null
+-- means no limit (priority null: the flow's). Afterwards pgflow._fc_refresh switches the flow's
+-- flow control on or off and re-tags its queued tasks. Returns the step row.
 -- Raises: 'Map step "%" can have at most one dependency, but % were provided: %';
 -- 'Step "%" of flow "%" already exists with a different shape: %'; steps_flow_slug_fkey
 -- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
@@ -30,7 +34,13 @@ create or replace function pgflow.add_step(
   when_unmet text default 'skip',
   when_exhausted text default 'fail',
   signal_schema jsonb default null,
-  child_flow_slug text default null
+  child_flow_slug text default null,
+  priority int default -2147483648,
+  concurrency_limit int default -2147483648,
+  concurrency_key text default '"not given"',
+  rate_limit int default -2147483648,
+  rate_per int default -2147483648,
+  rate_key text default '"not given"'
 )
 returns pgflow.steps
 language plpgsql
@@ -115,9 +125,22 @@ begin
           then s.opt_timeout else add_step.timeout end,
         opt_start_delay = case when add_step.start_delay = -2147483648
           then s.opt_start_delay else add_step.start_delay end,
+        opt_priority = case when add_step.priority = -2147483648
+          then s.opt_priority else add_step.priority end,
+        opt_concurrency_limit = case when add_step.concurrency_limit = -2147483648
+          then s.opt_concurrency_limit else add_step.concurrency_limit end,
+        opt_concurrency_key = case when add_step.concurrency_key is not distinct from '"not given"'
+          then s.opt_concurrency_key else add_step.concurrency_key end,
+        opt_rate_limit = case when add_step.rate_limit = -2147483648
+          then s.opt_rate_limit else add_step.rate_limit end,
+        opt_rate_per = case when add_step.rate_per = -2147483648
+          then s.opt_rate_per else add_step.rate_per end,
+        opt_rate_key = case when add_step.rate_key is not distinct from '"not given"'
+          then s.opt_rate_key else add_step.rate_key end,
         signal_schema = add_step.signal_schema
     where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug
     returning * into v_step;
+    perform pgflow._fc_refresh(add_step.flow_slug);
     return v_step;
   end if;
 
@@ -125,7 +148,9 @@ begin
     flow_slug, step_slug, step_type, step_index, deps_count,
     opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
     required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema,
-    child_flow_slug
+    child_flow_slug,
+    opt_priority, opt_concurrency_limit, opt_concurrency_key, opt_rate_limit, opt_rate_per,
+    opt_rate_key
   )
   values (
     add_step.flow_slug,
@@ -144,13 +169,23 @@ begin
     add_step.when_unmet,
     add_step.when_exhausted,
     add_step.signal_schema,
-    add_step.child_flow_slug
+    add_step.child_flow_slug,
+    nullif(add_step.priority, -2147483648),
+    nullif(add_step.concurrency_limit, -2147483648),
+    nullif(add_step.concurrency_key, '"not given"'),
+    nullif(add_step.rate_limit, -2147483648),
+    nullif(add_step.rate_per, -2147483648),
+    nullif(add_step.rate_key, '"not given"')
   )
   returning * into v_step;
 
   insert into pgflow.deps (flow_slug, dep_slug, step_slug)
   select add_step.flow_slug, d, add_step.step_slug from unnest(v_deps) d;
 
+  if v_step.opt_priority is not null or v_step.opt_concurrency_limit is not null
+    or v_step.opt_rate_limit is not null then
+    perform pgflow._fc_refresh(add_step.flow_slug);
+  end if;
   return v_step;
 end;
 $$;

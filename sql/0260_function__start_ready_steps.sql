@@ -16,6 +16,7 @@
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'. A ready
 -- sub-flow step (steps.child_flow_slug set) starts child runs instead (_start_subflow_steps).
+-- The new tasks of a flow under flow control are written with their tags (pgflow._fc_tags).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -116,10 +117,20 @@ begin
           returning msg_id, message
         ),
         queued as (
-          insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+          insert into pgflow.step_tasks (
+            flow_slug, run_id, step_slug, task_index, message_id, fc_key, rate_key, priority
+          )
           select $1, (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-                 (s.message ->> 'task_index')::int, s.msg_id
+                 (s.message ->> 'task_index')::int, s.msg_id,
+                 g.tags[1], g.tags[2], g.tags[3]::int
           from sent s
+          -- flow control ($6): the task's tags (pgflow._fc_tags), written with the task
+          cross join lateral (
+            select case when $6 then pgflow._fc_tags(
+              (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
+              (s.message ->> 'task_index')::int
+            ) end as tags
+          ) as g
         )
         select idle from before
       $q$,
@@ -127,7 +138,9 @@ begin
     )
     into v_wake
     using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes,
-      v_flow.delays;
+      v_flow.delays,
+      coalesce((select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug),
+        false);
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);

@@ -4,7 +4,10 @@
 -- 'started', worker recorded, message hidden for the step's timeout + 2 s. Returns one
 -- claimed_task per started task, in message order, with the handler input: for a single step
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
--- array element. Internal (start_tasks and claim_tasks). Raises nothing.
+-- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
+-- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
+-- pgflow._fc_started records the starts of rate-limited steps (docs/flow-control.md).
+-- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._start_tasks(flow_slug text, msg_ids bigint[], worker_id uuid)
@@ -16,12 +19,20 @@ as $$
 #variable_conflict use_column
 declare
   v_claimed pgflow.claimed_task[];
+  v_msg_ids bigint[] := _start_tasks.msg_ids;
+  v_controlled boolean;
 begin
+  select f.flow_control into v_controlled from pgflow.flows f
+  where f.flow_slug = _start_tasks.flow_slug;
+  if v_controlled then
+    v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
+  end if;
+
   with locked as (
     select t.run_id, t.step_slug, t.task_index
     from pgflow.step_tasks t
     where t.flow_slug = _start_tasks.flow_slug
-      and t.message_id = any(_start_tasks.msg_ids)
+      and t.message_id = any(v_msg_ids)
       and t.status = 'queued'
     for update of t skip locked
   ),
@@ -87,6 +98,10 @@ begin
     array(select c.msg_id from unnest(v_claimed) c),
     array(select c.timeout + 2 from unnest(v_claimed) c)
   );
+
+  if v_controlled then
+    perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);
+  end if;
 
   return query select * from unnest(v_claimed);
 end;

@@ -2,6 +2,9 @@
 -- queues (going round them from a random one, so that a busy flow cannot starve the others) and
 -- start their tasks, in one round trip. Messages whose task is
 -- gone or finished are archived; messages of a task running elsewhere are left alone.
+-- A flow under flow control (flows.flow_control: step limits or priorities, docs/flow-control.md)
+-- is not read in message order: pgflow._fc_pick chooses its tasks (by priority, round-robin over
+-- concurrency groups, passing over full ones) and _start_tasks admits them under the limits.
 -- Returns claimed_task rows (start_seq fences the reports; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
 set search_path = pg_catalog, pg_temp;
@@ -42,7 +45,11 @@ begin
   for i in 0 .. v_count - 1 loop
     exit when v_left <= 0;
     v_flow_slug := claim_tasks.flow_slugs[(v_first + i) % v_count + 1];
-    v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow_slug) then
+      v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
+    else
+      v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    end if;
     continue when cardinality(v_msg_ids) = 0;
 
     v_claimed := array(

@@ -40,6 +40,7 @@ begin
   delete from pgflow.runs r where r.flow_slug = drop_flow.flow_slug;
   delete from pgflow.schedule_fires sf where sf.flow_slug = drop_flow.flow_slug;
   delete from pgflow.schedules sc where sc.flow_slug = drop_flow.flow_slug;
+  delete from pgflow.rate_starts rs where rs.flow_slug = drop_flow.flow_slug;
   delete from pgflow.deps d where d.flow_slug = drop_flow.flow_slug;
   delete from pgflow.steps s where s.flow_slug = drop_flow.flow_slug;
   delete from pgflow.flows f where f.flow_slug = drop_flow.flow_slug;

@@ -34,7 +34,7 @@ begin
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
         'retry_run', 'set_run_trace_context', 'live_workers', 'list_schedules', 'pause_schedule',
-        'trigger_schedule'
+        'trigger_schedule', 'explain_run'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);

@@ -1,4 +1,4 @@
-"""``pgflow start | status | runs | cancel | retry``: start and watch runs from a shell.
+"""``pgflow start | status | why | runs | cancel | retry``: start and watch runs from a shell.
 
 The client (psycopg) and rich are imported where they are used, so that ``pgflow --help``
 does not pay for them.
@@ -51,6 +51,14 @@ def start_command(
             help="Start nothing if a run of the flow has this key; print that run's id.",
         ),
     ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(
+            "--priority",
+            help="The run's priority, outranking the flow's and its steps' (higher is claimed"
+            " first).",
+        ),
+    ] = None,
     dsn: Dsn = None,
     as_json: AsJson = False,
 ) -> None:
@@ -69,7 +77,7 @@ def start_command(
     with Client(dsn) as client:
         if value is None:
             value = no_input(flow, client.input_schema(flow))
-        run_id = client.start(flow, value, idempotency_key=idempotency_key)
+        run_id = client.start(flow, value, idempotency_key=idempotency_key, priority=priority)
         if not wait:
             print_json({"run_id": run_id}) if as_json else typer.echo(run_id)
             return
@@ -145,6 +153,44 @@ def status_command(
         print_json(data)
     else:
         console.print(render_run(run, tasks, tracebacks=tracebacks, children=children))
+
+
+def why_command(
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    dsn: Dsn = None,
+    as_json: AsJson = False,
+) -> None:
+    """Say why each unfinished step or task of a run is not running now, and until when.
+
+    One row per step not started yet and per unfinished task: waiting for dependencies, start
+    delay or retry backoff, step concurrency full, rate limited, ready and waiting for a worker
+    (and whether any live worker serves the flow), waiting for a signal, run queued, or running
+    (docs/flow-control.md). --json prints the rows (step_slug, task_index, reason, detail, until).
+
+    Exit status: 0 shown (nothing for a finished run), 1 no such run, 2 no database.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from pgflow_yaml.client import Client
+
+    with Client(dsn) as client:
+        reasons = client.why(run_id)
+    if as_json:
+        print_json([vars(r) for r in reasons])
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("step", "task", "reason", "why", "until"):
+        table.add_column(column, overflow="fold")
+    for r in reasons:
+        table.add_row(
+            escape(r.step_slug),
+            "" if r.task_index is None else str(r.task_index),
+            r.reason,
+            escape(r.describe()),
+            r.until.strftime("%H:%M:%S") if r.until else "",
+        )
+    wide_console().print(table if reasons else "nothing waits: the run is finished")
 
 
 def runs_command(
@@ -242,6 +288,7 @@ def register(app: typer.Typer) -> None:
     """Add ``start``, ``status``, ``runs``, ``cancel`` and ``retry`` to ``app``."""
     app.command("start")(start_command)
     app.command("status")(status_command)
+    app.command("why")(why_command)
     app.command("runs")(runs_command)
     app.command("cancel")(cancel_command)
     app.command("retry")(retry_command)

@@ -180,12 +180,13 @@ select pgflow.signal(
 ) as outcome;
 
 -- name: start_flow_keyed
--- start_flow with an idempotency key (pgflow-yaml core 0.3.0 on): when a run of the flow already
--- has the key, start nothing and return that run's id. Rows as start_flow's (the md5 check too).
+-- start_flow with an idempotency key and a priority (either may be null; pgflow-yaml core 0.3.0
+-- on): when a run of the flow already has the key, start nothing and return that run's id. Rows as start_flow's (the md5 check too).
 select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
          (select r.run_id
           from pgflow.start_flow(
-            s.flow_slug, %(input)s::jsonb, %(run_id)s::uuid, %(idempotency_key)s::text
+            s.flow_slug, %(input)s::jsonb, %(run_id)s::uuid, %(idempotency_key)s::text,
+            %(priority)s::int
           ) as r)
        end as run_id,
        s.input_schema, m.schema_md5
@@ -197,11 +198,12 @@ from (
 cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
 
 -- name: start_many_keyed
--- start_many with an idempotency key (or null) per input; a known key gives its existing run's id.
+-- start_many with an idempotency key (or null) per input (or null keys) and a priority (or null);
+-- a known key gives its existing run's id.
 select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
          (select array_agg(r.run_id order by r.ordinality)
           from pgflow.start_flows(
-            s.flow_slug, %(inputs)s::jsonb, null, %(idempotency_keys)s::text[]
+            s.flow_slug, %(inputs)s::jsonb, null, %(idempotency_keys)s::text[], %(priority)s::int
           ) with ordinality as r)
        end as run_ids,
        s.input_schema, m.schema_md5
@@ -219,3 +221,7 @@ select flow_slug from pgflow.pause_schedule(%(flow_slug)s, %(schedule_name)s, %(
 -- name: trigger_schedule
 -- Start a run of a schedule now, with its input; return the run's id.
 select run_id from pgflow.trigger_schedule(%(flow_slug)s, %(schedule_name)s);
+
+-- name: explain_run
+-- Return why each unfinished step or task of a run is not running now (pgflow.explain_run).
+select step_slug, task_index, reason, detail, until from pgflow.explain_run(%(run_id)s::uuid);

@@ -21,7 +21,8 @@ cross join lateral (select md5(s.input_schema::text) as schema_md5) as m;
 select case when m.schema_md5 is not distinct from %(schema_md5)s::text then
          (select r.run_id
           from pgflow.start_flow(
-            s.flow_slug, %(input)s::jsonb, %(run_id)s::uuid, %(idempotency_key)s::text
+            s.flow_slug, %(input)s::jsonb, %(run_id)s::uuid, %(idempotency_key)s::text,
+            %(priority)s::int
           ) as r
           cross join lateral pgflow.set_run_trace_context(r.run_id, %(trace_context)s::jsonb) as t)
        end as run_id,

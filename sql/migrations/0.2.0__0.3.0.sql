@@ -166,3 +166,54 @@ create index if not exists idx_subflow_retries_due_at on pgflow.subflow_retries 
 drop function if exists pgflow.add_step(
   text, text, text[], int, int, int, int, text, jsonb, jsonb, text, text, jsonb
 );
+-- <Issue 12: step-level flow control (concurrency, rate_limit, priority) and pgflow.explain_run>
+-- Step concurrency and rate limits and flow/step/run priorities, enforced inside the claim
+-- (docs/flow-control.md). create_flow takes priority, add_step the step options, start_flow and
+-- start_flows a per-run priority, each as a new last argument.
+alter table pgflow.flows add column if not exists opt_priority int;
+alter table pgflow.flows add column if not exists flow_control boolean not null default false;
+alter table pgflow.steps add column if not exists opt_priority int;
+alter table pgflow.steps add column if not exists opt_concurrency_limit int;
+alter table pgflow.steps add column if not exists opt_concurrency_key text;
+alter table pgflow.steps add column if not exists opt_rate_limit int;
+alter table pgflow.steps add column if not exists opt_rate_per int;
+alter table pgflow.steps add column if not exists opt_rate_key text;
+alter table pgflow.steps add constraint opt_concurrency_limit_is_positive check (
+  opt_concurrency_limit is null or opt_concurrency_limit >= 1
+);
+alter table pgflow.steps add constraint opt_concurrency_key_needs_limit check (
+  opt_concurrency_key is null or opt_concurrency_limit is not null
+);
+alter table pgflow.steps add constraint opt_rate_limit_is_positive check (
+  opt_rate_limit is null or opt_rate_limit >= 1
+);
+alter table pgflow.steps add constraint opt_rate_per_is_positive check (
+  opt_rate_per is null or opt_rate_per >= 1
+);
+alter table pgflow.steps add constraint opt_rate_limit_and_per_together check (
+  (opt_rate_limit is null) = (opt_rate_per is null)
+  and (opt_rate_key is null or opt_rate_limit is not null)
+);
+alter table pgflow.runs add column if not exists priority int;
+alter table pgflow.step_tasks add column if not exists fc_key text;
+alter table pgflow.step_tasks add column if not exists rate_key text;
+alter table pgflow.step_tasks add column if not exists priority int;
+create index if not exists idx_step_tasks_fc_queued
+  on pgflow.step_tasks (flow_slug, step_slug, fc_key, priority desc, message_id)
+  where status = 'queued' and fc_key is not null;
+create index if not exists idx_step_tasks_fc_started on pgflow.step_tasks (flow_slug, step_slug, fc_key)
+  where status = 'started' and fc_key is not null;
+create table if not exists pgflow.rate_starts (
+  flow_slug text not null,
+  step_slug text not null,
+  rate_key text not null,
+  started_at timestamptz not null
+);
+create index if not exists idx_rate_starts_group
+  on pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at);
+drop function if exists pgflow.create_flow(text, int, int, int, jsonb);
+drop function if exists pgflow.add_step(
+  text, text, text[], int, int, int, int, text, jsonb, jsonb, text, text, jsonb
+);
+drop function if exists pgflow.start_flow(text, jsonb, uuid, text);
+drop function if exists pgflow.start_flows(text, jsonb, uuid[], text[]);

@@ -1,6 +1,6 @@
 -- Create the NOLOGIN role pgflow_client (once per cluster) and grant it what an application
 -- needs to drive runs: start_flow, start_flows, start_flow_with_states, get_run_with_states,
--- cancel_run, retry_run, live_workers, signal (functions that run as their owner), and reading
+-- cancel_run, retry_run, live_workers, signal, explain_run (functions that run as their owner), and reading
 -- runs, step states, tasks and flow definitions (what `pgflow status` and pgflow_yaml.Client
 -- show). No writes, nothing on queues. Of pgflow.workers: reading every row but the login that
 -- registered it (registered_by), through a select-only policy for this role (the dashboard's
@@ -42,7 +42,7 @@ begin
       and p.proname = any (array[
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
         'retry_run', 'set_run_trace_context', 'live_workers', 'list_schedules', 'pause_schedule',
-        'trigger_schedule', 'signal'
+        'trigger_schedule', 'signal', 'explain_run'
       ])
   loop
     execute pg_catalog.format('grant execute on function %s to pgflow_client', fn);

@@ -313,6 +313,8 @@ def _client_calls(calls: _Calls, dsn: str) -> None:
             " values (gen_random_uuid(), 'atk', 'tests')"
         )
     assert calls.one("live_workers", "select pgflow.live_workers('atk')") == 1
+    reasons = calls.all("explain_run", "select reason from pgflow.explain_run(%s)", (run_id,))
+    assert ("waiting_for_dependencies",) in reasons
     with pytest.raises(psycopg.Error, match='Step "second" of flow "atk" is not a signal step'):
         calls.one("signal", "select pgflow.signal(%s, 'second', '{}')", (run_id,))
 

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from pgflow_yaml import core
 
-_START_FLOWS = "pgflow.start_flows(text, jsonb, uuid[], text[])"
+_START_FLOWS = "pgflow.start_flows(text, jsonb, uuid[], text[], int)"
 
 
 @pytest.fixture

@@ -181,8 +181,8 @@ def test_upgrade_grants_new_functions_to_roles_already_in_use(
         granted = conn.execute(
             "select has_function_privilege('pgflow_worker',"
             " 'pgflow.claim_tasks(text[], uuid, integer, integer)', 'execute'),"
-            " has_function_privilege('pgflow_client', 'pgflow.start_flow(text, jsonb, uuid, text)',"
-            " 'execute')"
+            " has_function_privilege('pgflow_client',"
+            " 'pgflow.start_flow(text, jsonb, uuid, text, int)', 'execute')"
         ).fetchone()
     assert granted == (True, True)
 

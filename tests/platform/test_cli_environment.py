@@ -38,6 +38,7 @@ DATABASE_COMMANDS = {
     "run": ["run", FLOW],
     "start": ["start", "hello"],
     "status": ["status", RUN_ID],
+    "why": ["why", RUN_ID],
     "runs": ["runs"],
     "cancel": ["cancel", RUN_ID],
     "retry": ["retry", RUN_ID],

@@ -19,8 +19,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 _RESET = """
 select pgmq.drop_queue(q.queue_name) from pgmq.list_queues() q;
 truncate pgflow.subflow_retries, pgflow.schedule_fires, pgflow.schedules,
-  pgflow.pending_signals, pgflow.step_tasks, pgflow.step_states, pgflow.runs, pgflow.deps,
-  pgflow.steps, pgflow.flows, pgflow.workers;
+  pgflow.pending_signals, pgflow.rate_starts, pgflow.step_tasks, pgflow.step_states, pgflow.runs,
+  pgflow.deps, pgflow.steps, pgflow.flows, pgflow.workers;
 """
 
 

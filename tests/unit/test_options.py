@@ -77,6 +77,9 @@ def test_every_sql_argument_is_a_parameter_of_create_flow_or_add_step() -> None:
     step_arguments = [k.sql_argument for k in KEYS if k.step is not None and k.sql_argument]
     assert [a for a in step_arguments if a not in add_step] == []
     assert all(k.sql_argument for k in OPTIONS)
+    # an option stored in several columns passes each as its own add_step argument
+    fields = [f for k in STEP_OPTIONS for f in options.stored_fields(k)]
+    assert [f for f in fields if f not in add_step] == []
 
 
 def test_every_option_has_its_opt_column() -> None:
@@ -84,12 +87,18 @@ def test_every_option_has_its_opt_column() -> None:
     flows = (SQL / "0050_table_flows.sql").read_text(encoding="utf-8")
     steps = (SQL / "0051_table_steps.sql").read_text(encoding="utf-8")
     column = {"integer": "int", "json_schema": "jsonb"}
-    missing = [k.name for k in OPTIONS if f"  opt_{k.name} {column[k.kind]}" not in flows + steps]
+    plain = [k for k in OPTIONS if k.name not in options.STORED_FIELDS]
+    missing = [k.name for k in plain if f"  opt_{k.name} {column[k.kind]}" not in flows + steps]
     assert missing == []
+    fields = [f for name in options.STORED_FIELDS for f in options.STORED_FIELDS[name]]
+    assert [f for f in fields if f"  opt_{f} " not in steps] == []
 
 
 def test_every_option_is_an_integer_with_bounds_a_hint_and_a_default() -> None:
     for key in OPTIONS:
+        if key.name in options.STORED_FIELDS:  # concurrency, rate_limit: mappings, graph-checked
+            assert (key.step is not None, key.flow, bool(key.hint)) == (True, None, True)
+            continue
         if key.kind == "json_schema":  # input_schema: stored and changed in place, no default
             assert (key.name, key.flow is not None, key.step, key.default) == (
                 "input_schema",
@@ -123,7 +132,7 @@ def test_the_model_takes_options_by_keyword_or_mapping() -> None:
         None,
     )
     flow = FlowSpec("f", (by_keyword,), max_attempts=7)
-    assert flow.options == {"max_attempts": 7, "base_delay": 1, "timeout": 60}
+    assert flow.options == {"max_attempts": 7, "base_delay": 1, "timeout": 60, "priority": 0}
     assert (flow.option("timeout", by_keyword), flow.option("start_delay", by_keyword)) == (
         30,
         None,

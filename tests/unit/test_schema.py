@@ -39,7 +39,8 @@ def _objects(node: Any) -> list[dict[str, Any]]:
 
 def test_every_property_is_described_and_closed() -> None:
     objects = _objects(SHIPPED)
-    assert len(objects) == 4  # the flow, the step, a step's signal and a schedule
+    # the flow, the step, a step's signal, a schedule, a concurrency mapping and a rate_limit
+    assert len(objects) == 6
     for obj in objects:
         assert obj["additionalProperties"] is False
         for name, prop in obj["properties"].items():

@@ -9,8 +9,8 @@ import pytest
 from ..helpers import Conn, one
 
 ENTRY_POINTS = [
-    "start_flow(text, jsonb, uuid, text)",
-    "start_flows(text, jsonb, uuid[], text[])",
+    "start_flow(text, jsonb, uuid, text, int)",
+    "start_flows(text, jsonb, uuid[], text[], int)",
     "start_tasks(text, bigint[], uuid)",
     "claim_tasks(text[], uuid, int, int)",
     "complete_task(uuid, text, int, jsonb, int, bigint)",

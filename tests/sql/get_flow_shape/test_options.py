@@ -1,6 +1,6 @@
 """_get_flow_shape names every opt_* column as the registry's shape key, nulls left out."""
 
-from pgflow_yaml.options import FLOW_OPTIONS, STEP_OPTIONS
+from pgflow_yaml.options import FLOW_OPTIONS, STEP_OPTIONS, shape_name, stored_fields
 
 from ..helpers import Conn, rows
 
@@ -21,15 +21,19 @@ def test_shape_options_of_a_row_without_options_is_empty(conn: Conn) -> None:
 
 
 def test_stored_options_carry_the_registry_shape_keys(conn: Conn) -> None:
-    conn.execute("""select pgflow.create_flow('f', 4, 2, 30, '{"type": "object"}')""")
-    step_values = ", ".join(f"{key.sql_argument} => {i + 5}" for i, key in enumerate(STEP_OPTIONS))
-    conn.execute(f"select pgflow.add_step('f', 'a', {step_values})")
+    conn.execute(
+        """select pgflow.create_flow('f', 4, 2, 30, '{"type": "object"}', priority => 9)"""
+    )
+    # every stored field of every step option: an integer, or a key path for the *_key fields
+    fields = [field for key in STEP_OPTIONS for field in stored_fields(key)]
+    values = {f: f"run.k{i}" if f.endswith("_key") else i + 5 for i, f in enumerate(fields)}
+    step_values = ", ".join(f"{field} => {value!r}" for field, value in values.items())
+    conn.execute(f"select pgflow.add_step('f', 'a', {step_values.replace(chr(34), chr(39))})")
     conn.execute("select pgflow.add_step('f', 'b')")
     (row,) = rows(conn, "select pgflow._get_flow_shape('f') as shape")
     shape = row["shape"]
-    assert shape["options"] == {
-        key.shape_key: value
-        for key, value in zip(FLOW_OPTIONS, (4, 2, 30, {"type": "object"}), strict=True)
-    }
-    assert shape["steps"][0]["options"] == {k.shape_key: i + 5 for i, k in enumerate(STEP_OPTIONS)}
+    flow_values: dict[str, object] = {"max_attempts": 4, "base_delay": 2, "timeout": 30}
+    flow_values |= {"priority": 9, "input_schema": {"type": "object"}}
+    assert shape["options"] == {key.shape_key: flow_values[key.name] for key in FLOW_OPTIONS}
+    assert shape["steps"][0]["options"] == {shape_name(f): v for f, v in values.items()}
     assert shape["steps"][1]["options"] == {}

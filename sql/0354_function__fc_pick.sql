@@ -1,0 +1,107 @@
+-- _fc_pick(flow_slug, qty): the messages of up to qty ready tasks of a flow under flow control,
+-- in claim order: every concurrency group (step and key value, pgflow._fc_tag) that has queued
+-- tasks is visited (a loose scan of idx_step_tasks_fc_queued, one probe per group), a group whose
+-- slots or rate window look full is passed over, each other group offers its visible tasks by
+-- priority then message id (at most its free slots), and the offers are taken by priority, then
+-- by their rank within their group, then by message id. So a ready task of a higher priority is
+-- taken before any lower one, and the groups are served round-robin: a group's backlog never
+-- holds another group's first ready task back by more than one batch. Messages are not read
+-- (their visibility is not changed) and no lock is taken: the exact check is pgflow._fc_admit's,
+-- under the groups' locks. The statement names the flow's queue table, so it is planned on
+-- every call (about 1 ms). Internal (claim_tasks). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_pick(flow_slug text, qty int)
+returns bigint[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ids bigint[];
+begin
+  execute pg_catalog.format(
+    $q$
+      with recursive groups as (
+        (
+          select t.step_slug, t.fc_key
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+          order by t.step_slug, t.fc_key
+          limit 1
+        )
+        union all
+        select n.step_slug, n.fc_key
+        from groups g
+        cross join lateral (
+          select t.step_slug, t.fc_key
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+            and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+          order by t.step_slug, t.fc_key
+          limit 1
+        ) n
+      ),
+      slots as (
+        select g.step_slug, g.fc_key, least(
+          $2,
+          case when s.opt_concurrency_limit is null then $2
+            else s.opt_concurrency_limit - (
+              select count(*)::int from pgflow.step_tasks u
+              where u.flow_slug = $1 and u.step_slug = g.step_slug
+                and u.status = 'started' and u.fc_key is not null
+                and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
+            )
+          end,
+          -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+          case when s.opt_rate_limit is null
+              or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+            else s.opt_rate_limit - (
+              select count(*)::int from pgflow.rate_starts rs
+              where rs.flow_slug = $1 and rs.step_slug = g.step_slug
+                and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
+                and rs.started_at > pg_catalog.clock_timestamp()
+                  - pg_catalog.make_interval(secs => s.opt_rate_per)
+            )
+          end
+        ) as free
+        from groups g
+        join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
+      ),
+      offered as (
+        select sl.step_slug, sl.fc_key, c.message_id, c.priority
+        from slots sl
+        cross join lateral (
+          select t.message_id, t.priority
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+            and t.status = 'queued'
+            -- a subquery, not a join: planning a join would probe the ends of the message
+            -- id indexes, slow while they hold many dead entries (a busy queue)
+            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+              <= pg_catalog.clock_timestamp()
+          order by t.priority desc, t.message_id
+          limit sl.free
+        ) c
+        where sl.free > 0
+      ),
+      ranked as (
+        select o.message_id, o.priority,
+               pg_catalog.row_number() over (
+                 partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
+               ) as rank
+        from offered o
+      )
+      select array(
+        select r.message_id from ranked r
+        order by r.priority desc, r.rank, r.message_id
+        limit $2
+      )
+    $q$,
+    pgmq.format_table_name(_fc_pick.flow_slug, 'q')
+  )
+  into v_ids
+  using _fc_pick.flow_slug, _fc_pick.qty;
+  return v_ids;
+end;
+$$;

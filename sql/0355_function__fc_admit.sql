@@ -1,0 +1,146 @@
+-- _fc_admit(flow_slug, msg_ids): of the messages of queued tasks a worker is about to start (in
+-- the order given), the ones the flow's step limits allow now, in the same order. The groups'
+-- transaction advisory locks (one per concurrency group and one per rate group) are tried,
+-- never waited for (a claim over several flows could otherwise deadlock with another): a
+-- group another claim holds is left to it, its tasks here neither started nor hidden. A lock
+-- taken is held until the caller commits, so a count taken here is exact: the started tasks
+-- of the group (step_tasks status 'started') stay below opt_concurrency_limit and its starts
+-- in the last opt_rate_per seconds (pgflow.rate_starts) below opt_rate_limit. A task held
+-- back stays 'queued' with its attempts untouched; its message is hidden for 1 s
+-- (concurrency) or until the rate window has room (at least 1 s), so
+-- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
+-- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
+-- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_admit(flow_slug text, msg_ids bigint[])
+returns bigint[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+as $$
+declare
+  c_hold_seconds constant int := 1;
+  v_task record;
+  v_used jsonb := '{}';
+  v_group text;
+  v_rate_group text;
+  v_count int;
+  v_ccount int;
+  v_admitted bigint[] := '{}';
+  v_held bigint[] := '{}';
+  v_holds int[] := '{}';
+  v_hold int;
+  v_oldest timestamptz;
+  v_busy bigint[];
+begin
+  -- the locks of every limited group among the candidates, tried, never waited for: a claim
+  -- serving several flows takes them in an order another claim may not share, so waiting
+  -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks
+  -- here are left alone (not started, not hidden)
+  v_busy := array(
+    select l.h
+    from (
+      select distinct pg_catalog.hashtextextended(x.name, 0) as h
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      cross join lateral (
+        values
+          (case when s.opt_concurrency_limit is not null then
+             'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+             || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+          (case when s.opt_rate_limit is not null then
+             'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+      ) as x(name)
+      where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+        and t.status = 'queued' and t.fc_key is not null and x.name is not null
+      order by 1
+    ) l
+    where not pg_catalog.pg_try_advisory_xact_lock(l.h)
+  );
+
+  for v_task in
+    select u.id, t.step_slug, t.fc_key, t.rate_key, s.opt_concurrency_limit,
+           s.opt_concurrency_key, s.opt_rate_limit, s.opt_rate_per,
+           (s.opt_concurrency_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+              || case when s.opt_concurrency_key is null then '' else t.fc_key end, 0)
+              = any(v_busy))
+           or (s.opt_rate_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key, 0)
+              = any(v_busy)) as busy
+    from unnest(_fc_admit.msg_ids) with ordinality as u(id, ord)
+    left join pgflow.step_tasks t
+      on t.message_id = u.id and t.flow_slug = _fc_admit.flow_slug and t.status = 'queued'
+    left join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    order by u.ord
+  loop
+    if v_task.step_slug is null or v_task.fc_key is null then
+      v_admitted := v_admitted || v_task.id;
+      continue;
+    end if;
+    continue when v_task.busy;
+    v_hold := null;
+
+    if v_task.opt_concurrency_limit is not null then
+      v_group := 'c|' || v_task.step_slug || '|'
+        || case when v_task.opt_concurrency_key is null then '' else v_task.fc_key end;
+      v_ccount := (v_used ->> v_group)::int;
+      if v_ccount is null then
+        select count(*)::int into v_ccount
+        from pgflow.step_tasks u
+        where u.flow_slug = _fc_admit.flow_slug and u.step_slug = v_task.step_slug
+          and u.status = 'started' and u.fc_key is not null
+          and (v_task.opt_concurrency_key is null or u.fc_key = v_task.fc_key);
+      end if;
+      if v_ccount >= v_task.opt_concurrency_limit then
+        v_hold := c_hold_seconds;
+      end if;
+    end if;
+
+    if v_hold is null and v_task.opt_rate_limit is not null then
+      v_rate_group := 'r|' || v_task.step_slug || '|' || v_task.rate_key;
+      if v_used ? v_rate_group then
+        v_count := (v_used ->> v_rate_group)::int;
+      else
+        select count(*)::int into v_count
+        from pgflow.rate_starts rs
+        where rs.flow_slug = _fc_admit.flow_slug and rs.step_slug = v_task.step_slug
+          and rs.rate_key = v_task.rate_key
+          and rs.started_at > pg_catalog.clock_timestamp()
+            - pg_catalog.make_interval(secs => v_task.opt_rate_per);
+      end if;
+      if v_count >= v_task.opt_rate_limit then
+        select min(rs.started_at) into v_oldest
+        from pgflow.rate_starts rs
+        where rs.flow_slug = _fc_admit.flow_slug and rs.step_slug = v_task.step_slug
+          and rs.rate_key = v_task.rate_key
+          and rs.started_at > pg_catalog.clock_timestamp()
+            - pg_catalog.make_interval(secs => v_task.opt_rate_per);
+        v_hold := greatest(c_hold_seconds, ceil(extract(epoch from
+          coalesce(v_oldest, pg_catalog.clock_timestamp())
+          + pg_catalog.make_interval(secs => v_task.opt_rate_per)
+          - pg_catalog.clock_timestamp()))::int);
+      else
+        v_used := v_used || jsonb_build_object(v_rate_group, v_count + 1);
+      end if;
+    end if;
+
+    if v_hold is null then
+      if v_task.opt_concurrency_limit is not null then
+        v_used := v_used || jsonb_build_object(v_group, v_ccount + 1);
+      end if;
+      v_admitted := v_admitted || v_task.id;
+    else
+      v_held := v_held || v_task.id;
+      v_holds := v_holds || v_hold;
+    end if;
+  end loop;
+
+  if cardinality(v_held) > 0 then
+    perform pgflow.set_vt_batch(_fc_admit.flow_slug, v_held, v_holds);
+  end if;
+  return v_admitted;
+end;
+$$;

@@ -1,0 +1,77 @@
+"""``Client.why``, ``AsyncClient.why``, ``pgflow why`` and ``pgflow start --priority``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from pgflow_yaml import AsyncClient, Client, RunNotFound
+from pgflow_yaml.cli import app
+
+Conn = psycopg.Connection[Any]
+
+
+def _define(conn: Conn) -> None:
+    conn.execute("select pgflow.create_flow('shop')")
+    conn.execute(
+        "select pgflow.add_step('shop', 'fetch', concurrency_limit => 1,"
+        " concurrency_key => 'run.customer')"
+    )
+    conn.execute("select pgflow.add_step('shop', 'charge', array['fetch'])")
+
+
+def test_why_says_what_holds_each_step(conn: Conn, dsn: str) -> None:
+    _define(conn)
+    with Client(dsn) as client:
+        waiting = client.start("shop", {"customer": "acme"})
+        # the later start's priority takes the customer's one slot first
+        holder = client.start("shop", {"customer": "acme"}, priority=5)
+        conn.execute("select * from pgflow.claim_tasks(array['shop'], gen_random_uuid(), 10, 60)")
+        reasons = client.why(waiting)
+        assert [(r.step_slug, r.task_index, r.reason) for r in reasons] == [
+            ("fetch", 0, "concurrency_full"),
+            ("charge", None, "waiting_for_dependencies"),
+        ]
+        assert reasons[0].describe() == (
+            f'step concurrency full for key "acme": 1 of 1 in flight (runs {holder})'
+        )
+        assert reasons[1].describe() == "waiting for fetch"
+        with pytest.raises(RunNotFound):
+            client.why(uuid.uuid4())
+
+    async def from_async() -> list[str]:
+        async with AsyncClient(dsn) as client:
+            return [r.reason for r in await client.why(waiting)]
+
+    assert asyncio.run(from_async()) == ["concurrency_full", "waiting_for_dependencies"]
+    priority = conn.execute("select priority from pgflow.runs where run_id = %s", (holder,))
+    assert priority.fetchone() == (5,)
+
+
+def test_pgflow_why_prints_a_table_or_json(conn: Conn, dsn: str) -> None:
+    _define(conn)
+    runner = CliRunner()
+    started = runner.invoke(
+        app, ["start", "shop", "--input", '{"customer": "x"}', "--priority", "3", "--dsn", dsn]
+    )
+    assert started.exit_code == 0, started.output
+    run_id = started.stdout.strip()
+    table = runner.invoke(app, ["why", run_id, "--dsn", dsn], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "waiting_for_worker" in table.stdout
+    assert "no live worker serves the flow" in table.stdout
+    assert "waiting for fetch" in table.stdout
+    rows = json.loads(runner.invoke(app, ["why", run_id, "--dsn", dsn, "--json"]).stdout)
+    assert [(r["step_slug"], r["reason"]) for r in rows] == [
+        ("fetch", "waiting_for_worker"),
+        ("charge", "waiting_for_dependencies"),
+    ]
+    assert rows[0]["detail"] == {"ahead": 0, "live_workers": 0}
+    missing = runner.invoke(app, ["why", str(uuid.uuid4()), "--dsn", dsn])
+    assert missing.exit_code == 1

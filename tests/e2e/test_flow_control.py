@@ -1,0 +1,149 @@
+"""Flow control with real workers: limits hold exactly across worker processes, slots come back.
+
+Four worker processes at concurrency 20 each serve a flow whose steps have a keyed concurrency
+limit, a plain one and a rate limit. A separate connection samples the started tasks every few
+milliseconds and never sees a group above its limit; the starts of the rate-limited step never
+exceed the rate in any window; every run completes (a drain of 2,000 runs with
+PGFLOW_SLOW=1, 600 otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from pgflow_yaml.client import Client
+
+from .conftest import StartWorker, wait_until
+
+FLOWS = Path(__file__).parent / "flow_control"
+RUNS = 2000 if os.environ.get("PGFLOW_SLOW") == "1" else 600
+CUSTOMERS = 7
+
+_SAMPLE = """
+select step_slug, coalesce(fc_key, '') as key, count(*) as n
+from pgflow.step_tasks
+where flow_slug = 'e2e_fc_limits' and status = 'started'
+group by 1, 2
+"""
+
+
+class Sampler(threading.Thread):
+    """Read the started tasks per step and key every few milliseconds; keep the maxima."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn = dsn
+        self.stop = threading.Event()
+        self.most: Counter[tuple[str, str]] = Counter()
+        self.samples = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set():
+                for step, key, n in conn.execute(_SAMPLE).fetchall():
+                    self.most[(step, key)] = max(self.most[(step, key)], n)
+                self.samples += 1
+                time.sleep(0.003)
+
+
+def _most_starts_in_a_window(starts: list[float], per: float) -> int:
+    starts.sort()
+    most, first = 0, 0
+    for last, moment in enumerate(starts):
+        while moment - starts[first] >= per:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_limits_hold_exactly_under_four_workers(
+    dsn: str, client: Client, start_worker: StartWorker
+) -> None:
+    for _ in range(4):
+        start_worker(FLOWS, extra=("--concurrency", "20"))
+    sampler = Sampler(dsn)
+    sampler.start()
+    try:
+        run_ids = client.start_many(
+            "e2e_fc_limits", [{"customer": f"c{i % CUSTOMERS}"} for i in range(RUNS)]
+        )
+
+        def finished() -> bool:
+            return all(s in ("completed", "failed", "cancelled") for s in _statuses(dsn, run_ids))
+
+        wait_until(finished, timeout=240, what=f"{RUNS} runs to finish")
+    finally:
+        sampler.stop.set()
+        sampler.join(5)
+
+    assert set(_statuses(dsn, run_ids)) == {"completed"}
+    assert sampler.samples > 50
+    fetch = {key: n for (step, key), n in sampler.most.items() if step == "fetch"}
+    charge = [n for (step, _), n in sampler.most.items() if step == "charge"]
+    assert len(fetch) == CUSTOMERS and max(fetch.values()) <= 3, fetch
+    assert charge and max(charge) <= 4, charge
+    # limits bind: some customer did have all three slots in use at once
+    assert max(fetch.values()) == 3
+    with psycopg.connect(dsn) as conn:
+        starts = [
+            row[0]
+            for row in conn.execute(
+                "select extract(epoch from started_at)::float8 from pgflow.step_tasks"
+                " where flow_slug = 'e2e_fc_limits' and step_slug = 'notify'"
+            ).fetchall()
+        ]
+        attempts = conn.execute(
+            "select max(attempts_count), sum(requeued_count) from pgflow.step_tasks"
+            " where flow_slug = 'e2e_fc_limits'"
+        ).fetchone()
+    assert len(starts) == RUNS
+    assert _most_starts_in_a_window(starts, 1.0) <= 40
+    # held-back tasks never used an attempt nor counted as stalled
+    assert attempts == (1, 0)
+
+
+def _statuses(dsn: str, run_ids: list[str]) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [
+            row[0]
+            for row in conn.execute(
+                "select status from pgflow.runs where run_id = any(%s::uuid[])", (run_ids,)
+            ).fetchall()
+        ]
+
+
+def test_a_killed_workers_slot_comes_back_after_the_requeue(
+    dsn: str, client: Client, start_worker: StartWorker
+) -> None:
+    doomed = start_worker(FLOWS / "e2e_fc_kill.yaml")
+    first = client.start("e2e_fc_kill", {})
+    second = client.start("e2e_fc_kill", {})
+
+    def started() -> Any:
+        with psycopg.connect(dsn) as conn:
+            return conn.execute(
+                "select run_id from pgflow.step_tasks where flow_slug = 'e2e_fc_kill'"
+                " and status = 'started'"
+            ).fetchone()
+
+    holder = wait_until(started, what="the first task to start")[0]
+    doomed.signal(signal.SIGKILL)
+    doomed.wait(10)
+    reasons = {r.reason for run in (first, second) for r in client.why(run)}
+    assert reasons == {"running", "concurrency_full"}
+    start_worker(FLOWS / "e2e_fc_kill.yaml")
+    for run_id in (first, second):
+        assert client.wait(run_id, 60).status == "completed"
+    with psycopg.connect(dsn) as conn:
+        requeued = conn.execute(
+            "select requeued_count from pgflow.step_tasks where run_id = %s", (holder,)
+        ).fetchone()
+    assert requeued == (1,)

@@ -1,0 +1,82 @@
+"""Priorities and fairness: which ready tasks claim_tasks takes first under flow control."""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg.types.json import Jsonb
+
+from ..helpers import Conn, add_flow, claim, one, rows, start
+
+
+def _start(conn: Conn, input_: object, priority: int | None = None) -> uuid.UUID:
+    run_id: uuid.UUID = one(
+        conn,
+        "select run_id from pgflow.start_flow('f', %s, priority => %s)",
+        (Jsonb(input_), priority),
+    )
+    return run_id
+
+
+def test_a_start_priority_is_claimed_first(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    early = [_start(conn, {"n": i}) for i in range(5)]
+    urgent = _start(conn, {"n": "urgent"}, priority=10)
+    assert one(conn, "select flow_control from pgflow.flows") is True
+    (first,) = claim(conn, "f", qty=1)
+    assert first.run_id == urgent
+    assert [t.run_id for t in claim(conn, "f", qty=5)] == early
+
+
+def test_a_low_priority_run_waits_for_the_others(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    late = _start(conn, {}, priority=-1)
+    others = [_start(conn, {}) for _ in range(3)]
+    assert {t.run_id for t in claim(conn, "f", qty=3)} == set(others)
+    assert [t.run_id for t in claim(conn, "f", qty=3)] == [late]
+
+
+def test_step_priority_overrides_the_flows(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}, {"slug": "b", "priority": 5}], priority=1)
+    start(conn, "f")
+    assert rows(conn, "select step_slug, priority from pgflow.step_tasks order by step_slug") == [
+        {"step_slug": "a", "priority": 1},
+        {"step_slug": "b", "priority": 5},
+    ]
+    assert [t.step_slug for t in claim(conn, "f", qty=1)] == ["b"]
+
+
+def test_start_flows_takes_one_priority_for_every_run(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a"}])
+    _start(conn, {})
+    batch = [
+        r[0]
+        for r in conn.execute(
+            "select run_id from pgflow.start_flows('f', %s, priority => 3)", (Jsonb([{}, {}]),)
+        ).fetchall()
+    ]
+    assert {t.run_id for t in claim(conn, "f", qty=2)} == set(batch)
+    assert (
+        rows(conn, "select priority from pgflow.runs where priority is not null")
+        == [{"priority": 3}] * 2
+    )
+
+
+def test_a_keys_backlog_does_not_delay_another_keys_first_task(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 1000, "concurrency_key": "run.c"}])
+    conn.execute(
+        "select pgflow.start_flows('f', (select jsonb_agg(jsonb_build_object('c', 'big'))"
+        " from generate_series(1, 2000)))"
+    )
+    lone = [_start(conn, {"c": "lone"}) for _ in range(3)]
+    batch = claim(conn, "f", qty=10)
+    assert lone[0] in [t.run_id for t in batch]
+    assert [t.input["run"]["c"] for t in batch].count("big") >= 5
+
+
+def test_groups_are_served_round_robin(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 100, "concurrency_key": "run.c"}])
+    for key in ("p", "q", "r"):
+        conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{"c": key}] * 4),))
+    keys = [t.input["run"]["c"] for t in claim(conn, "f", qty=6)]
+    assert sorted(keys) == ["p", "p", "q", "q", "r", "r"]
