@@ -114,10 +114,12 @@ create unique index if not exists flows_slug_is_unique_ignoring_case on pgflow.f
 -- Table steps: the steps of a flow in declaration order (step_index), with their options
 -- (null = inherit the flow's), type, conditions and failure modes. signal_schema is set on a
 -- signal step (no handler: it waits for pgflow.signal), holding the JSON Schema of its payload
--- (true: any payload).
+-- (true: any payload). child_flow_slug is set on a sub-flow step (no handler: each task runs a
+-- child run of that flow, started by the core; docs/waits-and-subflows.md); a step is at most
+-- one of signal and sub-flow. The flow it names need not exist yet (checked when a task starts).
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
 -- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid,
--- opt_concurrency_key_needs_limit, opt_rate_limit_and_per_together.
+-- step_is_signal_or_subflow, opt_concurrency_key_needs_limit, opt_rate_limit_and_per_together.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.steps (
@@ -135,6 +137,7 @@ create table if not exists pgflow.steps (
   when_unmet text not null default 'skip',
   when_exhausted text not null default 'fail',
   signal_schema jsonb,
+  child_flow_slug text,
   created_at timestamptz not null default now(),
   -- flow control (docs/flow-control.md): null = none (opt_priority null: the flow's)
   opt_priority int,
@@ -158,6 +161,7 @@ create table if not exists pgflow.steps (
   ),
   constraint when_unmet_is_valid check (when_unmet in ('fail', 'skip', 'skip-cascade')),
   constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
+  constraint step_is_signal_or_subflow check (signal_schema is null or child_flow_slug is null),
   constraint opt_concurrency_limit_is_positive check (
     opt_concurrency_limit is null or opt_concurrency_limit >= 1
   ),
@@ -171,6 +175,10 @@ create table if not exists pgflow.steps (
     and (opt_rate_key is null or opt_rate_limit is not null)
   )
 );
+
+-- the sub-flow steps: _start_subflow_steps looks here first, so flows without any cost nothing
+create index if not exists idx_steps_child_flow_slug on pgflow.steps (flow_slug, step_slug)
+  where child_flow_slug is not null;
 
 -- file: 0052_table_deps.sql
 -- Table deps: the edges of a flow, dep_slug (parent) -> step_slug (child).
@@ -230,6 +238,8 @@ create policy workers_own_rows on pgflow.workers
 -- Table runs: one row per run of a flow. status: started -> completed | failed | cancelled;
 -- failed and cancelled runs go back to started through retry_run. idempotency_key (optional) is
 -- unique per flow: a second start with the same key returns the first run (kept until pruned).
+-- A child run (started by a sub-flow step) records its parent: parent_run_id, parent_step_slug
+-- and parent_task_index name the parent's task whose output the child's output becomes.
 -- Raises (on write): runs_flow_slug_fkey, status_is_valid, remaining_steps_is_nonnegative,
 -- completed_at_or_failed_at (at most one end time), *_is_after_started_at, runs_idempotency_key.
 set search_path = pg_catalog, pg_temp;
@@ -247,6 +257,9 @@ create table if not exists pgflow.runs (
   cancelled_at timestamptz,
   trace_context jsonb,
   idempotency_key text,
+  parent_run_id uuid,
+  parent_step_slug text,
+  parent_task_index int,
   priority int, -- the start's override of the flow's and steps' priorities (null: none)
   constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
@@ -271,6 +284,14 @@ create index if not exists idx_runs_flow_slug_started_at_run_id
 
 create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
+
+-- A run's children, by the parent task they ran for (pgflow runs --parent, Client.children,
+-- and the parent task's latest child); and the children still running, for cancellation.
+create index if not exists idx_runs_parent on pgflow.runs (
+  parent_run_id, parent_step_slug, parent_task_index, started_at
+) where parent_run_id is not null;
+create index if not exists idx_runs_parent_started on pgflow.runs (parent_run_id)
+  where parent_run_id is not null and status = 'started';
 
 -- file: 0061_table_step_states.sql
 -- Table step_states: the state of each step within a run.
@@ -695,7 +716,8 @@ $$;
 -- keeps the others; with a different shape it raises instead of changing the graph.
 -- signal_schema (not null: a signal step, waiting for pgflow.signal, whose payload must match
 -- this JSON Schema; 'true' accepts any) is shape as to whether it is set, and its schema is
--- replaced in place.
+-- replaced in place. child_flow_slug (not null: a sub-flow step, each task running a child run
+-- of that flow) is shape, the flow it names included.
 -- Options: omitted (the default -2147483648 stands for "not given") keeps the step's value (null
 -- on creation); an explicit null inherits the flow's; a value sets itself. So a bare add_step is
 -- "get or create" for the options. The flow-control options (priority, concurrency_limit,
@@ -707,7 +729,7 @@ $$;
 -- 'Step "%" of flow "%" already exists with a different shape: %'; steps_flow_slug_fkey
 -- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
 -- dependency); steps_step_slug_check, steps_step_type_check, opt_*_is_*, *_input_pattern_is_object,
--- when_unmet_is_valid, when_exhausted_is_valid.
+-- when_unmet_is_valid, when_exhausted_is_valid, step_is_signal_or_subflow.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.add_step(
@@ -724,6 +746,7 @@ create or replace function pgflow.add_step(
   when_unmet text default 'skip',
   when_exhausted text default 'fail',
   signal_schema jsonb default null,
+  child_flow_slug text default null,
   priority int default -2147483648,
   concurrency_limit int default -2147483648,
   concurrency_key text default '"not given"',
@@ -789,10 +812,16 @@ begin
       v_differences := v_differences || format('when_exhausted %s vs %s',
         v_existing.when_exhausted, add_step.when_exhausted);
     end if;
-    if (v_existing.signal_schema is null) is distinct from (add_step.signal_schema is null) then
+    if (v_existing.signal_schema is null) is distinct from (add_step.signal_schema is null)
+      or v_existing.child_flow_slug is distinct from add_step.child_flow_slug
+    then
       v_differences := v_differences || format('kind %s vs %s',
-        case when v_existing.signal_schema is null then 'handler' else 'signal' end,
-        case when add_step.signal_schema is null then 'handler' else 'signal' end);
+        case when v_existing.signal_schema is not null then 'signal'
+          when v_existing.child_flow_slug is not null then 'flow ' || v_existing.child_flow_slug
+          else 'handler' end,
+        case when add_step.signal_schema is not null then 'signal'
+          when add_step.child_flow_slug is not null then 'flow ' || add_step.child_flow_slug
+          else 'handler' end);
     end if;
     if cardinality(v_differences) > 0 then
       raise exception 'Step "%" of flow "%" already exists with a different shape: %',
@@ -831,6 +860,7 @@ begin
     flow_slug, step_slug, step_type, step_index, deps_count,
     opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
     required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema,
+    child_flow_slug,
     opt_priority, opt_concurrency_limit, opt_concurrency_key, opt_rate_limit, opt_rate_per,
     opt_rate_key
   )
@@ -851,6 +881,7 @@ begin
     add_step.when_unmet,
     add_step.when_exhausted,
     add_step.signal_schema,
+    add_step.child_flow_slug,
     nullif(add_step.priority, -2147483648),
     nullif(add_step.concurrency_limit, -2147483648),
     nullif(add_step.concurrency_key, '"not given"'),
@@ -1179,7 +1210,15 @@ $$;
 -- The three triggers that call it are created here too, with `create or replace trigger`: an
 -- upgrade re-applies the function files after the migrations, and a trigger needs its function
 -- to exist. They fire once per statement (not per row) on run starts and changes (runs, insert
--- and update) and on step changes (step_states, update). Internal. Raises nothing.
+-- and update) and on step changes (step_states, update), and only while someone listens: a
+-- listener holds the shared advisory lock 7342002 on its listening session (`pgflow ui` does,
+-- before LISTEN pgflow_runs), and each trigger's WHEN clause tries that lock exclusively and lets
+-- it go at once (a few microseconds, no privilege needed, no function call): when it gets the
+-- lock, nobody listens and nothing is sent. A NOTIFY is not free: the committing transaction
+-- holds a database-wide lock across its commit, WAL flush included, so workers that all notify
+-- commit one at a time (the batch chain benchmark lost about a quarter of its tasks/s to it).
+-- A try that fails only because another session tests the lock at that very instant sends a
+-- notification nobody needs, which is harmless. Internal. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._notify_run_change()
@@ -1211,17 +1250,32 @@ $$;
 create or replace trigger runs_inserted_notify
   after insert on pgflow.runs
   referencing new table as changed
-  for each statement execute function pgflow._notify_run_change();
+  for each statement
+  when (case
+    when pg_catalog.pg_try_advisory_lock(7342002) then not pg_catalog.pg_advisory_unlock(7342002)
+    else true
+  end)
+  execute function pgflow._notify_run_change();
 
 create or replace trigger runs_updated_notify
   after update on pgflow.runs
   referencing new table as changed
-  for each statement execute function pgflow._notify_run_change();
+  for each statement
+  when (case
+    when pg_catalog.pg_try_advisory_lock(7342002) then not pg_catalog.pg_advisory_unlock(7342002)
+    else true
+  end)
+  execute function pgflow._notify_run_change();
 
 create or replace trigger step_states_updated_notify
   after update on pgflow.step_states
   referencing new table as changed
-  for each statement execute function pgflow._notify_run_change();
+  for each statement
+  when (case
+    when pg_catalog.pg_try_advisory_lock(7342002) then not pg_catalog.pg_advisory_unlock(7342002)
+    else true
+  end)
+  execute function pgflow._notify_run_change();
 
 -- file: 0200_function__end_open_tasks.sql
 -- _end_open_tasks(run_id, step_slugs, status): move the queued and started tasks of a run (only
@@ -1486,7 +1540,8 @@ $$;
 -- queued or started task of the run is cancelled, messages archived (_cancel_open_steps).
 -- Sends step:failed then run:failed (with the error message), as 0.8.1's fail_task; for a
 -- [TYPE_VIOLATION] run:failed (without it) then step:failed, as 0.8.1's complete_task.
--- Internal; the caller holds the run lock.
+-- Its running child runs are cancelled and, a child itself, it fails its parent task
+-- (_subflow_run_ended). Internal; the caller holds the run lock.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1533,6 +1588,7 @@ begin
   end if;
 
   perform pgflow._cancel_open_steps(_fail_run.run_id);
+  perform pgflow._subflow_run_ended(_fail_run.run_id);
 end;
 $$;
 
@@ -1540,6 +1596,7 @@ $$;
 -- maybe_complete_run(run_id): complete a started run whose steps are all done; its output is
 -- {"<leaf step>": <output>} over the completed steps nothing depends on (null when every leaf was
 -- skipped). Never touches a failed, cancelled or completed run. Sends run:completed (_emit).
+-- A completed child run completes its parent task (_subflow_run_ended).
 -- Raises nothing.
 -- (plpgsql rather than sql: it runs after every completion, and plpgsql keeps its plans.)
 set search_path = pg_catalog, pg_temp;
@@ -1575,6 +1632,7 @@ begin
   if found and to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:completed', pgflow._run_event(v_run), v_run.run_id);
   end if;
+  perform pgflow._subflow_run_ended(v_run.run_id) where v_run.parent_run_id is not null;
 end;
 $$;
 
@@ -1595,7 +1653,8 @@ $$;
 -- path (complete_task, start_flow) 10-20 % of its throughput.
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
--- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
+-- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'. A ready
+-- sub-flow step (steps.child_flow_slug set) starts child runs instead (_start_subflow_steps).
 -- The new tasks of a flow under flow control are written with their tags (pgflow._fc_tags).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
@@ -1613,6 +1672,7 @@ declare
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
+  perform pgflow._start_subflow_steps(_start_ready_steps.run_ids);
   -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
   -- counts the elements whose signal came early as done
   update pgflow.step_states ss
@@ -1645,7 +1705,7 @@ begin
         -- a subquery rather than a join: always the primary key, never idx_runs_status
         and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
         and (
-          select s.signal_schema is null from pgflow.steps s
+          select s.signal_schema is null and s.child_flow_slug is null from pgflow.steps s
           where s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
         )
       returning ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks
@@ -3733,7 +3793,7 @@ $$;
 -- form that pgflow_yaml.shape.flow_shape builds from a flow file: steps by step_index, each with
 -- slug, stepType, dependencies (sorted by code point), whenUnmet, whenExhausted, the two
 -- patterns wrapped as {"defined": false} / {"defined": true, "value": ...}, and the options
--- the step sets itself, and "signal": true on a signal step; plus the flow's options (both by pgflow._shape_options, so a new opt_*
+-- the step sets itself, "signal": true on a signal step and "flow": <child flow slug> on a sub-flow step; plus the flow's options (both by pgflow._shape_options, so a new opt_*
 -- column shows up here without a change). Returns null when the flow does not exist.
 -- Raises nothing.
 create or replace function pgflow._get_flow_shape(flow_slug text)
@@ -3769,6 +3829,8 @@ begin
           end,
           'options', pgflow._shape_options(to_jsonb(s))
         ) || case when s.signal_schema is not null then '{"signal": true}'::jsonb else '{}' end
+          || case when s.child_flow_slug is not null
+            then jsonb_build_object('flow', s.child_flow_slug) else '{}' end
         order by s.step_index
       )
       from pgflow.steps as s
@@ -3788,7 +3850,7 @@ $get_flow_shape$;
 -- pgflow.compare_flow_shape(flow_slug, shape): every difference between the flow the database
 -- holds and a compiled shape (pgflow_yaml.shape.flow_shape), as readable lines such as
 -- `step 2 (ship): depends_on [a] vs [a, b]` (database value first, step numbers are step_index).
--- Compared per step index: slug, step type, kind (handler or signal), dependencies,
+-- Compared per step index: slug, step type, kind (handler, signal, or the flow a sub-flow step runs), dependencies,
 -- when_unmet, when_exhausted, the if / if_not patterns (as jsonb, so key order and spacing do
 -- not matter), and steps present on one side only. Options are not shape: they are never compared here.
 -- Runs as its owner (it only reads definitions), so a role allowed to execute it, such as
@@ -3878,8 +3940,10 @@ begin
         || format('%s: step_type %s vs %s', label, db_value, file_value);
     end if;
 
-    db_value := case when (db_step -> 'signal') = 'true' then 'signal' else 'handler' end;
-    file_value := case when (file_step -> 'signal') = 'true' then 'signal' else 'handler' end;
+    db_value := case when (db_step -> 'signal') = 'true' then 'signal'
+      when db_step ? 'flow' then 'flow ' || (db_step ->> 'flow') else 'handler' end;
+    file_value := case when (file_step -> 'signal') = 'true' then 'signal'
+      when file_step ? 'flow' then 'flow ' || (file_step ->> 'flow') else 'handler' end;
     if db_value is distinct from file_value then
       differences := differences || format('%s: kind %s vs %s', label, db_value, file_value);
     end if;
@@ -4050,6 +4114,7 @@ begin
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
     join pgflow.flows f on f.flow_slug = t.flow_slug
     where t.status = 'started'
+      and s.child_flow_slug is null  -- a sub-flow task runs no handler: it cannot stall
       and t.started_at < clock_timestamp()
         - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + c_grace_seconds)
     order by t.run_id, t.step_slug, t.task_index
@@ -4129,7 +4194,8 @@ $$;
 -- file: 0520_function_cancel_run.sql
 -- cancel_run(run_id): cancel a started run: status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
--- nothing more starts and late results are ignored.
+-- nothing more starts and late results are ignored. Its running child runs are cancelled too
+-- (recursively), and a cancelled child fails its parent task (_subflow_run_ended).
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
 -- the form of 0.8.1's run events). Returns the run row.
 -- Raises: 'Run "%" does not exist'.
@@ -4159,6 +4225,7 @@ begin
   where r.run_id = cancel_run.run_id
   returning * into v_run;
   perform pgflow._cancel_open_steps(cancel_run.run_id);
+  perform pgflow._subflow_run_ended(cancel_run.run_id);
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:cancelled', pgflow._run_event(v_run), v_run.run_id);
   end if;
@@ -5070,6 +5137,492 @@ begin
 end;
 $$;
 
+-- file: 0740_table_subflow_retries.sql
+-- Table subflow_retries: the sub-flow tasks waiting out their retry delay. When a child run
+-- fails and its parent task has attempts left, the task goes back to 'queued' (it has no pgmq
+-- message: no worker ever claims it) and gets a row here, due after
+-- calculate_retry_delay(base_delay, attempts); start_due_subflows (the workers' periodic
+-- maintenance) starts a new child run for each row that is due. Rows of runs that ended or were
+-- retried meanwhile are dropped by that sweep; a deleted run deletes its rows.
+-- Raises (on write): subflow_retries_pkey, subflow_retries_run_id_fkey.
+set search_path = pg_catalog, pg_temp;
+
+create table if not exists pgflow.subflow_retries (
+  run_id uuid not null references pgflow.runs (run_id) on delete cascade,
+  step_slug text not null,
+  task_index int not null,
+  due_at timestamptz not null,
+  constraint subflow_retries_pkey primary key (run_id, step_slug, task_index)
+);
+
+create index if not exists idx_subflow_retries_due_at on pgflow.subflow_retries (due_at);
+
+-- file: 0741_function__start_children.sql
+-- _start_children(run_ids, step_slugs, task_indexes, reuse): start the child runs of started
+-- tasks of sub-flow steps (steps.child_flow_slug), the task named by the i-th element of each
+-- array. A child gets its task's input (as a handler would: {"run": ..., "<dep>": ...} for a
+-- single step, the element for a map task) and records the task as its parent
+-- (runs.parent_run_id, parent_step_slug, parent_task_index). The children of one flow start
+-- together, in one _start_runs call (one queue insert for all of them). With reuse (a step
+-- started again by retry_run), a task takes up its latest child instead when it has one: a
+-- failed or cancelled one is retried (retry_run keeps its completed steps), a completed one
+-- gives its output at once, a running one is adopted. A child that ends within its own start
+-- (every step skipped, an empty map) settles its task before this returns (_settle_parent_task).
+-- A task fails for good (error_type 'subflow_error', not retried) when its child flow does not
+-- exist, when that flow maps over its input and the task's input is not an array, or when runs
+-- would nest more than 32 deep (a flow that runs itself; children started within the same
+-- statement, which do not know their parent yet, are counted by the transaction-local setting
+-- pgflow.subflow_nesting). Tasks or runs no longer started are left alone.
+-- Internal; the caller holds the parent runs' locks. Raises nothing of its own.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._start_children(
+  run_ids uuid[],
+  step_slugs text[],
+  task_indexes int[],
+  reuse boolean default false
+)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  c_max_depth constant int := 32;
+  v_nested int := coalesce(nullif(current_setting('pgflow.subflow_nesting', true), ''), '0')::int;
+  v_task record;
+  v_child pgflow.runs;
+  v_problem text;
+  v_flow text;
+  v_new record;
+  v_ended uuid;
+  v_ids uuid[] := '{}';
+  v_flows text[] := '{}';
+  v_inputs jsonb[] := '{}';
+  v_parents uuid[] := '{}';
+  v_slugs text[] := '{}';
+  v_indexes int[] := '{}';
+begin
+  for v_task in
+    select u.run_id, u.step_slug, u.task_index, s.child_flow_slug,
+           case
+             when s.step_type = 'map' and s.deps_count = 0 then r.input -> u.task_index
+             when s.step_type = 'map' then (
+               select ss.output -> u.task_index
+               from pgflow.deps d
+               join pgflow.step_states ss on ss.run_id = u.run_id and ss.step_slug = d.dep_slug
+               where d.flow_slug = s.flow_slug and d.step_slug = s.step_slug
+             )
+             else jsonb_build_object('run', r.input) || coalesce(
+               (
+                 select jsonb_object_agg(d.dep_slug, ss.output)
+                 from pgflow.deps d
+                 join pgflow.step_states ss
+                   on ss.run_id = u.run_id and ss.step_slug = d.dep_slug
+                   and ss.status = 'completed'
+                 where d.flow_slug = s.flow_slug and d.step_slug = s.step_slug
+               ),
+               '{}'::jsonb
+             )
+           end as input,
+           (
+             with recursive chain (run_id, depth) as (
+               select u.run_id, 1
+               union all
+               select p.parent_run_id, c.depth + 1
+               from chain c
+               join pgflow.runs p on p.run_id = c.run_id
+               where p.parent_run_id is not null and c.depth <= c_max_depth
+             )
+             select max(c.depth) from chain c
+           ) + v_nested as depth
+    from unnest(
+      _start_children.run_ids, _start_children.step_slugs, _start_children.task_indexes
+    ) with ordinality as u(run_id, step_slug, task_index, ord)
+    join pgflow.runs r on r.run_id = u.run_id
+    join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = u.step_slug
+    order by u.ord
+  loop
+    -- the task may have ended meanwhile (an earlier task of this loop failed its run)
+    continue when not exists (
+      select 1 from pgflow.step_tasks t
+      join pgflow.runs r on r.run_id = t.run_id and r.status = 'started'
+      where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
+        and t.task_index = v_task.task_index and t.status = 'started'
+    );
+
+    if _start_children.reuse then
+      select * into v_child from pgflow.runs c
+      where c.parent_run_id = v_task.run_id
+        and c.parent_step_slug = v_task.step_slug
+        and c.parent_task_index = v_task.task_index
+      order by c.started_at desc, c.run_id desc
+      limit 1
+      for no key update;
+      if found then
+        if v_child.status in ('failed', 'cancelled') then
+          perform pgflow.retry_run(v_child.run_id);
+        end if;
+        perform pgflow._settle_parent_task(v_child.run_id);
+        continue;
+      end if;
+    end if;
+
+    v_problem := null;
+    if not exists (select 1 from pgflow.flows f where f.flow_slug = v_task.child_flow_slug) then
+      v_problem := format(
+        'Sub-flow step "%s" runs flow "%s", which does not exist', v_task.step_slug,
+        v_task.child_flow_slug
+      );
+    elsif v_task.depth > c_max_depth then
+      v_problem := format(
+        'Sub-flow step "%s" would nest runs more than %s deep (does flow "%s" run itself?)',
+        v_task.step_slug, c_max_depth, v_task.child_flow_slug
+      );
+    elsif jsonb_typeof(v_task.input) is distinct from 'array' and exists (
+      select 1 from pgflow.steps s
+      where s.flow_slug = v_task.child_flow_slug and s.step_type = 'map' and s.deps_count = 0
+    ) then
+      v_problem := format(
+        'Flow "%s" maps over its input, but sub-flow step "%s" gives it %s, not an array',
+        v_task.child_flow_slug, v_task.step_slug, coalesce(jsonb_typeof(v_task.input), 'null')
+      );
+    end if;
+    if v_problem is not null then
+      perform pgflow._fail_task(
+        v_task.run_id, v_task.step_slug, v_task.task_index, v_problem,
+        null, 'subflow_error', false
+      );
+      continue;
+    end if;
+
+    v_ids := v_ids || pgflow._time_ordered_uuid();
+    v_flows := v_flows || v_task.child_flow_slug;
+    v_inputs := v_inputs || v_task.input;
+    v_parents := v_parents || v_task.run_id;
+    v_slugs := v_slugs || v_task.step_slug;
+    v_indexes := v_indexes || v_task.task_index;
+  end loop;
+
+  if cardinality(v_ids) = 0 then
+    return;
+  end if;
+
+  perform set_config('pgflow.subflow_nesting', (v_nested + 1)::text, true);
+  for v_flow in select distinct f from unnest(v_flows) as f order by 1 loop
+    -- only the tasks still started: a failure above may have ended a parent run
+    select coalesce(array_agg(n.id order by n.ord), '{}') as ids,
+           coalesce(array_agg(n.input order by n.ord), '{}') as inputs
+    into v_new
+    from unnest(v_ids, v_flows, v_inputs, v_parents, v_slugs, v_indexes)
+      with ordinality as n(id, flow, input, parent, slug, idx, ord)
+    where n.flow = v_flow
+      and exists (
+        select 1 from pgflow.step_tasks t
+        join pgflow.runs r on r.run_id = t.run_id and r.status = 'started'
+        where t.run_id = n.parent and t.step_slug = n.slug and t.task_index = n.idx
+          and t.status = 'started'
+      );
+    if cardinality(v_new.ids) > 0 then
+      perform pgflow._start_runs(v_flow, v_new.inputs, v_new.ids);
+    end if;
+  end loop;
+  perform set_config('pgflow.subflow_nesting', v_nested::text, true);
+
+  update pgflow.runs c
+  set parent_run_id = n.parent, parent_step_slug = n.slug, parent_task_index = n.idx
+  from unnest(v_ids, v_parents, v_slugs, v_indexes) as n(id, parent, slug, idx)
+  where c.run_id = n.id;
+
+  -- children that ended within their own start (before they knew their parent) settle now
+  for v_ended in
+    select c.run_id from pgflow.runs c
+    where c.run_id = any(v_ids) and c.status <> 'started'
+    order by c.run_id
+  loop
+    perform pgflow._settle_parent_task(v_ended);
+  end loop;
+end;
+$$;
+
+-- file: 0742_function__start_subflow_steps.sql
+-- _start_subflow_steps(run_ids): start the ready sub-flow steps (steps.child_flow_slug set) of
+-- the given started runs: the step becomes 'started' and each of its tasks (one, or one per
+-- element of a map step) is created 'started' with no pgmq message and no worker (attempt 1, a
+-- new start_seq), then they start their child runs together (_start_children; with reuse, so
+-- that a step started again by retry_run retries the children it had). Called first thing by _start_ready_steps,
+-- which leaves these steps alone; returns at once when no flow has a sub-flow step.
+-- Internal; the caller holds the runs' locks. Raises nothing of its own.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._start_subflow_steps(run_ids uuid[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_runs uuid[];
+  v_slugs text[];
+  v_indexes int[];
+begin
+  if not exists (select 1 from pgflow.steps s where s.child_flow_slug is not null) then
+    return;
+  end if;
+
+  with started as (
+    update pgflow.step_states ss
+    set status = 'started',
+        started_at = clock_timestamp(),
+        remaining_tasks = ss.initial_tasks
+    from pgflow.steps s
+    where ss.run_id = any(_start_subflow_steps.run_ids)
+      and ss.status = 'created'
+      and ss.remaining_deps = 0
+      and ss.initial_tasks > 0
+      and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+      and s.child_flow_slug is not null
+      and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
+    returning ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks
+  ),
+  created as (
+    insert into pgflow.step_tasks (
+      flow_slug, run_id, step_slug, task_index, status, attempts_count, start_seq, started_at
+    )
+    select st.flow_slug, st.run_id, st.step_slug, i, 'started', 1,
+           nextval('pgflow.task_start_seq'), clock_timestamp()
+    from started st
+    cross join lateral generate_series(0, st.initial_tasks - 1) as i
+    returning run_id, step_slug, task_index
+  )
+  select array_agg(c.run_id order by c.position, c.step_slug, c.task_index),
+         array_agg(c.step_slug order by c.position, c.step_slug, c.task_index),
+         array_agg(c.task_index order by c.position, c.step_slug, c.task_index)
+  into v_runs, v_slugs, v_indexes
+  from (
+    select c.*, array_position(_start_subflow_steps.run_ids, c.run_id) as position
+    from created c
+  ) as c;
+
+  if v_runs is not null then
+    perform pgflow._start_children(v_runs, v_slugs, v_indexes, true);
+  end if;
+end;
+$$;
+
+-- file: 0743_function__settle_parent_task.sql
+-- _settle_parent_task(child_run_id): hand an ended child run's outcome to its parent task. The
+-- parent run is locked first (a child always locks upwards, so children and parents never wait
+-- on each other in a circle); nothing changes unless the parent run is started, the task is
+-- started and the child is the task's latest child (an older child ending late speaks for no
+-- one). A completed child completes the task with the child's output, through _complete_task
+-- (dependents start, a map step collects its children's outputs in task order); a failed or
+-- cancelled child fails the task through _fail_task (error_type 'child_run_failed' /
+-- 'child_run_cancelled', the child's error in the message), so the step's max_attempts and
+-- when_exhausted apply. A task that has attempts left goes back to 'queued' with a row in
+-- pgflow.subflow_retries, due after calculate_retry_delay(base_delay, attempts):
+-- start_due_subflows then starts a new child run for it.
+-- Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._settle_parent_task(child_run_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_child pgflow.runs;
+  v_parent_status text;
+  v_task pgflow.step_tasks;
+  v_latest uuid;
+  v_error text;
+  v_base_delay int;
+begin
+  select * into v_child from pgflow.runs c where c.run_id = _settle_parent_task.child_run_id;
+  if v_child.parent_run_id is null or v_child.status = 'started' then
+    return;
+  end if;
+
+  select r.status into v_parent_status
+  from pgflow.runs r where r.run_id = v_child.parent_run_id
+  for no key update;
+  if v_parent_status is distinct from 'started' then
+    return;
+  end if;
+
+  select * into v_task from pgflow.step_tasks t
+  where t.run_id = v_child.parent_run_id
+    and t.step_slug = v_child.parent_step_slug
+    and t.task_index = v_child.parent_task_index;
+  if not found or v_task.status <> 'started' then
+    return;
+  end if;
+
+  select c.run_id into v_latest from pgflow.runs c
+  where c.parent_run_id = v_child.parent_run_id
+    and c.parent_step_slug = v_child.parent_step_slug
+    and c.parent_task_index = v_child.parent_task_index
+  order by c.started_at desc, c.run_id desc
+  limit 1;
+  if v_latest is distinct from v_child.run_id then
+    return;
+  end if;
+
+  if v_child.status = 'completed' then
+    perform pgflow._complete_task(
+      v_task.run_id, v_task.step_slug, v_task.task_index,
+      coalesce(v_child.output, 'null'::jsonb), null, v_task.start_seq
+    );
+    return;
+  end if;
+
+  select ss.error_message into v_error
+  from pgflow.step_states ss
+  where ss.run_id = v_child.run_id and ss.status = 'failed'
+  order by ss.failed_at
+  limit 1;
+
+  select * into v_task from pgflow._fail_task(
+    v_task.run_id, v_task.step_slug, v_task.task_index,
+    format(
+      'Child run %s of flow "%s" %s%s', v_child.run_id, v_child.flow_slug, v_child.status,
+      coalesce(': ' || v_error, '')
+    ),
+    null, 'child_run_' || v_child.status, true, null, v_task.start_seq
+  );
+
+  if v_task.status = 'queued' then
+    select coalesce(s.opt_base_delay, f.opt_base_delay) into v_base_delay
+    from pgflow.steps s
+    join pgflow.flows f on f.flow_slug = s.flow_slug
+    where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
+    insert into pgflow.subflow_retries (run_id, step_slug, task_index, due_at)
+    values (
+      v_task.run_id, v_task.step_slug, v_task.task_index,
+      clock_timestamp() + make_interval(secs => pgflow.calculate_retry_delay(
+        v_base_delay, v_task.attempts_count - v_task.released_count
+      ))
+    )
+    on conflict (run_id, step_slug, task_index) do update set due_at = excluded.due_at;
+  end if;
+end;
+$$;
+
+-- file: 0744_function__subflow_run_ended.sql
+-- _subflow_run_ended(run_id): what a run's end means for the runs around it. Called by
+-- maybe_complete_run (a child completed), _fail_run and cancel_run. A failed or cancelled run
+-- cancels its children that are still running (cancel_run, so theirs go too, recursively);
+-- a child locked by another transaction at that moment is skipped rather than waited for
+-- (parents never wait on children) and cancelled later by start_due_subflows. A child run
+-- hands its outcome to its parent task (_settle_parent_task).
+-- Internal; the caller holds the run's lock. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._subflow_run_ended(run_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_run pgflow.runs;
+  v_child uuid;
+begin
+  select * into v_run from pgflow.runs r where r.run_id = _subflow_run_ended.run_id;
+  if v_run.status in ('failed', 'cancelled') then
+    for v_child in
+      select c.run_id from pgflow.runs c
+      where c.parent_run_id = _subflow_run_ended.run_id and c.status = 'started'
+      order by c.run_id
+      for no key update skip locked
+    loop
+      perform pgflow.cancel_run(v_child);
+    end loop;
+  end if;
+  if v_run.parent_run_id is not null then
+    perform pgflow._settle_parent_task(v_run.run_id);
+  end if;
+end;
+$$;
+
+-- file: 0745_function_start_due_subflows.sql
+-- start_due_subflows(): the sub-flow half of the workers' periodic maintenance (no pg_cron).
+-- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
+-- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
+-- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
+-- tasks no longer queued are dropped. Then every child run still running whose parent run
+-- failed or was cancelled is cancelled (the ones the parent's end skipped because another
+-- transaction held them). Each row is taken under its run's lock, so concurrent callers never
+-- start a task twice. Returns the number of tasks started and children cancelled.
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow.start_due_subflows()
+returns int
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_due record;
+  v_task pgflow.step_tasks;
+  v_orphan uuid;
+  v_count int := 0;
+begin
+  for v_due in
+    select d.run_id, d.step_slug, d.task_index
+    from pgflow.subflow_retries d
+    where d.due_at <= clock_timestamp()
+    order by d.due_at, d.run_id, d.step_slug, d.task_index
+    limit 1000
+  loop
+    perform 1 from pgflow.runs r where r.run_id = v_due.run_id for no key update;
+    delete from pgflow.subflow_retries d
+    where d.run_id = v_due.run_id and d.step_slug = v_due.step_slug
+      and d.task_index = v_due.task_index;
+    continue when not found;  -- another caller took it
+
+    update pgflow.step_tasks t
+    set status = 'started',
+        attempts_count = t.attempts_count + 1,
+        start_seq = nextval('pgflow.task_start_seq'),
+        started_at = clock_timestamp()
+    where t.run_id = v_due.run_id and t.step_slug = v_due.step_slug
+      and t.task_index = v_due.task_index
+      and t.status = 'queued'
+      and exists (select 1 from pgflow.runs r where r.run_id = t.run_id and r.status = 'started')
+    returning * into v_task;
+    continue when not found;
+
+    perform pgflow._start_children(
+      array[v_task.run_id], array[v_task.step_slug], array[v_task.task_index], false
+    );
+    v_count := v_count + 1;
+  end loop;
+
+  for v_orphan in
+    select c.run_id
+    from pgflow.runs c
+    join pgflow.runs p on p.run_id = c.parent_run_id
+    where c.parent_run_id is not null and c.status = 'started'
+      and p.status in ('failed', 'cancelled')
+    order by c.run_id
+    for no key update of c skip locked
+  loop
+    perform pgflow.cancel_run(v_orphan);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
 -- file: 0900_table_installed_versions.sql
 -- pgflow.installed_versions: one row per install or upgrade of the pgflow-yaml core, written by
 -- `pgflow install`; the row with the highest id is the version the database holds.
@@ -5114,6 +5667,8 @@ begin
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'run_trace_contexts',
         -- signal steps (timeouts by the worker, signals by the client)
         'expire_waiting_steps', 'signal',
+        -- sub-flow steps (retries and orphaned children, by the worker's maintenance)
+        'start_due_subflows',
         -- schedules (fired by workers)
         'fire_schedules',
         -- client calls
