@@ -50,5 +50,6 @@ begin
   end if;
 
   perform pgflow._cancel_open_steps(_fail_run.run_id);
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;

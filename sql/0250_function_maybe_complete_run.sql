@@ -36,5 +36,6 @@ begin
   if found and to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:completed', pgflow._run_event(v_run), v_run.run_id);
   end if;
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;
