@@ -87,8 +87,8 @@ class OptionChange:
 def _shown(name: str, value: Any) -> str:
     """Return option ``name``'s value as a difference line shows it."""
     if value is None:
-        return NO_SCHEMA if KEY[name].kind == "json_schema" else INHERITED
-    if isinstance(value, dict | list | bool):  # input_schema: compact JSON, whole
+        return NO_SCHEMA if KEY[name].kind in ("json_schema", "concurrency") else INHERITED
+    if isinstance(value, dict | list | bool):  # input_schema, concurrency: compact JSON, whole
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 

@@ -31,10 +31,12 @@ Kind = Literal[
     "steps",
     "signal",
     "schedules",
+    "concurrency",
 ]
 """How a value is checked: ``pattern`` and ``json_schema`` values have their type reported by
 :mod:`pgflow_yaml.graph`, ``schedules`` entirely by :mod:`pgflow_yaml.schedules`, every other
-kind by :mod:`pgflow_yaml.schema`."""
+kind by :mod:`pgflow_yaml.schema`; ``concurrency`` (an integer limit or a mapping with ``limit``
+and ``key``) by :mod:`pgflow_yaml.flow_control`."""
 Role = Literal["option", "shape", "file"]
 """``option``: stored, and changed in place on a flow of the same shape; ``shape``: part of the
 shape, so changing it needs a new flow; ``file``: only in the file (never stored as such)."""
@@ -48,6 +50,40 @@ RESERVED_SLUGS = ("run",)
 WHEN_MODES = ("fail", "skip", "skip-cascade")
 ROOT_INPUT = "$input"
 """The ``map:`` value that maps over the run input instead of a step's output."""
+KEY_PATH_PATTERN = r"^[^.]+(\.[^.]+)*$"
+"""A concurrency ``key``: a dotted path of one or more non-empty names (``customer.id``)."""
+
+_CONCURRENCY_SCHEMA: dict[str, Any] = {
+    "type": ["integer", "object"],
+    "minimum": 1,
+    "maximum": PG_INT_MAX,
+    "additionalProperties": False,
+    "required": ["limit"],
+    "properties": {
+        "limit": {
+            "description": "At most this many at once.",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": PG_INT_MAX,
+        },
+        "key": {
+            "description": "A dotted path (customer.id): the limit applies per distinct value.",
+            "type": "string",
+            "pattern": KEY_PATH_PATTERN,
+        },
+    },
+}
+
+
+def concurrency_value(value: Any) -> dict[str, Any]:
+    """Return a ``concurrency`` value in its stored form: ``{"limit": N}`` or
+    ``{"limit": N, "key": "a.b"}`` (an integer ``N`` is ``{"limit": N}``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"limit": value}
+    stored = {"limit": value["limit"]}
+    if value.get("key") is not None:
+        stored["key"] = value["key"]
+    return stored
 
 
 @dataclass(frozen=True)
@@ -347,6 +383,39 @@ KEYS: tuple[Key, ...] = (
         ),
         hint="e.g. input_schema: {type: object, required: [order_id]}",
         sql_argument="input_schema",
+    ),
+    Key(
+        "concurrency",
+        "concurrency",
+        "option",
+        flow=Use(
+            "At most this many runs of the flow in progress at once; further runs wait in "
+            "status queued and start in arrival order as slots free. An integer, or "
+            "{limit: N, key: PATH} for at most N per distinct value of PATH, a dotted path into "
+            "the run input.",
+            "At most N runs in progress at once (per value of `key`, a dotted path into the "
+            "run input); the others wait `queued` (docs/flow-control.md).",
+            "integer >= 1, or mapping: `limit`, `key`",
+            _CONCURRENCY_SCHEMA,
+        ),
+        minimum=1,
+        hint="e.g. concurrency: 5, or concurrency: {limit: 1, key: customer_id}",
+        sql_argument="concurrency_limit",
+        needs_core=True,
+    ),
+    Key(
+        "deadline",
+        "integer",
+        "file",
+        flow=Use(
+            "Seconds a run may take at worst: pgflow validate reports an error when the "
+            "worst case of the flow's timeouts, retries and delays (pgflow explain) exceeds it.",
+            "Seconds a run may take at worst; `pgflow validate` fails when the worst case "
+            "(`pgflow explain`) exceeds it.",
+        ),
+        minimum=1,
+        unit="seconds",
+        hint="the worst case of a run, in seconds: see pgflow explain FILE",
     ),
     Key(
         "steps",

@@ -83,7 +83,7 @@ def test_every_option_has_its_opt_column() -> None:
     """pgflow._shape_options reads options back from the opt_<name> columns."""
     flows = (SQL / "0050_table_flows.sql").read_text(encoding="utf-8")
     steps = (SQL / "0051_table_steps.sql").read_text(encoding="utf-8")
-    column = {"integer": "int", "json_schema": "jsonb"}
+    column = {"integer": "int", "json_schema": "jsonb", "concurrency": "jsonb"}
     missing = [k.name for k in OPTIONS if f"  opt_{k.name} {column[k.kind]}" not in flows + steps]
     assert missing == []
 
@@ -96,6 +96,14 @@ def test_every_option_is_an_integer_with_bounds_a_hint_and_a_default() -> None:
                 True,
                 None,
                 None,
+            )
+            continue
+        if key.kind == "concurrency":  # a limit, or none (the default): stored as one jsonb
+            assert (key.flow is not None, key.default, key.minimum, bool(key.hint)) == (
+                True,
+                None,
+                1,
+                True,
             )
             continue
         assert (key.kind, key.minimum is not None, bool(key.hint)) == ("integer", True, True)
