@@ -137,7 +137,7 @@ def retry_delay(base_delay: int, attempts_count: int) -> int:
     largest PostgreSQL integer."""
     if attempts_count >= 62:  # far past the cap for any base >= 1
         return PG_INT_MAX
-    return min(base_delay * 2**attempts_count, PG_INT_MAX)
+    return int(min(base_delay * 2**attempts_count, PG_INT_MAX))
 
 
 def step_limit(step: StepSpec) -> dict[str, Any] | None:
@@ -264,7 +264,14 @@ def _step_case(flow: FlowSpec, step: StepSpec) -> tuple[str, int, int, int, tupl
     start_delay = step.start_delay or 0
     delays = tuple(retry_delay(base_delay, n) for n in range(1, attempts))
     per_task = attempts * timeout + sum(delays) + start_delay
-    return ("map" if step.map is not None else "task", attempts, timeout, start_delay, delays, per_task)
+    return (
+        "map" if step.map is not None else "task",
+        attempts,
+        timeout,
+        start_delay,
+        delays,
+        per_task,
+    )
 
 
 def explain_flow(flow: FlowSpec) -> FlowWorstCase:
@@ -289,8 +296,14 @@ def explain_flow(flow: FlowSpec) -> FlowWorstCase:
             path.append(current.slug)
             deps = [flow.step(dep) for dep in current.deps]
             latest = max((finish[d.slug] for d in deps), default=None)
-            current = next((d for d in sorted(deps, key=lambda d: d.index)
-                            if finish[d.slug] == latest), None) if deps else None
+            current = (
+                next(
+                    (d for d in sorted(deps, key=lambda d: d.index) if finish[d.slug] == latest),
+                    None,
+                )
+                if deps
+                else None
+            )
         path.reverse()
 
     def seconds(value: float) -> int | None:
@@ -378,3 +391,79 @@ def deadline_diagnostics(flow: FlowSpec, doc: SourceDoc) -> list[Diagnostic]:
             "deadline (pgflow explain shows each step's share)",
         )
     ]
+
+
+def explain_paths(paths: Any) -> tuple[Any, list[FlowWorstCase]]:
+    """Validate flow files (deadlines left out, so a flow over its deadline is explained too)
+    and return ``(report, worst cases)``; the worst cases are empty when the report has errors.
+    """
+    from pgflow_yaml.validate import validate_paths
+
+    report = validate_paths(paths, check_deadlines=False)
+    if not report.ok:
+        return report, []
+    return report, [explain_flow(flow) for flow in report.flows]
+
+
+def render_explanation(case: FlowWorstCase) -> Any:
+    """Return a rich renderable of one flow's worst case: a table of steps and a summary."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"flow {escape(case.flow_slug)}", title_justify="left")
+    for column in (
+        "step",
+        "kind",
+        "attempts × timeout",
+        "backoff",
+        "delay",
+        "worst case",
+        "starts",
+        "finishes",
+    ):
+        table.add_column(column, justify="left" if column in ("step", "kind") else "right")
+    for step in case.steps:
+        mark = "* " if step.critical else "  "
+        worst = format_seconds(step.worst_case)
+        if step.serialized_by is not None:
+            limit = step.serialized_by
+            per = f" per {limit['key']}" if "key" in limit else ""
+            worst = f"unbounded ({format_seconds(step.per_task)} × ⌈n/{limit['limit']}⌉{per})"
+        table.add_row(
+            Text(mark + step.slug, style="bold" if step.critical else ""),
+            step.kind,
+            f"{step.attempts} × {step.timeout}s"
+            if step.kind != "signal"
+            else f"{step.timeout}s wait",
+            format_seconds(sum(step.retry_delays)) if step.retry_delays else "",
+            format_seconds(step.start_delay) if step.start_delay else "",
+            escape(worst),
+            format_seconds(step.start),
+            format_seconds(step.finish),
+        )
+    lines = [
+        Text(
+            f"worst case: {format_seconds(case.worst_case)}"
+            + (f" ({case.worst_case} s)" if case.worst_case is not None else "")
+        ),
+        Text("critical path (*): " + " → ".join(case.critical_path)),
+    ]
+    if case.serialized_maps:
+        lines.append(Text("serialized by a step limit: " + ", ".join(case.serialized_maps)))
+    if case.deadline is not None:
+        verdict = "within it" if case.within_deadline else "EXCEEDED"
+        lines.append(
+            Text(
+                f"deadline: {case.deadline} s: {verdict}",
+                style="green" if case.within_deadline else "bold red",
+            )
+        )
+    if case.concurrency is not None:
+        limit = case.concurrency
+        per = f" per {limit['key']}" if "key" in limit else ""
+        lines.append(
+            Text(f"runs: at most {limit['limit']} in progress{per} (queue time not counted)")
+        )
+    return Group(table, *lines)

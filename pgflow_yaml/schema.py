@@ -104,11 +104,14 @@ def _fast_check(key: Key) -> Callable[[Any], bool]:
             and type(value.get("schema", True)) in (dict, bool)
         )
     if kind == "concurrency":  # ranges and the key path: pgflow_yaml.flow_control
-        return lambda value: type(value) is int or (
-            type(value) is dict
-            and type(value.get("limit")) is int
-            and set(value) <= {"limit", "key"}
-            and type(value.get("key", "")) is str
+        return lambda value: (
+            type(value) is int
+            or (
+                type(value) is dict
+                and type(value.get("limit")) is int
+                and set(value) <= {"limit", "key"}
+                and type(value.get("key", "")) is str
+            )
         )
     if kind == "steps":
         return lambda value: (

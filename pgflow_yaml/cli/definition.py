@@ -1,4 +1,5 @@
-"""``pgflow validate`` and ``pgflow schema``: check flow files offline, print the JSON Schema.
+"""``pgflow validate``, ``pgflow explain`` and ``pgflow schema``: check flow files offline, show
+a flow's worst case, print the JSON Schema.
 
 The validator (jsonschema, networkx, yaml) is imported inside the commands, so that
 ``pgflow --help`` does not pay for it.
@@ -76,6 +77,44 @@ def validate_command(
     raise typer.Exit(report.exit_code)
 
 
+def explain_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Flow files and folders (folders recurse into *.yaml, *.yml, *.toml).",
+            metavar="PATH",
+            show_default=False,
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show how long a run of each flow can take at worst, from the file alone (no database).
+
+    Per step: attempts × timeout, the retry backoff (base_delay × 2^n after failed attempt n),
+    the start delay, and when it starts and finishes at worst after its dependencies; then the
+    critical path (marked *), the flow's worst case and its deadline. A signal step counts its
+    timeout once; a map step with a step concurrency limit is unbounded (its elements run a
+    few at a time). Queue time behind a flow concurrency limit is not counted.
+
+    Exit status: 0 explained (even over the deadline), 1 invalid flow, 2 unreadable input.
+    """
+    from pgflow_yaml.cli.common import print_json, wide_console
+    from pgflow_yaml.flow_control import explain_paths, render_explanation
+
+    report, cases = explain_paths(paths)
+    if not report.ok:
+        sys.stderr.write(report.render("text"))
+        raise typer.Exit(report.exit_code)
+    if as_json:
+        print_json({"flows": [case.to_json() for case in cases]})
+        return
+    console = wide_console()
+    for number, case in enumerate(cases):
+        if number:
+            console.print()
+        console.print(render_explanation(case))
+
+
 def schema_command() -> None:
     """Print the JSON Schema of a flow file (for editors and other tools).
 
@@ -87,6 +126,7 @@ def schema_command() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``validate`` and ``schema`` to ``app``."""
+    """Add ``validate``, ``explain`` and ``schema`` to ``app``."""
     app.command("validate")(validate_command)
+    app.command("explain")(explain_command)
     app.command("schema")(schema_command)

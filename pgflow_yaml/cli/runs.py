@@ -148,7 +148,8 @@ def runs_command(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", help="Only runs in this status: started, completed, failed or cancelled."
+            "--status",
+            help="Only runs in this status: queued, started, completed, failed or cancelled.",
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,

@@ -20,7 +20,7 @@ from pgflow_yaml import queries
 from pgflow_yaml.db import connect_error
 
 PAGE_SIZE = 50
-RUN_STATUSES = ("started", "completed", "failed", "cancelled")
+RUN_STATUSES = ("queued", "started", "completed", "failed", "cancelled")
 LIVE_SECONDS = 30.0  # a worker heard from within this many seconds is live
 _HEX = re.compile(r"^[0-9a-f]{1,32}$")
 

@@ -73,9 +73,7 @@ def test_start_flows_queues_in_input_order(conn: Conn) -> None:
         (dump([{"n": 0}, {"n": 1}, {"n": 2}]),),
     )
     assert [r["status"] for r in got] == ["started", "queued", "queued"]
-    position = rows(
-        conn, "select * from pgflow._queued_run_position(%s)", (got[2]["run_id"],)
-    )
+    position = rows(conn, "select * from pgflow._queued_run_position(%s)", (got[2]["run_id"],))
     assert position == [{"position": 2, "holding_runs": [got[0]["run_id"]]}]
     assert rows(conn, "select * from pgflow._queued_run_position(%s)", (got[0]["run_id"],)) == []
 
@@ -214,7 +212,10 @@ def test_the_sweep_starts_runs_a_release_left_behind(conn: Conn) -> None:
     limited(conn, 1)
     first, second = start(conn, "f"), start(conn, "f")
     # what a release that could not take its slot lock leaves: a free slot, a queued run
-    conn.execute("update pgflow.runs set status = 'cancelled', cancelled_at = now() where run_id = %s", (first,))
+    conn.execute(
+        "update pgflow.runs set status = 'cancelled', cancelled_at = now() where run_id = %s",
+        (first,),
+    )
     assert statuses(conn, [second]) == ["queued"]
     conn.execute("select pgflow.requeue_stalled_tasks()")
     assert statuses(conn, [second]) == ["started"]
@@ -240,7 +241,15 @@ def test_concurrent_starts_never_exceed_the_limit(dsn: str, conn: Conn) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    counts = {r["status"]: r["n"] for r in rows(conn, "select status, count(*) as n from pgflow.runs group by 1")}
+    counts = {
+        r["status"]: r["n"]
+        for r in rows(conn, "select status, count(*) as n from pgflow.runs group by 1")
+    }
     assert counts == {"started": 3, "queued": 77}
-    order = [r["run_id"] for r in rows(conn, "select run_id from pgflow.runs where status = 'queued' order by queue_seq")]
+    order = [
+        r["run_id"]
+        for r in rows(
+            conn, "select run_id from pgflow.runs where status = 'queued' order by queue_seq"
+        )
+    ]
     assert len(set(order)) == 77
