@@ -20,7 +20,9 @@ The rules (docs/flow-control.md, "Worst case: pgflow explain and deadline"):
   limit⌉`` times one task's for ``n`` elements: unbounded from the file alone (``None``), its
   per-element figure still given;
 - a step starts when the last of its dependencies finishes; the flow's worst case is the
-  latest finish, the critical path the chain of steps that makes it.
+  latest finish, the critical path the chain of steps that makes it (ending at the last listed
+  step that finishes latest, going back through the dependency that finishes latest, the
+  earliest listed on a tie).
 
 The time a run waits ``queued`` behind its flow's concurrency limit, and the time a task waits
 for a free worker or a step limit shared with other runs, are not counted: the worst case is
@@ -291,7 +293,7 @@ def explain_flow(flow: FlowSpec) -> FlowWorstCase:
     worst = max(finish.values(), default=0.0)
     path: list[str] = []
     if flow.steps:
-        current: StepSpec | None = next(s for s in flow.steps if finish[s.slug] == worst)
+        current: StepSpec | None = [s for s in flow.steps if finish[s.slug] == worst][-1]
         while current is not None:
             path.append(current.slug)
             deps = [flow.step(dep) for dep in current.deps]
