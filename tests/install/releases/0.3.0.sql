@@ -85,7 +85,8 @@ $$;
 -- file: 0050_table_flows.sql
 -- Table flows: one row per flow definition, with the options every step inherits and the
 -- input_schema (a JSON Schema, object or boolean; null: none) that clients check each run's input
--- against before starting it (the core itself does not: PostgreSQL has no JSON Schema validator).
+-- against before starting it (the core itself does not: PostgreSQL has no JSON Schema validator),
+-- and the concurrency limit of its runs: {"limit": N} or {"limit": N, "key": "a.b"} (null: none).
 -- Raises (on insert): slug_is_valid, opt_*_is_* checks, flows_slug_is_unique_ignoring_case
 -- (pgmq lowercases queue names, so "Foo" and "foo" would share a queue).
 set search_path = pg_catalog, pg_temp;
@@ -97,12 +98,30 @@ create table if not exists pgflow.flows (
   opt_timeout int not null default 60,
   created_at timestamptz not null default now(),
   opt_input_schema jsonb, -- after created_at: the column 0.3.0 added, last in upgrades too
+  opt_concurrency jsonb,
   constraint slug_is_valid check (pgflow.is_valid_slug(flow_slug)),
   constraint opt_max_attempts_is_nonnegative check (opt_max_attempts >= 0),
   constraint opt_base_delay_is_nonnegative check (opt_base_delay >= 0),
   constraint opt_timeout_is_positive check (opt_timeout > 0),
   constraint opt_input_schema_is_a_schema
-    check (jsonb_typeof(opt_input_schema) in ('object', 'boolean'))
+    check (jsonb_typeof(opt_input_schema) in ('object', 'boolean')),
+  constraint opt_concurrency_is_valid check (
+    case
+      when opt_concurrency is null then true
+      when jsonb_typeof(opt_concurrency) <> 'object'
+        or jsonb_typeof(opt_concurrency -> 'limit') is distinct from 'number' then false
+      else (opt_concurrency - 'limit' - 'key') = '{}'::jsonb
+        and (opt_concurrency ->> 'limit')::numeric between 1 and 2147483647
+        and (opt_concurrency ->> 'limit')::numeric = trunc((opt_concurrency ->> 'limit')::numeric)
+        and (
+          not opt_concurrency ? 'key'
+          or (
+            jsonb_typeof(opt_concurrency -> 'key') = 'string'
+            and opt_concurrency ->> 'key' ~ '^[^.]+(\.[^.]+)*$'
+          )
+        )
+    end
+  )
 );
 
 create unique index if not exists flows_slug_is_unique_ignoring_case on pgflow.flows (lower(flow_slug));
@@ -205,7 +224,10 @@ create policy workers_own_rows on pgflow.workers
 
 -- file: 0060_table_runs.sql
 -- Table runs: one row per run of a flow. status: started -> completed | failed | cancelled;
--- failed and cancelled runs go back to started through retry_run. idempotency_key (optional) is
+-- failed and cancelled runs go back to started through retry_run. A run of a flow with a
+-- concurrency limit that finds no free slot starts (or is retried) as 'queued' and becomes
+-- 'started' when a slot frees; slot_key is its concurrency key value ('' when the limit has no
+-- key; null while the flow has no limit) and queue_seq its place in the queue (arrival order). idempotency_key (optional) is
 -- unique per flow: a second start with the same key returns the first run (kept until pruned).
 -- Raises (on write): runs_flow_slug_fkey, status_is_valid, remaining_steps_is_nonnegative,
 -- completed_at_or_failed_at (at most one end time), *_is_after_started_at, runs_idempotency_key.
@@ -224,7 +246,11 @@ create table if not exists pgflow.runs (
   cancelled_at timestamptz,
   trace_context jsonb,
   idempotency_key text,
-  constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
+  slot_key text,
+  queue_seq bigint,
+  constraint status_is_valid check (
+    status in ('queued', 'started', 'completed', 'failed', 'cancelled')
+  ),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (
     num_nonnulls(completed_at, failed_at, cancelled_at) <= 1
@@ -247,6 +273,12 @@ create index if not exists idx_runs_flow_slug_started_at_run_id
 
 create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
+
+-- Flow concurrency (issue 12): the runs holding (started) or waiting for (queued) a slot, by
+-- flow and key; queued runs start in queue_seq order.
+create sequence if not exists pgflow.run_queue_seq as bigint;
+create index if not exists idx_runs_slots on pgflow.runs (flow_slug, slot_key, status, queue_seq)
+  where status in ('queued', 'started') and slot_key is not null;
 
 -- file: 0061_table_step_states.sql
 -- Table step_states: the state of each step within a run.
@@ -515,7 +547,8 @@ end;
 $$;
 
 -- file: 0100_function_create_flow.sql
--- create_flow(flow_slug, max_attempts, base_delay, timeout, input_schema): create a flow and its
+-- create_flow(flow_slug, max_attempts, base_delay, timeout, input_schema, concurrency_limit,
+-- concurrency_key): create a flow and its
 -- pgmq queue (named after the slug), or, when the flow exists, set the options given and keep
 -- the others. An omitted integer option (the default -2147483648 stands for "not given") keeps
 -- the flow's value, or on creation takes the default 3 / 5 / 60 (as in pgflow 0.8.1); an explicit
@@ -523,10 +556,16 @@ $$;
 -- input_schema is the JSON Schema (object or boolean) clients check each run's input against;
 -- omitted (the default, the JSON string "not given": no schema is a string) it keeps the flow's,
 -- or on creation none; null (SQL or JSON) removes it.
+-- concurrency_limit: at most that many runs of the flow in progress at once (per value of the
+-- run input's dotted path concurrency_key, when given); omitted keeps the flow's (on creation:
+-- none), null removes the limit (and its key). concurrency_key omitted (the default, the text
+-- '"not given"') keeps the flow's key, null removes it. A changed limit or key is applied to the
+-- runs in progress at once: queued runs that now fit start (_apply_flow_concurrency).
 -- Returns the flow row.
 -- Raises: 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)';
 -- slug_is_valid, opt_*_is_* checks (opt_input_schema_is_a_schema: not an object or boolean);
--- flows_slug_is_unique_ignoring_case.
+-- flows_slug_is_unique_ignoring_case; opt_concurrency_is_valid (a limit below 1, a key with an
+-- empty segment); 'concurrency_key needs a concurrency_limit (flow "%" has none)'.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.create_flow(
@@ -534,7 +573,9 @@ create or replace function pgflow.create_flow(
   max_attempts int default -2147483648,
   base_delay int default -2147483648,
   timeout int default -2147483648,
-  input_schema jsonb default '"not given"'::jsonb
+  input_schema jsonb default '"not given"'::jsonb,
+  concurrency_limit int default -2147483648,
+  concurrency_key text default '"not given"'
 )
 returns pgflow.flows
 language plpgsql
@@ -547,21 +588,32 @@ declare
   v_keep_schema boolean := create_flow.input_schema is not distinct from '"not given"'::jsonb;
   v_schema jsonb := case when v_keep_schema then null
                          else nullif(create_flow.input_schema, 'null'::jsonb) end;
+  v_old_concurrency jsonb;
+  v_concurrency jsonb;
 begin
   if pgflow.is_valid_slug(create_flow.flow_slug) and length(create_flow.flow_slug) > 47 then
     raise exception 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)',
       create_flow.flow_slug, length(create_flow.flow_slug);
   end if;
 
+  select f.opt_concurrency into v_old_concurrency
+  from pgflow.flows f where f.flow_slug = create_flow.flow_slug
+  for no key update;
+  v_concurrency := pgflow._concurrency_option(
+    create_flow.flow_slug, v_old_concurrency, create_flow.concurrency_limit,
+    create_flow.concurrency_key
+  );
+
   insert into pgflow.flows as f (
-    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema
+    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema, opt_concurrency
   )
   values (
     create_flow.flow_slug,
     coalesce(nullif(create_flow.max_attempts, -2147483648), 3),
     coalesce(nullif(create_flow.base_delay, -2147483648), 5),
     coalesce(nullif(create_flow.timeout, -2147483648), 60),
-    v_schema
+    v_schema,
+    v_concurrency
   )
   on conflict on constraint flows_pkey do update
     set opt_max_attempts = case when create_flow.max_attempts = -2147483648
@@ -571,13 +623,15 @@ begin
         opt_timeout = case when create_flow.timeout = -2147483648
           then f.opt_timeout else excluded.opt_timeout end,
         opt_input_schema = case when v_keep_schema
-          then f.opt_input_schema else excluded.opt_input_schema end
+          then f.opt_input_schema else excluded.opt_input_schema end,
+        opt_concurrency = excluded.opt_concurrency
   returning * into v_flow;
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then
     perform pgmq.create(create_flow.flow_slug);
     perform pgflow._grant_flow_queue(create_flow.flow_slug);
   end if;
+  perform pgflow._apply_flow_concurrency(v_flow, v_old_concurrency);
 
   return v_flow;
 end;
@@ -1050,7 +1104,8 @@ $$;
 -- _run_event(run, error_message): the Realtime payload pgflow 0.8.1 sends for a run that just
 -- changed, by its status: run:started (input, remaining_steps, started_at), run:completed
 -- (output, completed_at), run:failed (error_message when given, failed_at), and our
--- run:cancelled (cancelled_at). The event name is 'run:<status>'. Internal (see _emit).
+-- run:cancelled (cancelled_at), and run:queued (started_at: when it was started) for a run held
+-- by its flow's concurrency limit. The event name is 'run:<status>'. Internal (see _emit).
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1082,6 +1137,7 @@ as $$
           then jsonb_build_object('error_message', _run_event.error_message)
         else '{}'::jsonb
       end
+    when 'queued' then jsonb_build_object('status', r.status, 'started_at', r.started_at)
     else jsonb_build_object('status', r.status, 'cancelled_at', r.cancelled_at)
   end;
 $$;
@@ -1449,6 +1505,7 @@ begin
   end if;
 
   perform pgflow._cancel_open_steps(_fail_run.run_id);
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;
 
@@ -1491,6 +1548,7 @@ begin
   if found and to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:completed', pgflow._run_event(v_run), v_run.run_id);
   end if;
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;
 
@@ -1843,6 +1901,7 @@ begin
     end if;
   end if;
 
+  perform pgflow._lock_start_slots(_start_runs.flow_slug, _start_runs.inputs);  -- flow concurrency
   if _start_runs.idempotency_keys is null then
     insert into pgflow.runs (run_id, flow_slug, input, remaining_steps)
     select u.run_id, _start_runs.flow_slug, u.input,
@@ -1885,6 +1944,7 @@ begin
     cross join pgflow.steps s
     where s.flow_slug = _start_runs.flow_slug
     order by u.ord, s.step_index;
+    perform pgflow._queue_new_runs(_start_runs.flow_slug, v_ids);  -- flow concurrency
 
     if to_regnamespace('realtime') is not null then
       perform pgflow._emit('run:started', pgflow._run_event(r), r.run_id)
@@ -3325,7 +3385,9 @@ $$;
 -- '[STALLED] worker lost N time(s); max_attempts M exhausted', or after a 4th stall with attempts
 -- left '[STALLED] Task stalled 4 times (worker lost or over its timeout)') and its step's
 -- when_exhausted applies, so a run never hangs in 'started'. Any worker may call it; no pg_cron.
--- Returns the number of stalled tasks handled (requeued or failed). Raises nothing.
+-- Then starts any queued run that a free concurrency slot is waiting for
+-- (_admit_all_queued_runs). Returns the number of stalled tasks handled (requeued or failed).
+-- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.requeue_stalled_tasks()
@@ -3422,12 +3484,13 @@ begin
       );
     end if;
   end loop;
+  perform pgflow._admit_all_queued_runs();  -- flow concurrency: the safety net
   return v_handled;
 end;
 $$;
 
 -- file: 0520_function_cancel_run.sql
--- cancel_run(run_id): cancel a started run: status 'cancelled', every created or started step
+-- cancel_run(run_id): cancel a started or queued run (a queued one never started anything): status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
 -- nothing more starts and late results are ignored.
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
@@ -3450,7 +3513,7 @@ begin
   if not found then
     raise exception 'Run "%" does not exist', cancel_run.run_id;
   end if;
-  if v_run.status <> 'started' then
+  if v_run.status not in ('started', 'queued') then
     return v_run;
   end if;
 
@@ -3459,6 +3522,7 @@ begin
   where r.run_id = cancel_run.run_id
   returning * into v_run;
   perform pgflow._cancel_open_steps(cancel_run.run_id);
+  perform pgflow._release_run_slot(v_run);  -- flow concurrency: a freed slot starts a queued run
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:cancelled', pgflow._run_event(v_run), v_run.run_id);
   end if;
@@ -3471,7 +3535,8 @@ $$;
 -- their state and outputs; every other step (failed, cancelled, or left open by an older core)
 -- and its tasks start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would (sending run:started, then the step events
--- of a new run). Returns the run row.
+-- of a new run); under a full flow concurrency limit it goes to 'queued' instead and starts when a
+-- slot frees. Returns the run row.
 -- Raises: 'Run "%" does not exist'; 'Run "%" is % (only failed or cancelled runs can be retried)'.
 set search_path = pg_catalog, pg_temp;
 
@@ -3553,6 +3618,7 @@ begin
       remaining_steps = cardinality(v_reset)
   where r.run_id = retry_run.run_id
   returning * into v_run;
+  v_run := pgflow._queue_retried_run(v_run);  -- flow concurrency: 'queued' when no slot is free
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:started', pgflow._run_event(v_run), v_run.run_id);
   end if;
@@ -3682,7 +3748,7 @@ $$;
 -- rows of workers that served it stay (they are history). Owner only: no role is granted it.
 -- Returns the number of runs deleted.
 -- Raises: 'Flow "%" does not exist' (SQLSTATE P0002); 'Flow "%" has % run(s) in progress ...'
--- (SQLSTATE 55006, object_in_use) while a run is started, unless force.
+-- (SQLSTATE 55006, object_in_use) while a run is started or queued, unless force.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.drop_flow(flow_slug text, force boolean default false)
@@ -3701,7 +3767,7 @@ begin
   end if;
 
   -- lock the runs, so that no run starts or ends while its rows go
-  select pg_catalog.count(*) filter (where r.status = 'started')::integer,
+  select pg_catalog.count(*) filter (where r.status in ('started', 'queued'))::integer,
          pg_catalog.count(*)::integer
   into v_in_progress, v_runs
   from (
@@ -3788,7 +3854,7 @@ begin
     raise exception 'Step "%" has one task, task_index must be 0 (got %)',
       signal.step_slug, coalesce(signal.task_index::text, 'null') using errcode = 'PF010';
   end if;
-  if v_run.status <> 'started' then
+  if v_run.status not in ('started', 'queued') then
     raise exception 'Run "%" is %: signals are refused', signal.run_id, v_run.status
       using errcode = 'PF010';
   end if;
@@ -4084,7 +4150,7 @@ begin
         continue when v_at <= v_schedule.settled_until or v_at > fire_schedules.now
           or v_at > v_item.through;
         if v_schedule.overlap = 'skip' and exists (
-          select 1 from pgflow.runs r where r.run_id = v_run_id and r.status = 'started'
+          select 1 from pgflow.runs r where r.run_id = v_run_id and r.status in ('started', 'queued')
         ) then
           insert into pgflow.schedule_fires (flow_slug, schedule_name, fire_at, outcome, run_id)
           values (v_schedule.flow_slug, v_schedule.schedule_name, v_at, 'skipped', v_run_id)
@@ -4193,6 +4259,493 @@ begin
   where s.flow_slug = v_schedule.flow_slug and s.schedule_name = v_schedule.schedule_name;
   return v_fire;
 end;
+$$;
+
+-- file: 0720_function__concurrency_option.sql
+-- _concurrency_option(flow_slug, current, concurrency_limit, concurrency_key): the flow's new
+-- opt_concurrency from create_flow's arguments and the stored value (current, null: none).
+-- concurrency_limit -2147483648 means "not given" (keep the current limit), null removes the
+-- limit and its key; concurrency_key '"not given"' keeps the current key, null removes it.
+-- Returns {"limit": N} or {"limit": N, "key": "a.b"}, or null (no limit). The values themselves
+-- are checked by the flows table (opt_concurrency_is_valid). Internal.
+-- Raises: 'concurrency_key needs a concurrency_limit (flow "%" has none)'.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._concurrency_option(
+  flow_slug text,
+  current jsonb,
+  concurrency_limit int,
+  concurrency_key text
+)
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_limit int := case when _concurrency_option.concurrency_limit = -2147483648
+                      then (_concurrency_option.current ->> 'limit')::int
+                      else _concurrency_option.concurrency_limit end;
+  v_key text := case when _concurrency_option.concurrency_key = '"not given"'
+                     then _concurrency_option.current ->> 'key'
+                     else _concurrency_option.concurrency_key end;
+begin
+  if v_limit is null then
+    if _concurrency_option.concurrency_limit is distinct from null
+      and _concurrency_option.concurrency_key is not null
+      and _concurrency_option.concurrency_key <> '"not given"' then
+      raise exception 'concurrency_key needs a concurrency_limit (flow "%" has none)',
+        _concurrency_option.flow_slug;
+    end if;
+    return null;
+  end if;
+  return jsonb_build_object('limit', v_limit)
+    || case when v_key is not null then jsonb_build_object('key', v_key) else '{}'::jsonb end;
+end;
+$$;
+
+-- file: 0721_function__run_slot_key.sql
+-- _run_slot_key(concurrency, input): the concurrency key value of a run with this input under
+-- the flow's opt_concurrency: null when the flow has no limit, '' when the limit has no key,
+-- else the text of the value at the key's dotted path in the input (a string as is, any other
+-- JSON value as its JSON text; a missing path or a JSON null gives '', so such runs share one
+-- group with the runs whose value is the empty string). Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._run_slot_key(concurrency jsonb, input jsonb)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case
+    when _run_slot_key.concurrency is null then null
+    when _run_slot_key.concurrency ->> 'key' is null then ''
+    else coalesce(
+      _run_slot_key.input #>> pg_catalog.string_to_array(_run_slot_key.concurrency ->> 'key', '.'),
+      ''
+    )
+  end;
+$$;
+
+-- file: 0722_function__lock_run_slot.sql
+-- _lock_run_slot(flow_slug, slot_key): take the transaction-level advisory lock that serializes
+-- the slot accounting of one flow and concurrency key (pg_advisory_xact_lock(12, hash)): every
+-- start, admission and release of a run of a limited flow holds it until its commit, so a
+-- decision "queue" or "start" is always taken on committed counts.
+-- Deadlock-free by order: a transaction waits only for a lock whose number is above every slot
+-- lock it holds already (tracked in the transaction-local setting pgflow.slot_lock_max); for any
+-- other it only tries (pg_try_advisory_xact_lock). Returns true when the lock is held, false when
+-- another transaction holds it and waiting could deadlock: the caller then leaves its queued
+-- runs for pgflow._admit_all_queued_runs (the workers' housekeeping), never starting one without
+-- the lock. Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._lock_run_slot(flow_slug text, slot_key text)
+returns boolean
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_id int := pg_catalog.hashtext(
+    _lock_run_slot.flow_slug || '/' || coalesce(_lock_run_slot.slot_key, '')
+  );
+  v_max int := nullif(pg_catalog.current_setting('pgflow.slot_lock_max', true), '')::int;
+begin
+  if v_max is null or v_id > v_max then
+    perform pg_catalog.pg_advisory_xact_lock(12, v_id);
+    perform pg_catalog.set_config('pgflow.slot_lock_max', v_id::text, true);
+    return true;
+  end if;
+  return pg_catalog.pg_try_advisory_xact_lock(12, v_id);
+end;
+$$;
+
+-- file: 0723_function__admit_queued_runs.sql
+-- _admit_queued_runs(flow_slug, slot_key, fresh): start the queued runs of a flow and
+-- concurrency key that fit under its limit, oldest first (queue_seq order), until the slots are
+-- full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
+-- fresh (a run that its caller is starting or retrying right now) only gets status 'started':
+-- the caller advances it; any other admitted run is advanced here as a new run would be
+-- (conditions, taskless steps, then its ready steps' tasks; sends run:started). A queued run
+-- locked by another transaction (a cancel) is skipped. While it advances runs, a run that
+-- completes at once does not release its slot by itself (pgflow.admitting): the loop counts
+-- again. Returns the ids of the runs it started, in order.
+-- Internal; the caller holds the slot lock (_lock_run_slot). Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._admit_queued_runs(
+  flow_slug text,
+  slot_key text,
+  fresh uuid[] default '{}'
+)
+returns uuid[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_limit int;
+  v_free bigint;
+  v_ids uuid[];
+  v_advance uuid[];
+  v_all uuid[] := '{}';
+  v_run_id uuid;
+  v_outer boolean := coalesce(pg_catalog.current_setting('pgflow.admitting', true), '') = '';
+begin
+  select (f.opt_concurrency ->> 'limit')::int into v_limit
+  from pgflow.flows f where f.flow_slug = _admit_queued_runs.flow_slug;
+
+  loop
+    if v_limit is null then
+      v_free := 1000;
+    else
+      select v_limit - count(*) into v_free
+      from pgflow.runs r
+      where r.flow_slug = _admit_queued_runs.flow_slug
+        and r.slot_key = _admit_queued_runs.slot_key
+        and r.status = 'started';
+    end if;
+    exit when v_free <= 0;
+
+    v_ids := array(
+      select q.run_id from (
+        select r.run_id, r.queue_seq from pgflow.runs r
+        where r.flow_slug = _admit_queued_runs.flow_slug
+          and r.slot_key = _admit_queued_runs.slot_key
+          and r.status = 'queued'
+        order by r.queue_seq
+        limit v_free
+        for no key update skip locked
+      ) q
+      order by q.queue_seq
+    );
+    exit when cardinality(v_ids) = 0;
+
+    update pgflow.runs r set status = 'started'
+    where r.run_id = any(v_ids);
+    v_all := v_all || v_ids;
+
+    v_advance := array(
+      select u.id from unnest(v_ids) with ordinality as u(id, ord)
+      where not u.id = any(_admit_queued_runs.fresh)
+      order by u.ord
+    );
+    continue when cardinality(v_advance) = 0;
+
+    if to_regnamespace('realtime') is not null then
+      perform pgflow._emit('run:started', pgflow._run_event(r), r.run_id)
+      from unnest(v_advance) with ordinality as u(id, ord)
+      join pgflow.runs r on r.run_id = u.id
+      order by u.ord;
+    end if;
+    perform pg_catalog.set_config('pgflow.admitting', 'on', true);
+    foreach v_run_id in array v_advance loop
+      perform pgflow._advance_run(v_run_id, false);
+    end loop;
+    perform pgflow._start_ready_steps(v_advance);
+    if v_outer then
+      perform pg_catalog.set_config('pgflow.admitting', '', true);
+    end if;
+  end loop;
+  return v_all;
+end;
+$$;
+
+-- file: 0724_function__release_run_slot.sql
+-- _release_run_slot(run): called (one line) where a run leaves 'started' or 'queued'
+-- (maybe_complete_run, _fail_run, cancel_run): when its flow has a concurrency limit, start the
+-- queued runs of its key that now fit (_admit_queued_runs). Does nothing for a flow without a
+-- limit (one primary-key read), or while _admit_queued_runs advances runs (it counts again
+-- itself). When the slot lock cannot be taken without risking a deadlock (_lock_run_slot), the
+-- freed slot is filled by the next pgflow._admit_all_queued_runs (workers' housekeeping).
+-- Internal. Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._release_run_slot(run pgflow.runs)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_key text;
+begin
+  if pg_catalog.current_setting('pgflow.admitting', true) = 'on' then
+    return;
+  end if;
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = (_release_run_slot.run).flow_slug;
+  if v_concurrency is null then
+    return;
+  end if;
+  v_key := coalesce(
+    (_release_run_slot.run).slot_key,
+    pgflow._run_slot_key(v_concurrency, (_release_run_slot.run).input)
+  );
+  if pgflow._lock_run_slot((_release_run_slot.run).flow_slug, v_key) then
+    perform pgflow._admit_queued_runs((_release_run_slot.run).flow_slug, v_key);
+  end if;
+end;
+$$;
+
+-- file: 0725_function__lock_start_slots.sql
+-- _lock_start_slots(flow_slug, inputs): before _start_runs inserts runs of a flow with a
+-- concurrency limit, take the slot locks of the inputs' keys, in lock order (_lock_run_slot), so
+-- that a start never waits for a slot lock while holding a new run row (whose idempotency key a
+-- concurrent start of the same key may wait for). Does nothing for a flow without a limit.
+-- Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._lock_start_slots(flow_slug text, inputs jsonb[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_key text;
+begin
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = _lock_start_slots.flow_slug;
+  if v_concurrency is null then
+    return;
+  end if;
+  for v_key in
+    select k.slot_key from (
+      select distinct pgflow._run_slot_key(v_concurrency, u.input) as slot_key
+      from unnest(_lock_start_slots.inputs) as u(input)
+    ) k
+    order by pg_catalog.hashtext(_lock_start_slots.flow_slug || '/' || k.slot_key)
+  loop
+    perform pgflow._lock_run_slot(_lock_start_slots.flow_slug, v_key);
+  end loop;
+end;
+$$;
+
+-- file: 0726_function__queue_new_runs.sql
+-- _queue_new_runs(flow_slug, run_ids): called (one line) by _start_runs right after it inserts
+-- runs of a flow and their step states, before anything of them advances: when the flow has a
+-- concurrency limit, each new run gets its slot_key and joins the end of its key's queue (in
+-- run_ids order), then every key's queue is admitted oldest first (_admit_queued_runs): older
+-- queued runs before the new ones, the new ones while slots are free. A new run admitted here is
+-- only marked 'started' (_start_runs advances it); the others stay 'queued' (their step states
+-- exist, nothing starts). Does nothing for a flow without a limit.
+-- Internal; the caller took the slot locks first (_lock_start_slots). Raises what _advance_run
+-- raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._queue_new_runs(flow_slug text, run_ids uuid[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_key text;
+begin
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = _queue_new_runs.flow_slug;
+  if v_concurrency is null then
+    return;
+  end if;
+
+  update pgflow.runs r
+  set status = 'queued',
+      slot_key = pgflow._run_slot_key(v_concurrency, r.input),
+      queue_seq = q.seq
+  from (
+    select u.run_id, pg_catalog.nextval('pgflow.run_queue_seq') as seq
+    from (
+      select u.run_id, u.ord from unnest(_queue_new_runs.run_ids) with ordinality as u(run_id, ord)
+      order by u.ord
+    ) u
+  ) q
+  where r.run_id = q.run_id;
+
+  for v_key in
+    select k.slot_key from (
+      select distinct r.slot_key from pgflow.runs r where r.run_id = any(_queue_new_runs.run_ids)
+    ) k
+    order by pg_catalog.hashtext(_queue_new_runs.flow_slug || '/' || k.slot_key)
+  loop
+    if pgflow._lock_run_slot(_queue_new_runs.flow_slug, v_key) then
+      perform pgflow._admit_queued_runs(_queue_new_runs.flow_slug, v_key, _queue_new_runs.run_ids);
+    end if;
+  end loop;
+end;
+$$;
+
+-- file: 0727_function__queue_retried_run.sql
+-- _queue_retried_run(run): called (one line) by retry_run right after it puts a failed or
+-- cancelled run back to 'started': when the flow has a concurrency limit, the run joins the end
+-- of its key's queue and is admitted only when a slot is free and no older run of its key
+-- waits; otherwise it stays 'queued' (retry_run then advances nothing) and starts when a slot
+-- frees. Returns the run row as it now is.
+-- Internal; the caller holds the run lock. Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._queue_retried_run(run pgflow.runs)
+returns pgflow.runs
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_run pgflow.runs := _queue_retried_run.run;
+begin
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = v_run.flow_slug;
+  if v_concurrency is null then
+    return v_run;
+  end if;
+
+  update pgflow.runs r
+  set status = 'queued',
+      slot_key = pgflow._run_slot_key(v_concurrency, r.input),
+      queue_seq = pg_catalog.nextval('pgflow.run_queue_seq')
+  where r.run_id = v_run.run_id
+  returning * into v_run;
+
+  if pgflow._lock_run_slot(v_run.flow_slug, v_run.slot_key) then
+    perform pgflow._admit_queued_runs(v_run.flow_slug, v_run.slot_key, array[v_run.run_id]);
+  end if;
+  select * into v_run from pgflow.runs r where r.run_id = v_run.run_id;
+  return v_run;
+end;
+$$;
+
+-- file: 0728_function__apply_flow_concurrency.sql
+-- _apply_flow_concurrency(flow, previous): called (one line) by create_flow after it stored the
+-- flow's options, with the concurrency it had before (null: none, or a new flow). When the
+-- limit or key changed: the runs in progress ('started' or 'queued') get their slot_key under
+-- the new key (null when the limit is gone), then each key's queue is admitted up to the new
+-- limit (every queued run when the limit was removed), keys in lock order. Nothing when
+-- nothing changed. Internal. Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._apply_flow_concurrency(flow pgflow.flows, previous jsonb)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_slug text := (_apply_flow_concurrency.flow).flow_slug;
+  v_concurrency jsonb := (_apply_flow_concurrency.flow).opt_concurrency;
+  v_key text;
+begin
+  if v_concurrency is not distinct from _apply_flow_concurrency.previous then
+    return;
+  end if;
+
+  if (v_concurrency ->> 'key') is distinct from (_apply_flow_concurrency.previous ->> 'key')
+    or v_concurrency is null or _apply_flow_concurrency.previous is null then
+    update pgflow.runs r
+    set slot_key = case
+          when v_concurrency is null and r.status = 'queued' then ''  -- to be admitted below
+          else pgflow._run_slot_key(v_concurrency, r.input)
+        end
+    where r.flow_slug = v_slug and r.status in ('started', 'queued');
+  end if;
+
+  for v_key in
+    select k.slot_key from (
+      select distinct r.slot_key from pgflow.runs r
+      where r.flow_slug = v_slug and r.status = 'queued' and r.slot_key is not null
+    ) k
+    order by pg_catalog.hashtext(v_slug || '/' || k.slot_key)
+  loop
+    if pgflow._lock_run_slot(v_slug, v_key) then
+      perform pgflow._admit_queued_runs(v_slug, v_key);
+    end if;
+  end loop;
+end;
+$$;
+
+-- file: 0729_function__admit_all_queued_runs.sql
+-- _admit_all_queued_runs(): the safety net of flow concurrency, called (one line) by
+-- requeue_stalled_tasks, which the workers' housekeeping runs every few seconds: start the
+-- queued runs of every flow and key that has a free slot (or no limit any more). Normally
+-- there are none: a slot is filled in the transaction that frees it; this catches the rare
+-- release that could not take its slot lock without risking a deadlock (_lock_run_slot).
+-- Keys are visited in lock order. Returns the number of runs started. Internal.
+-- Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._admit_all_queued_runs()
+returns int
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set enable_seqscan to off
+as $$
+#variable_conflict use_column
+declare
+  v_group record;
+  v_started int := 0;
+begin
+  for v_group in
+    select g.flow_slug, g.slot_key
+    from (
+      select distinct r.flow_slug, r.slot_key from pgflow.runs r
+      where r.status = 'queued' and r.slot_key is not null
+    ) g
+    join pgflow.flows f on f.flow_slug = g.flow_slug
+    where f.opt_concurrency is null
+       or (f.opt_concurrency ->> 'limit')::int > (
+         select count(*) from pgflow.runs s
+         where s.flow_slug = g.flow_slug and s.slot_key = g.slot_key and s.status = 'started'
+       )
+    order by pg_catalog.hashtext(g.flow_slug || '/' || g.slot_key)
+  loop
+    if pgflow._lock_run_slot(v_group.flow_slug, v_group.slot_key) then
+      v_started := v_started + coalesce(cardinality(
+        pgflow._admit_queued_runs(v_group.flow_slug, v_group.slot_key)
+      ), 0);
+    end if;
+  end loop;
+  return v_started;
+end;
+$$;
+
+-- file: 0730_function__queued_run_position.sql
+-- _queued_run_position(run_id): for a queued run, its 1-based position among the queued runs
+-- of its flow and concurrency key (queue order), and the ids of the runs holding that key's
+-- slots now (started, oldest first). No row for a run that is not queued. Internal (what
+-- pgflow.explain_run says about a queued run). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._queued_run_position(run_id uuid)
+returns table ("position" int, holding_runs uuid[])
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select
+    (
+      select count(*)::int from pgflow.runs q
+      where q.flow_slug = r.flow_slug and q.slot_key = r.slot_key and q.status = 'queued'
+        and q.queue_seq <= r.queue_seq
+    ),
+    array(
+      select h.run_id from pgflow.runs h
+      where h.flow_slug = r.flow_slug and h.slot_key = r.slot_key and h.status = 'started'
+      order by h.started_at, h.run_id
+    )
+  from pgflow.runs r
+  where r.run_id = _queued_run_position.run_id and r.status = 'queued';
 $$;
 
 -- file: 0900_table_installed_versions.sql
