@@ -21,7 +21,7 @@ def test_shape_options_of_a_row_without_options_is_empty(conn: Conn) -> None:
 
 
 def test_stored_options_carry_the_registry_shape_keys(conn: Conn) -> None:
-    conn.execute("""select pgflow.create_flow('f', 4, 2, 30, '{"type": "object"}')""")
+    conn.execute("""select pgflow.create_flow('f', 4, 2, 30, '{"type": "object"}', 3, 'c.d')""")
     step_values = ", ".join(f"{key.sql_argument} => {i + 5}" for i, key in enumerate(STEP_OPTIONS))
     conn.execute(f"select pgflow.add_step('f', 'a', {step_values})")
     conn.execute("select pgflow.add_step('f', 'b')")
@@ -29,7 +29,11 @@ def test_stored_options_carry_the_registry_shape_keys(conn: Conn) -> None:
     shape = row["shape"]
     assert shape["options"] == {
         key.shape_key: value
-        for key, value in zip(FLOW_OPTIONS, (4, 2, 30, {"type": "object"}), strict=True)
+        for key, value in zip(
+            FLOW_OPTIONS,
+            (4, 2, 30, {"type": "object"}, {"limit": 3, "key": "c.d"}),
+            strict=True,
+        )
     }
     assert shape["steps"][0]["options"] == {k.shape_key: i + 5 for i, k in enumerate(STEP_OPTIONS)}
     assert shape["steps"][1]["options"] == {}
