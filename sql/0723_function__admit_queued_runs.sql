@@ -34,6 +34,13 @@ begin
   from pgflow.flows f where f.flow_slug = _admit_queued_runs.flow_slug;
 
   loop
+    -- nobody waiting (the common case of a release): done, without counting the slots
+    exit when not exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _admit_queued_runs.flow_slug
+        and r.slot_key = _admit_queued_runs.slot_key
+        and r.status = 'queued'
+    );
     if v_limit is null then
       v_free := 1000;
     else

@@ -1,10 +1,14 @@
 -- _queue_new_runs(flow_slug, run_ids): called (one line) by _start_runs right after it inserts
 -- runs of a flow and their step states, before anything of them advances: when the flow has a
--- concurrency limit, each new run gets its slot_key and joins the end of its key's queue (in
--- run_ids order), then every key's queue is admitted oldest first (_admit_queued_runs): older
--- queued runs before the new ones, the new ones while slots are free. A new run admitted here is
--- only marked 'started' (_start_runs advances it); the others stay 'queued' (their step states
--- exist, nothing starts). Does nothing for a flow without a limit.
+-- concurrency limit, each new run gets its slot_key and a place in its key's queue (queue_seq,
+-- in run_ids order), and, key by key: when nobody of its key waits yet, the first new runs that
+-- fit the free slots stay 'started' (_start_runs advances them) and the rest become 'queued';
+-- when older runs of its key wait, every new run is queued behind them and the queue is
+-- admitted oldest first (_admit_queued_runs, which only marks admitted new runs 'started').
+-- A key whose slot lock this transaction cannot take without risking a deadlock
+-- (_lock_run_slot) queues all its new runs (pgflow._admit_all_queued_runs starts them).
+-- A queued run has its step states; nothing of it starts. Does nothing for a flow without a
+-- limit (one primary-key read).
 -- Internal; the caller took the slot locks first (_lock_start_slots). Raises what _advance_run
 -- raises.
 set search_path = pg_catalog, pg_temp;
@@ -18,7 +22,10 @@ as $$
 #variable_conflict use_column
 declare
   v_concurrency jsonb;
-  v_key text;
+  v_group record;
+  v_locked boolean;
+  v_waiting boolean;
+  v_free int;
 begin
   select f.opt_concurrency into v_concurrency
   from pgflow.flows f where f.flow_slug = _queue_new_runs.flow_slug;
@@ -27,8 +34,7 @@ begin
   end if;
 
   update pgflow.runs r
-  set status = 'queued',
-      slot_key = pgflow._run_slot_key(v_concurrency, r.input),
+  set slot_key = pgflow._run_slot_key(v_concurrency, r.input),
       queue_seq = q.seq
   from (
     select u.run_id, pg_catalog.nextval('pgflow.run_queue_seq') as seq
@@ -39,14 +45,37 @@ begin
   ) q
   where r.run_id = q.run_id;
 
-  for v_key in
-    select k.slot_key from (
-      select distinct r.slot_key from pgflow.runs r where r.run_id = any(_queue_new_runs.run_ids)
-    ) k
-    order by pg_catalog.hashtext(_queue_new_runs.flow_slug || '/' || k.slot_key)
+  for v_group in
+    select r.slot_key, array_agg(r.run_id order by r.queue_seq) as ids
+    from pgflow.runs r
+    where r.run_id = any(_queue_new_runs.run_ids)
+    group by r.slot_key
+    order by pg_catalog.hashtext(_queue_new_runs.flow_slug || '/' || r.slot_key)
   loop
-    if pgflow._lock_run_slot(_queue_new_runs.flow_slug, v_key) then
-      perform pgflow._admit_queued_runs(_queue_new_runs.flow_slug, v_key, _queue_new_runs.run_ids);
+    v_locked := pgflow._lock_run_slot(_queue_new_runs.flow_slug, v_group.slot_key);
+    v_waiting := exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _queue_new_runs.flow_slug and r.slot_key = v_group.slot_key
+        and r.status = 'queued'
+    );
+    v_free := 0;
+    if v_locked and not v_waiting then
+      -- the new runs are 'started' too (as inserted): count them out
+      select (v_concurrency ->> 'limit')::int - (count(*) - cardinality(v_group.ids)) into v_free
+      from pgflow.runs r
+      where r.flow_slug = _queue_new_runs.flow_slug and r.slot_key = v_group.slot_key
+        and r.status = 'started';
+    end if;
+
+    -- the first v_free new runs of the key keep their slot; the others wait
+    if v_free < cardinality(v_group.ids) then
+      update pgflow.runs r set status = 'queued'
+      where r.run_id = any(v_group.ids[greatest(v_free, 0) + 1:]);
+    end if;
+    if v_locked and v_waiting then
+      perform pgflow._admit_queued_runs(
+        _queue_new_runs.flow_slug, v_group.slot_key, _queue_new_runs.run_ids
+      );
     end if;
   end loop;
 end;
