@@ -53,7 +53,7 @@ from pgflow_yaml.options import PG_INT_MAX, PRIORITY_MIN
 from pgflow_yaml.worker.runner import MAX_INPUT_DEPTH, check_json
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
-RUN_STATUSES = ("started", "completed", "failed", "cancelled")
+RUN_STATUSES = ("queued", "started", "completed", "failed", "cancelled")
 FLOW_SUFFIXES = (".yaml", ".yml", ".toml")
 
 FlowRef = str | Path | FlowSpec

@@ -10,7 +10,10 @@ A flow that uses only what pgflow 0.8.1 has compiles to calls 0.8.1 has; the sha
 ``pgflow.assert_flow_shape`` only where it exists, and the last block stores the flow's
 ``input_schema`` (or removes a stored one) only where ``pgflow.create_flow`` takes one, so such
 a file installs on a 0.8.1 database too (which then keeps no input_schema: clients starting the
-flow by slug cannot check inputs there). Nothing here touches a database.
+flow by slug cannot check inputs there). A flow ``concurrency`` limit is set by the
+``create_flow`` call itself (it needs the pgflow-yaml core); a flow without one removes a stored
+limit in a block of its own, again only where ``create_flow`` takes a ``concurrency_limit``.
+Nothing here touches a database.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pgflow_yaml.validate import ValidationReport, validate_paths
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 GUARD_TAG = "pgflow_guard"
 INPUT_SCHEMA_TAG = "pgflow_input_schema"
+CONCURRENCY_TAG = "pgflow_concurrency"
 SCHEDULES_TAG = "pgflow_schedules"
 _TIMESTAMP = re.compile(r"^[0-9]{14}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -184,7 +188,12 @@ def uses_flow_control(flow: FlowSpec) -> bool:
     has none of them), each stated explicitly (null: none) so that a change applies in place.
     """
     for key in flow_control_keys():
-        if key.flow is not None and flow.option(key.name) != key.default:
+        # (a flow's own concurrency limits its runs, not tasks: _concurrency_arguments)
+        if (
+            key.flow is not None
+            and key.name != "concurrency"
+            and flow.option(key.name) != key.default
+        ):
             return True
         if any(step.option(key.name) is not None for step in flow.steps):
             return True
@@ -270,6 +279,10 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
         if key.kind == "integer" and not (_flow_control(key) and not uses_flow_control(flow))
     ]
     lines.append("-- options: " + _option_text(integers))
+    if flow.concurrency is not None:
+        limit = flow.concurrency
+        per = f" per {_comment(limit['key'])}" if "key" in limit else ""
+        lines.append(f"-- concurrency: at most {limit['limit']} runs in progress{per}")
     for step in flow.steps:
         own = _option_text(
             [
@@ -282,7 +295,8 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
             lines.append(f"--   step {step.slug}: {own}")
     lines += [
         "-- Option changes are applied (pgflow-yaml core): run against a database holding this",
-        "-- flow with the same shape, this sets its retries, delays, timeouts and input_schema.",
+        "-- flow with the same shape, this sets its retries, delays, timeouts, input_schema and",
+        "-- concurrency limit.",
         "-- A different shape (steps, order, types, dependencies, conditions) aborts before",
         "-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).",
     ]
@@ -374,6 +388,18 @@ def _schedules(flow: FlowSpec) -> list[str]:
     ]
 
 
+def _concurrency_arguments(flow: FlowSpec) -> list[tuple[str, str]]:
+    """Return the ``create_flow`` arguments of the flow's runs limit (none: no limit)."""
+    limit = flow.concurrency
+    if limit is None:
+        return []
+    key = limit.get("key")
+    return [
+        (_argument(KEY["concurrency"]), str(int(limit["limit"]))),
+        ("concurrency_key", "null" if key is None else quote_literal(key)),
+    ]
+
+
 def _create_flow(flow: FlowSpec) -> str:
     return _call(
         "pgflow.create_flow",
@@ -393,14 +419,43 @@ def _create_flow(flow: FlowSpec) -> str:
                         _sql_value(None if value == key.default else value),
                     )
                     for key in FLOW_OPTIONS
-                    if _flow_control(key)
+                    # a flow's concurrency limits its runs: _concurrency_arguments
+                    if _flow_control(key) and key.name != "concurrency"
                     for value in [flow.option(key.name)]
                 ]
                 if uses_flow_control(flow)
                 else []
             ),
+            *_concurrency_arguments(flow),
         ],
     )
+
+
+def _no_concurrency(flow: FlowSpec) -> list[str]:
+    """Return the block that removes a stored runs limit of a flow that has none now.
+
+    It runs only where ``pgflow.create_flow`` has a ``concurrency_limit`` parameter (the
+    pgflow-yaml core 0.3.0 on), so the file still installs on pgflow 0.8.1.
+    """
+    call = (
+        f"    perform pgflow.create_flow(flow_slug => {quote_literal(flow.slug)}, "
+        "concurrency_limit => null);"
+    )
+    return [
+        "-- No concurrency limit: removes one stored earlier, starting the runs it queued",
+        "-- (skipped where pgflow.create_flow takes no concurrency_limit, as in pgflow 0.8.1).",
+        *_do_block(
+            CONCURRENCY_TAG,
+            [
+                "  if exists (",
+                "    select 1 from pg_catalog.pg_proc as p",
+                "    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'",
+                "      and 'concurrency_limit' = any (p.proargnames)",
+                "  ) then",
+            ],
+            call,
+        ),
+    ]
 
 
 def _add_step(flow: FlowSpec, step: StepSpec) -> str:
@@ -456,6 +511,9 @@ def compile_flow(flow: FlowSpec, *, timestamp: str) -> CompiledMigration:
     lines.append("")
     lines += _input_schema(flow)
     lines.append("")
+    if flow.concurrency is None:
+        lines += _no_concurrency(flow)
+        lines.append("")
     lines += _schedules(flow)
     return CompiledMigration(
         filename=filename,

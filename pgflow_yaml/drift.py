@@ -24,9 +24,11 @@ from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.options import KEY, OPTIONS, shape_name, stored_fields
 from pgflow_yaml.shape import flow_shape
 
-OPTION_NAMES = {shape_name(field): field for key in OPTIONS for field in stored_fields(key)}
-"""The in-place options' stored fields by their shape key (``maxAttempts``, ``concurrencyKey``):
-what the drift check compares."""
+OPTION_NAMES = {shape_name(field): field for key in OPTIONS for field in stored_fields(key)} | {
+    "concurrency": "concurrency"
+}
+"""The in-place options' stored fields by their shape key (``maxAttempts``, a step's
+``concurrencyKey``; a flow's ``concurrency`` is stored whole): what the drift check compares."""
 INHERITED = "(inherited)"
 NO_SCHEMA = "(none)"
 NO_LIMIT = "(none)"
@@ -92,8 +94,8 @@ def _shown(name: str, value: Any) -> str:
     if value is None:
         if name in _LIMITS:
             return NO_LIMIT
-        return NO_SCHEMA if KEY[name].kind == "json_schema" else INHERITED
-    if isinstance(value, dict | list | bool):  # input_schema: compact JSON, whole
+        return NO_SCHEMA if KEY[name].kind in ("json_schema", "concurrency") else INHERITED
+    if isinstance(value, dict | list | bool):  # input_schema, concurrency: compact JSON, whole
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 

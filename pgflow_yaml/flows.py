@@ -46,7 +46,7 @@ select f.flow_slug,
        (select count(*) from pgflow.steps s where s.flow_slug = f.flow_slug),
        (select count(*) from pgflow.runs r where r.flow_slug = f.flow_slug),
        (select count(*) from pgflow.runs r where r.flow_slug = f.flow_slug
-          and r.status = 'started')
+          and r.status in ('started', 'queued'))
 from pgflow.flows f
 where %(flow_slug)s::text is null or f.flow_slug = %(flow_slug)s
 order by f.flow_slug

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pgflow_yaml.options import FLOW_OPTIONS, ROOT_INPUT, STEP_OPTIONS
+from pgflow_yaml.options import FLOW_OPTIONS, ROOT_INPUT, STEP_OPTIONS, concurrency_value
 
 if TYPE_CHECKING:
     from pgflow_yaml.schedules import Schedule
@@ -178,7 +178,9 @@ class FlowSpec:
     ``options`` holds every flow option (:data:`pgflow_yaml.options.FLOW_OPTIONS`), the ones
     the file leaves out at their defaults (an option without a default, such as
     ``input_schema``, is left out); they can be given as keywords too
-    (``FlowSpec(slug, steps, timeout=30, input_schema={...})``).
+    (``FlowSpec(slug, steps, timeout=30, input_schema={...})``). ``concurrency`` is kept in its
+    stored form (``{"limit": N}`` or ``{"limit": N, "key": "a.b"}``). ``deadline`` (seconds, or
+    ``None``) is only in the file: ``pgflow validate`` checks the worst case against it.
     """
 
     slug: str
@@ -186,6 +188,7 @@ class FlowSpec:
     description: str | None
     options: Mapping[str, Any] = field(hash=False)
     schedules: tuple[Schedule, ...] = field(hash=False)
+    deadline: int | None
     source_path: str | None = field(compare=False)
     source_sha256: str | None = field(compare=False)
     span: Span | None = field(compare=False)
@@ -198,12 +201,15 @@ class FlowSpec:
         description: str | None = None,
         options: Mapping[str, Any] | None = None,
         schedules: tuple[Schedule, ...] = (),
+        deadline: int | None = None,
         source_path: str | None = None,
         source_sha256: str | None = None,
         span: Span | None = None,
         **option_values: Any,
     ) -> None:
         given = _options("FlowSpec", _FLOW_OPTION_NAMES, options, option_values)
+        if "concurrency" in given:
+            given["concurrency"] = concurrency_value(given["concurrency"])
         fields = {
             "slug": slug,
             "steps": steps,
@@ -214,6 +220,7 @@ class FlowSpec:
                 if (value := given.get(key.name, key.default)) is not None
             },
             "schedules": tuple(schedules),
+            "deadline": deadline,
             "source_path": source_path,
             "source_sha256": source_sha256,
             "span": span,
@@ -240,6 +247,13 @@ class FlowSpec:
     def input_schema(self) -> dict[str, Any] | bool | None:
         """Return the JSON Schema every run's input must satisfy (``None``: none)."""
         return self.options.get("input_schema")
+
+    @property
+    def concurrency(self) -> dict[str, Any] | None:
+        """Return the runs limit, ``{"limit": N}`` or ``{"limit": N, "key": "a.b"}`` (``None``:
+        no limit)."""
+        value: dict[str, Any] | None = self.options.get("concurrency")
+        return value
 
     def option(self, name: str, step: StepSpec | None = None) -> Any:
         """Return the value of option ``name`` for the flow, or for ``step`` after inheritance.

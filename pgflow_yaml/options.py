@@ -36,8 +36,9 @@ Kind = Literal[
 ]
 """How a value is checked: ``pattern`` and ``json_schema`` values have their type reported by
 :mod:`pgflow_yaml.graph`, ``schedules`` entirely by :mod:`pgflow_yaml.schedules`, every other
-kind by :mod:`pgflow_yaml.schema` (``concurrency`` and ``rate_limit``: their types there, their
-ranges and key paths by :mod:`pgflow_yaml.graph`)."""
+kind by :mod:`pgflow_yaml.schema`; ``concurrency`` and ``rate_limit`` have their types checked
+there, their ranges and key paths by :mod:`pgflow_yaml.graph` (a step's) and
+:mod:`pgflow_yaml.flow_control` (the flow's)."""
 Role = Literal["option", "shape", "file"]
 """``option``: stored, and changed in place on a flow of the same shape; ``shape``: part of the
 shape, so changing it needs a new flow; ``file``: only in the file (never stored as such)."""
@@ -55,6 +56,40 @@ KEY_PATH_PATTERN = "^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$"
 """A concurrency or rate key: a dotted path into the step's input (``run.customer_id``)."""
 ROOT_INPUT = "$input"
 """The ``map:`` value that maps over the run input instead of a step's output."""
+KEY_PATH_PATTERN = r"^[^.]+(\.[^.]+)*$"
+"""A concurrency ``key``: a dotted path of one or more non-empty names (``customer.id``)."""
+
+_CONCURRENCY_SCHEMA: dict[str, Any] = {
+    "type": ["integer", "object"],
+    "minimum": 1,
+    "maximum": PG_INT_MAX,
+    "additionalProperties": False,
+    "required": ["limit"],
+    "properties": {
+        "limit": {
+            "description": "At most this many at once.",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": PG_INT_MAX,
+        },
+        "key": {
+            "description": "A dotted path (customer.id): the limit applies per distinct value.",
+            "type": "string",
+            "pattern": KEY_PATH_PATTERN,
+        },
+    },
+}
+
+
+def concurrency_value(value: Any) -> dict[str, Any]:
+    """Return a ``concurrency`` value in its stored form: ``{"limit": N}`` or
+    ``{"limit": N, "key": "a.b"}`` (an integer ``N`` is ``{"limit": N}``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"limit": value}
+    stored = {"limit": value["limit"]}
+    if value.get("key") is not None:
+        stored["key"] = value["key"]
+    return stored
 
 
 @dataclass(frozen=True)
@@ -386,6 +421,16 @@ KEYS: tuple[Key, ...] = (
         "concurrency",
         "concurrency",
         "option",
+        flow=Use(
+            "At most this many runs of the flow in progress at once; further runs wait in "
+            "status queued and start in arrival order as slots free. An integer, or "
+            "{limit: N, key: PATH} for at most N per distinct value of PATH, a dotted path into "
+            "the run input.",
+            "At most N runs in progress at once (per value of `key`, a dotted path into the "
+            "run input); the others wait `queued` (docs/flow-control.md).",
+            "integer >= 1, or mapping: `limit`, `key`",
+            _CONCURRENCY_SCHEMA,
+        ),
         step=Use(
             "At most this many tasks of the step in flight at once across all workers: a number, "
             "or {limit, key} for at most limit per distinct value of key, a dotted path into the "
@@ -463,6 +508,20 @@ KEYS: tuple[Key, ...] = (
         ),
         hint="e.g. input_schema: {type: object, required: [order_id]}",
         sql_argument="input_schema",
+    ),
+    Key(
+        "deadline",
+        "integer",
+        "file",
+        flow=Use(
+            "Seconds a run may take at worst: pgflow validate reports an error when the "
+            "worst case of the flow's timeouts, retries and delays (pgflow explain) exceeds it.",
+            "Seconds a run may take at worst; `pgflow validate` fails when the worst case "
+            "(`pgflow explain`) exceeds it.",
+        ),
+        minimum=1,
+        unit="seconds",
+        hint="the worst case of a run, in seconds: see pgflow explain FILE",
     ),
     Key(
         "steps",

@@ -103,7 +103,7 @@ def _fast_check(key: Key) -> Callable[[Any], bool]:
             and set(value) <= {"schema"}
             and type(value.get("schema", True)) in (dict, bool)
         )
-    if kind == "concurrency":
+    if kind == "concurrency":  # ranges and the key path: pgflow_yaml.flow_control
         return lambda value: (
             type(value) is int
             or (
@@ -207,6 +207,8 @@ def _level(path: DocPath) -> Level | None:
 def _owned_by_graph(error: ValidationError, path: DocPath) -> bool:
     if path and path[0] == "schedules":
         return True  # pgflow_yaml.schedules reports these with more precision
+    if path and isinstance(path[0], str) and path[0] in KEY and KEY[path[0]].kind == "concurrency":
+        return True  # pgflow_yaml.flow_control reports these
     if error.validator in _GRAPH_OWNED:
         return True
     if error.validator != "type":

@@ -27,6 +27,7 @@ from pgflow_yaml.diagnostics import (
     render_text,
 )
 from pgflow_yaml.errors import FlowValidationError
+from pgflow_yaml.flow_control import check_concurrency, deadline_diagnostics
 from pgflow_yaml.graph import check_graph
 from pgflow_yaml.loader import FLOW_SUFFIXES, SourceDoc, read_file
 from pgflow_yaml.model import FlowSpec, Span, StepSpec
@@ -180,6 +181,7 @@ def check_document(doc: SourceDoc) -> list[Diagnostic]:
         *check_graph(doc),
         *_check_handler_forms(doc),
         *check_schedules(doc),
+        *check_concurrency(doc),
     ]
 
 
@@ -213,6 +215,7 @@ def build_flow(doc: SourceDoc) -> FlowSpec:
         description=data.get("description"),
         options={key.name: data[key.name] for key in FLOW_OPTIONS if key.name in data},
         schedules=build_schedules(doc),
+        deadline=data.get("deadline"),
         source_path=doc.file,
         source_sha256=doc.sha256,
         span=doc.span(()),
@@ -304,23 +307,38 @@ def _without_gc() -> Iterator[None]:
 
 
 def validate_paths(
-    paths: Sequence[str | os.PathLike[str]], *, check_handlers: bool = False
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    check_handlers: bool = False,
+    check_deadlines: bool = True,
 ) -> ValidationReport:
     """Validate flow files and folders of flow files.
 
     Args:
         paths: Files and folders (folders recurse into ``*.yaml``, ``*.yml``, ``*.toml``).
         check_handlers: Also import every handler and check its signature (runs user code).
+        check_deadlines: Check each otherwise valid flow's worst case against its ``deadline``
+            (PGF332/PGF333); ``pgflow explain`` turns it off to explain such a flow.
 
     Returns:
         The report: valid flows, every diagnostic, and the exit code to use.
     """
     with _without_gc():
-        return _validate_paths(paths, check_handlers)
+        return _validate_paths(paths, check_handlers, check_deadlines)
+
+
+def _built(doc: SourceDoc, diagnostics: list[Diagnostic], check_deadlines: bool) -> FlowSpec | None:
+    """Return the model of a document with no error (after its deadline check), else ``None``."""
+    if any(d.severity == "error" for d in diagnostics):
+        return None
+    flow = build_flow(doc)
+    late = deadline_diagnostics(flow, doc) if check_deadlines else []
+    diagnostics.extend(late)
+    return None if late else flow
 
 
 def _validate_paths(
-    paths: Sequence[str | os.PathLike[str]], check_handlers: bool
+    paths: Sequence[str | os.PathLike[str]], check_handlers: bool, check_deadlines: bool = True
 ) -> ValidationReport:
     report = ValidationReport()
     names, problems = discover(paths)
@@ -342,8 +360,8 @@ def _validate_paths(
         try:
             if check_handlers:
                 diagnostics.extend(_check_handlers(doc, diagnostics))
-            if not any(d.severity == "error" for d in diagnostics):
-                report.flows.append(build_flow(doc))
+            if (flow := _built(doc, diagnostics, check_deadlines)) is not None:
+                report.flows.append(flow)
         except (Exception, RecursionError) as exc:
             diagnostics.append(_internal(doc.file, exc))
     for name in names:
@@ -372,8 +390,8 @@ def validate_source(
                 diagnostics += check_subflows([doc])
                 if check_handlers and not diagnostics:
                     diagnostics += _check_handlers(doc)
-                if not any(d.severity == "error" for d in diagnostics):
-                    report.flows.append(build_flow(doc))
+                if (flow := _built(doc, diagnostics, True)) is not None:
+                    report.flows.append(flow)
     except (Exception, RecursionError) as exc:
         diagnostics = [_internal(name, exc)]
     report.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)

@@ -1,5 +1,8 @@
 -- Table runs: one row per run of a flow. status: started -> completed | failed | cancelled;
--- failed and cancelled runs go back to started through retry_run. idempotency_key (optional) is
+-- failed and cancelled runs go back to started through retry_run. A run of a flow with a
+-- concurrency limit that finds no free slot starts (or is retried) as 'queued' and becomes
+-- 'started' when a slot frees; slot_key is its concurrency key value ('' when the limit has no
+-- key; null while the flow has no limit) and queue_seq its place in the queue (arrival order). idempotency_key (optional) is
 -- unique per flow: a second start with the same key returns the first run (kept until pruned).
 -- A child run (started by a sub-flow step) records its parent: parent_run_id, parent_step_slug
 -- and parent_task_index name the parent's task whose output the child's output becomes.
@@ -24,7 +27,11 @@ create table if not exists pgflow.runs (
   parent_step_slug text,
   parent_task_index int,
   priority int, -- the start's override of the flow's and steps' priorities (null: none)
-  constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
+  slot_key text,
+  queue_seq bigint,
+  constraint status_is_valid check (
+    status in ('queued', 'started', 'completed', 'failed', 'cancelled')
+  ),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (
     num_nonnulls(completed_at, failed_at, cancelled_at) <= 1
@@ -55,3 +62,8 @@ create index if not exists idx_runs_parent on pgflow.runs (
 ) where parent_run_id is not null;
 create index if not exists idx_runs_parent_started on pgflow.runs (parent_run_id)
   where parent_run_id is not null and status = 'started';
+-- Flow concurrency (issue 12): the runs holding (started) or waiting for (queued) a slot, by
+-- flow and key; queued runs start in queue_seq order.
+create sequence if not exists pgflow.run_queue_seq as bigint;
+create index if not exists idx_runs_slots on pgflow.runs (flow_slug, slot_key, status, queue_seq)
+  where status in ('queued', 'started') and slot_key is not null;

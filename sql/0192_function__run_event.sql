@@ -1,7 +1,8 @@
 -- _run_event(run, error_message): the Realtime payload pgflow 0.8.1 sends for a run that just
 -- changed, by its status: run:started (input, remaining_steps, started_at), run:completed
 -- (output, completed_at), run:failed (error_message when given, failed_at), and our
--- run:cancelled (cancelled_at). The event name is 'run:<status>'. Internal (see _emit).
+-- run:cancelled (cancelled_at), and run:queued (started_at: when it was started) for a run held
+-- by its flow's concurrency limit. The event name is 'run:<status>'. Internal (see _emit).
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -33,6 +34,7 @@ as $$
           then jsonb_build_object('error_message', _run_event.error_message)
         else '{}'::jsonb
       end
+    when 'queued' then jsonb_build_object('status', r.status, 'started_at', r.started_at)
     else jsonb_build_object('status', r.status, 'cancelled_at', r.cancelled_at)
   end;
 $$;

@@ -52,5 +52,6 @@ begin
 
   perform pgflow._cancel_open_steps(_fail_run.run_id);
   perform pgflow._subflow_run_ended(_fail_run.run_id);
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;

@@ -38,5 +38,6 @@ begin
     perform pgflow._emit('run:completed', pgflow._run_event(v_run), v_run.run_id);
   end if;
   perform pgflow._subflow_run_ended(v_run.run_id) where v_run.parent_run_id is not null;
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;

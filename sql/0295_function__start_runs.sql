@@ -66,6 +66,7 @@ begin
     end if;
   end if;
 
+  perform pgflow._lock_start_slots(_start_runs.flow_slug, _start_runs.inputs);  -- flow concurrency
   if _start_runs.idempotency_keys is null then
     insert into pgflow.runs (run_id, flow_slug, input, remaining_steps)
     select u.run_id, _start_runs.flow_slug, u.input,
@@ -108,6 +109,7 @@ begin
     cross join pgflow.steps s
     where s.flow_slug = _start_runs.flow_slug
     order by u.ord, s.step_index;
+    perform pgflow._queue_new_runs(_start_runs.flow_slug, v_ids);  -- flow concurrency
 
     if to_regnamespace('realtime') is not null then
       perform pgflow._emit('run:started', pgflow._run_event(r), r.run_id)

@@ -7,7 +7,9 @@
 -- '[STALLED] worker lost N time(s); max_attempts M exhausted', or after a 4th stall with attempts
 -- left '[STALLED] Task stalled 4 times (worker lost or over its timeout)') and its step's
 -- when_exhausted applies, so a run never hangs in 'started'. Any worker may call it; no pg_cron.
--- Returns the number of stalled tasks handled (requeued or failed). Raises nothing.
+-- Then starts any queued run that a free concurrency slot is waiting for
+-- (_admit_all_queued_runs). Returns the number of stalled tasks handled (requeued or failed).
+-- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.requeue_stalled_tasks()
@@ -105,6 +107,7 @@ begin
       );
     end if;
   end loop;
+  perform pgflow._admit_all_queued_runs();  -- flow concurrency: the safety net
   return v_handled;
 end;
 $$;

@@ -1,4 +1,4 @@
--- cancel_run(run_id): cancel a started run: status 'cancelled', every created or started step
+-- cancel_run(run_id): cancel a started or queued run (a queued one never started anything): status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
 -- nothing more starts and late results are ignored. Its running child runs are cancelled too
 -- (recursively), and a cancelled child fails its parent task (_subflow_run_ended).
@@ -22,7 +22,7 @@ begin
   if not found then
     raise exception 'Run "%" does not exist', cancel_run.run_id;
   end if;
-  if v_run.status <> 'started' then
+  if v_run.status not in ('started', 'queued') then
     return v_run;
   end if;
 
@@ -32,6 +32,7 @@ begin
   returning * into v_run;
   perform pgflow._cancel_open_steps(cancel_run.run_id);
   perform pgflow._subflow_run_ended(cancel_run.run_id);
+  perform pgflow._release_run_slot(v_run);  -- flow concurrency: a freed slot starts a queued run
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:cancelled', pgflow._run_event(v_run), v_run.run_id);
   end if;

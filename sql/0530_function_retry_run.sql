@@ -2,7 +2,8 @@
 -- their state and outputs; every other step (failed, cancelled, or left open by an older core)
 -- and its tasks start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would (sending run:started, then the step events
--- of a new run). Returns the run row.
+-- of a new run); under a full flow concurrency limit it goes to 'queued' instead and starts when a
+-- slot frees. Returns the run row.
 -- Raises: 'Run "%" does not exist'; 'Run "%" is % (only failed or cancelled runs can be retried)'.
 set search_path = pg_catalog, pg_temp;
 
@@ -84,6 +85,7 @@ begin
       remaining_steps = cardinality(v_reset)
   where r.run_id = retry_run.run_id
   returning * into v_run;
+  v_run := pgflow._queue_retried_run(v_run);  -- flow concurrency: 'queued' when no slot is free
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:started', pgflow._run_event(v_run), v_run.run_id);
   end if;

@@ -4,7 +4,7 @@
 -- rows of workers that served it stay (they are history). Owner only: no role is granted it.
 -- Returns the number of runs deleted.
 -- Raises: 'Flow "%" does not exist' (SQLSTATE P0002); 'Flow "%" has % run(s) in progress ...'
--- (SQLSTATE 55006, object_in_use) while a run is started, unless force.
+-- (SQLSTATE 55006, object_in_use) while a run is started or queued, unless force.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.drop_flow(flow_slug text, force boolean default false)
@@ -23,7 +23,7 @@ begin
   end if;
 
   -- lock the runs, so that no run starts or ends while its rows go
-  select pg_catalog.count(*) filter (where r.status = 'started')::integer,
+  select pg_catalog.count(*) filter (where r.status in ('started', 'queued'))::integer,
          pg_catalog.count(*)::integer
   into v_in_progress, v_runs
   from (

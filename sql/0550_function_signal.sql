@@ -57,7 +57,7 @@ begin
     raise exception 'Step "%" has one task, task_index must be 0 (got %)',
       signal.step_slug, coalesce(signal.task_index::text, 'null') using errcode = 'PF010';
   end if;
-  if v_run.status <> 'started' then
+  if v_run.status not in ('started', 'queued') then
     raise exception 'Run "%" is %: signals are refused', signal.run_id, v_run.status
       using errcode = 'PF010';
   end if;

@@ -58,7 +58,7 @@ begin
         continue when v_at <= v_schedule.settled_until or v_at > fire_schedules.now
           or v_at > v_item.through;
         if v_schedule.overlap = 'skip' and exists (
-          select 1 from pgflow.runs r where r.run_id = v_run_id and r.status = 'started'
+          select 1 from pgflow.runs r where r.run_id = v_run_id and r.status in ('started', 'queued')
         ) then
           insert into pgflow.schedule_fires (flow_slug, schedule_name, fire_at, outcome, run_id)
           values (v_schedule.flow_slug, v_schedule.schedule_name, v_at, 'skipped', v_run_id)

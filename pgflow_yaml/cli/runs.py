@@ -198,7 +198,8 @@ def runs_command(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", help="Only runs in this status: started, completed, failed or cancelled."
+            "--status",
+            help="Only runs in this status: queued, started, completed, failed or cancelled.",
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
@@ -265,6 +266,9 @@ def cancel_command(
 ) -> None:
     """Cancel a run: nothing more starts, results still in flight are ignored.
 
+    A queued run (held by its flow's concurrency limit) is cancelled before anything of it
+    started; a started one frees its slot for the oldest queued run.
+
     Exit status: 0 cancelled (or already finished), 1 no such run, 2 no database or no pgflow
     core there.
     """
@@ -277,6 +281,8 @@ def retry_command(
     as_json: AsJson = False,
 ) -> None:
     """Start a failed or cancelled run's failed steps, and what depends on them, again.
+
+    Under a full flow concurrency limit the run is queued (status queued) until a slot frees.
 
     Exit status: 0 retried, 1 no such run (or nothing to retry), 2 no database or no pgflow
     core there.

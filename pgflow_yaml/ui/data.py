@@ -29,7 +29,7 @@ from pgflow_yaml.db import connect_error
 from pgflow_yaml.errors import CoreNotInstalled
 
 PAGE_SIZE = 50
-RUN_STATUSES = ("started", "completed", "failed", "cancelled")
+RUN_STATUSES = ("queued", "started", "completed", "failed", "cancelled")
 LIVE_SECONDS = 30.0  # a worker heard from within this many seconds is live
 log = logging.getLogger("pgflow_yaml.ui")
 _HEX = re.compile(r"^[0-9a-f]{1,32}$")

@@ -217,3 +217,36 @@ drop function if exists pgflow.add_step(
 );
 drop function if exists pgflow.start_flow(text, jsonb, uuid, text);
 drop function if exists pgflow.start_flows(text, jsonb, uuid[], text[]);
+-- Issue 12: flow concurrency
+-- A flow may limit the runs in progress at once (flows.opt_concurrency, {"limit": N} or
+-- {"limit": N, "key": "a.b"}; create_flow takes concurrency_limit and concurrency_key as new
+-- last arguments). A run that finds no free slot waits in the new run status 'queued'
+-- (runs.slot_key: its key value; runs.queue_seq: its place in the queue).
+alter table pgflow.flows add column if not exists opt_concurrency jsonb;
+alter table pgflow.flows add constraint opt_concurrency_is_valid check (
+    case
+      when opt_concurrency is null then true
+      when jsonb_typeof(opt_concurrency) <> 'object'
+        or jsonb_typeof(opt_concurrency -> 'limit') is distinct from 'number' then false
+      else (opt_concurrency - 'limit' - 'key') = '{}'::jsonb
+        and (opt_concurrency ->> 'limit')::numeric between 1 and 2147483647
+        and (opt_concurrency ->> 'limit')::numeric = trunc((opt_concurrency ->> 'limit')::numeric)
+        and (
+          not opt_concurrency ? 'key'
+          or (
+            jsonb_typeof(opt_concurrency -> 'key') = 'string'
+            and opt_concurrency ->> 'key' ~ '^[^.]+(\.[^.]+)*$'
+          )
+        )
+    end
+  );
+drop function if exists pgflow.create_flow(text, int, int, int, jsonb);
+alter table pgflow.runs add column if not exists slot_key text;
+alter table pgflow.runs add column if not exists queue_seq bigint;
+alter table pgflow.runs drop constraint if exists status_is_valid;
+alter table pgflow.runs add constraint status_is_valid check (
+  status in ('queued', 'started', 'completed', 'failed', 'cancelled')
+);
+create sequence if not exists pgflow.run_queue_seq as bigint;
+create index if not exists idx_runs_slots on pgflow.runs (flow_slug, slot_key, status, queue_seq)
+  where status in ('queued', 'started') and slot_key is not null;

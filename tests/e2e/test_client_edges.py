@@ -130,7 +130,9 @@ def test_timestamps_are_datetimes_on_every_row_type(dsn: str, flow: str) -> None
 
 
 def test_runs_refuses_an_unknown_status(dsn: str) -> None:
-    message = "unknown run status 'bogus'; use one of: started, completed, failed, cancelled"
+    message = (
+        "unknown run status 'bogus'; use one of: queued, started, completed, failed, cancelled"
+    )
     with Client(dsn) as client, pytest.raises(UsageError) as caught:
         client.runs(status="bogus")
     assert str(caught.value) == message

@@ -189,6 +189,40 @@ def test_client_starts_reads_cancels_and_retries_runs(roles_dsn: str, login: Any
     assert with_states is not None and with_states[0]["run"]["status"] == "started"
 
 
+def test_the_roles_queue_admit_and_cancel_runs_of_a_limited_flow(
+    roles_dsn: str, login: Any
+) -> None:
+    """Slot accounting runs as the owner: the roles need no right on its sequence or locks."""
+    with psycopg.connect(roles_dsn, autocommit=True) as owner:
+        owner.execute("select pgflow.create_flow('late', concurrency_limit => 1)")
+    client = login("pgflow_client")
+    started, queued, later = (
+        client.execute("select run_id, status from pgflow.start_flow('late', '{}')").fetchone()
+        for _ in range(3)
+    )
+    assert (started[1], queued[1], later[1]) == ("started", "queued", "queued")
+    assert client.execute("select status from pgflow.cancel_run(%s)", (queued[0],)).fetchone() == (
+        "cancelled",
+    )
+    worker = login("pgflow_worker")
+    worker_id = uuid.uuid4()
+    worker.execute(
+        "insert into pgflow.workers (queue_name, worker_id, function_name)"
+        " values ('late', %s, 't')",
+        (worker_id,),
+    )
+    for step in ("first", "second"):
+        (task,) = worker.execute(
+            "select run_id, step_slug, task_index from pgflow.claim_tasks(%s, %s)",
+            (["late"], worker_id),
+        ).fetchall()
+        assert (task[0], task[1]) == (started[0], step)
+        result = {"run_id": str(task[0]), "step_slug": step, "task_index": 0, "output": 1}
+        worker.execute("select * from pgflow.complete_tasks(%s)", (Jsonb([result]),))
+    status = client.execute("select status from pgflow.runs where run_id = %s", (later[0],))
+    assert status.fetchone() == ("started",)
+
+
 def test_client_is_denied_the_worker_side(roles_dsn: str, login: Any) -> None:
     run_id = _start(roles_dsn, "early")
     client = login("pgflow_client")

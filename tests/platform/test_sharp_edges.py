@@ -120,7 +120,8 @@ def test_unknown_status_is_an_error_listing_the_statuses() -> None:
     result = pgflow("runs", "--status", "bogus")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
-        "error: unknown run status 'bogus'; use one of: started, completed, failed, cancelled\n"
+        "error: unknown run status 'bogus'; use one of: queued, started, completed, failed, "
+        "cancelled\n"
     )
 
 

@@ -107,6 +107,14 @@ def test_every_option_is_an_integer_with_bounds_a_hint_and_a_default() -> None:
                 None,
             )
             continue
+        if key.kind == "concurrency":  # a limit, or none (the default): stored as one jsonb
+            assert (key.flow is not None, key.default, key.minimum, bool(key.hint)) == (
+                True,
+                None,
+                1,
+                True,
+            )
+            continue
         assert (key.kind, key.minimum is not None, bool(key.hint)) == ("integer", True, True)
         assert key.default is not None, key.name
         assert not (key.inherits and key.flow is None), key.name

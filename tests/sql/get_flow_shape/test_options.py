@@ -22,7 +22,8 @@ def test_shape_options_of_a_row_without_options_is_empty(conn: Conn) -> None:
 
 def test_stored_options_carry_the_registry_shape_keys(conn: Conn) -> None:
     conn.execute(
-        """select pgflow.create_flow('f', 4, 2, 30, '{"type": "object"}', priority => 9)"""
+        """select pgflow.create_flow('f', 4, 2, 30, '{"type": "object"}', priority => 9,"""
+        """ concurrency_limit => 3, concurrency_key => 'c.d')"""
     )
     # every stored field of every step option: an integer, or a key path for the *_key fields
     fields = [field for key in STEP_OPTIONS for field in stored_fields(key)]
@@ -34,6 +35,7 @@ def test_stored_options_carry_the_registry_shape_keys(conn: Conn) -> None:
     shape = row["shape"]
     flow_values: dict[str, object] = {"max_attempts": 4, "base_delay": 2, "timeout": 30}
     flow_values |= {"priority": 9, "input_schema": {"type": "object"}}
+    flow_values |= {"concurrency": {"limit": 3, "key": "c.d"}}
     assert shape["options"] == {key.shape_key: flow_values[key.name] for key in FLOW_OPTIONS}
     assert shape["steps"][0]["options"] == {shape_name(f): v for f, v in values.items()}
     assert shape["steps"][1]["options"] == {}
