@@ -200,3 +200,16 @@ select flow_slug from pgflow.pause_schedule(%(flow_slug)s, %(schedule_name)s, %(
 -- name: trigger_schedule
 -- Start a run of a schedule now, with its input; return the run's id.
 select run_id from pgflow.trigger_schedule(%(flow_slug)s, %(schedule_name)s);
+
+-- name: prune_cutoff
+-- The cutoff of a prune: now (the server's clock) minus older_than, refused when negative.
+select clock_timestamp() - %(older_than)s::interval as cutoff,
+       %(older_than)s::interval < interval '0' as negative;
+
+-- name: prune_batch
+-- One bounded step of pruning (its own transaction in autocommit): runs deleted and the cursor.
+select b.runs_deleted, b.last_started_at, b.last_run_id
+from pgflow.prune_batch(
+  %(cutoff)s::timestamptz, %(batch_size)s::int, %(after_started_at)s::timestamptz,
+  %(after_run_id)s::uuid
+) as b;
