@@ -54,9 +54,7 @@ def test_batches_delete_only_old_finished_runs_and_their_messages(conn: Conn) ->
     cursor: tuple[Any, Any] = (None, None)
     deleted: list[int] = []
     while True:
-        (batch,) = rows(
-            conn, "select * from pgflow.prune_batch(%s, 2, %s, %s)", (cutoff, *cursor)
-        )
+        (batch,) = rows(conn, "select * from pgflow.prune_batch(%s, 2, %s, %s)", (cutoff, *cursor))
         deleted.append(batch["runs_deleted"])
         if batch["last_run_id"] is None:
             break
@@ -66,7 +64,9 @@ def test_batches_delete_only_old_finished_runs_and_their_messages(conn: Conn) ->
     kept = {history["running"], *history["recent"]}
     assert {r["run_id"] for r in rows(conn, "select run_id from pgflow.runs")} == kept
     for table in ("step_states", "step_tasks"):
-        left = one(conn, f"select count(*) from pgflow.{table} where run_id <> all(%s)", (list(kept),))
+        left = one(
+            conn, f"select count(*) from pgflow.{table} where run_id <> all(%s)", (list(kept),)
+        )
         assert left == 0, table
     assert _archived_runs(conn) == {str(r) for r in history["recent"]}
     assert _queued_runs(conn) == {str(history["running"])}
