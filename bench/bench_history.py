@@ -51,7 +51,7 @@ REPO = BENCH.parent
 sys.path[:0] = [str(REPO), str(BENCH)]
 
 from _pgbench import BenchError, scratch_database, server_url  # noqa: E402
-from bench_core import define, drain, seed  # noqa: E402
+from bench_core import define, drain  # noqa: E402
 
 from pgflow_yaml import core  # noqa: E402
 from pgflow_yaml.client import Client  # noqa: E402
@@ -188,11 +188,20 @@ def finished_runs(dsn: str) -> int:
     return int(row[0]) if row else 0
 
 
+def seed(conn: psycopg.Connection[Any], runs: int) -> None:
+    """Start ``runs`` runs of FLOW with one set-based start_flows call (not timed)."""
+    conn.execute(
+        "select count(*) from pgflow.start_flows(%s,"
+        " (select jsonb_agg('{}'::jsonb) from generate_series(1, %s)))",
+        (FLOW, runs),
+    )
+
+
 def sample(dsn: str, tasks: int, clients: int) -> float:
     """Seed runs for ``tasks`` tasks (untimed), drain them with the batch protocol; tasks/s."""
     runs = max(1, tasks // len(STEPS))
     with psycopg.connect(dsn, autocommit=True) as conn:
-        seed(conn, FLOW, "chain3", runs)
+        seed(conn, runs)
     return runs * len(STEPS) / drain(dsn, FLOW, "batch", runs * len(STEPS), clients)
 
 
@@ -224,7 +233,7 @@ class Workload:
                     (FLOW,),
                 ).fetchone()
                 if row and row[0] < 3000:
-                    seed(conn, FLOW, "chain3", 500)
+                    seed(conn, 500)
                 self.stop.wait(0.2)
 
     def _loop(self) -> None:

@@ -1,5 +1,6 @@
 """prune_batch and Client.prune: bounded batches, each its own transaction, skipping locked runs."""
 
+import json
 import uuid
 from typing import Any
 
@@ -140,3 +141,22 @@ def test_client_prune_runs_batches_in_autocommit(conn: Conn, dsn: str) -> None:
 def test_client_prune_refuses_a_bad_interval(dsn: str, older_than: str) -> None:
     with Client(dsn) as client, pytest.raises(UsageError):
         client.prune(older_than)
+
+
+def test_pgflow_prune_command(conn: Conn, dsn: str) -> None:
+    from typer.testing import CliRunner
+
+    from pgflow_yaml.cli import app
+
+    _history(conn)
+    argv = ["prune", "--older-than", "1 day", "--batch-size", "2", "--json", "--dsn", dsn]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) | {"cutoff": None} == {
+        "runs_deleted": 5,
+        "batches": 4,
+        "cutoff": None,
+    }
+    bad = CliRunner().invoke(app, ["prune", "--older-than", "someday", "--dsn", dsn])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: older_than is not an interval: ")
