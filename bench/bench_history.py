@@ -171,6 +171,13 @@ def fill_history(
             )
         )
         conn.execute("vacuum analyze")
+        # write the fill's dirty pages out now: otherwise the checkpoint it triggers writes
+        # gigabytes during the first samples (measured: ratio 0.44-0.69 right after a fill of
+        # 1,000,000 runs, 0.89-1.03 once written out)
+        try:
+            conn.execute("checkpoint")
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(5)
     return time.perf_counter() - t0
 
 
