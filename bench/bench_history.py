@@ -207,11 +207,10 @@ def seed(conn: psycopg.Connection[Any], runs: int) -> None:
 def warm_up(dsn: str, clients: int, rounds: int = 2) -> None:
     """Run ``rounds`` untimed samples of 1,500 tasks.
 
-    Right after a bulk fill the first ~1,000 runs of live work cost up to 1.6 × (measured
-    0.44-0.73 of an empty history's rate one sample after the fill, 0.89-1.03 once settled, in
-    the same databases; the per-statement buffers are the same either way, see bench/README.md).
-    A history that grew by itself never has that transient, so both databases are warmed up
-    alike before the measured samples.
+    Right after a bulk fill live work is slower than on a settled database (bench/README.md,
+    "What a large history costs": 0.44-0.73 of an empty history's rate one sample after the
+    fill, 0.89-1.03 after ~20,000 runs of use and a vacuum). Both databases are warmed up
+    alike before the measured samples; two rounds do not remove the effect with 4 clients.
     """
     for _ in range(rounds):
         sample(dsn, 1500, clients)
