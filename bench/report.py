@@ -1,6 +1,6 @@
 """Run the benchmark suite and write docs/benchmarks.md with its figures and PNG plots.
 
-    python bench/report.py --quick      # under two minutes: small backlog and history
+    python bench/report.py --quick      # small backlog and history: 2-4 minutes
     python bench/report.py              # backlog up to 200,000 tasks, history up to 1,000,000 runs
     python bench/report.py --long       # + 1,000,000 queued tasks and 10,000,000 runs of history
 
@@ -653,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the suite, write the Markdown, its plots and a JSON of the figures."""
     parser = argparse.ArgumentParser(description="Run the benchmarks and write docs/benchmarks.md.")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="under two minutes")
+    size.add_argument("--quick", action="store_true", help="small sizes (2-4 minutes)")
     size.add_argument("--long", action="store_true", help="1M backlog, 10M history (an hour)")
     parser.add_argument("--dsn", help="server to benchmark (a maintenance database URL)")
     parser.add_argument("--out", type=Path, default=DOC, help="Markdown to write")
