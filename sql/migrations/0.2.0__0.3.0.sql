@@ -136,3 +136,10 @@ create table if not exists pgflow.schedule_fires (
     on delete cascade,
   constraint outcome_is_valid check (outcome in ('started', 'skipped', 'failed', 'triggered'))
 );
+
+-- Issue 16: history and prune. Runs lose their indexes on status and on flow_slug alone (the
+-- first costs an insert into one huge run of equal keys at every status change, measurably
+-- slower with a large history; (flow_slug, started_at, run_id) serves flow_slug). prune_batch is
+-- a new function (no migration text needed).
+drop index if exists pgflow.idx_runs_status;
+drop index if exists pgflow.idx_runs_flow_slug;
