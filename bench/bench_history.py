@@ -207,10 +207,9 @@ def seed(conn: psycopg.Connection[Any], runs: int) -> None:
 def warm_up(dsn: str, clients: int, rounds: int = 2) -> None:
     """Run ``rounds`` untimed samples of 1,500 tasks.
 
-    Right after a bulk fill live work is slower than on a settled database (bench/README.md,
-    "What a large history costs": 0.44-0.73 of an empty history's rate one sample after the
-    fill, 0.89-1.03 after ~20,000 runs of use and a vacuum). Both databases are warmed up
-    alike before the measured samples; two rounds do not remove the effect with 4 clients.
+    A database freshly bulk-filled has never seen live work (empty free-space and right-end
+    index pages, no plans cached); a history that grew by itself has. Both databases are
+    warmed up alike before the measured samples.
     """
     for _ in range(rounds):
         sample(dsn, 1500, clients)

@@ -550,12 +550,12 @@ def markdown(report: Report, images: list[str]) -> str:
         if 1 / last["ratio"] > 1.2:
             out += [
                 "",
-                "Where the time goes: not in the SQL plans. Every statement of a claim +"
-                " complete cycle reads the same buffers with and without the history"
-                " (auto_explain with nested statements), the new rows go to the end of the"
-                " heap, and the same databases measured 0.89-1.03 at 1,000,000 runs once they"
-                " had been in use for a while; within minutes of the bulk fill, as here, the"
-                " cost was 1.4-1.6 × in every run. The cause of that difference was not found"
+                "Where the time goes: the plans do not change with the history (the same"
+                " buffers per statement, auto_explain with nested statements). The gap found"
+                " so far was the insert into low-cardinality indexes at every status change"
+                " (idx_runs_status, idx_runs_flow_slug: dropped in core 0.3.0, after which"
+                " 300,000 runs measured 1.07); a gap here after that change points at the"
+                " remaining one, idx_step_states_flow_slug, or at the noise of few samples"
                 ' (bench/README.md, "What a large history costs").',
             ]
     if "bench-history.png" in images:
