@@ -255,8 +255,10 @@ BACKLOG_WIDTH = 10  # tasks per seeded run: each claim of 10 takes one whole run
 def _seed_backlog(conn: Conn, flow: str, tasks: int) -> None:
     runs = max(1, tasks // BACKLOG_WIDTH)
     for chunk in range(0, runs, 1000):  # one statement per 1,000 runs keeps transactions short
+        # start_flows: set-based, about ten times faster per run than start_flow
         conn.execute(
-            "select count(*) from (select pgflow.start_flow(%s, %s) from generate_series(1, %s)) s",
+            "select count(*) from pgflow.start_flows(%s,"
+            " (select jsonb_agg(%s::jsonb) from generate_series(1, %s)))",
             (flow, Jsonb(list(range(BACKLOG_WIDTH))), min(1000, runs - chunk)),
         )
 
@@ -408,7 +410,7 @@ def backlog(dsn: str, args: argparse.Namespace) -> dict[str, Any]:
     Samples alternate between the two queues (small, big, small, big, ...) so that a change of
     load on a shared machine hits both alike; the medians are compared.
     """
-    big = 1_000_000 if args.long else 50_000
+    big = 1_000_000 if args.long else 200_000
     small, sample, rounds = 1_000, 1_000, 5
     print(
         f"\nclaim cost vs backlog (batch protocol, {rounds} alternating samples of {sample:,}"

@@ -20,9 +20,9 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from pgflow_yaml import queries, tracing
 from pgflow_yaml.db import connect_error, resolve_dsn, session_kwargs
 from pgflow_yaml.errors import (
     CoreNotInstalled,
+    DatabaseError,
+    DatabaseUnavailable,
     DefinitionError,
     FlowNotFound,
     InvalidInput,
@@ -386,6 +388,15 @@ class Reason:
                 f"(runs holding the slots: {runs('holding_runs')})"
             )
         return self.reason
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What ``Client.prune`` did: runs deleted, in how many batches, before which cutoff."""
+
+    runs_deleted: int
+    batches: int
+    cutoff: datetime
 
 
 @dataclass(frozen=True)
@@ -1146,6 +1157,63 @@ class Client(_LazyDsn):
         check_signal(self._fetch("signal_target", params), run_id, step, payload)
         params |= {"payload": Jsonb(payload), "task_index": task_index}
         return str(self._fetch("deliver_signal", params)[0]["outcome"])
+
+    def prune(
+        self,
+        older_than: str | timedelta,
+        *,
+        batch_size: int = 1000,
+        pause: float = 0.0,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> PruneResult:
+        """Delete the runs that ended more than ``older_than`` ago, in bounded batches.
+
+        Each batch (``pgflow.prune_batch``) looks at ``batch_size`` runs that started before
+        the cutoff and deletes those that ended before it, with their step states, tasks and
+        queue messages, in its own short transaction: runs locked by a worker are skipped, so
+        workers are never blocked for longer than one batch's row locks. ``older_than`` is a
+        ``timedelta`` or PostgreSQL interval text (``'30 days'``, ``'12h'``); ``pause`` seconds
+        are slept between batches; ``on_batch(batches_done, runs_deleted_so_far)`` is called
+        after each. The last batch also deletes the schedule fire records and stopped workers
+        older than the cutoff. Needs the core's owner (``prune_batch`` is not granted to the
+        worker or client roles).
+
+        Raises:
+            UsageError: ``older_than`` is not an interval or is negative, or ``batch_size < 1``.
+        """
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be positive (got {batch_size})")
+        try:
+            (row,) = self._fetch("prune_cutoff", {"older_than": older_than})
+        except DatabaseUnavailable:
+            raise
+        except DatabaseError as exc:
+            raise UsageError(f"older_than is not an interval: {exc}") from None
+        if row["negative"]:
+            raise UsageError(f"older_than must not be negative (got {older_than})")
+        cutoff = row["cutoff"]
+        total = batches = 0
+        after_started_at: datetime | None = None
+        after_run_id: uuid.UUID | None = None
+        while True:
+            (batch,) = self._fetch(
+                "prune_batch",
+                {
+                    "cutoff": cutoff,
+                    "batch_size": batch_size,
+                    "after_started_at": after_started_at,
+                    "after_run_id": after_run_id,
+                },
+            )
+            total += batch["runs_deleted"]
+            batches += 1
+            if on_batch is not None:
+                on_batch(batches, total)
+            if batch["last_run_id"] is None:
+                return PruneResult(total, batches, cutoff)
+            after_started_at, after_run_id = batch["last_started_at"], batch["last_run_id"]
+            if pause > 0:
+                time.sleep(pause)
 
     def runs(
         self,

@@ -290,11 +290,62 @@ def retry_command(
     _control("retry", run_id, dsn, as_json)
 
 
+def prune_command(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Delete runs that ended more than this long ago: a PostgreSQL interval"
+            " ('30 days', '12h').",
+        ),
+    ],
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Runs looked at per batch (one transaction each)."
+        ),
+    ] = 1000,
+    pause: Annotated[
+        float,
+        typer.Option("--pause", min=0.0, help="Seconds to sleep between batches."),
+    ] = 0.0,
+    dsn: Dsn = None,
+    as_json: AsJson = False,
+) -> None:
+    """Delete finished runs (completed, failed, cancelled) that ended before the cutoff, with
+    their step states, tasks and queue messages, in bounded batches: each batch is its own
+    short transaction and skips runs another session holds locked, so running workers are not
+    blocked. Running runs are never deleted. The last batch also deletes schedule fire records
+    and stopped workers older than the cutoff. Needs the core's owner.
+
+    Exit status: 0 done, 1 refused by the database, 2 misuse (an invalid interval) or no
+    database.
+    """
+    from pgflow_yaml.client import Client
+
+    with Client(dsn) as client:
+        result = client.prune(older_than, batch_size=batch_size, pause=pause)
+    if as_json:
+        print_json(
+            {
+                "runs_deleted": result.runs_deleted,
+                "batches": result.batches,
+                "cutoff": result.cutoff.isoformat(),
+            }
+        )
+    else:
+        typer.echo(
+            f"pruned {result.runs_deleted} runs that ended before {result.cutoff.isoformat()}"
+            f" ({result.batches} batches)"
+        )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``start``, ``status``, ``runs``, ``cancel`` and ``retry`` to ``app``."""
+    """Add ``start``, ``status``, ``runs``, ``cancel``, ``retry`` and ``prune`` to ``app``."""
     app.command("start")(start_command)
     app.command("status")(status_command)
     app.command("why")(why_command)
     app.command("runs")(runs_command)
     app.command("cancel")(cancel_command)
     app.command("retry")(retry_command)
+    app.command("prune")(prune_command)

@@ -225,3 +225,15 @@ select run_id from pgflow.trigger_schedule(%(flow_slug)s, %(schedule_name)s);
 -- name: explain_run
 -- Return why each unfinished step or task of a run is not running now (pgflow.explain_run).
 select step_slug, task_index, reason, detail, until from pgflow.explain_run(%(run_id)s::uuid);
+-- name: prune_cutoff
+-- The cutoff of a prune: now (the server's clock) minus older_than, refused when negative.
+select clock_timestamp() - %(older_than)s::interval as cutoff,
+       %(older_than)s::interval < interval '0' as negative;
+
+-- name: prune_batch
+-- One bounded step of pruning (its own transaction in autocommit): runs deleted and the cursor.
+select b.runs_deleted, b.last_started_at, b.last_run_id
+from pgflow.prune_batch(
+  %(cutoff)s::timestamptz, %(batch_size)s::int, %(after_started_at)s::timestamptz,
+  %(after_run_id)s::uuid
+) as b;

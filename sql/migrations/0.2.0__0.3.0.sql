@@ -250,3 +250,9 @@ alter table pgflow.runs add constraint status_is_valid check (
 create sequence if not exists pgflow.run_queue_seq as bigint;
 create index if not exists idx_runs_slots on pgflow.runs (flow_slug, slot_key, status, queue_seq)
   where status in ('queued', 'started') and slot_key is not null;
+-- Issue 16: history and prune. Runs lose their indexes on status and on flow_slug alone (the
+-- first costs an insert into one huge run of equal keys at every status change, measurably
+-- slower with a large history; (flow_slug, started_at, run_id) serves flow_slug). prune_batch is
+-- a new function (no migration text needed).
+drop index if exists pgflow.idx_runs_status;
+drop index if exists pgflow.idx_runs_flow_slug;

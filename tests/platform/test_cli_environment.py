@@ -42,6 +42,7 @@ DATABASE_COMMANDS = {
     "runs": ["runs"],
     "cancel": ["cancel", RUN_ID],
     "retry": ["retry", RUN_ID],
+    "prune": ["prune", "--older-than", "30 days"],
     "flows list": ["flows", "list"],
     "flows drop": ["flows", "drop", "hello", "--yes"],
     "signal": ["signal", RUN_ID, "approve"],

@@ -26,6 +26,7 @@ COMMANDS = {
     "runs": ["runs"],
     "cancel": ["cancel", "0190abcd-0000-7000-8000-000000000000"],
     "retry": ["retry", "0190abcd-0000-7000-8000-000000000000"],
+    "prune": ["prune", "--older-than", "30 days"],
 }
 
 

@@ -22,6 +22,7 @@ ENTRY_POINTS = [
     "cancel_run(uuid)",
     "retry_run(uuid)",
     "prune(interval)",
+    "prune_batch(timestamptz, int, timestamptz, uuid)",
 ]
 
 

@@ -1,0 +1,101 @@
+"""bench/report.py's plumbing: figures in, Markdown and PNG plots out (no benchmark is run)."""
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def report_module() -> ModuleType:
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module("report")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def _report(module: ModuleType) -> object:
+    report = module.Report(
+        "quick",
+        "python bench/report.py --quick",
+        {
+            "cpu_count": 2,
+            "load_average": [3.5, 2.0, 1.0],
+            "postgresql": "15.20",
+            "settings": {"shared_buffers": "16384", "synchronous_commit": "on"},
+            "python": "3.11",
+            "platform": "Linux",
+            "date": "2026-12-01 12:00 UTC",
+        },
+    )
+    report.cores = [
+        {
+            "core": "pgflow-yaml",
+            "protocol": "batch",
+            "shape": "chain3",
+            "tasks_per_s": 900.0,
+            "tpcb_tps": 1000.0,
+            "ratio": 0.9,
+        },
+        {
+            "core": "pgflow-yaml",
+            "protocol": "0.8.1",
+            "shape": "chain3",
+            "tasks_per_s": 400.0,
+            "tpcb_tps": 1000.0,
+            "ratio": 0.4,
+        },
+        {
+            "core": "pgflow 0.8.1",
+            "protocol": "0.8.1",
+            "shape": "chain3",
+            "tasks_per_s": 320.0,
+            "tpcb_tps": 1000.0,
+            "ratio": 0.32,
+        },
+    ]
+    report.backlog = [
+        {"queued": 1000, "tps": 800.0, "ratio": 1.0},
+        {"queued": 20000, "tps": 600.0, "ratio": 0.75},
+    ]
+    report.history = [
+        {"runs": 0, "tps": 700.0, "empty_tps": 700.0, "ratio": 1.0, "bytes": 2**20},
+        {"runs": 100000, "tps": 650.0, "empty_tps": 700.0, "ratio": 650 / 700, "bytes": 2**28},
+    ]
+    return report
+
+
+def test_markdown_and_plots_from_figures(report_module: ModuleType, tmp_path: Path) -> None:
+    report = _report(report_module)
+    images = report_module.plots(report, tmp_path)
+    assert sorted(images) == ["bench-backlog.png", "bench-cores.png", "bench-history.png"]
+    assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in images)
+    text = report_module.markdown(report, images)
+    assert "| CPUs | 2 |" in text
+    assert "load average at start (1, 5, 15 min) | 3.50, 2.00, 1.00" in text
+    # the backlog ratio 0.75 misses 0.8 by 6 %; the core ratio 0.9 misses 1.0 by 10 %
+    assert "ratio 0.75: **missed by 6%**" in text
+    assert "0.90 × TPC-B" in text and "**missed by 10%**" in text
+    assert "our core 1.25 × the published core" in text
+    assert "![tasks/s vs history](images/bench-history.png)" in text
+    assert "Not measured in this report: run `bench/bench_hosts.py`" in text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"workers": 2, "tasks_per_s": 20.0}, {"workers": 1, "tasks_per_s": 10.0}],
+        {"results": [{"processes": 1, "tps": 10.0}, {"processes": 2, "tps": 20}]},
+    ],
+)
+def test_host_points_read_leniently(report_module: ModuleType, data: object) -> None:
+    assert report_module._host_points(data) == [
+        {"workers": 1.0, "tasks_per_s": 10.0},
+        {"workers": 2.0, "tasks_per_s": 20.0},
+    ]
