@@ -84,8 +84,10 @@ $$;
 
 -- file: 0050_table_flows.sql
 -- Table flows: one row per flow definition, with the options every step inherits and the
+-- priority of its runs (opt_priority; flow_control: the claim honours limits and priorities), and the
 -- input_schema (a JSON Schema, object or boolean; null: none) that clients check each run's input
--- against before starting it (the core itself does not: PostgreSQL has no JSON Schema validator).
+-- against before starting it (the core itself does not: PostgreSQL has no JSON Schema validator),
+-- and the concurrency limit of its runs: {"limit": N} or {"limit": N, "key": "a.b"} (null: none).
 -- Raises (on insert): slug_is_valid, opt_*_is_* checks, flows_slug_is_unique_ignoring_case
 -- (pgmq lowercases queue names, so "Foo" and "foo" would share a queue).
 set search_path = pg_catalog, pg_temp;
@@ -97,12 +99,32 @@ create table if not exists pgflow.flows (
   opt_timeout int not null default 60,
   created_at timestamptz not null default now(),
   opt_input_schema jsonb, -- after created_at: the column 0.3.0 added, last in upgrades too
+  opt_priority int, -- flow control (docs/flow-control.md): null = 0
+  flow_control boolean not null default false, -- a step limit or a priority is in play
+  opt_concurrency jsonb,
   constraint slug_is_valid check (pgflow.is_valid_slug(flow_slug)),
   constraint opt_max_attempts_is_nonnegative check (opt_max_attempts >= 0),
   constraint opt_base_delay_is_nonnegative check (opt_base_delay >= 0),
   constraint opt_timeout_is_positive check (opt_timeout > 0),
   constraint opt_input_schema_is_a_schema
-    check (jsonb_typeof(opt_input_schema) in ('object', 'boolean'))
+    check (jsonb_typeof(opt_input_schema) in ('object', 'boolean')),
+  constraint opt_concurrency_is_valid check (
+    case
+      when opt_concurrency is null then true
+      when jsonb_typeof(opt_concurrency) <> 'object'
+        or jsonb_typeof(opt_concurrency -> 'limit') is distinct from 'number' then false
+      else (opt_concurrency - 'limit' - 'key') = '{}'::jsonb
+        and (opt_concurrency ->> 'limit')::numeric between 1 and 2147483647
+        and (opt_concurrency ->> 'limit')::numeric = trunc((opt_concurrency ->> 'limit')::numeric)
+        and (
+          not opt_concurrency ? 'key'
+          or (
+            jsonb_typeof(opt_concurrency -> 'key') = 'string'
+            and opt_concurrency ->> 'key' ~ '^[^.]+(\.[^.]+)*$'
+          )
+        )
+    end
+  )
 );
 
 create unique index if not exists flows_slug_is_unique_ignoring_case on pgflow.flows (lower(flow_slug));
@@ -111,9 +133,12 @@ create unique index if not exists flows_slug_is_unique_ignoring_case on pgflow.f
 -- Table steps: the steps of a flow in declaration order (step_index), with their options
 -- (null = inherit the flow's), type, conditions and failure modes. signal_schema is set on a
 -- signal step (no handler: it waits for pgflow.signal), holding the JSON Schema of its payload
--- (true: any payload).
+-- (true: any payload). child_flow_slug is set on a sub-flow step (no handler: each task runs a
+-- child run of that flow, started by the core; docs/waits-and-subflows.md); a step is at most
+-- one of signal and sub-flow. The flow it names need not exist yet (checked when a task starts).
 -- Raises (on insert): steps_flow_slug_fkey, steps_step_slug_check, steps_step_type_check,
--- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid.
+-- opt_*_is_* checks, *_input_pattern_is_object, when_unmet_is_valid, when_exhausted_is_valid,
+-- step_is_signal_or_subflow, opt_concurrency_key_needs_limit, opt_rate_limit_and_per_together.
 set search_path = pg_catalog, pg_temp;
 
 create table if not exists pgflow.steps (
@@ -131,7 +156,15 @@ create table if not exists pgflow.steps (
   when_unmet text not null default 'skip',
   when_exhausted text not null default 'fail',
   signal_schema jsonb,
+  child_flow_slug text,
   created_at timestamptz not null default now(),
+  -- flow control (docs/flow-control.md): null = none (opt_priority null: the flow's)
+  opt_priority int,
+  opt_concurrency_limit int,
+  opt_concurrency_key text,
+  opt_rate_limit int,
+  opt_rate_per int,
+  opt_rate_key text,
   constraint steps_pkey primary key (flow_slug, step_slug),
   constraint steps_flow_slug_step_index_key unique (flow_slug, step_index),
   constraint deps_count_is_nonnegative check (deps_count >= 0),
@@ -146,8 +179,25 @@ create table if not exists pgflow.steps (
     forbidden_input_pattern is null or jsonb_typeof(forbidden_input_pattern) = 'object'
   ),
   constraint when_unmet_is_valid check (when_unmet in ('fail', 'skip', 'skip-cascade')),
-  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade'))
+  constraint when_exhausted_is_valid check (when_exhausted in ('fail', 'skip', 'skip-cascade')),
+  constraint step_is_signal_or_subflow check (signal_schema is null or child_flow_slug is null),
+  constraint opt_concurrency_limit_is_positive check (
+    opt_concurrency_limit is null or opt_concurrency_limit >= 1
+  ),
+  constraint opt_concurrency_key_needs_limit check (
+    opt_concurrency_key is null or opt_concurrency_limit is not null
+  ),
+  constraint opt_rate_limit_is_positive check (opt_rate_limit is null or opt_rate_limit >= 1),
+  constraint opt_rate_per_is_positive check (opt_rate_per is null or opt_rate_per >= 1),
+  constraint opt_rate_limit_and_per_together check (
+    (opt_rate_limit is null) = (opt_rate_per is null)
+    and (opt_rate_key is null or opt_rate_limit is not null)
+  )
 );
+
+-- the sub-flow steps: _start_subflow_steps looks here first, so flows without any cost nothing
+create index if not exists idx_steps_child_flow_slug on pgflow.steps (flow_slug, step_slug)
+  where child_flow_slug is not null;
 
 -- file: 0052_table_deps.sql
 -- Table deps: the edges of a flow, dep_slug (parent) -> step_slug (child).
@@ -205,8 +255,13 @@ create policy workers_own_rows on pgflow.workers
 
 -- file: 0060_table_runs.sql
 -- Table runs: one row per run of a flow. status: started -> completed | failed | cancelled;
--- failed and cancelled runs go back to started through retry_run. idempotency_key (optional) is
+-- failed and cancelled runs go back to started through retry_run. A run of a flow with a
+-- concurrency limit that finds no free slot starts (or is retried) as 'queued' and becomes
+-- 'started' when a slot frees; slot_key is its concurrency key value ('' when the limit has no
+-- key; null while the flow has no limit) and queue_seq its place in the queue (arrival order). idempotency_key (optional) is
 -- unique per flow: a second start with the same key returns the first run (kept until pruned).
+-- A child run (started by a sub-flow step) records its parent: parent_run_id, parent_step_slug
+-- and parent_task_index name the parent's task whose output the child's output becomes.
 -- Raises (on write): runs_flow_slug_fkey, status_is_valid, remaining_steps_is_nonnegative,
 -- completed_at_or_failed_at (at most one end time), *_is_after_started_at, runs_idempotency_key.
 set search_path = pg_catalog, pg_temp;
@@ -224,7 +279,15 @@ create table if not exists pgflow.runs (
   cancelled_at timestamptz,
   trace_context jsonb,
   idempotency_key text,
-  constraint status_is_valid check (status in ('started', 'completed', 'failed', 'cancelled')),
+  parent_run_id uuid,
+  parent_step_slug text,
+  parent_task_index int,
+  priority int, -- the start's override of the flow's and steps' priorities (null: none)
+  slot_key text,
+  queue_seq bigint,
+  constraint status_is_valid check (
+    status in ('queued', 'started', 'completed', 'failed', 'cancelled')
+  ),
   constraint remaining_steps_is_nonnegative check (remaining_steps >= 0),
   constraint completed_at_or_failed_at check (
     num_nonnulls(completed_at, failed_at, cancelled_at) <= 1
@@ -250,6 +313,19 @@ create index if not exists idx_runs_flow_slug_started_at_run_id
 
 create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
+
+-- A run's children, by the parent task they ran for (pgflow runs --parent, Client.children,
+-- and the parent task's latest child); and the children still running, for cancellation.
+create index if not exists idx_runs_parent on pgflow.runs (
+  parent_run_id, parent_step_slug, parent_task_index, started_at
+) where parent_run_id is not null;
+create index if not exists idx_runs_parent_started on pgflow.runs (parent_run_id)
+  where parent_run_id is not null and status = 'started';
+-- Flow concurrency (issue 12): the runs holding (started) or waiting for (queued) a slot, by
+-- flow and key; queued runs start in queue_seq order.
+create sequence if not exists pgflow.run_queue_seq as bigint;
+create index if not exists idx_runs_slots on pgflow.runs (flow_slug, slot_key, status, queue_seq)
+  where status in ('queued', 'started') and slot_key is not null;
 
 -- file: 0061_table_step_states.sql
 -- Table step_states: the state of each step within a run.
@@ -370,6 +446,12 @@ create table if not exists pgflow.step_tasks (
   permanently_stalled_at timestamptz,
   released_count int not null default 0,
   start_seq bigint,
+  -- flow control (set only on the tasks of a flow with flow_control): the task's concurrency
+  -- group (its concurrency key's value, else its rate key's, else ''), its rate key's value
+  -- ('' without one) and its priority; null: not under flow control
+  fc_key text,
+  rate_key text,
+  priority int,
   constraint step_tasks_pkey primary key (run_id, step_slug, task_index),
   constraint step_tasks_run_id_step_slug_fkey foreign key (run_id, step_slug)
     references pgflow.step_states (run_id, step_slug),
@@ -396,6 +478,13 @@ create index if not exists idx_step_tasks_started on pgflow.step_tasks (started_
 -- Queued tasks by flow and step, oldest first: the ready-task gauges of `pgflow ui` /metrics.
 create index if not exists idx_step_tasks_queued on pgflow.step_tasks (flow_slug, step_slug, queued_at)
   where status = 'queued';
+-- Flow control: the queued tasks of each step and concurrency group in claim order (the fair
+-- claim walks the groups), and the started ones (a group's slots in use).
+create index if not exists idx_step_tasks_fc_queued
+  on pgflow.step_tasks (flow_slug, step_slug, fc_key, priority desc, message_id)
+  where status = 'queued' and fc_key is not null;
+create index if not exists idx_step_tasks_fc_started on pgflow.step_tasks (flow_slug, step_slug, fc_key)
+  where status = 'started' and fc_key is not null;
 
 -- file: 0063_sequence_task_start_seq.sql
 -- Sequence task_start_seq: numbers every start of every task (_start_tasks stores the number in
@@ -518,18 +607,27 @@ end;
 $$;
 
 -- file: 0100_function_create_flow.sql
--- create_flow(flow_slug, max_attempts, base_delay, timeout, input_schema): create a flow and its
--- pgmq queue (named after the slug), or, when the flow exists, set the options given and keep
+-- create_flow(flow_slug, max_attempts, base_delay, timeout, input_schema, priority,
+-- concurrency_limit, concurrency_key): create a flow and its pgmq queue (named after the slug), or, when the flow exists, set the options given and keep
 -- the others. An omitted integer option (the default -2147483648 stands for "not given") keeps
 -- the flow's value, or on creation takes the default 3 / 5 / 60 (as in pgflow 0.8.1); an explicit
 -- null sets the default; a value sets itself. So a bare create_flow(slug) is "get or create".
 -- input_schema is the JSON Schema (object or boolean) clients check each run's input against;
 -- omitted (the default, the JSON string "not given": no schema is a string) it keeps the flow's,
 -- or on creation none; null (SQL or JSON) removes it.
+-- priority (flow control, docs/flow-control.md) follows the integer convention: omitted keeps,
+-- null resets to the default 0. Afterwards pgflow._fc_refresh switches the flow's flow control
+-- on or off and re-tags its queued tasks.
+-- concurrency_limit: at most that many runs of the flow in progress at once (per value of the
+-- run input's dotted path concurrency_key, when given); omitted keeps the flow's (on creation:
+-- none), null removes the limit (and its key). concurrency_key omitted (the default, the text
+-- '"not given"') keeps the flow's key, null removes it. A changed limit or key is applied to the
+-- runs in progress at once: queued runs that now fit start (_apply_flow_concurrency).
 -- Returns the flow row.
 -- Raises: 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)';
 -- slug_is_valid, opt_*_is_* checks (opt_input_schema_is_a_schema: not an object or boolean);
--- flows_slug_is_unique_ignoring_case.
+-- flows_slug_is_unique_ignoring_case; opt_concurrency_is_valid (a limit below 1, a key with an
+-- empty segment); 'concurrency_key needs a concurrency_limit (flow "%" has none)'.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.create_flow(
@@ -537,7 +635,10 @@ create or replace function pgflow.create_flow(
   max_attempts int default -2147483648,
   base_delay int default -2147483648,
   timeout int default -2147483648,
-  input_schema jsonb default '"not given"'::jsonb
+  input_schema jsonb default '"not given"'::jsonb,
+  priority int default -2147483648,
+  concurrency_limit int default -2147483648,
+  concurrency_key text default '"not given"'
 )
 returns pgflow.flows
 language plpgsql
@@ -550,21 +651,34 @@ declare
   v_keep_schema boolean := create_flow.input_schema is not distinct from '"not given"'::jsonb;
   v_schema jsonb := case when v_keep_schema then null
                          else nullif(create_flow.input_schema, 'null'::jsonb) end;
+  v_old_concurrency jsonb;
+  v_concurrency jsonb;
 begin
   if pgflow.is_valid_slug(create_flow.flow_slug) and length(create_flow.flow_slug) > 47 then
     raise exception 'Flow slug "%" is too long for a pgmq queue (% characters, at most 47)',
       create_flow.flow_slug, length(create_flow.flow_slug);
   end if;
 
+  select f.opt_concurrency into v_old_concurrency
+  from pgflow.flows f where f.flow_slug = create_flow.flow_slug
+  for no key update;
+  v_concurrency := pgflow._concurrency_option(
+    create_flow.flow_slug, v_old_concurrency, create_flow.concurrency_limit,
+    create_flow.concurrency_key
+  );
+
   insert into pgflow.flows as f (
-    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema
+    flow_slug, opt_max_attempts, opt_base_delay, opt_timeout, opt_input_schema, opt_priority,
+    opt_concurrency
   )
   values (
     create_flow.flow_slug,
     coalesce(nullif(create_flow.max_attempts, -2147483648), 3),
     coalesce(nullif(create_flow.base_delay, -2147483648), 5),
     coalesce(nullif(create_flow.timeout, -2147483648), 60),
-    v_schema
+    v_schema,
+    nullif(create_flow.priority, -2147483648),
+    v_concurrency
   )
   on conflict on constraint flows_pkey do update
     set opt_max_attempts = case when create_flow.max_attempts = -2147483648
@@ -574,12 +688,21 @@ begin
         opt_timeout = case when create_flow.timeout = -2147483648
           then f.opt_timeout else excluded.opt_timeout end,
         opt_input_schema = case when v_keep_schema
-          then f.opt_input_schema else excluded.opt_input_schema end
+          then f.opt_input_schema else excluded.opt_input_schema end,
+        opt_priority = case when create_flow.priority = -2147483648
+          then f.opt_priority else excluded.opt_priority end,
+        opt_concurrency = excluded.opt_concurrency
   returning * into v_flow;
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then
     perform pgmq.create(create_flow.flow_slug);
     perform pgflow._grant_flow_queue(create_flow.flow_slug);
+  end if;
+  perform pgflow._apply_flow_concurrency(v_flow, v_old_concurrency);
+
+  if create_flow.priority is distinct from -2147483648 or v_flow.flow_control then
+    perform pgflow._fc_refresh(create_flow.flow_slug);
+    select * into v_flow from pgflow.flows f where f.flow_slug = create_flow.flow_slug;
   end if;
 
   return v_flow;
@@ -649,15 +772,20 @@ $$;
 -- keeps the others; with a different shape it raises instead of changing the graph.
 -- signal_schema (not null: a signal step, waiting for pgflow.signal, whose payload must match
 -- this JSON Schema; 'true' accepts any) is shape as to whether it is set, and its schema is
--- replaced in place.
+-- replaced in place. child_flow_slug (not null: a sub-flow step, each task running a child run
+-- of that flow) is shape, the flow it names included.
 -- Options: omitted (the default -2147483648 stands for "not given") keeps the step's value (null
 -- on creation); an explicit null inherits the flow's; a value sets itself. So a bare add_step is
--- "get or create" for the options. Returns the step row.
+-- "get or create" for the options. The flow-control options (priority, concurrency_limit,
+-- concurrency_key, rate_limit, rate_per, rate_key; docs/flow-control.md) follow the same rule,
+-- the two keys with '"not given"' as their omitted value (never a valid dotted path); null
+-- means no limit (priority null: the flow's). Afterwards pgflow._fc_refresh switches the flow's
+-- flow control on or off and re-tags its queued tasks. Returns the step row.
 -- Raises: 'Map step "%" can have at most one dependency, but % were provided: %';
 -- 'Step "%" of flow "%" already exists with a different shape: %'; steps_flow_slug_fkey
 -- (unknown flow); deps_flow_slug_dep_slug_fkey (unknown dependency); deps_check (self
 -- dependency); steps_step_slug_check, steps_step_type_check, opt_*_is_*, *_input_pattern_is_object,
--- when_unmet_is_valid, when_exhausted_is_valid.
+-- when_unmet_is_valid, when_exhausted_is_valid, step_is_signal_or_subflow.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.add_step(
@@ -673,7 +801,14 @@ create or replace function pgflow.add_step(
   forbidden_input_pattern jsonb default null,
   when_unmet text default 'skip',
   when_exhausted text default 'fail',
-  signal_schema jsonb default null
+  signal_schema jsonb default null,
+  child_flow_slug text default null,
+  priority int default -2147483648,
+  concurrency_limit int default -2147483648,
+  concurrency_key text default '"not given"',
+  rate_limit int default -2147483648,
+  rate_per int default -2147483648,
+  rate_key text default '"not given"'
 )
 returns pgflow.steps
 language plpgsql
@@ -733,10 +868,16 @@ begin
       v_differences := v_differences || format('when_exhausted %s vs %s',
         v_existing.when_exhausted, add_step.when_exhausted);
     end if;
-    if (v_existing.signal_schema is null) is distinct from (add_step.signal_schema is null) then
+    if (v_existing.signal_schema is null) is distinct from (add_step.signal_schema is null)
+      or v_existing.child_flow_slug is distinct from add_step.child_flow_slug
+    then
       v_differences := v_differences || format('kind %s vs %s',
-        case when v_existing.signal_schema is null then 'handler' else 'signal' end,
-        case when add_step.signal_schema is null then 'handler' else 'signal' end);
+        case when v_existing.signal_schema is not null then 'signal'
+          when v_existing.child_flow_slug is not null then 'flow ' || v_existing.child_flow_slug
+          else 'handler' end,
+        case when add_step.signal_schema is not null then 'signal'
+          when add_step.child_flow_slug is not null then 'flow ' || add_step.child_flow_slug
+          else 'handler' end);
     end if;
     if cardinality(v_differences) > 0 then
       raise exception 'Step "%" of flow "%" already exists with a different shape: %',
@@ -752,16 +893,32 @@ begin
           then s.opt_timeout else add_step.timeout end,
         opt_start_delay = case when add_step.start_delay = -2147483648
           then s.opt_start_delay else add_step.start_delay end,
+        opt_priority = case when add_step.priority = -2147483648
+          then s.opt_priority else add_step.priority end,
+        opt_concurrency_limit = case when add_step.concurrency_limit = -2147483648
+          then s.opt_concurrency_limit else add_step.concurrency_limit end,
+        opt_concurrency_key = case when add_step.concurrency_key is not distinct from '"not given"'
+          then s.opt_concurrency_key else add_step.concurrency_key end,
+        opt_rate_limit = case when add_step.rate_limit = -2147483648
+          then s.opt_rate_limit else add_step.rate_limit end,
+        opt_rate_per = case when add_step.rate_per = -2147483648
+          then s.opt_rate_per else add_step.rate_per end,
+        opt_rate_key = case when add_step.rate_key is not distinct from '"not given"'
+          then s.opt_rate_key else add_step.rate_key end,
         signal_schema = add_step.signal_schema
     where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug
     returning * into v_step;
+    perform pgflow._fc_refresh(add_step.flow_slug);
     return v_step;
   end if;
 
   insert into pgflow.steps (
     flow_slug, step_slug, step_type, step_index, deps_count,
     opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
-    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted, signal_schema,
+    child_flow_slug,
+    opt_priority, opt_concurrency_limit, opt_concurrency_key, opt_rate_limit, opt_rate_per,
+    opt_rate_key
   )
   values (
     add_step.flow_slug,
@@ -779,13 +936,24 @@ begin
     add_step.forbidden_input_pattern,
     add_step.when_unmet,
     add_step.when_exhausted,
-    add_step.signal_schema
+    add_step.signal_schema,
+    add_step.child_flow_slug,
+    nullif(add_step.priority, -2147483648),
+    nullif(add_step.concurrency_limit, -2147483648),
+    nullif(add_step.concurrency_key, '"not given"'),
+    nullif(add_step.rate_limit, -2147483648),
+    nullif(add_step.rate_per, -2147483648),
+    nullif(add_step.rate_key, '"not given"')
   )
   returning * into v_step;
 
   insert into pgflow.deps (flow_slug, dep_slug, step_slug)
   select add_step.flow_slug, d, add_step.step_slug from unnest(v_deps) d;
 
+  if v_step.opt_priority is not null or v_step.opt_concurrency_limit is not null
+    or v_step.opt_rate_limit is not null then
+    perform pgflow._fc_refresh(add_step.flow_slug);
+  end if;
   return v_step;
 end;
 $$;
@@ -1053,7 +1221,8 @@ $$;
 -- _run_event(run, error_message): the Realtime payload pgflow 0.8.1 sends for a run that just
 -- changed, by its status: run:started (input, remaining_steps, started_at), run:completed
 -- (output, completed_at), run:failed (error_message when given, failed_at), and our
--- run:cancelled (cancelled_at). The event name is 'run:<status>'. Internal (see _emit).
+-- run:cancelled (cancelled_at), and run:queued (started_at: when it was started) for a run held
+-- by its flow's concurrency limit. The event name is 'run:<status>'. Internal (see _emit).
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1085,6 +1254,7 @@ as $$
           then jsonb_build_object('error_message', _run_event.error_message)
         else '{}'::jsonb
       end
+    when 'queued' then jsonb_build_object('status', r.status, 'started_at', r.started_at)
     else jsonb_build_object('status', r.status, 'cancelled_at', r.cancelled_at)
   end;
 $$;
@@ -1098,7 +1268,15 @@ $$;
 -- The three triggers that call it are created here too, with `create or replace trigger`: an
 -- upgrade re-applies the function files after the migrations, and a trigger needs its function
 -- to exist. They fire once per statement (not per row) on run starts and changes (runs, insert
--- and update) and on step changes (step_states, update). Internal. Raises nothing.
+-- and update) and on step changes (step_states, update), and only while someone listens: a
+-- listener holds the shared advisory lock 7342002 on its listening session (`pgflow ui` does,
+-- before LISTEN pgflow_runs), and each trigger's WHEN clause tries that lock exclusively and lets
+-- it go at once (a few microseconds, no privilege needed, no function call): when it gets the
+-- lock, nobody listens and nothing is sent. A NOTIFY is not free: the committing transaction
+-- holds a database-wide lock across its commit, WAL flush included, so workers that all notify
+-- commit one at a time (the batch chain benchmark lost about a quarter of its tasks/s to it).
+-- A try that fails only because another session tests the lock at that very instant sends a
+-- notification nobody needs, which is harmless. Internal. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._notify_run_change()
@@ -1130,17 +1308,32 @@ $$;
 create or replace trigger runs_inserted_notify
   after insert on pgflow.runs
   referencing new table as changed
-  for each statement execute function pgflow._notify_run_change();
+  for each statement
+  when (case
+    when pg_catalog.pg_try_advisory_lock(7342002) then not pg_catalog.pg_advisory_unlock(7342002)
+    else true
+  end)
+  execute function pgflow._notify_run_change();
 
 create or replace trigger runs_updated_notify
   after update on pgflow.runs
   referencing new table as changed
-  for each statement execute function pgflow._notify_run_change();
+  for each statement
+  when (case
+    when pg_catalog.pg_try_advisory_lock(7342002) then not pg_catalog.pg_advisory_unlock(7342002)
+    else true
+  end)
+  execute function pgflow._notify_run_change();
 
 create or replace trigger step_states_updated_notify
   after update on pgflow.step_states
   referencing new table as changed
-  for each statement execute function pgflow._notify_run_change();
+  for each statement
+  when (case
+    when pg_catalog.pg_try_advisory_lock(7342002) then not pg_catalog.pg_advisory_unlock(7342002)
+    else true
+  end)
+  execute function pgflow._notify_run_change();
 
 -- file: 0200_function__end_open_tasks.sql
 -- _end_open_tasks(run_id, step_slugs, status): move the queued and started tasks of a run (only
@@ -1405,7 +1598,8 @@ $$;
 -- queued or started task of the run is cancelled, messages archived (_cancel_open_steps).
 -- Sends step:failed then run:failed (with the error message), as 0.8.1's fail_task; for a
 -- [TYPE_VIOLATION] run:failed (without it) then step:failed, as 0.8.1's complete_task.
--- Internal; the caller holds the run lock.
+-- Its running child runs are cancelled and, a child itself, it fails its parent task
+-- (_subflow_run_ended). Internal; the caller holds the run lock.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1452,6 +1646,8 @@ begin
   end if;
 
   perform pgflow._cancel_open_steps(_fail_run.run_id);
+  perform pgflow._subflow_run_ended(_fail_run.run_id);
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;
 
@@ -1459,6 +1655,7 @@ $$;
 -- maybe_complete_run(run_id): complete a started run whose steps are all done; its output is
 -- {"<leaf step>": <output>} over the completed steps nothing depends on (null when every leaf was
 -- skipped). Never touches a failed, cancelled or completed run. Sends run:completed (_emit).
+-- A completed child run completes its parent task (_subflow_run_ended).
 -- Raises nothing.
 -- (plpgsql rather than sql: it runs after every completion, and plpgsql keeps its plans.)
 set search_path = pg_catalog, pg_temp;
@@ -1494,6 +1691,8 @@ begin
   if found and to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:completed', pgflow._run_event(v_run), v_run.run_id);
   end if;
+  perform pgflow._subflow_run_ended(v_run.run_id) where v_run.parent_run_id is not null;
+  if v_run.run_id is not null then perform pgflow._release_run_slot(v_run); end if;
 end;
 $$;
 
@@ -1514,7 +1713,9 @@ $$;
 -- path (complete_task, start_flow) 10-20 % of its throughput.
 -- Sends step:started per started step (_emit), by run in run_ids order, then by step slug (as
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
--- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'.
+-- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'. A ready
+-- sub-flow step (steps.child_flow_slug set) starts child runs instead (_start_subflow_steps).
+-- The new tasks of a flow under flow control are written with their tags (pgflow._fc_tags).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1531,6 +1732,7 @@ declare
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
+  perform pgflow._start_subflow_steps(_start_ready_steps.run_ids);
   -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
   -- counts the elements whose signal came early as done
   update pgflow.step_states ss
@@ -1563,7 +1765,7 @@ begin
         -- a subquery rather than a join: always the primary key, never idx_runs_status
         and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
         and (
-          select s.signal_schema is null from pgflow.steps s
+          select s.signal_schema is null and s.child_flow_slug is null from pgflow.steps s
           where s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
         )
       returning ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks
@@ -1614,10 +1816,20 @@ begin
           returning msg_id, message
         ),
         queued as (
-          insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+          insert into pgflow.step_tasks (
+            flow_slug, run_id, step_slug, task_index, message_id, fc_key, rate_key, priority
+          )
           select $1, (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-                 (s.message ->> 'task_index')::int, s.msg_id
+                 (s.message ->> 'task_index')::int, s.msg_id,
+                 g.tags[1], g.tags[2], g.tags[3]::int
           from sent s
+          -- flow control ($6): the task's tags (pgflow._fc_tags), written with the task
+          cross join lateral (
+            select case when $6 then pgflow._fc_tags(
+              (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
+              (s.message ->> 'task_index')::int
+            ) end as tags
+          ) as g
         )
         select idle from before
       $q$,
@@ -1625,7 +1837,9 @@ begin
     )
     into v_wake
     using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes,
-      v_flow.delays;
+      v_flow.delays,
+      coalesce((select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug),
+        false);
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);
@@ -1846,6 +2060,7 @@ begin
     end if;
   end if;
 
+  perform pgflow._lock_start_slots(_start_runs.flow_slug, _start_runs.inputs);  -- flow concurrency
   if _start_runs.idempotency_keys is null then
     insert into pgflow.runs (run_id, flow_slug, input, remaining_steps)
     select u.run_id, _start_runs.flow_slug, u.input,
@@ -1888,6 +2103,7 @@ begin
     cross join pgflow.steps s
     where s.flow_slug = _start_runs.flow_slug
     order by u.ord, s.step_index;
+    perform pgflow._queue_new_runs(_start_runs.flow_slug, v_ids);  -- flow concurrency
 
     if to_regnamespace('realtime') is not null then
       perform pgflow._emit('run:started', pgflow._run_event(r), r.run_id)
@@ -1918,11 +2134,13 @@ end;
 $$;
 
 -- file: 0300_function_start_flow.sql
--- start_flow(flow_slug, input, run_id, idempotency_key): start a run of a flow: one step state
+-- start_flow(flow_slug, input, run_id, idempotency_key, priority): start a run of a flow: one step state
 -- per step, then conditions, taskless steps (empty root maps) and the root steps' tasks; the run
 -- may come back already completed or failed. run_id is the caller's or a random one. With an
 -- idempotency_key that a run of the flow already has (until that run is pruned), nothing starts
--- and that run's row is returned, even when the two starts race. Returns the run row.
+-- and that run's row is returned, even when the two starts race. priority (null: none) is the
+-- run's override of the flow's and steps' priorities (docs/flow-control.md; it is also set on a
+-- run an idempotency key returns). Returns the run row.
 -- Raises: 'Flow "%" does not exist' (foreign_key_violation on runs_flow_slug_fkey, as 0.8.1);
 -- 'Flow % has root map steps but input is NULL'; 'Flow % has root map steps but input is not an
 -- array (got %)'; runs_pkey (run_id already used); 'Cascade loop exceeded safety limit ...'.
@@ -1932,7 +2150,8 @@ create or replace function pgflow.start_flow(
   flow_slug text,
   input jsonb,
   run_id uuid default null,
-  idempotency_key text default null
+  idempotency_key text default null,
+  priority int default null
 )
 returns setof pgflow.runs
 language plpgsql
@@ -1948,6 +2167,9 @@ begin
     start_flow.flow_slug, array[start_flow.input], array[v_run_id],
     case when start_flow.idempotency_key is not null then array[start_flow.idempotency_key] end
   ))[1];
+  if start_flow.priority is not null then
+    perform pgflow._fc_set_run_priority(start_flow.flow_slug, array[v_run_id], start_flow.priority);
+  end if;
   return query select * from pgflow.runs r where r.run_id = v_run_id;
 end;
 $$;
@@ -2011,13 +2233,14 @@ end;
 $$;
 
 -- file: 0303_function_start_flows.sql
--- start_flows(flow_slug, inputs, run_ids, idempotency_keys): start one run per element of the JSON array inputs
+-- start_flows(flow_slug, inputs, run_ids, idempotency_keys, priority): start one run per element of the JSON array inputs
 -- in one call, set-based (what start_flow does for one input, at a fraction of the cost per
 -- run: the root steps' tasks of all the runs are sent with one queue insert). run_ids, when
 -- given, holds the id of each run in input order (same length as inputs); otherwise fresh
 -- time-ordered ids are used. idempotency_keys, when given, holds a key (or null) per input: an
 -- input whose key a run of the flow (or an earlier input) already has starts nothing, and its
--- row is that run's. Returns the run rows in input order.
+-- row is that run's. priority (null: none) is every run's priority override, as in start_flow.
+-- Returns the run rows in input order.
 -- Raises what start_flow raises (the root-map input errors name the input: DETAIL
 -- 'inputs[i]'); 'start_flows expects a JSON array of inputs, got %'; 'start_flows got % inputs
 -- but % run ids'; 'start_flows got % inputs but % idempotency keys'.
@@ -2027,7 +2250,8 @@ create or replace function pgflow.start_flows(
   flow_slug text,
   inputs jsonb,
   run_ids uuid[] default null,
-  idempotency_keys text[] default null
+  idempotency_keys text[] default null,
+  priority int default null
 )
 returns setof pgflow.runs
 language plpgsql
@@ -2058,6 +2282,9 @@ begin
   v_run_ids := pgflow._start_runs(
     start_flows.flow_slug, v_inputs, v_run_ids, start_flows.idempotency_keys
   );
+  if start_flows.priority is not null then
+    perform pgflow._fc_set_run_priority(start_flows.flow_slug, v_run_ids, start_flows.priority);
+  end if;
 
   return query
     select r.*
@@ -2121,7 +2348,10 @@ $$;
 -- 'started', worker recorded, message hidden for the step's timeout + 2 s. Returns one
 -- claimed_task per started task, in message order, with the handler input: for a single step
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
--- array element. Internal (start_tasks and claim_tasks). Raises nothing.
+-- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
+-- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
+-- pgflow._fc_started records the starts of rate-limited steps (docs/flow-control.md).
+-- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._start_tasks(flow_slug text, msg_ids bigint[], worker_id uuid)
@@ -2133,12 +2363,20 @@ as $$
 #variable_conflict use_column
 declare
   v_claimed pgflow.claimed_task[];
+  v_msg_ids bigint[] := _start_tasks.msg_ids;
+  v_controlled boolean;
 begin
+  select f.flow_control into v_controlled from pgflow.flows f
+  where f.flow_slug = _start_tasks.flow_slug;
+  if v_controlled then
+    v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
+  end if;
+
   with locked as (
     select t.run_id, t.step_slug, t.task_index
     from pgflow.step_tasks t
     where t.flow_slug = _start_tasks.flow_slug
-      and t.message_id = any(_start_tasks.msg_ids)
+      and t.message_id = any(v_msg_ids)
       and t.status = 'queued'
     for update of t skip locked
   ),
@@ -2205,6 +2443,10 @@ begin
     array(select c.timeout + 2 from unnest(v_claimed) c)
   );
 
+  if v_controlled then
+    perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);
+  end if;
+
   return query select * from unnest(v_claimed);
 end;
 $$;
@@ -2232,6 +2474,9 @@ $$;
 -- queues (going round them from a random one, so that a busy flow cannot starve the others) and
 -- start their tasks, in one round trip. Messages whose task is
 -- gone or finished are archived; messages of a task running elsewhere are left alone.
+-- A flow under flow control (flows.flow_control: step limits or priorities, docs/flow-control.md)
+-- is not read in message order: pgflow._fc_pick chooses its tasks (by priority, round-robin over
+-- concurrency groups, passing over full ones) and _start_tasks admits them under the limits.
 -- Returns claimed_task rows (start_seq fences the reports; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
 set search_path = pg_catalog, pg_temp;
@@ -2272,7 +2517,11 @@ begin
   for i in 0 .. v_count - 1 loop
     exit when v_left <= 0;
     v_flow_slug := claim_tasks.flow_slugs[(v_first + i) % v_count + 1];
-    v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow_slug) then
+      v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
+    else
+      v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    end if;
     continue when cardinality(v_msg_ids) = 0;
 
     v_claimed := array(
@@ -3003,6 +3252,576 @@ begin
 end;
 $$;
 
+-- file: 0350_table_rate_starts.sql
+-- Table rate_starts: one row per start of a task of a step with a rate limit (steps.opt_rate_*),
+-- by the value of its rate key ('' without one), at the task's started_at. The claim counts a
+-- group's rows younger than the step's window under the group's advisory lock, so the count is
+-- exact whatever the number of workers; rows older than the window are deleted as starts are
+-- recorded (docs/flow-control.md).
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create table if not exists pgflow.rate_starts (
+  flow_slug text not null,
+  step_slug text not null,
+  rate_key text not null,
+  started_at timestamptz not null
+);
+
+create index if not exists idx_rate_starts_group
+  on pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at);
+
+-- file: 0351_function__fc_refresh.sql
+-- _fc_refresh(flow_slug): switch a flow's flow control on when anything in it asks for the
+-- ordered, limited claim (a flow or step priority other than none, a step concurrency or rate
+-- limit, or a run in progress started with a priority), else off; then re-tag its queued tasks
+-- (pgflow._fc_tag: concurrency group, rate key, priority), or clear their tags when off. Called by
+-- create_flow and add_step after an option change and by a start given a priority, so a change
+-- of limits applies to the tasks already waiting. Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_refresh(flow_slug text)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_on boolean;
+begin
+  v_on := exists (
+      select 1 from pgflow.flows f
+      where f.flow_slug = _fc_refresh.flow_slug and coalesce(f.opt_priority, 0) <> 0
+    )
+    or exists (
+      select 1 from pgflow.steps s
+      where s.flow_slug = _fc_refresh.flow_slug
+        and (s.opt_priority is not null or s.opt_concurrency_limit is not null
+             or s.opt_rate_limit is not null)
+    )
+    or exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _fc_refresh.flow_slug and r.priority is not null
+        and r.status = 'started'
+    );
+
+  update pgflow.flows f set flow_control = v_on
+  where f.flow_slug = _fc_refresh.flow_slug and f.flow_control is distinct from v_on;
+
+  if v_on then
+    perform pgflow._fc_tag(_fc_refresh.flow_slug, null);
+  else
+    update pgflow.step_tasks t set fc_key = null, rate_key = null, priority = null
+    where t.flow_slug = _fc_refresh.flow_slug and t.status in ('queued', 'started')
+      and t.fc_key is not null;
+  end if;
+end;
+$$;
+
+-- file: 0352_function__fc_value.sql
+-- _fc_value(run_id, step_slug, task_index, path): the value of a dotted path (a concurrency or
+-- rate key, such as 'run.customer_id') in a task's handler input, as text: a string as is,
+-- anything else as JSON text; a path that leads nowhere gives 'null'. The input is not built:
+-- for a single step the first segment names "run" (the run input) or a dependency (its output);
+-- for a map task the path reads the task's element. Internal (pgflow._fc_tag). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_value(
+  run_id uuid,
+  step_slug text,
+  task_index int,
+  path text
+)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_parts text[] := pg_catalog.string_to_array(_fc_value.path, '.');
+  v_step pgflow.steps;
+  v_value jsonb;
+begin
+  select s.* into v_step
+  from pgflow.runs r join pgflow.steps s on s.flow_slug = r.flow_slug
+  where r.run_id = _fc_value.run_id and s.step_slug = _fc_value.step_slug;
+
+  if v_step.step_type = 'map' then
+    if v_step.deps_count = 0 then
+      select r.input -> _fc_value.task_index into v_value
+      from pgflow.runs r where r.run_id = _fc_value.run_id;
+    else
+      select ss.output -> _fc_value.task_index into v_value
+      from pgflow.deps d
+      join pgflow.step_states ss on ss.run_id = _fc_value.run_id and ss.step_slug = d.dep_slug
+      where d.flow_slug = v_step.flow_slug and d.step_slug = _fc_value.step_slug;
+    end if;
+    v_value := v_value #> v_parts;
+  elsif v_parts[1] = 'run' then
+    select r.input #> v_parts[2:] into v_value from pgflow.runs r where r.run_id = _fc_value.run_id;
+  else
+    select ss.output #> v_parts[2:] into v_value
+    from pgflow.step_states ss
+    where ss.run_id = _fc_value.run_id and ss.step_slug = v_parts[1];
+  end if;
+
+  return coalesce(v_value #>> '{}', 'null');
+end;
+$$;
+
+-- file: 0353_function__fc_tag.sql
+-- _fc_tag(flow_slug, run_ids): tag the queued tasks of a flow under flow control (of the given
+-- runs; null: all of them) with what the claim orders and limits them by: fc_key, the task's
+-- concurrency group (its concurrency key's value, else its rate key's, else ''), rate_key (its
+-- rate key's value, '' without one) and priority (the run's override, else the step's, else the
+-- flow's, else 0). Internal (_start_ready_steps, _fc_refresh, _fc_set_run_priority).
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_tag(flow_slug text, run_ids uuid[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+as $$
+begin
+  -- the new tasks of some runs (by the primary key, whatever the flow's backlog), or every
+  -- waiting task of the flow (an option changed); two statements, so each keeps its own plan
+  if _fc_tag.run_ids is not null then
+    -- a single step's key under "run." reads the run input in place; other keys go through
+    -- pgflow._fc_value
+    update pgflow.step_tasks t
+    set rate_key = case when s.opt_rate_key is null then ''
+          when s.step_type = 'single' and s.opt_rate_key like 'run.%'
+            then coalesce(r.input #>> (pg_catalog.string_to_array(s.opt_rate_key, '.'))[2:], 'null')
+          else pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key) end,
+        fc_key = case
+          when s.opt_concurrency_key is null and s.opt_rate_key is null then ''
+          when s.step_type = 'single'
+            and coalesce(s.opt_concurrency_key, s.opt_rate_key) like 'run.%'
+            then coalesce(
+              r.input #>> (pg_catalog.string_to_array(
+                coalesce(s.opt_concurrency_key, s.opt_rate_key), '.'))[2:],
+              'null')
+          else pgflow._fc_value(t.run_id, t.step_slug, t.task_index,
+            coalesce(s.opt_concurrency_key, s.opt_rate_key)) end,
+        priority = coalesce(r.priority, s.opt_priority, f.opt_priority, 0)
+    from pgflow.steps s, pgflow.runs r, pgflow.flows f
+    where t.run_id = any(_fc_tag.run_ids)
+      and t.flow_slug = _fc_tag.flow_slug
+      and t.status in ('queued', 'started')
+      and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      and r.run_id = t.run_id
+      and f.flow_slug = t.flow_slug
+      and (t.fc_key is null
+           or t.priority is distinct from coalesce(r.priority, s.opt_priority, f.opt_priority, 0));
+    return;
+  end if;
+
+  -- a single step's key under "run." reads the run input in place; other keys go through
+  -- pgflow._fc_value
+  update pgflow.step_tasks t
+  set rate_key = case when s.opt_rate_key is null then ''
+        when s.step_type = 'single' and s.opt_rate_key like 'run.%'
+          then coalesce(r.input #>> (pg_catalog.string_to_array(s.opt_rate_key, '.'))[2:], 'null')
+        else pgflow._fc_value(t.run_id, t.step_slug, t.task_index, s.opt_rate_key) end,
+      fc_key = case
+        when s.opt_concurrency_key is null and s.opt_rate_key is null then ''
+        when s.step_type = 'single'
+          and coalesce(s.opt_concurrency_key, s.opt_rate_key) like 'run.%'
+          then coalesce(
+            r.input #>> (pg_catalog.string_to_array(
+              coalesce(s.opt_concurrency_key, s.opt_rate_key), '.'))[2:],
+            'null')
+        else pgflow._fc_value(t.run_id, t.step_slug, t.task_index,
+          coalesce(s.opt_concurrency_key, s.opt_rate_key)) end,
+      priority = coalesce(r.priority, s.opt_priority, f.opt_priority, 0)
+  from pgflow.steps s, pgflow.runs r, pgflow.flows f
+  where t.flow_slug = _fc_tag.flow_slug
+    and t.status in ('queued', 'started')
+    and s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    and r.run_id = t.run_id
+    and f.flow_slug = t.flow_slug;
+end;
+$$;
+
+-- file: 0354_function__fc_pick.sql
+-- _fc_pick(flow_slug, qty): the messages of up to qty ready tasks of a flow under flow control,
+-- in claim order: every concurrency group (step and key value, pgflow._fc_tag) that has queued
+-- tasks is visited (a loose scan of idx_step_tasks_fc_queued, one probe per group), a group whose
+-- slots or rate window look full is passed over, each other group offers its visible tasks by
+-- priority then message id (at most its free slots), and the offers are taken by priority, then
+-- by their rank within their group, then by message id. So a ready task of a higher priority is
+-- taken before any lower one, and the groups are served round-robin: a group's backlog never
+-- holds another group's first ready task back by more than one batch. Messages are not read
+-- (their visibility is not changed) and no lock is taken: the exact check is pgflow._fc_admit's,
+-- under the groups' locks. The statement names the flow's queue table, so it is planned on
+-- every call (about 1 ms). Internal (claim_tasks). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_pick(flow_slug text, qty int)
+returns bigint[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ids bigint[];
+begin
+  execute pg_catalog.format(
+    $q$
+      with recursive groups as (
+        (
+          select t.step_slug, t.fc_key
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+          order by t.step_slug, t.fc_key
+          limit 1
+        )
+        union all
+        select n.step_slug, n.fc_key
+        from groups g
+        cross join lateral (
+          select t.step_slug, t.fc_key
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+            and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+          order by t.step_slug, t.fc_key
+          limit 1
+        ) n
+      ),
+      slots as (
+        select g.step_slug, g.fc_key, least(
+          $2,
+          case when s.opt_concurrency_limit is null then $2
+            else s.opt_concurrency_limit - (
+              select count(*)::int from pgflow.step_tasks u
+              where u.flow_slug = $1 and u.step_slug = g.step_slug
+                and u.status = 'started' and u.fc_key is not null
+                and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
+            )
+          end,
+          -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+          case when s.opt_rate_limit is null
+              or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+            else s.opt_rate_limit - (
+              select count(*)::int from pgflow.rate_starts rs
+              where rs.flow_slug = $1 and rs.step_slug = g.step_slug
+                and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
+                and rs.started_at > pg_catalog.clock_timestamp()
+                  - pg_catalog.make_interval(secs => s.opt_rate_per)
+            )
+          end
+        ) as free
+        from groups g
+        join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
+      ),
+      offered as (
+        select sl.step_slug, sl.fc_key, c.message_id, c.priority
+        from slots sl
+        cross join lateral (
+          select t.message_id, t.priority
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+            and t.status = 'queued'
+            -- a subquery, not a join: planning a join would probe the ends of the message
+            -- id indexes, slow while they hold many dead entries (a busy queue)
+            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+              <= pg_catalog.clock_timestamp()
+          order by t.priority desc, t.message_id
+          limit sl.free
+        ) c
+        where sl.free > 0
+      ),
+      ranked as (
+        select o.message_id, o.priority,
+               pg_catalog.row_number() over (
+                 partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
+               ) as rank
+        from offered o
+      )
+      select array(
+        select r.message_id from ranked r
+        order by r.priority desc, r.rank, r.message_id
+        limit $2
+      )
+    $q$,
+    pgmq.format_table_name(_fc_pick.flow_slug, 'q')
+  )
+  into v_ids
+  using _fc_pick.flow_slug, _fc_pick.qty;
+  return v_ids;
+end;
+$$;
+
+-- file: 0355_function__fc_admit.sql
+-- _fc_admit(flow_slug, msg_ids): of the messages of queued tasks a worker is about to start (in
+-- the order given), the ones the flow's step limits allow now, in the same order. The groups'
+-- transaction advisory locks (one per concurrency group and one per rate group) are tried,
+-- never waited for (a claim over several flows could otherwise deadlock with another): a
+-- group another claim holds is left to it, its tasks here neither started nor hidden. A lock
+-- taken is held until the caller commits, so a count taken here is exact: the started tasks
+-- of the group (step_tasks status 'started') stay below opt_concurrency_limit and its starts
+-- in the last opt_rate_per seconds (pgflow.rate_starts) below opt_rate_limit. A task held
+-- back stays 'queued' with its attempts untouched; its message is hidden for 1 s
+-- (concurrency) or until the rate window has room (at least 1 s), so
+-- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
+-- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
+-- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_admit(flow_slug text, msg_ids bigint[])
+returns bigint[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+as $$
+declare
+  c_hold_seconds constant int := 1;
+  v_task record;
+  v_used jsonb := '{}';
+  v_group text;
+  v_rate_group text;
+  v_count int;
+  v_ccount int;
+  v_admitted bigint[] := '{}';
+  v_held bigint[] := '{}';
+  v_holds int[] := '{}';
+  v_hold int;
+  v_oldest timestamptz;
+  v_busy bigint[];
+begin
+  -- the locks of every limited group among the candidates, tried, never waited for: a claim
+  -- serving several flows takes them in an order another claim may not share, so waiting
+  -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks
+  -- here are left alone (not started, not hidden)
+  v_busy := array(
+    select l.h
+    from (
+      select distinct pg_catalog.hashtextextended(x.name, 0) as h
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      cross join lateral (
+        values
+          (case when s.opt_concurrency_limit is not null then
+             'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+             || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+          (case when s.opt_rate_limit is not null then
+             'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+      ) as x(name)
+      where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+        and t.status = 'queued' and t.fc_key is not null and x.name is not null
+      order by 1
+    ) l
+    where not pg_catalog.pg_try_advisory_xact_lock(l.h)
+  );
+
+  for v_task in
+    select u.id, t.step_slug, t.fc_key, t.rate_key, s.opt_concurrency_limit,
+           s.opt_concurrency_key, s.opt_rate_limit, s.opt_rate_per,
+           (s.opt_concurrency_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+              || case when s.opt_concurrency_key is null then '' else t.fc_key end, 0)
+              = any(v_busy))
+           or (s.opt_rate_limit is not null and pg_catalog.hashtextextended(
+              'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key, 0)
+              = any(v_busy)) as busy
+    from unnest(_fc_admit.msg_ids) with ordinality as u(id, ord)
+    left join pgflow.step_tasks t
+      on t.message_id = u.id and t.flow_slug = _fc_admit.flow_slug and t.status = 'queued'
+    left join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    order by u.ord
+  loop
+    if v_task.step_slug is null or v_task.fc_key is null then
+      v_admitted := v_admitted || v_task.id;
+      continue;
+    end if;
+    continue when v_task.busy;
+    v_hold := null;
+
+    if v_task.opt_concurrency_limit is not null then
+      v_group := 'c|' || v_task.step_slug || '|'
+        || case when v_task.opt_concurrency_key is null then '' else v_task.fc_key end;
+      v_ccount := (v_used ->> v_group)::int;
+      if v_ccount is null then
+        select count(*)::int into v_ccount
+        from pgflow.step_tasks u
+        where u.flow_slug = _fc_admit.flow_slug and u.step_slug = v_task.step_slug
+          and u.status = 'started' and u.fc_key is not null
+          and (v_task.opt_concurrency_key is null or u.fc_key = v_task.fc_key);
+      end if;
+      if v_ccount >= v_task.opt_concurrency_limit then
+        v_hold := c_hold_seconds;
+      end if;
+    end if;
+
+    if v_hold is null and v_task.opt_rate_limit is not null then
+      v_rate_group := 'r|' || v_task.step_slug || '|' || v_task.rate_key;
+      if v_used ? v_rate_group then
+        v_count := (v_used ->> v_rate_group)::int;
+      else
+        select count(*)::int into v_count
+        from pgflow.rate_starts rs
+        where rs.flow_slug = _fc_admit.flow_slug and rs.step_slug = v_task.step_slug
+          and rs.rate_key = v_task.rate_key
+          and rs.started_at > pg_catalog.clock_timestamp()
+            - pg_catalog.make_interval(secs => v_task.opt_rate_per);
+      end if;
+      if v_count >= v_task.opt_rate_limit then
+        select min(rs.started_at) into v_oldest
+        from pgflow.rate_starts rs
+        where rs.flow_slug = _fc_admit.flow_slug and rs.step_slug = v_task.step_slug
+          and rs.rate_key = v_task.rate_key
+          and rs.started_at > pg_catalog.clock_timestamp()
+            - pg_catalog.make_interval(secs => v_task.opt_rate_per);
+        v_hold := greatest(c_hold_seconds, ceil(extract(epoch from
+          coalesce(v_oldest, pg_catalog.clock_timestamp())
+          + pg_catalog.make_interval(secs => v_task.opt_rate_per)
+          - pg_catalog.clock_timestamp()))::int);
+      else
+        v_used := v_used || jsonb_build_object(v_rate_group, v_count + 1);
+      end if;
+    end if;
+
+    if v_hold is null then
+      if v_task.opt_concurrency_limit is not null then
+        v_used := v_used || jsonb_build_object(v_group, v_ccount + 1);
+      end if;
+      v_admitted := v_admitted || v_task.id;
+    else
+      v_held := v_held || v_task.id;
+      v_holds := v_holds || v_hold;
+    end if;
+  end loop;
+
+  if cardinality(v_held) > 0 then
+    perform pgflow.set_vt_batch(_fc_admit.flow_slug, v_held, v_holds);
+  end if;
+  return v_admitted;
+end;
+$$;
+
+-- file: 0356_function__fc_started.sql
+-- _fc_started(flow_slug, claimed): record the starts just made of tasks of rate-limited steps in
+-- pgflow.rate_starts (at each task's started_at, under the groups' locks _fc_admit took), and
+-- delete the rows of those steps that have left their window. Internal (_start_tasks, for a
+-- flow under flow control). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_started(flow_slug text, claimed pgflow.claimed_task[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+as $$
+begin
+  insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at)
+  select t.flow_slug, t.step_slug, t.rate_key, t.started_at
+  from unnest(_fc_started.claimed) c
+  join pgflow.step_tasks t
+    on t.run_id = c.run_id and t.step_slug = c.step_slug and t.task_index = c.task_index
+  join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+  where s.opt_rate_limit is not null and t.rate_key is not null;
+
+  if found then
+    delete from pgflow.rate_starts rs
+    using pgflow.steps s
+    where rs.flow_slug = _fc_started.flow_slug
+      and s.flow_slug = rs.flow_slug and s.step_slug = rs.step_slug
+      and s.step_slug in (select c.step_slug from unnest(_fc_started.claimed) c)
+      and rs.started_at < pg_catalog.clock_timestamp()
+        - pg_catalog.make_interval(secs => coalesce(s.opt_rate_per, 0));
+  end if;
+end;
+$$;
+
+-- file: 0357_function__fc_set_run_priority.sql
+-- _fc_set_run_priority(flow_slug, run_ids, priority): give runs a start's priority override
+-- (runs.priority; null does nothing): it outranks the flow's and the steps' priorities for
+-- every task of those runs. Puts the flow under flow control if it was not (tagging its queued
+-- tasks), else re-tags the runs' tasks. Internal (start_flow, start_flows). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_set_run_priority(
+  flow_slug text,
+  run_ids uuid[],
+  priority int
+)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if _fc_set_run_priority.priority is null then
+    return;
+  end if;
+  update pgflow.runs r set priority = _fc_set_run_priority.priority
+  where r.run_id = any(_fc_set_run_priority.run_ids);
+  if (select f.flow_control from pgflow.flows f where f.flow_slug = _fc_set_run_priority.flow_slug)
+  then
+    perform pgflow._fc_tag(_fc_set_run_priority.flow_slug, _fc_set_run_priority.run_ids);
+  else
+    perform pgflow._fc_refresh(_fc_set_run_priority.flow_slug);
+  end if;
+end;
+$$;
+
+-- file: 0358_function__fc_tags.sql
+-- _fc_tags(run_id, step_slug, task_index): the flow-control tags of a new task of a flow under
+-- flow control, as text[] {fc_key, rate_key, priority}: its concurrency group (its concurrency
+-- key's value, else its rate key's, else ''), its rate key's value ('' without one) and its
+-- priority (the run's override, else the step's, else the flow's, else 0); the same values
+-- pgflow._fc_tag writes. Called per row by the insert of _start_ready_steps, so new tasks are
+-- written once, tagged. Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_tags(run_id uuid, step_slug text, task_index int)
+returns text[]
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+as $$
+declare
+  v record;
+  v_group text;
+  v_rate text;
+begin
+  select s.step_type, s.opt_concurrency_key, s.opt_rate_key,
+         coalesce(r.priority, s.opt_priority, f.opt_priority, 0) as priority, r.input
+  into v
+  from pgflow.runs r
+  join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = _fc_tags.step_slug
+  join pgflow.flows f on f.flow_slug = r.flow_slug
+  where r.run_id = _fc_tags.run_id;
+
+  if v.opt_rate_key is null then
+    v_rate := '';
+  elsif v.step_type = 'single' and v.opt_rate_key like 'run.%' then
+    v_rate := coalesce(v.input #>> (pg_catalog.string_to_array(v.opt_rate_key, '.'))[2:], 'null');
+  else
+    v_rate := pgflow._fc_value(_fc_tags.run_id, _fc_tags.step_slug, _fc_tags.task_index,
+      v.opt_rate_key);
+  end if;
+
+  if v.opt_concurrency_key is null then
+    v_group := v_rate;
+  elsif v.step_type = 'single' and v.opt_concurrency_key like 'run.%' then
+    v_group := coalesce(
+      v.input #>> (pg_catalog.string_to_array(v.opt_concurrency_key, '.'))[2:], 'null');
+  else
+    v_group := pgflow._fc_value(_fc_tags.run_id, _fc_tags.step_slug, _fc_tags.task_index,
+      v.opt_concurrency_key);
+  end if;
+
+  return array[v_group, v_rate, v.priority::text];
+end;
+$$;
+
 -- file: 0395_function__shape_options.sql
 -- pgflow._shape_options(row_json): the options of a flow or step row (given as to_jsonb of the
 -- row) in the shape's JSON form: every opt_* column that is not null, named in camelCase
@@ -3036,7 +3855,7 @@ $$;
 -- form that pgflow_yaml.shape.flow_shape builds from a flow file: steps by step_index, each with
 -- slug, stepType, dependencies (sorted by code point), whenUnmet, whenExhausted, the two
 -- patterns wrapped as {"defined": false} / {"defined": true, "value": ...}, and the options
--- the step sets itself, and "signal": true on a signal step; plus the flow's options (both by pgflow._shape_options, so a new opt_*
+-- the step sets itself, "signal": true on a signal step and "flow": <child flow slug> on a sub-flow step; plus the flow's options (both by pgflow._shape_options, so a new opt_*
 -- column shows up here without a change). Returns null when the flow does not exist.
 -- Raises nothing.
 create or replace function pgflow._get_flow_shape(flow_slug text)
@@ -3072,6 +3891,8 @@ begin
           end,
           'options', pgflow._shape_options(to_jsonb(s))
         ) || case when s.signal_schema is not null then '{"signal": true}'::jsonb else '{}' end
+          || case when s.child_flow_slug is not null
+            then jsonb_build_object('flow', s.child_flow_slug) else '{}' end
         order by s.step_index
       )
       from pgflow.steps as s
@@ -3091,7 +3912,7 @@ $get_flow_shape$;
 -- pgflow.compare_flow_shape(flow_slug, shape): every difference between the flow the database
 -- holds and a compiled shape (pgflow_yaml.shape.flow_shape), as readable lines such as
 -- `step 2 (ship): depends_on [a] vs [a, b]` (database value first, step numbers are step_index).
--- Compared per step index: slug, step type, kind (handler or signal), dependencies,
+-- Compared per step index: slug, step type, kind (handler, signal, or the flow a sub-flow step runs), dependencies,
 -- when_unmet, when_exhausted, the if / if_not patterns (as jsonb, so key order and spacing do
 -- not matter), and steps present on one side only. Options are not shape: they are never compared here.
 -- Runs as its owner (it only reads definitions), so a role allowed to execute it, such as
@@ -3181,8 +4002,10 @@ begin
         || format('%s: step_type %s vs %s', label, db_value, file_value);
     end if;
 
-    db_value := case when (db_step -> 'signal') = 'true' then 'signal' else 'handler' end;
-    file_value := case when (file_step -> 'signal') = 'true' then 'signal' else 'handler' end;
+    db_value := case when (db_step -> 'signal') = 'true' then 'signal'
+      when db_step ? 'flow' then 'flow ' || (db_step ->> 'flow') else 'handler' end;
+    file_value := case when (file_step -> 'signal') = 'true' then 'signal'
+      when file_step ? 'flow' then 'flow ' || (file_step ->> 'flow') else 'handler' end;
     if db_value is distinct from file_value then
       differences := differences || format('%s: kind %s vs %s', label, db_value, file_value);
     end if;
@@ -3328,7 +4151,9 @@ $$;
 -- '[STALLED] worker lost N time(s); max_attempts M exhausted', or after a 4th stall with attempts
 -- left '[STALLED] Task stalled 4 times (worker lost or over its timeout)') and its step's
 -- when_exhausted applies, so a run never hangs in 'started'. Any worker may call it; no pg_cron.
--- Returns the number of stalled tasks handled (requeued or failed). Raises nothing.
+-- Then starts any queued run that a free concurrency slot is waiting for
+-- (_admit_all_queued_runs). Returns the number of stalled tasks handled (requeued or failed).
+-- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.requeue_stalled_tasks()
@@ -3353,6 +4178,7 @@ begin
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
     join pgflow.flows f on f.flow_slug = t.flow_slug
     where t.status = 'started'
+      and s.child_flow_slug is null  -- a sub-flow task runs no handler: it cannot stall
       and t.started_at < clock_timestamp()
         - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + c_grace_seconds)
     order by t.run_id, t.step_slug, t.task_index
@@ -3425,14 +4251,16 @@ begin
       );
     end if;
   end loop;
+  perform pgflow._admit_all_queued_runs();  -- flow concurrency: the safety net
   return v_handled;
 end;
 $$;
 
 -- file: 0520_function_cancel_run.sql
--- cancel_run(run_id): cancel a started run: status 'cancelled', every created or started step
+-- cancel_run(run_id): cancel a started or queued run (a queued one never started anything): status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
--- nothing more starts and late results are ignored.
+-- nothing more starts and late results are ignored. Its running child runs are cancelled too
+-- (recursively), and a cancelled child fails its parent task (_subflow_run_ended).
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
 -- the form of 0.8.1's run events). Returns the run row.
 -- Raises: 'Run "%" does not exist'.
@@ -3453,7 +4281,7 @@ begin
   if not found then
     raise exception 'Run "%" does not exist', cancel_run.run_id;
   end if;
-  if v_run.status <> 'started' then
+  if v_run.status not in ('started', 'queued') then
     return v_run;
   end if;
 
@@ -3462,6 +4290,8 @@ begin
   where r.run_id = cancel_run.run_id
   returning * into v_run;
   perform pgflow._cancel_open_steps(cancel_run.run_id);
+  perform pgflow._subflow_run_ended(cancel_run.run_id);
+  perform pgflow._release_run_slot(v_run);  -- flow concurrency: a freed slot starts a queued run
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:cancelled', pgflow._run_event(v_run), v_run.run_id);
   end if;
@@ -3474,7 +4304,8 @@ $$;
 -- their state and outputs; every other step (failed, cancelled, or left open by an older core)
 -- and its tasks start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would (sending run:started, then the step events
--- of a new run). Returns the run row.
+-- of a new run); under a full flow concurrency limit it goes to 'queued' instead and starts when a
+-- slot frees. Returns the run row.
 -- Raises: 'Run "%" does not exist'; 'Run "%" is % (only failed or cancelled runs can be retried)'.
 set search_path = pg_catalog, pg_temp;
 
@@ -3556,6 +4387,7 @@ begin
       remaining_steps = cardinality(v_reset)
   where r.run_id = retry_run.run_id
   returning * into v_run;
+  v_run := pgflow._queue_retried_run(v_run);  -- flow concurrency: 'queued' when no slot is free
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit('run:started', pgflow._run_event(v_run), v_run.run_id);
   end if;
@@ -3662,7 +4494,7 @@ $$;
 -- rows of workers that served it stay (they are history). Owner only: no role is granted it.
 -- Returns the number of runs deleted.
 -- Raises: 'Flow "%" does not exist' (SQLSTATE P0002); 'Flow "%" has % run(s) in progress ...'
--- (SQLSTATE 55006, object_in_use) while a run is started, unless force.
+-- (SQLSTATE 55006, object_in_use) while a run is started or queued, unless force.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.drop_flow(flow_slug text, force boolean default false)
@@ -3681,7 +4513,7 @@ begin
   end if;
 
   -- lock the runs, so that no run starts or ends while its rows go
-  select pg_catalog.count(*) filter (where r.status = 'started')::integer,
+  select pg_catalog.count(*) filter (where r.status in ('started', 'queued'))::integer,
          pg_catalog.count(*)::integer
   into v_in_progress, v_runs
   from (
@@ -3698,6 +4530,7 @@ begin
   delete from pgflow.runs r where r.flow_slug = drop_flow.flow_slug;
   delete from pgflow.schedule_fires sf where sf.flow_slug = drop_flow.flow_slug;
   delete from pgflow.schedules sc where sc.flow_slug = drop_flow.flow_slug;
+  delete from pgflow.rate_starts rs where rs.flow_slug = drop_flow.flow_slug;
   delete from pgflow.deps d where d.flow_slug = drop_flow.flow_slug;
   delete from pgflow.steps s where s.flow_slug = drop_flow.flow_slug;
   delete from pgflow.flows f where f.flow_slug = drop_flow.flow_slug;
@@ -3768,7 +4601,7 @@ begin
     raise exception 'Step "%" has one task, task_index must be 0 (got %)',
       signal.step_slug, coalesce(signal.task_index::text, 'null') using errcode = 'PF010';
   end if;
-  if v_run.status <> 'started' then
+  if v_run.status not in ('started', 'queued') then
     raise exception 'Run "%" is %: signals are refused', signal.run_id, v_run.status
       using errcode = 'PF010';
   end if;
@@ -4064,7 +4897,7 @@ begin
         continue when v_at <= v_schedule.settled_until or v_at > fire_schedules.now
           or v_at > v_item.through;
         if v_schedule.overlap = 'skip' and exists (
-          select 1 from pgflow.runs r where r.run_id = v_run_id and r.status = 'started'
+          select 1 from pgflow.runs r where r.run_id = v_run_id and r.status in ('started', 'queued')
         ) then
           insert into pgflow.schedule_fires (flow_slug, schedule_name, fire_at, outcome, run_id)
           values (v_schedule.flow_slug, v_schedule.schedule_name, v_at, 'skipped', v_run_id)
@@ -4172,6 +5005,1189 @@ begin
   update pgflow.schedules s set last_run_id = v_run_id
   where s.flow_slug = v_schedule.flow_slug and s.schedule_name = v_schedule.schedule_name;
   return v_fire;
+end;
+$$;
+
+-- file: 0700_function_explain_run.sql
+-- explain_run(run_id): why each unfinished part of a run is not running now, one row per step
+-- that has no tasks in flight yet and one per unfinished task of a started step, in step then
+-- task order: (step_slug, task_index (null: the step), reason, detail, until (null: unknown)).
+-- Reasons: 'run_queued' (the run waits behind its flow's concurrency limit: detail position,
+-- holding_runs, from pgflow._queued_run_position), 'waiting_for_dependencies' (detail
+-- dependencies: the unfinished ones), 'starting' (ready, its tasks are being created),
+-- 'waiting_for_signal' (until: its timeout), 'running' (detail worker_id, started_at, attempt;
+-- until: its timeout), 'concurrency_full' (detail key, limit, in_flight, holding_runs),
+-- 'rate_limited' (detail key, limit, per; until: the window has room), 'retry_backoff' (detail
+-- attempt, error_message; until: visible again), 'start_delay' (until: visible), 'held_back'
+-- (hidden for a moment after a limit held it back or a release; until: visible),
+-- 'waiting_for_worker' (detail ahead: visible messages of the flow before it, live_workers:
+-- pgflow.live_workers of the flow). A finished run has no rows. Runs as its owner (it reads
+-- the queue and the workers), so a client role may call it.
+-- Raises: 'Run "%" does not exist' (SQLSTATE PF011).
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow.explain_run(run_id uuid)
+returns table (step_slug text, task_index int, reason text, detail jsonb, until timestamptz)
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_run pgflow.runs;
+  v_queue text;
+  v_live int;
+  v_now timestamptz := pg_catalog.clock_timestamp();
+  v_row record;
+  v_vt timestamptz;
+  v_used int;
+  v_oldest timestamptz;
+  v_ahead int;
+begin
+  select * into v_run from pgflow.runs r where r.run_id = explain_run.run_id;
+  if not found then
+    raise exception 'Run "%" does not exist', explain_run.run_id using errcode = 'PF011';
+  end if;
+  if v_run.status in ('completed', 'failed', 'cancelled') then
+    return;
+  end if;
+  if v_run.status = 'queued' then
+    -- resolved only here: the flow-level half of flow control defines it
+    return query
+      select s.step_slug, null::int, 'run_queued',
+             jsonb_build_object('position', p.position, 'holding_runs', to_jsonb(p.holding_runs)),
+             null::timestamptz
+      from pgflow.steps s
+      cross join pgflow._queued_run_position(explain_run.run_id) p
+      where s.flow_slug = v_run.flow_slug
+      order by s.step_index;
+    return;
+  end if;
+
+  v_queue := pgmq.format_table_name(v_run.flow_slug, 'q');
+  v_live := pgflow.live_workers(v_run.flow_slug);
+
+  for v_row in
+    select ss.step_slug, ss.status as step_status, ss.remaining_deps, ss.started_at as step_started,
+           s.step_index, s.opt_concurrency_limit, s.opt_concurrency_key, s.opt_rate_limit,
+           s.opt_rate_per, s.opt_rate_key, coalesce(s.opt_start_delay, 0) as start_delay,
+           coalesce(s.opt_timeout, f.opt_timeout) as timeout,
+           t.task_index, t.status as task_status, t.message_id, t.attempts_count, t.error_message,
+           t.started_at, t.last_worker_id, t.fc_key, t.rate_key, t.priority
+    from pgflow.step_states ss
+    join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+    join pgflow.flows f on f.flow_slug = ss.flow_slug
+    left join pgflow.step_tasks t
+      on ss.status = 'started' and t.run_id = ss.run_id and t.step_slug = ss.step_slug
+         and t.status in ('queued', 'started')
+    where ss.run_id = explain_run.run_id
+      and ss.status in ('created', 'waiting', 'started')
+    order by s.step_index, t.task_index
+  loop
+    step_slug := v_row.step_slug;
+    task_index := v_row.task_index;
+    detail := '{}';
+    until := null;
+
+    if v_row.step_status = 'created' then
+      task_index := null;
+      if v_row.remaining_deps > 0 then
+        reason := 'waiting_for_dependencies';
+        detail := jsonb_build_object('dependencies', coalesce((
+          select jsonb_agg(d.dep_slug order by d.dep_slug)
+          from pgflow.deps d
+          join pgflow.step_states ds on ds.run_id = explain_run.run_id and ds.step_slug = d.dep_slug
+          where d.flow_slug = v_run.flow_slug and d.step_slug = v_row.step_slug
+            and ds.status not in ('completed', 'skipped')
+        ), '[]'::jsonb));
+      else
+        reason := 'starting';
+      end if;
+    elsif v_row.step_status = 'waiting' then
+      task_index := null;
+      reason := 'waiting_for_signal';
+      until := v_row.step_started + pg_catalog.make_interval(secs => v_row.timeout);
+    elsif v_row.task_status is null then
+      continue;  -- a started step whose tasks are all finished: it is completing
+    elsif v_row.task_status = 'started' then
+      reason := 'running';
+      detail := jsonb_build_object('worker_id', v_row.last_worker_id,
+        'started_at', v_row.started_at, 'attempt', v_row.attempts_count);
+      until := v_row.started_at + pg_catalog.make_interval(secs => v_row.timeout);
+    else
+      reason := null;
+      execute pg_catalog.format('select q.vt from pgmq.%I q where q.msg_id = $1', v_queue)
+        into v_vt using v_row.message_id;
+      -- a retry backoff or a start delay is a wait of its own; a limit is checked after them
+      if v_vt > v_now and v_row.error_message is not null then
+        reason := 'retry_backoff';
+        detail := jsonb_build_object('attempt', v_row.attempts_count,
+          'error_message', v_row.error_message);
+        until := v_vt;
+      elsif v_vt > v_now and v_row.attempts_count = 0 and v_row.start_delay > 0
+        and v_vt > v_row.step_started + pg_catalog.make_interval(secs => 1) then
+        reason := 'start_delay';
+        until := v_vt;
+      end if;
+      if reason is null and v_row.opt_concurrency_limit is not null
+        and v_row.fc_key is not null then
+        select count(*)::int into v_used
+        from pgflow.step_tasks u
+        where u.flow_slug = v_run.flow_slug and u.step_slug = v_row.step_slug
+          and u.status = 'started' and u.fc_key is not null
+          and (v_row.opt_concurrency_key is null or u.fc_key = v_row.fc_key);
+        if v_used >= v_row.opt_concurrency_limit then
+          reason := 'concurrency_full';
+          detail := jsonb_build_object(
+            'key', case when v_row.opt_concurrency_key is null then null else v_row.fc_key end,
+            'limit', v_row.opt_concurrency_limit,
+            'in_flight', v_used,
+            'holding_runs', (
+              select coalesce(jsonb_agg(distinct u.run_id), '[]'::jsonb)
+              from pgflow.step_tasks u
+              where u.flow_slug = v_run.flow_slug and u.step_slug = v_row.step_slug
+                and u.status = 'started' and u.fc_key is not null
+                and (v_row.opt_concurrency_key is null or u.fc_key = v_row.fc_key)
+            )
+          );
+        end if;
+      end if;
+      if reason is null and v_row.opt_rate_limit is not null and v_row.rate_key is not null then
+        select count(*)::int, min(rs.started_at) into v_used, v_oldest
+        from pgflow.rate_starts rs
+        where rs.flow_slug = v_run.flow_slug and rs.step_slug = v_row.step_slug
+          and rs.rate_key = v_row.rate_key
+          and rs.started_at > v_now - pg_catalog.make_interval(secs => v_row.opt_rate_per);
+        if v_used >= v_row.opt_rate_limit then
+          reason := 'rate_limited';
+          detail := jsonb_build_object(
+            'key', case when v_row.opt_rate_key is null then null else v_row.rate_key end,
+            'limit', v_row.opt_rate_limit, 'per', v_row.opt_rate_per);
+          until := v_oldest + pg_catalog.make_interval(secs => v_row.opt_rate_per);
+        end if;
+      end if;
+      if reason is null and v_vt > v_now then
+        reason := 'held_back';
+        until := v_vt;
+      elsif reason is null then
+        execute pg_catalog.format(
+          'select count(*)::int from pgmq.%I q where q.vt <= $1 and q.msg_id < $2', v_queue
+        ) into v_ahead using v_now, v_row.message_id;
+        reason := 'waiting_for_worker';
+        detail := jsonb_build_object('ahead', v_ahead, 'live_workers', v_live);
+      end if;
+    end if;
+    return next;
+  end loop;
+end;
+$$;
+
+-- file: 0720_function__concurrency_option.sql
+-- _concurrency_option(flow_slug, current, concurrency_limit, concurrency_key): the flow's new
+-- opt_concurrency from create_flow's arguments and the stored value (current, null: none).
+-- concurrency_limit -2147483648 means "not given" (keep the current limit), null removes the
+-- limit and its key; concurrency_key '"not given"' keeps the current key, null removes it.
+-- Returns {"limit": N} or {"limit": N, "key": "a.b"}, or null (no limit). The values themselves
+-- are checked by the flows table (opt_concurrency_is_valid). Internal.
+-- Raises: 'concurrency_key needs a concurrency_limit (flow "%" has none)'.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._concurrency_option(
+  flow_slug text,
+  current jsonb,
+  concurrency_limit int,
+  concurrency_key text
+)
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_limit int := case when _concurrency_option.concurrency_limit = -2147483648
+                      then (_concurrency_option.current ->> 'limit')::int
+                      else _concurrency_option.concurrency_limit end;
+  v_key text := case when _concurrency_option.concurrency_key = '"not given"'
+                     then _concurrency_option.current ->> 'key'
+                     else _concurrency_option.concurrency_key end;
+begin
+  if v_limit is null then
+    if _concurrency_option.concurrency_limit is distinct from null
+      and _concurrency_option.concurrency_key is not null
+      and _concurrency_option.concurrency_key <> '"not given"' then
+      raise exception 'concurrency_key needs a concurrency_limit (flow "%" has none)',
+        _concurrency_option.flow_slug;
+    end if;
+    return null;
+  end if;
+  return jsonb_build_object('limit', v_limit)
+    || case when v_key is not null then jsonb_build_object('key', v_key) else '{}'::jsonb end;
+end;
+$$;
+
+-- file: 0721_function__run_slot_key.sql
+-- _run_slot_key(concurrency, input): the concurrency key value of a run with this input under
+-- the flow's opt_concurrency: null when the flow has no limit, '' when the limit has no key,
+-- else the text of the value at the key's dotted path in the input (a string as is, any other
+-- JSON value as its JSON text; a missing path or a JSON null gives '', so such runs share one
+-- group with the runs whose value is the empty string). Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._run_slot_key(concurrency jsonb, input jsonb)
+returns text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case
+    when _run_slot_key.concurrency is null then null
+    when _run_slot_key.concurrency ->> 'key' is null then ''
+    else coalesce(
+      _run_slot_key.input #>> pg_catalog.string_to_array(_run_slot_key.concurrency ->> 'key', '.'),
+      ''
+    )
+  end;
+$$;
+
+-- file: 0722_function__lock_run_slot.sql
+-- _lock_run_slot(flow_slug, slot_key): take the transaction-level advisory lock that serializes
+-- the slot accounting of one flow and concurrency key (pg_advisory_xact_lock(12, hash)): every
+-- start, admission and release of a run of a limited flow holds it until its commit, so a
+-- decision "queue" or "start" is always taken on committed counts.
+-- Deadlock-free by order: a transaction waits only for a lock whose number is above every slot
+-- lock it holds already (tracked in the transaction-local setting pgflow.slot_lock_max); for any
+-- other it only tries (pg_try_advisory_xact_lock). Returns true when the lock is held, false when
+-- another transaction holds it and waiting could deadlock: the caller then leaves its queued
+-- runs for pgflow._admit_all_queued_runs (the workers' housekeeping), never starting one without
+-- the lock. Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._lock_run_slot(flow_slug text, slot_key text)
+returns boolean
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_id int := pg_catalog.hashtext(
+    _lock_run_slot.flow_slug || '/' || coalesce(_lock_run_slot.slot_key, '')
+  );
+  v_max int := nullif(pg_catalog.current_setting('pgflow.slot_lock_max', true), '')::int;
+begin
+  if v_max is null or v_id > v_max then
+    perform pg_catalog.pg_advisory_xact_lock(12, v_id);
+    perform pg_catalog.set_config('pgflow.slot_lock_max', v_id::text, true);
+    return true;
+  end if;
+  return pg_catalog.pg_try_advisory_xact_lock(12, v_id);
+end;
+$$;
+
+-- file: 0723_function__admit_queued_runs.sql
+-- _admit_queued_runs(flow_slug, slot_key, fresh): start the queued runs of a flow and
+-- concurrency key that fit under its limit, oldest first (queue_seq order), until the slots are
+-- full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
+-- fresh (a run that its caller is starting or retrying right now) only gets status 'started':
+-- the caller advances it; any other admitted run is advanced here as a new run would be
+-- (conditions, taskless steps, then its ready steps' tasks; sends run:started). A queued run
+-- locked by another transaction (a cancel) is skipped. While it advances runs, a run that
+-- completes at once does not release its slot by itself (pgflow.admitting): the loop counts
+-- again. Returns the ids of the runs it started, in order.
+-- Internal; the caller holds the slot lock (_lock_run_slot). Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._admit_queued_runs(
+  flow_slug text,
+  slot_key text,
+  fresh uuid[] default '{}'
+)
+returns uuid[]
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_limit int;
+  v_free bigint;
+  v_ids uuid[];
+  v_advance uuid[];
+  v_all uuid[] := '{}';
+  v_run_id uuid;
+  v_outer boolean := coalesce(pg_catalog.current_setting('pgflow.admitting', true), '') = '';
+begin
+  select (f.opt_concurrency ->> 'limit')::int into v_limit
+  from pgflow.flows f where f.flow_slug = _admit_queued_runs.flow_slug;
+
+  loop
+    -- nobody waiting (the common case of a release): done, without counting the slots
+    exit when not exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _admit_queued_runs.flow_slug
+        and r.slot_key = _admit_queued_runs.slot_key
+        and r.status = 'queued'
+    );
+    if v_limit is null then
+      v_free := 1000;
+    else
+      select v_limit - count(*) into v_free
+      from pgflow.runs r
+      where r.flow_slug = _admit_queued_runs.flow_slug
+        and r.slot_key = _admit_queued_runs.slot_key
+        and r.status = 'started';
+    end if;
+    exit when v_free <= 0;
+
+    v_ids := array(
+      select q.run_id from (
+        select r.run_id, r.queue_seq from pgflow.runs r
+        where r.flow_slug = _admit_queued_runs.flow_slug
+          and r.slot_key = _admit_queued_runs.slot_key
+          and r.status = 'queued'
+        order by r.queue_seq
+        limit v_free
+        for no key update skip locked
+      ) q
+      order by q.queue_seq
+    );
+    exit when cardinality(v_ids) = 0;
+
+    update pgflow.runs r set status = 'started'
+    where r.run_id = any(v_ids);
+    v_all := v_all || v_ids;
+
+    v_advance := array(
+      select u.id from unnest(v_ids) with ordinality as u(id, ord)
+      where not u.id = any(_admit_queued_runs.fresh)
+      order by u.ord
+    );
+    continue when cardinality(v_advance) = 0;
+
+    if to_regnamespace('realtime') is not null then
+      perform pgflow._emit('run:started', pgflow._run_event(r), r.run_id)
+      from unnest(v_advance) with ordinality as u(id, ord)
+      join pgflow.runs r on r.run_id = u.id
+      order by u.ord;
+    end if;
+    perform pg_catalog.set_config('pgflow.admitting', 'on', true);
+    foreach v_run_id in array v_advance loop
+      perform pgflow._advance_run(v_run_id, false);
+    end loop;
+    perform pgflow._start_ready_steps(v_advance);
+    if v_outer then
+      perform pg_catalog.set_config('pgflow.admitting', '', true);
+    end if;
+  end loop;
+  return v_all;
+end;
+$$;
+
+-- file: 0724_function__release_run_slot.sql
+-- _release_run_slot(run): called (one line) where a run leaves 'started' or 'queued'
+-- (maybe_complete_run, _fail_run, cancel_run): when its flow has a concurrency limit, start the
+-- queued runs of its key that now fit (_admit_queued_runs). Does nothing for a flow without a
+-- limit (one primary-key read), or while _admit_queued_runs advances runs (it counts again
+-- itself). When the slot lock cannot be taken without risking a deadlock (_lock_run_slot), the
+-- freed slot is filled by the next pgflow._admit_all_queued_runs (workers' housekeeping).
+-- Internal. Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._release_run_slot(run pgflow.runs)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_key text;
+begin
+  if pg_catalog.current_setting('pgflow.admitting', true) = 'on' then
+    return;
+  end if;
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = (_release_run_slot.run).flow_slug;
+  if v_concurrency is null then
+    return;
+  end if;
+  v_key := coalesce(
+    (_release_run_slot.run).slot_key,
+    pgflow._run_slot_key(v_concurrency, (_release_run_slot.run).input)
+  );
+  if pgflow._lock_run_slot((_release_run_slot.run).flow_slug, v_key) then
+    perform pgflow._admit_queued_runs((_release_run_slot.run).flow_slug, v_key);
+  end if;
+end;
+$$;
+
+-- file: 0725_function__lock_start_slots.sql
+-- _lock_start_slots(flow_slug, inputs): before _start_runs inserts runs of a flow with a
+-- concurrency limit, take the slot locks of the inputs' keys, in lock order (_lock_run_slot), so
+-- that a start never waits for a slot lock while holding a new run row (whose idempotency key a
+-- concurrent start of the same key may wait for). Does nothing for a flow without a limit.
+-- Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._lock_start_slots(flow_slug text, inputs jsonb[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_key text;
+begin
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = _lock_start_slots.flow_slug;
+  if v_concurrency is null then
+    return;
+  end if;
+  for v_key in
+    select k.slot_key from (
+      select distinct pgflow._run_slot_key(v_concurrency, u.input) as slot_key
+      from unnest(_lock_start_slots.inputs) as u(input)
+    ) k
+    order by pg_catalog.hashtext(_lock_start_slots.flow_slug || '/' || k.slot_key)
+  loop
+    perform pgflow._lock_run_slot(_lock_start_slots.flow_slug, v_key);
+  end loop;
+end;
+$$;
+
+-- file: 0726_function__queue_new_runs.sql
+-- _queue_new_runs(flow_slug, run_ids): called (one line) by _start_runs right after it inserts
+-- runs of a flow and their step states, before anything of them advances: when the flow has a
+-- concurrency limit, each new run gets its slot_key and a place in its key's queue (queue_seq,
+-- in run_ids order), and, key by key: when nobody of its key waits yet, the first new runs that
+-- fit the free slots stay 'started' (_start_runs advances them) and the rest become 'queued';
+-- when older runs of its key wait, every new run is queued behind them and the queue is
+-- admitted oldest first (_admit_queued_runs, which only marks admitted new runs 'started').
+-- A key whose slot lock this transaction cannot take without risking a deadlock
+-- (_lock_run_slot) queues all its new runs (pgflow._admit_all_queued_runs starts them).
+-- A queued run has its step states; nothing of it starts. Does nothing for a flow without a
+-- limit (one primary-key read).
+-- Internal; the caller took the slot locks first (_lock_start_slots). Raises what _advance_run
+-- raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._queue_new_runs(flow_slug text, run_ids uuid[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_group record;
+  v_locked boolean;
+  v_waiting boolean;
+  v_free int;
+begin
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = _queue_new_runs.flow_slug;
+  if v_concurrency is null then
+    return;
+  end if;
+
+  update pgflow.runs r
+  set slot_key = pgflow._run_slot_key(v_concurrency, r.input),
+      queue_seq = q.seq
+  from (
+    select u.run_id, pg_catalog.nextval('pgflow.run_queue_seq') as seq
+    from (
+      select u.run_id, u.ord from unnest(_queue_new_runs.run_ids) with ordinality as u(run_id, ord)
+      order by u.ord
+    ) u
+  ) q
+  where r.run_id = q.run_id;
+
+  for v_group in
+    select r.slot_key, array_agg(r.run_id order by r.queue_seq) as ids
+    from pgflow.runs r
+    where r.run_id = any(_queue_new_runs.run_ids)
+    group by r.slot_key
+    order by pg_catalog.hashtext(_queue_new_runs.flow_slug || '/' || r.slot_key)
+  loop
+    v_locked := pgflow._lock_run_slot(_queue_new_runs.flow_slug, v_group.slot_key);
+    v_waiting := exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _queue_new_runs.flow_slug and r.slot_key = v_group.slot_key
+        and r.status = 'queued'
+    );
+    v_free := 0;
+    if v_locked and not v_waiting then
+      -- the new runs are 'started' too (as inserted): count them out
+      select (v_concurrency ->> 'limit')::int - (count(*) - cardinality(v_group.ids)) into v_free
+      from pgflow.runs r
+      where r.flow_slug = _queue_new_runs.flow_slug and r.slot_key = v_group.slot_key
+        and r.status = 'started';
+    end if;
+
+    -- the first v_free new runs of the key keep their slot; the others wait
+    if v_free < cardinality(v_group.ids) then
+      update pgflow.runs r set status = 'queued'
+      where r.run_id = any(v_group.ids[greatest(v_free, 0) + 1:]);
+    end if;
+    if v_locked and v_waiting then
+      perform pgflow._admit_queued_runs(
+        _queue_new_runs.flow_slug, v_group.slot_key, _queue_new_runs.run_ids
+      );
+    end if;
+  end loop;
+end;
+$$;
+
+-- file: 0727_function__queue_retried_run.sql
+-- _queue_retried_run(run): called (one line) by retry_run right after it puts a failed or
+-- cancelled run back to 'started': when the flow has a concurrency limit, the run joins the end
+-- of its key's queue and is admitted only when a slot is free and no older run of its key
+-- waits; otherwise it stays 'queued' (retry_run then advances nothing) and starts when a slot
+-- frees. Returns the run row as it now is.
+-- Internal; the caller holds the run lock. Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._queue_retried_run(run pgflow.runs)
+returns pgflow.runs
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_concurrency jsonb;
+  v_run pgflow.runs := _queue_retried_run.run;
+begin
+  select f.opt_concurrency into v_concurrency
+  from pgflow.flows f where f.flow_slug = v_run.flow_slug;
+  if v_concurrency is null then
+    return v_run;
+  end if;
+
+  update pgflow.runs r
+  set status = 'queued',
+      slot_key = pgflow._run_slot_key(v_concurrency, r.input),
+      queue_seq = pg_catalog.nextval('pgflow.run_queue_seq')
+  where r.run_id = v_run.run_id
+  returning * into v_run;
+
+  if pgflow._lock_run_slot(v_run.flow_slug, v_run.slot_key) then
+    perform pgflow._admit_queued_runs(v_run.flow_slug, v_run.slot_key, array[v_run.run_id]);
+  end if;
+  select * into v_run from pgflow.runs r where r.run_id = v_run.run_id;
+  return v_run;
+end;
+$$;
+
+-- file: 0728_function__apply_flow_concurrency.sql
+-- _apply_flow_concurrency(flow, previous): called (one line) by create_flow after it stored the
+-- flow's options, with the concurrency it had before (null: none, or a new flow). When the
+-- limit or key changed: the runs in progress ('started' or 'queued') get their slot_key under
+-- the new key (null when the limit is gone), then each key's queue is admitted up to the new
+-- limit (every queued run when the limit was removed), keys in lock order. Nothing when
+-- nothing changed. Internal. Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._apply_flow_concurrency(flow pgflow.flows, previous jsonb)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_slug text := (_apply_flow_concurrency.flow).flow_slug;
+  v_concurrency jsonb := (_apply_flow_concurrency.flow).opt_concurrency;
+  v_key text;
+begin
+  if v_concurrency is not distinct from _apply_flow_concurrency.previous then
+    return;
+  end if;
+
+  if (v_concurrency ->> 'key') is distinct from (_apply_flow_concurrency.previous ->> 'key')
+    or v_concurrency is null or _apply_flow_concurrency.previous is null then
+    update pgflow.runs r
+    set slot_key = case
+          when v_concurrency is null and r.status = 'queued' then ''  -- to be admitted below
+          else pgflow._run_slot_key(v_concurrency, r.input)
+        end
+    where r.flow_slug = v_slug and r.status in ('started', 'queued');
+  end if;
+
+  for v_key in
+    select k.slot_key from (
+      select distinct r.slot_key from pgflow.runs r
+      where r.flow_slug = v_slug and r.status = 'queued' and r.slot_key is not null
+    ) k
+    order by pg_catalog.hashtext(v_slug || '/' || k.slot_key)
+  loop
+    if pgflow._lock_run_slot(v_slug, v_key) then
+      perform pgflow._admit_queued_runs(v_slug, v_key);
+    end if;
+  end loop;
+end;
+$$;
+
+-- file: 0729_function__admit_all_queued_runs.sql
+-- _admit_all_queued_runs(): the safety net of flow concurrency, called (one line) by
+-- requeue_stalled_tasks, which the workers' housekeeping runs every few seconds: start the
+-- queued runs of every flow and key that has a free slot (or no limit any more). Normally
+-- there are none: a slot is filled in the transaction that frees it; this catches the rare
+-- release that could not take its slot lock without risking a deadlock (_lock_run_slot).
+-- Keys are visited in lock order. Returns the number of runs started. Internal.
+-- Raises what _advance_run raises.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._admit_all_queued_runs()
+returns int
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set enable_seqscan to off
+as $$
+#variable_conflict use_column
+declare
+  v_group record;
+  v_started int := 0;
+begin
+  for v_group in
+    select g.flow_slug, g.slot_key
+    from (
+      select distinct r.flow_slug, r.slot_key from pgflow.runs r
+      where r.status = 'queued' and r.slot_key is not null
+    ) g
+    join pgflow.flows f on f.flow_slug = g.flow_slug
+    where f.opt_concurrency is null
+       or (f.opt_concurrency ->> 'limit')::int > (
+         select count(*) from pgflow.runs s
+         where s.flow_slug = g.flow_slug and s.slot_key = g.slot_key and s.status = 'started'
+       )
+    order by pg_catalog.hashtext(g.flow_slug || '/' || g.slot_key)
+  loop
+    if pgflow._lock_run_slot(v_group.flow_slug, v_group.slot_key) then
+      v_started := v_started + coalesce(cardinality(
+        pgflow._admit_queued_runs(v_group.flow_slug, v_group.slot_key)
+      ), 0);
+    end if;
+  end loop;
+  return v_started;
+end;
+$$;
+
+-- file: 0730_function__queued_run_position.sql
+-- _queued_run_position(run_id): for a queued run, its 1-based position among the queued runs
+-- of its flow and concurrency key (queue order), and the ids of the runs holding that key's
+-- slots now (started, oldest first). No row for a run that is not queued. Internal (what
+-- pgflow.explain_run says about a queued run). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._queued_run_position(run_id uuid)
+returns table ("position" int, holding_runs uuid[])
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select
+    (
+      select count(*)::int from pgflow.runs q
+      where q.flow_slug = r.flow_slug and q.slot_key = r.slot_key and q.status = 'queued'
+        and q.queue_seq <= r.queue_seq
+    ),
+    array(
+      select h.run_id from pgflow.runs h
+      where h.flow_slug = r.flow_slug and h.slot_key = r.slot_key and h.status = 'started'
+      order by h.started_at, h.run_id
+    )
+  from pgflow.runs r
+  where r.run_id = _queued_run_position.run_id and r.status = 'queued';
+$$;
+
+-- file: 0740_table_subflow_retries.sql
+-- Table subflow_retries: the sub-flow tasks waiting out their retry delay. When a child run
+-- fails and its parent task has attempts left, the task goes back to 'queued' (it has no pgmq
+-- message: no worker ever claims it) and gets a row here, due after
+-- calculate_retry_delay(base_delay, attempts); start_due_subflows (the workers' periodic
+-- maintenance) starts a new child run for each row that is due. Rows of runs that ended or were
+-- retried meanwhile are dropped by that sweep; a deleted run deletes its rows.
+-- Raises (on write): subflow_retries_pkey, subflow_retries_run_id_fkey.
+set search_path = pg_catalog, pg_temp;
+
+create table if not exists pgflow.subflow_retries (
+  run_id uuid not null references pgflow.runs (run_id) on delete cascade,
+  step_slug text not null,
+  task_index int not null,
+  due_at timestamptz not null,
+  constraint subflow_retries_pkey primary key (run_id, step_slug, task_index)
+);
+
+create index if not exists idx_subflow_retries_due_at on pgflow.subflow_retries (due_at);
+
+-- file: 0741_function__start_children.sql
+-- _start_children(run_ids, step_slugs, task_indexes, reuse): start the child runs of started
+-- tasks of sub-flow steps (steps.child_flow_slug), the task named by the i-th element of each
+-- array. A child gets its task's input (as a handler would: {"run": ..., "<dep>": ...} for a
+-- single step, the element for a map task) and records the task as its parent
+-- (runs.parent_run_id, parent_step_slug, parent_task_index). The children of one flow start
+-- together, in one _start_runs call (one queue insert for all of them). With reuse (a step
+-- started again by retry_run), a task takes up its latest child instead when it has one: a
+-- failed or cancelled one is retried (retry_run keeps its completed steps), a completed one
+-- gives its output at once, a running one is adopted. A child that ends within its own start
+-- (every step skipped, an empty map) settles its task before this returns (_settle_parent_task).
+-- A task fails for good (error_type 'subflow_error', not retried) when its child flow does not
+-- exist, when that flow maps over its input and the task's input is not an array, or when runs
+-- would nest more than 32 deep (a flow that runs itself; children started within the same
+-- statement, which do not know their parent yet, are counted by the transaction-local setting
+-- pgflow.subflow_nesting). Tasks or runs no longer started are left alone.
+-- Internal; the caller holds the parent runs' locks. Raises nothing of its own.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._start_children(
+  run_ids uuid[],
+  step_slugs text[],
+  task_indexes int[],
+  reuse boolean default false
+)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  c_max_depth constant int := 32;
+  v_nested int := coalesce(nullif(current_setting('pgflow.subflow_nesting', true), ''), '0')::int;
+  v_task record;
+  v_child pgflow.runs;
+  v_problem text;
+  v_flow text;
+  v_new record;
+  v_ended uuid;
+  v_ids uuid[] := '{}';
+  v_flows text[] := '{}';
+  v_inputs jsonb[] := '{}';
+  v_parents uuid[] := '{}';
+  v_slugs text[] := '{}';
+  v_indexes int[] := '{}';
+begin
+  for v_task in
+    select u.run_id, u.step_slug, u.task_index, s.child_flow_slug,
+           case
+             when s.step_type = 'map' and s.deps_count = 0 then r.input -> u.task_index
+             when s.step_type = 'map' then (
+               select ss.output -> u.task_index
+               from pgflow.deps d
+               join pgflow.step_states ss on ss.run_id = u.run_id and ss.step_slug = d.dep_slug
+               where d.flow_slug = s.flow_slug and d.step_slug = s.step_slug
+             )
+             else jsonb_build_object('run', r.input) || coalesce(
+               (
+                 select jsonb_object_agg(d.dep_slug, ss.output)
+                 from pgflow.deps d
+                 join pgflow.step_states ss
+                   on ss.run_id = u.run_id and ss.step_slug = d.dep_slug
+                   and ss.status = 'completed'
+                 where d.flow_slug = s.flow_slug and d.step_slug = s.step_slug
+               ),
+               '{}'::jsonb
+             )
+           end as input,
+           (
+             with recursive chain (run_id, depth) as (
+               select u.run_id, 1
+               union all
+               select p.parent_run_id, c.depth + 1
+               from chain c
+               join pgflow.runs p on p.run_id = c.run_id
+               where p.parent_run_id is not null and c.depth <= c_max_depth
+             )
+             select max(c.depth) from chain c
+           ) + v_nested as depth
+    from unnest(
+      _start_children.run_ids, _start_children.step_slugs, _start_children.task_indexes
+    ) with ordinality as u(run_id, step_slug, task_index, ord)
+    join pgflow.runs r on r.run_id = u.run_id
+    join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = u.step_slug
+    order by u.ord
+  loop
+    -- the task may have ended meanwhile (an earlier task of this loop failed its run)
+    continue when not exists (
+      select 1 from pgflow.step_tasks t
+      join pgflow.runs r on r.run_id = t.run_id and r.status = 'started'
+      where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
+        and t.task_index = v_task.task_index and t.status = 'started'
+    );
+
+    if _start_children.reuse then
+      select * into v_child from pgflow.runs c
+      where c.parent_run_id = v_task.run_id
+        and c.parent_step_slug = v_task.step_slug
+        and c.parent_task_index = v_task.task_index
+      order by c.started_at desc, c.run_id desc
+      limit 1
+      for no key update;
+      if found then
+        if v_child.status in ('failed', 'cancelled') then
+          perform pgflow.retry_run(v_child.run_id);
+        end if;
+        perform pgflow._settle_parent_task(v_child.run_id);
+        continue;
+      end if;
+    end if;
+
+    v_problem := null;
+    if not exists (select 1 from pgflow.flows f where f.flow_slug = v_task.child_flow_slug) then
+      v_problem := format(
+        'Sub-flow step "%s" runs flow "%s", which does not exist', v_task.step_slug,
+        v_task.child_flow_slug
+      );
+    elsif v_task.depth > c_max_depth then
+      v_problem := format(
+        'Sub-flow step "%s" would nest runs more than %s deep (does flow "%s" run itself?)',
+        v_task.step_slug, c_max_depth, v_task.child_flow_slug
+      );
+    elsif jsonb_typeof(v_task.input) is distinct from 'array' and exists (
+      select 1 from pgflow.steps s
+      where s.flow_slug = v_task.child_flow_slug and s.step_type = 'map' and s.deps_count = 0
+    ) then
+      v_problem := format(
+        'Flow "%s" maps over its input, but sub-flow step "%s" gives it %s, not an array',
+        v_task.child_flow_slug, v_task.step_slug, coalesce(jsonb_typeof(v_task.input), 'null')
+      );
+    end if;
+    if v_problem is not null then
+      perform pgflow._fail_task(
+        v_task.run_id, v_task.step_slug, v_task.task_index, v_problem,
+        null, 'subflow_error', false
+      );
+      continue;
+    end if;
+
+    v_ids := v_ids || pgflow._time_ordered_uuid();
+    v_flows := v_flows || v_task.child_flow_slug;
+    v_inputs := v_inputs || v_task.input;
+    v_parents := v_parents || v_task.run_id;
+    v_slugs := v_slugs || v_task.step_slug;
+    v_indexes := v_indexes || v_task.task_index;
+  end loop;
+
+  if cardinality(v_ids) = 0 then
+    return;
+  end if;
+
+  perform set_config('pgflow.subflow_nesting', (v_nested + 1)::text, true);
+  for v_flow in select distinct f from unnest(v_flows) as f order by 1 loop
+    -- only the tasks still started: a failure above may have ended a parent run
+    select coalesce(array_agg(n.id order by n.ord), '{}') as ids,
+           coalesce(array_agg(n.input order by n.ord), '{}') as inputs
+    into v_new
+    from unnest(v_ids, v_flows, v_inputs, v_parents, v_slugs, v_indexes)
+      with ordinality as n(id, flow, input, parent, slug, idx, ord)
+    where n.flow = v_flow
+      and exists (
+        select 1 from pgflow.step_tasks t
+        join pgflow.runs r on r.run_id = t.run_id and r.status = 'started'
+        where t.run_id = n.parent and t.step_slug = n.slug and t.task_index = n.idx
+          and t.status = 'started'
+      );
+    if cardinality(v_new.ids) > 0 then
+      perform pgflow._start_runs(v_flow, v_new.inputs, v_new.ids);
+    end if;
+  end loop;
+  perform set_config('pgflow.subflow_nesting', v_nested::text, true);
+
+  update pgflow.runs c
+  set parent_run_id = n.parent, parent_step_slug = n.slug, parent_task_index = n.idx
+  from unnest(v_ids, v_parents, v_slugs, v_indexes) as n(id, parent, slug, idx)
+  where c.run_id = n.id;
+
+  -- children that ended within their own start (before they knew their parent) settle now
+  for v_ended in
+    select c.run_id from pgflow.runs c
+    where c.run_id = any(v_ids) and c.status <> 'started'
+    order by c.run_id
+  loop
+    perform pgflow._settle_parent_task(v_ended);
+  end loop;
+end;
+$$;
+
+-- file: 0742_function__start_subflow_steps.sql
+-- _start_subflow_steps(run_ids): start the ready sub-flow steps (steps.child_flow_slug set) of
+-- the given started runs: the step becomes 'started' and each of its tasks (one, or one per
+-- element of a map step) is created 'started' with no pgmq message and no worker (attempt 1, a
+-- new start_seq), then they start their child runs together (_start_children; with reuse, so
+-- that a step started again by retry_run retries the children it had). Called first thing by _start_ready_steps,
+-- which leaves these steps alone; returns at once when no flow has a sub-flow step.
+-- Internal; the caller holds the runs' locks. Raises nothing of its own.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._start_subflow_steps(run_ids uuid[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_runs uuid[];
+  v_slugs text[];
+  v_indexes int[];
+begin
+  if not exists (select 1 from pgflow.steps s where s.child_flow_slug is not null) then
+    return;
+  end if;
+
+  with started as (
+    update pgflow.step_states ss
+    set status = 'started',
+        started_at = clock_timestamp(),
+        remaining_tasks = ss.initial_tasks
+    from pgflow.steps s
+    where ss.run_id = any(_start_subflow_steps.run_ids)
+      and ss.status = 'created'
+      and ss.remaining_deps = 0
+      and ss.initial_tasks > 0
+      and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+      and s.child_flow_slug is not null
+      and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
+    returning ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks
+  ),
+  created as (
+    insert into pgflow.step_tasks (
+      flow_slug, run_id, step_slug, task_index, status, attempts_count, start_seq, started_at
+    )
+    select st.flow_slug, st.run_id, st.step_slug, i, 'started', 1,
+           nextval('pgflow.task_start_seq'), clock_timestamp()
+    from started st
+    cross join lateral generate_series(0, st.initial_tasks - 1) as i
+    returning run_id, step_slug, task_index
+  )
+  select array_agg(c.run_id order by c.position, c.step_slug, c.task_index),
+         array_agg(c.step_slug order by c.position, c.step_slug, c.task_index),
+         array_agg(c.task_index order by c.position, c.step_slug, c.task_index)
+  into v_runs, v_slugs, v_indexes
+  from (
+    select c.*, array_position(_start_subflow_steps.run_ids, c.run_id) as position
+    from created c
+  ) as c;
+
+  if v_runs is not null then
+    perform pgflow._start_children(v_runs, v_slugs, v_indexes, true);
+  end if;
+end;
+$$;
+
+-- file: 0743_function__settle_parent_task.sql
+-- _settle_parent_task(child_run_id): hand an ended child run's outcome to its parent task. The
+-- parent run is locked first (a child always locks upwards, so children and parents never wait
+-- on each other in a circle); nothing changes unless the parent run is started, the task is
+-- started and the child is the task's latest child (an older child ending late speaks for no
+-- one). A completed child completes the task with the child's output, through _complete_task
+-- (dependents start, a map step collects its children's outputs in task order); a failed or
+-- cancelled child fails the task through _fail_task (error_type 'child_run_failed' /
+-- 'child_run_cancelled', the child's error in the message), so the step's max_attempts and
+-- when_exhausted apply. A task that has attempts left goes back to 'queued' with a row in
+-- pgflow.subflow_retries, due after calculate_retry_delay(base_delay, attempts):
+-- start_due_subflows then starts a new child run for it.
+-- Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._settle_parent_task(child_run_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_child pgflow.runs;
+  v_parent_status text;
+  v_task pgflow.step_tasks;
+  v_latest uuid;
+  v_error text;
+  v_base_delay int;
+begin
+  select * into v_child from pgflow.runs c where c.run_id = _settle_parent_task.child_run_id;
+  if v_child.parent_run_id is null or v_child.status = 'started' then
+    return;
+  end if;
+
+  select r.status into v_parent_status
+  from pgflow.runs r where r.run_id = v_child.parent_run_id
+  for no key update;
+  if v_parent_status is distinct from 'started' then
+    return;
+  end if;
+
+  select * into v_task from pgflow.step_tasks t
+  where t.run_id = v_child.parent_run_id
+    and t.step_slug = v_child.parent_step_slug
+    and t.task_index = v_child.parent_task_index;
+  if not found or v_task.status <> 'started' then
+    return;
+  end if;
+
+  select c.run_id into v_latest from pgflow.runs c
+  where c.parent_run_id = v_child.parent_run_id
+    and c.parent_step_slug = v_child.parent_step_slug
+    and c.parent_task_index = v_child.parent_task_index
+  order by c.started_at desc, c.run_id desc
+  limit 1;
+  if v_latest is distinct from v_child.run_id then
+    return;
+  end if;
+
+  if v_child.status = 'completed' then
+    perform pgflow._complete_task(
+      v_task.run_id, v_task.step_slug, v_task.task_index,
+      coalesce(v_child.output, 'null'::jsonb), null, v_task.start_seq
+    );
+    return;
+  end if;
+
+  select ss.error_message into v_error
+  from pgflow.step_states ss
+  where ss.run_id = v_child.run_id and ss.status = 'failed'
+  order by ss.failed_at
+  limit 1;
+
+  select * into v_task from pgflow._fail_task(
+    v_task.run_id, v_task.step_slug, v_task.task_index,
+    format(
+      'Child run %s of flow "%s" %s%s', v_child.run_id, v_child.flow_slug, v_child.status,
+      coalesce(': ' || v_error, '')
+    ),
+    null, 'child_run_' || v_child.status, true, null, v_task.start_seq
+  );
+
+  if v_task.status = 'queued' then
+    select coalesce(s.opt_base_delay, f.opt_base_delay) into v_base_delay
+    from pgflow.steps s
+    join pgflow.flows f on f.flow_slug = s.flow_slug
+    where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
+    insert into pgflow.subflow_retries (run_id, step_slug, task_index, due_at)
+    values (
+      v_task.run_id, v_task.step_slug, v_task.task_index,
+      clock_timestamp() + make_interval(secs => pgflow.calculate_retry_delay(
+        v_base_delay, v_task.attempts_count - v_task.released_count
+      ))
+    )
+    on conflict (run_id, step_slug, task_index) do update set due_at = excluded.due_at;
+  end if;
+end;
+$$;
+
+-- file: 0744_function__subflow_run_ended.sql
+-- _subflow_run_ended(run_id): what a run's end means for the runs around it. Called by
+-- maybe_complete_run (a child completed), _fail_run and cancel_run. A failed or cancelled run
+-- cancels its children that are still running (cancel_run, so theirs go too, recursively);
+-- a child locked by another transaction at that moment is skipped rather than waited for
+-- (parents never wait on children) and cancelled later by start_due_subflows. A child run
+-- hands its outcome to its parent task (_settle_parent_task).
+-- Internal; the caller holds the run's lock. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._subflow_run_ended(run_id uuid)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_run pgflow.runs;
+  v_child uuid;
+begin
+  select * into v_run from pgflow.runs r where r.run_id = _subflow_run_ended.run_id;
+  if v_run.status in ('failed', 'cancelled') then
+    for v_child in
+      select c.run_id from pgflow.runs c
+      where c.parent_run_id = _subflow_run_ended.run_id and c.status = 'started'
+      order by c.run_id
+      for no key update skip locked
+    loop
+      perform pgflow.cancel_run(v_child);
+    end loop;
+  end if;
+  if v_run.parent_run_id is not null then
+    perform pgflow._settle_parent_task(v_run.run_id);
+  end if;
+end;
+$$;
+
+-- file: 0745_function_start_due_subflows.sql
+-- start_due_subflows(): the sub-flow half of the workers' periodic maintenance (no pg_cron).
+-- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
+-- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
+-- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
+-- tasks no longer queued are dropped. Then every child run still running whose parent run
+-- failed or was cancelled is cancelled (the ones the parent's end skipped because another
+-- transaction held them). Each row is taken under its run's lock, so concurrent callers never
+-- start a task twice. Returns the number of tasks started and children cancelled.
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow.start_due_subflows()
+returns int
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_due record;
+  v_task pgflow.step_tasks;
+  v_orphan uuid;
+  v_count int := 0;
+begin
+  for v_due in
+    select d.run_id, d.step_slug, d.task_index
+    from pgflow.subflow_retries d
+    where d.due_at <= clock_timestamp()
+    order by d.due_at, d.run_id, d.step_slug, d.task_index
+    limit 1000
+  loop
+    perform 1 from pgflow.runs r where r.run_id = v_due.run_id for no key update;
+    delete from pgflow.subflow_retries d
+    where d.run_id = v_due.run_id and d.step_slug = v_due.step_slug
+      and d.task_index = v_due.task_index;
+    continue when not found;  -- another caller took it
+
+    update pgflow.step_tasks t
+    set status = 'started',
+        attempts_count = t.attempts_count + 1,
+        start_seq = nextval('pgflow.task_start_seq'),
+        started_at = clock_timestamp()
+    where t.run_id = v_due.run_id and t.step_slug = v_due.step_slug
+      and t.task_index = v_due.task_index
+      and t.status = 'queued'
+      and exists (select 1 from pgflow.runs r where r.run_id = t.run_id and r.status = 'started')
+    returning * into v_task;
+    continue when not found;
+
+    perform pgflow._start_children(
+      array[v_task.run_id], array[v_task.step_slug], array[v_task.task_index], false
+    );
+    v_count := v_count + 1;
+  end loop;
+
+  for v_orphan in
+    select c.run_id
+    from pgflow.runs c
+    join pgflow.runs p on p.run_id = c.parent_run_id
+    where c.parent_run_id is not null and c.status = 'started'
+      and p.status in ('failed', 'cancelled')
+    order by c.run_id
+    for no key update of c skip locked
+  loop
+    perform pgflow.cancel_run(v_orphan);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
 end;
 $$;
 
@@ -4337,12 +6353,14 @@ begin
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'run_trace_contexts',
         -- signal steps (timeouts by the worker, signals by the client)
         'expire_waiting_steps', 'signal',
+        -- sub-flow steps (retries and orphaned children, by the worker's maintenance)
+        'start_due_subflows',
         -- schedules (fired by workers)
         'fire_schedules',
         -- client calls
         'start_flow', 'start_flows', 'start_flow_with_states', 'get_run_with_states', 'cancel_run',
         'retry_run', 'set_run_trace_context', 'live_workers', 'list_schedules', 'pause_schedule',
-        'trigger_schedule'
+        'trigger_schedule', 'explain_run'
       ])
   loop
     execute pg_catalog.format('alter function %s security definer', fn);
