@@ -42,8 +42,12 @@ def _stored(conn: Conn) -> list[tuple[Any, ...]]:
 
 def test_a_flow_without_flow_control_compiles_without_its_arguments() -> None:
     sql = compile_flow(flow("plain", {"slug": "a"}), timestamp=TIMESTAMP).sql
-    for argument in ("priority", "concurrency", "rate_"):
+    for argument in ("priority", "concurrency_key", "rate_"):
         assert argument not in sql
+    # the one mention of a limit: the guarded block that removes a flow concurrency limit
+    # stored earlier (skipped on pgflow 0.8.1, whose create_flow has no such argument)
+    assert sql.count("concurrency_limit =>") == 1
+    assert "concurrency_limit => null);" in sql
 
 
 def test_the_options_are_stored_and_changed_in_place(conn: Conn) -> None:
