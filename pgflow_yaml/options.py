@@ -459,6 +459,7 @@ KEYS: tuple[Key, ...] = (
                 ]
             },
         ),
+        minimum=1,
         hint="e.g. concurrency: 5, or concurrency: {limit: 1, key: run.customer_id}",
         sql_argument="concurrency_limit",
         needs_core=True,

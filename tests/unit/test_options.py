@@ -96,7 +96,16 @@ def test_every_option_has_its_opt_column() -> None:
 
 def test_every_option_is_an_integer_with_bounds_a_hint_and_a_default() -> None:
     for key in OPTIONS:
-        if key.name in options.STORED_FIELDS:  # concurrency, rate_limit: mappings, graph-checked
+        if key.name == "concurrency":  # a step's tasks (two columns) or a flow's runs (jsonb)
+            assert (key.step is not None, key.flow is not None, key.default, key.minimum) == (
+                True,
+                True,
+                None,
+                1,
+            )
+            assert key.hint
+            continue
+        if key.name in options.STORED_FIELDS:  # rate_limit: a mapping, graph-checked
             assert (key.step is not None, key.flow, bool(key.hint)) == (True, None, True)
             continue
         if key.kind == "json_schema":  # input_schema: stored and changed in place, no default
@@ -105,14 +114,6 @@ def test_every_option_is_an_integer_with_bounds_a_hint_and_a_default() -> None:
                 True,
                 None,
                 None,
-            )
-            continue
-        if key.kind == "concurrency":  # a limit, or none (the default): stored as one jsonb
-            assert (key.flow is not None, key.default, key.minimum, bool(key.hint)) == (
-                True,
-                None,
-                1,
-                True,
             )
             continue
         assert (key.kind, key.minimum is not None, bool(key.hint)) == ("integer", True, True)

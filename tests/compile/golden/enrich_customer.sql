@@ -4,7 +4,8 @@
 --   Look one customer up and give them a tier; run on its own or as a sub-flow.
 -- options: max_attempts 3, base_delay 1, timeout 60
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays, timeouts and input_schema.
+-- flow with the same shape, this sets its retries, delays, timeouts, input_schema and
+-- concurrency limit.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
@@ -37,6 +38,20 @@ begin
   end if;
 end
 $pgflow_input_schema$;
+
+-- No concurrency limit: removes one stored earlier, starting the runs it queued
+-- (skipped where pgflow.create_flow takes no concurrency_limit, as in pgflow 0.8.1).
+do $pgflow_concurrency$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'create_flow'
+      and 'concurrency_limit' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'enrich_customer', concurrency_limit => null);
+  end if;
+end
+$pgflow_concurrency$;
 
 -- Schedules (none): exactly these, upserted by name, others removed
 -- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
