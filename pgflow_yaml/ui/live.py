@@ -21,7 +21,7 @@ import psycopg
 
 from pgflow_yaml import queries
 from pgflow_yaml.errors import PgflowError
-from pgflow_yaml.ui.data import Database, ended_at, human_duration, seconds
+from pgflow_yaml.ui.data import UNFINISHED, Database, ended_at, human_duration, seconds, why
 
 log = logging.getLogger("pgflow_yaml.ui")
 CHANNEL = "pgflow_runs"
@@ -137,6 +137,10 @@ class Hub:
             return
         now = datetime.now(UTC)
         summary = {str(r["run_id"]): run_summary(r, now) for r in runs}
+        reasons: dict[str, list[dict[str, Any]]] = {}
+        for run_id in sorted({p.topic[4:] for p in run_pages}):
+            if run_id in summary and summary[run_id]["status"] in UNFINISHED:
+                reasons[run_id] = await why(self.db, run_id)  # once per run, not per page
         for page in list_pages:
             for item in summary.values():
                 page.send("run", item)
@@ -151,6 +155,7 @@ class Hub:
                     "steps": {
                         s["step_slug"]: s["status"] for s in steps if str(s["run_id"]) == run_id
                     },
+                    "why": reasons.get(run_id, []),
                 },
             )
 
