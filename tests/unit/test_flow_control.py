@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from pgflow_yaml.cli import app
 from pgflow_yaml.compiler import compile_flow
 from pgflow_yaml.flow_control import explain_flow, format_seconds, retry_delay
 from pgflow_yaml.model import FlowSpec, StepSpec
-from pgflow_yaml.options import KEY, PG_INT_MAX
+from pgflow_yaml.options import PG_INT_MAX
 from pgflow_yaml.validate import validate_paths, validate_source
 
 REPO = Path(__file__).resolve().parent.parent.parent

@@ -33,9 +33,7 @@ def test_children_beyond_the_limit_are_queued_and_explained(conn: Conn) -> None:
         (children[3]["run_id"],),
     )
     holding = sorted(str(c["run_id"]) for c in children[:2])
-    assert reasons == [
-        {"reason": "run_queued", "detail": {"position": 2, "holding_runs": holding}}
-    ]
+    assert reasons == [{"reason": "run_queued", "detail": {"position": 2, "holding_runs": holding}}]
 
 
 def test_a_queued_child_keeps_its_parent_task_started_until_it_ends(conn: Conn) -> None:
