@@ -1599,7 +1599,7 @@ $$;
 -- queued or started task of the run is cancelled, messages archived (_cancel_open_steps).
 -- Sends step:failed then run:failed (with the error message), as 0.8.1's fail_task; for a
 -- [TYPE_VIOLATION] run:failed (without it) then step:failed, as 0.8.1's complete_task.
--- Its running child runs are cancelled and, a child itself, it fails its parent task
+-- Its child runs not ended (started or queued) are cancelled and, a child itself, it fails its parent task
 -- (_subflow_run_ended). Internal; the caller holds the run lock.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
@@ -4260,7 +4260,7 @@ $$;
 -- file: 0520_function_cancel_run.sql
 -- cancel_run(run_id): cancel a started or queued run (a queued one never started anything): status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
--- nothing more starts and late results are ignored. Its running child runs are cancelled too
+-- nothing more starts and late results are ignored. Its child runs not ended (started or queued) are cancelled too
 -- (recursively), and a cancelled child fails its parent task (_subflow_run_ended).
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
 -- the form of 0.8.1's run events). Returns the run row.
