@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from pgflow_yaml import core
 from pgflow_yaml.ui.app import Settings, create_app
+from pgflow_yaml.ui.live import Page
 from tests.ui.helpers import XSS, Driver
 
 
@@ -88,15 +89,52 @@ def test_the_live_update_carries_the_reasons_as_pgflow_client(dsn: str, driver: 
         assert board.db.choice.role == "pgflow_client"  # explain_run is granted to the role
         page = board.hub.open(f"run:{queued}")
         web.portal.call(board.hub.dispatch, {queued}, page)
-        event = page.queue.get_nowait()
+        event = _last_steps(page)
         assert '"reason": "run_queued"' in event and f"slots: {holder})" in event
 
         driver.conn.execute("select pgflow.cancel_run(%s::uuid)", [holder])  # queued starts
         web.portal.call(board.hub.dispatch, {queued}, page)
-        event = page.queue.get_nowait()
+        event = _last_steps(page)
         assert '"status": "started"' in event
         assert '"reason": "waiting_for_worker"' in event and "run_queued" not in event
 
         driver.conn.execute("select pgflow.cancel_run(%s::uuid)", [queued])
         web.portal.call(board.hub.dispatch, {queued}, page)
-        assert '"why": []' in page.queue.get_nowait()
+        assert '"why": []' in _last_steps(page)
+
+
+def test_a_page_rereads_its_reasons_when_another_run_of_its_flow_changes(
+    web: TestClient, driver: Driver
+) -> None:
+    driver.conn.execute("select pgflow.add_step('ui_demo', 'fetch', concurrency_limit => 1)")
+    holder, waiting = driver.start(), driver.start()
+    (task,) = driver.claim("fetch", holder)
+    driver.install_approval()
+    other_flow = driver.waiting_run()  # a run of ui_approval: its page hears nothing of ui_demo
+    board = web.app.state.dashboard  # type: ignore[attr-defined]
+    page, elsewhere = board.hub.open(f"run:{waiting}"), board.hub.open(f"run:{other_flow}")
+    for shown in (page, elsewhere):  # what a page's stream reads when it opens
+        web.portal.call(board.hub.dispatch, {shown.topic[4:]}, shown)
+        assert any(e.startswith("event: steps\n") for e in _drain(shown))
+    assert (page.flow_slug, page.unfinished) == ("ui_demo", True)
+
+    driver.complete(task, [1])  # the holder's fetch ends: the slot is free, nothing of waiting
+    web.portal.call(board.hub.dispatch, {holder})
+    (event,) = [e for e in _drain(page) if e.startswith("event: why\n")][-1:]
+    assert '"reason": "waiting_for_worker"' in event and "concurrency_full" not in event
+    assert not [e for e in _drain(elsewhere) if e.startswith("event: why\n")]
+    board.hub.close(page)
+    board.hub.close(elsewhere)
+
+
+def _drain(page: Page) -> list[str]:
+    """Return the events queued for a page (the app's own listener may have queued some)."""
+    events = []
+    while not page.queue.empty():
+        events.append(page.queue.get_nowait())
+    return events
+
+
+def _last_steps(page: Page) -> str:
+    """Return the latest ``steps`` event queued for a page (it reads the current state)."""
+    return [e for e in _drain(page) if e.startswith("event: steps\n")][-1]

@@ -34,6 +34,8 @@
     section.hidden = rows.length === 0;
   }
 
+  source.addEventListener("why", function (e) { showWhy(JSON.parse(e.data).why); });  // another run of the flow changed
+
   source.addEventListener("reload", function () { show(topic === "runs" ? "new-runs" : "changed"); });
 
   source.addEventListener("run", function (e) {  // the runs list
