@@ -324,3 +324,20 @@ def test_a_queued_run_says_why_and_the_reasons_follow_the_run(
     sync_api.expect(page.locator("#why")).to_be_hidden()
     assert page.evaluate("window.__same_document") is True
     assert errors == []
+
+
+def test_a_run_held_by_a_step_limit_sees_the_slot_free_live(
+    server: UiServer, page: Any, runs: Runs, driver: Driver
+) -> None:
+    driver.conn.execute("select pgflow.cancel_run(%s::uuid)", [runs.running])  # its tasks go
+    driver.conn.execute("select pgflow.add_step('ui_demo', 'fetch', concurrency_limit => 1)")
+    holder, waiting = driver.start(), driver.start()
+    (task,) = driver.claim("fetch", holder)
+    page.goto(f"{server.url}/runs/{waiting}")
+    page.wait_for_selector("body[data-live=on]")
+    page.evaluate("window.__same_document = true")
+    fetch = page.locator('#why-rows tr[data-why-step="fetch"] td.why-text')
+    assert fetch.inner_text() == f"step concurrency full: 1 of 1 in flight (runs {holder})"
+    driver.complete(task, [1])  # only the holder changes; the waiting run's page hears of it
+    sync_api.expect(fetch).to_contain_text("ready, waiting for a worker")
+    assert page.evaluate("window.__same_document") is True
