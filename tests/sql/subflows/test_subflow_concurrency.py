@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from ..helpers import Conn, add_flow, claim, complete, one, rows, run_row, start
+from ..helpers import Conn, add_flow, claim, complete, fail, one, rows, run_row, start
 
 
 def _children(conn: Conn, run_id: uuid.UUID) -> list[dict[str, object]]:
@@ -101,3 +101,29 @@ def test_the_sweep_cancels_queued_children_their_parent_left(conn: Conn) -> None
     )
     assert one(conn, "select pgflow.start_due_subflows()") == 3
     assert [c["status"] for c in _children(conn, run_id)] == ["cancelled"] * 3
+
+
+def test_retry_of_the_parent_takes_up_children_that_queue_again(conn: Conn) -> None:
+    add_flow(conn, "child", [{"slug": "work"}], concurrency_limit=1, max_attempts=1)
+    add_flow(
+        conn,
+        "parent",
+        [{"slug": "each", "step_type": "map", "child_flow_slug": "child"}],
+        max_attempts=1,
+    )
+    run_id = start(conn, "parent", [1, 2])
+    (work,) = claim(conn, "child")
+    fail(conn, work, "broke")
+    assert run_row(conn, run_id)["status"] == "failed"
+    assert [c["status"] for c in _children(conn, run_id)] == ["failed", "cancelled"]
+
+    conn.execute("select pgflow.retry_run(%s)", (run_id,))
+    # each task takes up its child again: the first gets the slot, the second queues for it
+    assert [c["status"] for c in _children(conn, run_id)] == ["started", "queued"]
+    statuses = rows(conn, "select status from pgflow.step_tasks where run_id = %s", (run_id,))
+    assert [t["status"] for t in statuses] == ["started", "started"]
+    for _ in range(2):
+        (work,) = claim(conn, "child")
+        complete(conn, work, work.input["run"])
+    assert run_row(conn, run_id)["output"] == {"each": [{"work": 1}, {"work": 2}]}
+    assert len(_children(conn, run_id)) == 2  # the same two child runs throughout
