@@ -145,9 +145,9 @@ def retry_delay(base_delay: int, attempts_count: int) -> int:
 def step_limit(step: StepSpec) -> dict[str, Any] | None:
     """Return a step's own ``concurrency`` limit in its stored form, or ``None``.
 
-    Read through the registry: only once ``concurrency`` is a step key (it is a flow key
-    here) can a step have one; a value that is neither an integer nor a mapping with a
-    ``limit`` counts as none.
+    Read through the registry (``concurrency`` is both a flow key, the runs of the flow, and a
+    step key, the step's tasks; this is the step's); a value that is neither an integer nor a
+    mapping with a ``limit`` counts as none.
     """
     key = KEY.get("concurrency")
     if key is None or key.step is None:

@@ -59,12 +59,13 @@ create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug
   where idempotency_key is not null;
 
 -- A run's children, by the parent task they ran for (pgflow runs --parent, Client.children,
--- and the parent task's latest child); and the children still running, for cancellation.
+-- and the parent task's latest child); and the children not ended (started, or queued behind
+-- their flow's concurrency limit), for cancellation.
 create index if not exists idx_runs_parent on pgflow.runs (
   parent_run_id, parent_step_slug, parent_task_index, started_at
 ) where parent_run_id is not null;
-create index if not exists idx_runs_parent_started on pgflow.runs (parent_run_id)
-  where parent_run_id is not null and status = 'started';
+create index if not exists idx_runs_parent_open on pgflow.runs (parent_run_id)
+  where parent_run_id is not null and status in ('queued', 'started');
 -- Flow concurrency (issue 12): the runs holding (started) or waiting for (queued) a slot, by
 -- flow and key; queued runs start in queue_seq order.
 create sequence if not exists pgflow.run_queue_seq as bigint;

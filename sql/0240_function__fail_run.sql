@@ -3,7 +3,7 @@
 -- queued or started task of the run is cancelled, messages archived (_cancel_open_steps).
 -- Sends step:failed then run:failed (with the error message), as 0.8.1's fail_task; for a
 -- [TYPE_VIOLATION] run:failed (without it) then step:failed, as 0.8.1's complete_task.
--- Its running child runs are cancelled and, a child itself, it fails its parent task
+-- Its child runs not ended (started or queued) are cancelled and, a child itself, it fails its parent task
 -- (_subflow_run_ended). Internal; the caller holds the run lock.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;

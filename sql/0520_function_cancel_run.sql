@@ -1,6 +1,6 @@
 -- cancel_run(run_id): cancel a started or queued run (a queued one never started anything): status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
--- nothing more starts and late results are ignored. Its running child runs are cancelled too
+-- nothing more starts and late results are ignored. Its child runs not ended (started or queued) are cancelled too
 -- (recursively), and a cancelled child fails its parent task (_subflow_run_ended).
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
 -- the form of 0.8.1's run events). Returns the run row.

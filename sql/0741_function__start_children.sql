@@ -7,7 +7,8 @@
 -- started again by retry_run), a task takes up its latest child instead when it has one: a
 -- failed or cancelled one is retried (retry_run keeps its completed steps), a completed one
 -- gives its output at once, a running one is adopted. A child that ends within its own start
--- (every step skipped, an empty map) settles its task before this returns (_settle_parent_task).
+-- (every step skipped, an empty map) settles its task before this returns (_settle_parent_task);
+-- a child queued behind its flow's run concurrency limit keeps its task started until it ends.
 -- A task fails for good (error_type 'subflow_error', not retried) when its child flow does not
 -- exist, when that flow maps over its input and the task's input is not an array, or when runs
 -- would nest more than 32 deep (a flow that runs itself; children started within the same
@@ -175,10 +176,11 @@ begin
   from unnest(v_ids, v_parents, v_slugs, v_indexes) as n(id, parent, slug, idx)
   where c.run_id = n.id;
 
-  -- children that ended within their own start (before they knew their parent) settle now
+  -- children that ended within their own start (before they knew their parent) settle now;
+  -- a child queued behind its flow's concurrency limit has not ended: it settles when it does
   for v_ended in
     select c.run_id from pgflow.runs c
-    where c.run_id = any(v_ids) and c.status <> 'started'
+    where c.run_id = any(v_ids) and c.status not in ('started', 'queued')
     order by c.run_id
   loop
     perform pgflow._settle_parent_task(v_ended);

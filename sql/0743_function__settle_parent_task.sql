@@ -1,6 +1,7 @@
 -- _settle_parent_task(child_run_id): hand an ended child run's outcome to its parent task. The
 -- parent run is locked first (a child always locks upwards, so children and parents never wait
--- on each other in a circle); nothing changes unless the parent run is started, the task is
+-- on each other in a circle); nothing changes unless the child ended (a child queued behind
+-- its flow's run concurrency limit has not), the parent run is started, the task is
 -- started and the child is the task's latest child (an older child ending late speaks for no
 -- one). A completed child completes the task with the child's output, through _complete_task
 -- (dependents start, a map step collects its children's outputs in task order); a failed or
@@ -28,7 +29,7 @@ declare
   v_base_delay int;
 begin
   select * into v_child from pgflow.runs c where c.run_id = _settle_parent_task.child_run_id;
-  if v_child.parent_run_id is null or v_child.status = 'started' then
+  if v_child.parent_run_id is null or v_child.status in ('started', 'queued') then
     return;
   end if;
 

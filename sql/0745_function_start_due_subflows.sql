@@ -2,9 +2,9 @@
 -- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
 -- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
 -- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
--- tasks no longer queued are dropped. Then every child run still running whose parent run
--- failed or was cancelled is cancelled (the ones the parent's end skipped because another
--- transaction held them). Each row is taken under its run's lock, so concurrent callers never
+-- tasks no longer queued are dropped. Then every child run not ended (started or queued, the
+-- queued ones first) whose parent run failed or was cancelled is cancelled (the ones the
+-- parent's end skipped because another transaction held them). Each row is taken under its run's lock, so concurrent callers never
 -- start a task twice. Returns the number of tasks started and children cancelled.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
@@ -58,9 +58,9 @@ begin
     select c.run_id
     from pgflow.runs c
     join pgflow.runs p on p.run_id = c.parent_run_id
-    where c.parent_run_id is not null and c.status = 'started'
+    where c.parent_run_id is not null and c.status in ('queued', 'started')
       and p.status in ('failed', 'cancelled')
-    order by c.run_id
+    order by c.status = 'started', c.run_id
     for no key update of c skip locked
   loop
     perform pgflow.cancel_run(v_orphan);

@@ -231,6 +231,7 @@ class Dashboard:
             timeline=Markup(pictures.timeline_svg(tasks, now)),
             states=states,
             finished=run["status"] in ("completed", "failed", "cancelled"),
+            why=await data.why(self.db, run_id) if run["status"] in data.UNFINISHED else [],
             **(context | extra),
         )
 

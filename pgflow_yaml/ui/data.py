@@ -17,16 +17,16 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgflow_yaml import queries
-from pgflow_yaml.client import ScheduleInfo
+from pgflow_yaml.client import Reason, ScheduleInfo
 from pgflow_yaml.db import connect_error
-from pgflow_yaml.errors import CoreNotInstalled
+from pgflow_yaml.errors import CoreNotInstalled, PgflowError
 
 PAGE_SIZE = 50
 RUN_STATUSES = ("queued", "started", "completed", "failed", "cancelled")
@@ -301,3 +301,32 @@ async def schedules(db: Database) -> dict[str, list[ScheduleInfo]]:
     for row in rows:
         by_flow.setdefault(row["flow_slug"], []).append(ScheduleInfo.from_row(row, count=1))
     return by_flow
+
+
+UNFINISHED = ("queued", "started")
+
+
+def why_row(reason: Reason) -> dict[str, Any]:
+    """Return what a run page shows of one reason: step, task, reason, sentence, until (UTC)."""
+    until = reason.until
+    return {
+        "step_slug": reason.step_slug,
+        "task_index": "" if reason.task_index is None else str(reason.task_index),
+        "reason": reason.reason,
+        "text": reason.describe(),
+        "until": f"{until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if until else "",
+    }
+
+
+async def why(db: Database, run_id: str) -> list[dict[str, Any]]:
+    """Return why each unfinished step or task of a run is not running now
+    (``pgflow.explain_run``, granted to ``pgflow_client``), one ``why_row`` each.
+
+    An unknown run (pruned meanwhile) or a core without ``explain_run`` has none.
+    """
+    try:
+        rows = await db.fetch("explain_run", {"run_id": run_id})
+    except (CoreNotInstalled, PgflowError) as exc:
+        log.debug("no reasons for run %s: %s", run_id, exc)
+        return []
+    return [why_row(Reason(**row)) for row in rows]

@@ -21,7 +21,7 @@ import psycopg
 
 from pgflow_yaml import queries
 from pgflow_yaml.errors import PgflowError
-from pgflow_yaml.ui.data import Database, ended_at, human_duration, seconds
+from pgflow_yaml.ui.data import UNFINISHED, Database, ended_at, human_duration, seconds, why
 
 log = logging.getLogger("pgflow_yaml.ui")
 CHANNEL = "pgflow_runs"
@@ -36,6 +36,8 @@ class Page:
 
     topic: str
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    flow_slug: str | None = None  # a run page's flow, once its first event was read
+    unfinished: bool = False  # a run page's run is queued or started: it shows reasons
 
     def send(self, event: str, data: Any) -> None:
         """Queue one event (dropped when the page does not keep up: it gets a reload instead)."""
@@ -137,6 +139,28 @@ class Hub:
             return
         now = datetime.now(UTC)
         summary = {str(r["run_id"]): run_summary(r, now) for r in runs}
+        for page in run_pages:
+            if page.topic[4:] in summary:
+                page.flow_slug = summary[page.topic[4:]]["flow_slug"]
+                page.unfinished = summary[page.topic[4:]]["status"] in UNFINISHED
+        # A run's reasons also depend on the other runs of its flow (the runs holding a step's
+        # or the flow's slots): pages of unfinished runs of a flow with changed runs re-read them.
+        flows = {item["flow_slug"] for item in summary.values()}
+        side_pages = [
+            p
+            for p in pages
+            if p.topic.startswith("run:")
+            and p.topic[4:] not in changed
+            and p.unfinished
+            and p.flow_slug in flows
+        ]
+        reasons: dict[str, list[dict[str, Any]]] = {}
+        for page in [*run_pages, *side_pages]:
+            run_id = page.topic[4:]
+            if page.unfinished and run_id not in reasons:
+                reasons[run_id] = await why(self.db, run_id)  # once per run, not per page
+        for page in side_pages:
+            page.send("why", {"why": reasons[page.topic[4:]]})
         for page in list_pages:
             for item in summary.values():
                 page.send("run", item)
@@ -151,6 +175,7 @@ class Hub:
                     "steps": {
                         s["step_slug"]: s["status"] for s in steps if str(s["run_id"]) == run_id
                     },
+                    "why": reasons.get(run_id, []),
                 },
             )
 

@@ -256,3 +256,9 @@ create index if not exists idx_runs_slots on pgflow.runs (flow_slug, slot_key, s
 -- a new function (no migration text needed).
 drop index if exists pgflow.idx_runs_status;
 drop index if exists pgflow.idx_runs_flow_slug;
+-- Issue 14: sub-flow children queued behind their flow's concurrency limit (issue 12). A parent's
+-- end (and the start_due_subflows sweep) cancels its queued children too, so the partial index
+-- of the children to cancel covers both statuses.
+drop index if exists pgflow.idx_runs_parent_started;
+create index if not exists idx_runs_parent_open on pgflow.runs (parent_run_id)
+  where parent_run_id is not null and status in ('queued', 'started');

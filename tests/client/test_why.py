@@ -75,3 +75,36 @@ def test_pgflow_why_prints_a_table_or_json(conn: Conn, dsn: str) -> None:
     assert rows[0]["detail"] == {"ahead": 0, "live_workers": 0}
     missing = runner.invoke(app, ["why", str(uuid.uuid4()), "--dsn", dsn])
     assert missing.exit_code == 1
+
+
+def test_pgflow_why_of_a_run_queued_behind_its_flows_concurrency(conn: Conn, dsn: str) -> None:
+    conn.execute("select pgflow.create_flow('sync', concurrency_limit => 1)")
+    conn.execute("select pgflow.add_step('sync', 'pull')")
+    conn.execute("select pgflow.add_step('sync', 'push', array['pull'])")
+    runner = CliRunner()
+    ids = []
+    for _ in range(3):
+        started = runner.invoke(app, ["start", "sync", "--input", "{}", "--dsn", dsn])
+        assert started.exit_code == 0, started.output
+        ids.append(started.stdout.strip())
+    holder, _, last = ids
+    table = runner.invoke(app, ["why", last, "--dsn", dsn], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    sentence = (
+        f"run queued behind the flow's concurrency limit: position 2 (runs holding the slots:"
+        f" {holder})"
+    )
+    lines = [line for line in table.stdout.splitlines() if "run_queued" in line]
+    assert [line.split()[0] for line in lines] == ["pull", "push"]
+    assert all(sentence in line for line in lines), table.stdout
+    rows = json.loads(runner.invoke(app, ["why", last, "--dsn", dsn, "--json"]).stdout)
+    assert [(r["step_slug"], r["task_index"], r["reason"], r["until"]) for r in rows] == [
+        ("pull", None, "run_queued", None),
+        ("push", None, "run_queued", None),
+    ]
+    assert rows[0]["detail"] == {"position": 2, "holding_runs": [holder]}
+    with Client(dsn) as client:
+        assert [r.reason for r in client.why(holder)] == [
+            "waiting_for_worker",
+            "waiting_for_dependencies",
+        ]

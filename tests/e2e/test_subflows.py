@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from typer.testing import CliRunner
 
 from pgflow_yaml import AsyncClient
@@ -177,3 +179,46 @@ def test_a_worker_killed_while_children_run_completes_everything_once(
     assert {n for n, count in runs_per_item.items() if count > 1} <= lost
     assert set(runs_per_item) == set(range(40))
     assert survivor.proc.poll() is None
+
+
+def _overlap(log: Path) -> int:
+    """Return the most child executions the log shows in progress at once."""
+    running = most = 0
+    for line in log.read_text().splitlines():
+        running += 1 if line.startswith("start ") else -1
+        most = max(most, running)
+    return most
+
+
+def test_children_of_a_flow_with_a_run_limit_queue_and_all_complete(
+    start_worker: StartWorker, client: Client, tmp_path: Path
+) -> None:
+    log = tmp_path / "work.log"
+    start_worker(FLOWS)
+    with psycopg.connect(client.dsn, autocommit=True) as conn:
+        conn.execute("select pgflow.create_flow('sf_child', concurrency_limit => 2)")
+    run_id = client.start("sf_parent", _items(log, 6, sleep=0.3))
+    run = client.wait(run_id, 120)
+    assert run.status == "completed", run.error
+    assert run.output == {"total": {"sum": sum(n * n for n in range(6)), "order": list(range(6))}}
+    children = client.children(run_id)
+    assert [c.status for c in children] == ["completed"] * 6  # one child each: none failed
+    assert _overlap(log) <= 2
+
+
+def test_cancelling_the_parent_cancels_the_children_still_queued(
+    start_worker: StartWorker, client: Client, tmp_path: Path
+) -> None:
+    log, until = tmp_path / "work.log", tmp_path / "go"
+    start_worker(FLOWS)
+    with psycopg.connect(client.dsn, autocommit=True) as conn:
+        conn.execute("select pgflow.create_flow('sf_child', concurrency_limit => 2)")
+    run_id = client.start("sf_parent", _items(log, 6, until=str(until)))
+    wait_until(lambda: len(_lines(log, "start")) == 2, what="two children running")
+    statuses = Counter(c.status for c in client.children(run_id))
+    assert statuses == {"started": 2, "queued": 4}
+    assert client.cancel(run_id).status == "cancelled"
+    until.touch()  # the two running handlers end; their results are ignored
+    assert [c.status for c in client.children(run_id)] == ["cancelled"] * 6
+    time.sleep(1)  # nothing of the cancelled children may start meanwhile
+    assert len(_lines(log, "start")) == 2

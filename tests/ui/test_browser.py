@@ -291,3 +291,53 @@ def test_the_command_prints_its_url_and_where_the_token_is(server: UiServer) -> 
 
 def _log(server: UiServer) -> str:
     return server.log.read_text(encoding="utf-8", errors="replace")
+
+
+def test_a_queued_run_says_why_and_the_reasons_follow_the_run(
+    server: UiServer, page: Any, runs: Runs, driver: Driver, tmp_path: Path
+) -> None:
+    driver.conn.execute("select pgflow.create_flow('ui_demo', concurrency_limit => 1)")
+    queued = driver.start()  # runs.running holds the flow's one slot
+    assert driver.status(queued) == "queued"
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/runs/{queued}")
+    page.wait_for_selector("body[data-live=on]")
+    page.evaluate("window.__same_document = true")
+    rows = page.locator("#why-rows tr")
+    assert rows.count() == 3  # fetch, split, report: the run holds them all
+    assert rows.first.locator("td.why-text").inner_text() == (
+        "run queued behind the flow's concurrency limit: position 1"
+        f" (runs holding the slots: {runs.running})"
+    )
+    _shot(page, "ui-run-why.png", tmp_path)
+
+    driver.conn.execute("select pgflow.cancel_run(%s::uuid)", [runs.running])  # queued starts
+    sync_api.expect(page.locator("#run-status")).to_have_text("started")
+    fetch = page.locator('#why-rows tr[data-why-step="fetch"] td.why-text')
+    sync_api.expect(fetch).to_contain_text("ready, waiting for a worker")
+    split = page.locator('#why-rows tr[data-why-step="split"] td.why-text')
+    assert split.inner_text() == "waiting for fetch"
+    assert "run_queued" not in page.locator("#why").inner_text()
+
+    driver.conn.execute("select pgflow.cancel_run(%s::uuid)", [queued])
+    sync_api.expect(page.locator("#why")).to_be_hidden()
+    assert page.evaluate("window.__same_document") is True
+    assert errors == []
+
+
+def test_a_run_held_by_a_step_limit_sees_the_slot_free_live(
+    server: UiServer, page: Any, runs: Runs, driver: Driver
+) -> None:
+    driver.conn.execute("select pgflow.cancel_run(%s::uuid)", [runs.running])  # its tasks go
+    driver.conn.execute("select pgflow.add_step('ui_demo', 'fetch', concurrency_limit => 1)")
+    holder, waiting = driver.start(), driver.start()
+    (task,) = driver.claim("fetch", holder)
+    page.goto(f"{server.url}/runs/{waiting}")
+    page.wait_for_selector("body[data-live=on]")
+    page.evaluate("window.__same_document = true")
+    fetch = page.locator('#why-rows tr[data-why-step="fetch"] td.why-text')
+    assert fetch.inner_text() == f"step concurrency full: 1 of 1 in flight (runs {holder})"
+    driver.complete(task, [1])  # only the holder changes; the waiting run's page hears of it
+    sync_api.expect(fetch).to_contain_text("ready, waiting for a worker")
+    assert page.evaluate("window.__same_document") is True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from pgflow_yaml.cli import app
 from pgflow_yaml.compiler import compile_flow
 from pgflow_yaml.flow_control import explain_flow, format_seconds, retry_delay
 from pgflow_yaml.model import FlowSpec, StepSpec
-from pgflow_yaml.options import KEY, PG_INT_MAX
+from pgflow_yaml.options import PG_INT_MAX
 from pgflow_yaml.validate import validate_paths, validate_source
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -159,18 +158,27 @@ def test_parallel_branches_take_the_longest(monkeypatch: pytest.MonkeyPatch) -> 
     assert (case.worst_case, case.critical_path) == (63, ("a", "slow", "join"))
 
 
-def test_a_step_limit_on_a_map_makes_it_unbounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once ``concurrency`` is a step key too, a map step with it is serialized."""
-    flow = one_flow(
-        "slug: f\ndeadline: 100000\nsteps:\n  - slug: a\n    handler: m:f\n"
-        "  - slug: m\n    handler: m:f\n    map: a\n  - slug: z\n    handler: m:f\n"
-        "    depends_on: [m]\n"
-    )
-    assert flow_control.step_limit(flow.steps[1]) is None  # no step key on this branch
-    step_key = replace(KEY["concurrency"], step=KEY["concurrency"].flow)
-    monkeypatch.setattr(flow_control, "KEY", {**KEY, "concurrency": step_key})
-    mapped = flow.steps[1]
-    object.__setattr__(mapped, "options", {"concurrency": {"limit": 2, "key": "region"}})
+MAP_WITH_A_LIMIT = """\
+slug: f
+deadline: 100000
+steps:
+  - slug: a
+    handler: m:f
+  - slug: m
+    handler: m:f
+    map: a
+    concurrency: {limit: 2, key: region}
+  - slug: z
+    handler: m:f
+    depends_on: [m]
+"""
+
+
+def test_a_step_limit_on_a_map_makes_it_unbounded() -> None:
+    """``concurrency`` on a map step (a step key since issue 12) serializes its elements."""
+    flow = one_flow(MAP_WITH_A_LIMIT.replace("deadline: 100000\n", ""))
+    assert flow_control.step_limit(flow.steps[1]) == {"limit": 2, "key": "region"}
+    assert flow_control.step_limit(flow.steps[0]) is None
     case = explain_flow(flow)
     m = case.steps[1]
     assert (m.worst_case, m.per_task, m.serialized_by) == (None, 186, {"limit": 2, "key": "region"})
@@ -179,9 +187,33 @@ def test_a_step_limit_on_a_map_makes_it_unbounded(monkeypatch: pytest.MonkeyPatc
         ("m",),
         ("a", "m", "z"),
     )
-    assert case.steps[2].start is None and case.within_deadline is False
-    (diag,) = flow_control.deadline_diagnostics(flow, _doc("slug: f\ndeadline: 100000\n"))
-    assert (diag.code, diag.line, diag.col) == ("PGF333", 2, 11)
+    assert case.steps[2].start is None
+
+
+def test_a_step_limit_on_a_single_step_or_the_flow_serializes_nothing() -> None:
+    flow = one_flow(
+        "slug: f\nconcurrency: 1\nmax_attempts: 1\nsteps:\n"
+        "  - slug: a\n    handler: m:f\n    timeout: 10\n    concurrency: 1\n"
+        "  - slug: m\n    handler: m:f\n    map: a\n    timeout: 5\n"
+    )
+    assert [flow_control.step_limit(s) for s in flow.steps] == [{"limit": 1}, None]
+    case = explain_flow(flow)
+    assert (case.worst_case, case.serialized_maps) == (15, ())
+
+
+def test_pgflow_explain_and_validate_of_a_limited_map(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text(MAP_WITH_A_LIMIT.replace("deadline: 100000\n", ""))
+    table = runner.invoke(app, ["explain", str(path)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "unbounded (3m 6s × ⌈n/2⌉ per region)" in table.stdout
+    assert "serialized by a step limit: m" in table.stdout
+    assert "worst case: unbounded" in table.stdout
+    data = json.loads(runner.invoke(app, ["explain", str(path), "--json"]).stdout)
+    (flow,) = data["flows"]
+    assert (flow["worst_case"], flow["serialized_maps"]) == (None, ["m"])
+    assert flow["steps"][1]["serialized_by"] == {"limit": 2, "key": "region"}
+    assert [(c, line, col) for c, line, col, _ in codes(MAP_WITH_A_LIMIT)] == [("PGF333", 2, 11)]
 
 
 def _doc(text: str) -> flow_control.SourceDoc:

@@ -14,6 +14,28 @@
   }
   function show(id) { var el = document.getElementById(id); if (el) { el.hidden = false; } }
 
+  function showWhy(rows) {  // the reasons of pgflow.explain_run, as text (never as HTML)
+    var section = document.getElementById("why"), body = document.getElementById("why-rows");
+    if (!section || !body) { return; }
+    body.textContent = "";
+    rows.forEach(function (w) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-why-step", w.step_slug);
+      [w.step_slug, w.task_index, w.reason, w.text, w.until].forEach(function (value, i) {
+        var td = document.createElement("td");
+        if (i === 2) { var b = document.createElement("span"); b.className = "badge reason"; b.textContent = value; td.appendChild(b); }
+        else { td.textContent = value; }
+        if (i === 3) { td.className = "why-text"; }
+        if (i === 4) { td.className = "mono"; }
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    section.hidden = rows.length === 0;
+  }
+
+  source.addEventListener("why", function (e) { showWhy(JSON.parse(e.data).why); });  // another run of the flow changed
+
   source.addEventListener("reload", function () { show(topic === "runs" ? "new-runs" : "changed"); });
 
   source.addEventListener("run", function (e) {  // the runs list
@@ -42,6 +64,7 @@
         if (b.getAttribute("data-step-status") === slug && b.textContent !== status) { setStatus(b, status); changed = true; }
       });
     });
+    if (msg.why) { showWhy(msg.why); }
     var badge = document.getElementById("run-status");
     if (badge && badge.textContent !== msg.run.status) { setStatus(badge, msg.run.status); changed = true; }
     var dur = document.getElementById("run-duration"); if (dur) { dur.textContent = msg.run.duration; }

@@ -315,12 +315,13 @@ create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug
   where idempotency_key is not null;
 
 -- A run's children, by the parent task they ran for (pgflow runs --parent, Client.children,
--- and the parent task's latest child); and the children still running, for cancellation.
+-- and the parent task's latest child); and the children not ended (started, or queued behind
+-- their flow's concurrency limit), for cancellation.
 create index if not exists idx_runs_parent on pgflow.runs (
   parent_run_id, parent_step_slug, parent_task_index, started_at
 ) where parent_run_id is not null;
-create index if not exists idx_runs_parent_started on pgflow.runs (parent_run_id)
-  where parent_run_id is not null and status = 'started';
+create index if not exists idx_runs_parent_open on pgflow.runs (parent_run_id)
+  where parent_run_id is not null and status in ('queued', 'started');
 -- Flow concurrency (issue 12): the runs holding (started) or waiting for (queued) a slot, by
 -- flow and key; queued runs start in queue_seq order.
 create sequence if not exists pgflow.run_queue_seq as bigint;
@@ -1598,7 +1599,7 @@ $$;
 -- queued or started task of the run is cancelled, messages archived (_cancel_open_steps).
 -- Sends step:failed then run:failed (with the error message), as 0.8.1's fail_task; for a
 -- [TYPE_VIOLATION] run:failed (without it) then step:failed, as 0.8.1's complete_task.
--- Its running child runs are cancelled and, a child itself, it fails its parent task
+-- Its child runs not ended (started or queued) are cancelled and, a child itself, it fails its parent task
 -- (_subflow_run_ended). Internal; the caller holds the run lock.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
@@ -4259,7 +4260,7 @@ $$;
 -- file: 0520_function_cancel_run.sql
 -- cancel_run(run_id): cancel a started or queued run (a queued one never started anything): status 'cancelled', every created or started step
 -- and every queued or started task cancelled (messages archived; _cancel_open_steps), so
--- nothing more starts and late results are ignored. Its running child runs are cancelled too
+-- nothing more starts and late results are ignored. Its child runs not ended (started or queued) are cancelled too
 -- (recursively), and a cancelled child fails its parent task (_subflow_run_ended).
 -- A run that already ended is returned unchanged. Sends run:cancelled (_emit; our addition, in
 -- the form of 0.8.1's run events). Returns the run row.
@@ -5735,7 +5736,8 @@ create index if not exists idx_subflow_retries_due_at on pgflow.subflow_retries 
 -- started again by retry_run), a task takes up its latest child instead when it has one: a
 -- failed or cancelled one is retried (retry_run keeps its completed steps), a completed one
 -- gives its output at once, a running one is adopted. A child that ends within its own start
--- (every step skipped, an empty map) settles its task before this returns (_settle_parent_task).
+-- (every step skipped, an empty map) settles its task before this returns (_settle_parent_task);
+-- a child queued behind its flow's run concurrency limit keeps its task started until it ends.
 -- A task fails for good (error_type 'subflow_error', not retried) when its child flow does not
 -- exist, when that flow maps over its input and the task's input is not an array, or when runs
 -- would nest more than 32 deep (a flow that runs itself; children started within the same
@@ -5903,10 +5905,11 @@ begin
   from unnest(v_ids, v_parents, v_slugs, v_indexes) as n(id, parent, slug, idx)
   where c.run_id = n.id;
 
-  -- children that ended within their own start (before they knew their parent) settle now
+  -- children that ended within their own start (before they knew their parent) settle now;
+  -- a child queued behind its flow's concurrency limit has not ended: it settles when it does
   for v_ended in
     select c.run_id from pgflow.runs c
-    where c.run_id = any(v_ids) and c.status <> 'started'
+    where c.run_id = any(v_ids) and c.status not in ('started', 'queued')
     order by c.run_id
   loop
     perform pgflow._settle_parent_task(v_ended);
@@ -5983,7 +5986,8 @@ $$;
 -- file: 0743_function__settle_parent_task.sql
 -- _settle_parent_task(child_run_id): hand an ended child run's outcome to its parent task. The
 -- parent run is locked first (a child always locks upwards, so children and parents never wait
--- on each other in a circle); nothing changes unless the parent run is started, the task is
+-- on each other in a circle); nothing changes unless the child ended (a child queued behind
+-- its flow's run concurrency limit has not), the parent run is started, the task is
 -- started and the child is the task's latest child (an older child ending late speaks for no
 -- one). A completed child completes the task with the child's output, through _complete_task
 -- (dependents start, a map step collects its children's outputs in task order); a failed or
@@ -6011,7 +6015,7 @@ declare
   v_base_delay int;
 begin
   select * into v_child from pgflow.runs c where c.run_id = _settle_parent_task.child_run_id;
-  if v_child.parent_run_id is null or v_child.status = 'started' then
+  if v_child.parent_run_id is null or v_child.status in ('started', 'queued') then
     return;
   end if;
 
@@ -6083,7 +6087,10 @@ $$;
 -- file: 0744_function__subflow_run_ended.sql
 -- _subflow_run_ended(run_id): what a run's end means for the runs around it. Called by
 -- maybe_complete_run (a child completed), _fail_run and cancel_run. A failed or cancelled run
--- cancels its children that are still running (cancel_run, so theirs go too, recursively);
+-- cancels its children that have not ended (cancel_run, so theirs go too, recursively): the
+-- started ones and the queued ones (a child flow with a run concurrency limit queues the
+-- children beyond it), the queued ones first, so that a slot a started child frees goes to
+-- another run of the child flow rather than to a sibling about to be cancelled;
 -- a child locked by another transaction at that moment is skipped rather than waited for
 -- (parents never wait on children) and cancelled later by start_due_subflows. A child run
 -- hands its outcome to its parent task (_settle_parent_task).
@@ -6105,8 +6112,8 @@ begin
   if v_run.status in ('failed', 'cancelled') then
     for v_child in
       select c.run_id from pgflow.runs c
-      where c.parent_run_id = _subflow_run_ended.run_id and c.status = 'started'
-      order by c.run_id
+      where c.parent_run_id = _subflow_run_ended.run_id and c.status in ('queued', 'started')
+      order by c.status = 'started', c.run_id
       for no key update skip locked
     loop
       perform pgflow.cancel_run(v_child);
@@ -6123,9 +6130,9 @@ $$;
 -- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
 -- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
 -- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
--- tasks no longer queued are dropped. Then every child run still running whose parent run
--- failed or was cancelled is cancelled (the ones the parent's end skipped because another
--- transaction held them). Each row is taken under its run's lock, so concurrent callers never
+-- tasks no longer queued are dropped. Then every child run not ended (started or queued, the
+-- queued ones first) whose parent run failed or was cancelled is cancelled (the ones the
+-- parent's end skipped because another transaction held them). Each row is taken under its run's lock, so concurrent callers never
 -- start a task twice. Returns the number of tasks started and children cancelled.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
@@ -6179,9 +6186,9 @@ begin
     select c.run_id
     from pgflow.runs c
     join pgflow.runs p on p.run_id = c.parent_run_id
-    where c.parent_run_id is not null and c.status = 'started'
+    where c.parent_run_id is not null and c.status in ('queued', 'started')
       and p.status in ('failed', 'cancelled')
-    order by c.run_id
+    order by c.status = 'started', c.run_id
     for no key update of c skip locked
   loop
     perform pgflow.cancel_run(v_orphan);
