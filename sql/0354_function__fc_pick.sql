@@ -64,12 +64,19 @@ begin
                   - pg_catalog.make_interval(secs => s.opt_rate_per)
             )
           end
-        ) as free
+        ) as free,
+        -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
+        case when s.opt_concurrency_limit is not null then
+            'pgflow.c|' || $1 || '|' || g.step_slug || '|'
+            || case when s.opt_concurrency_key is null then '' else g.fc_key end
+          when s.opt_rate_limit is not null then
+            'pgflow.r|' || $1 || '|' || g.step_slug || '|' || g.fc_key
+        end as lock_name
         from groups g
         join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
       ),
       offered as (
-        select sl.step_slug, sl.fc_key, c.message_id, c.priority
+        select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
         from slots sl
         cross join lateral (
           select t.message_id, t.priority
@@ -86,14 +93,28 @@ begin
         where sl.free > 0
       ),
       ranked as (
-        select o.message_id, o.priority,
+        select o.message_id, o.priority, o.lock_name,
                pg_catalog.row_number() over (
                  partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
                ) as rank
         from offered o
+        order by o.priority desc, rank, o.message_id
+        offset 0
       )
+      -- taken in claim order, lazily (the limit stops the scan): a task whose row another
+      -- claim has locked, or whose group's lock another claim holds, is passed over, so
+      -- concurrent claims take different tasks and different limited groups; the locks taken
+      -- here are the ones pgflow._fc_admit and pgflow._start_tasks take again (held until
+      -- commit), so the exact check is unchanged
       select array(
         select r.message_id from ranked r
+        where (r.lock_name is null
+               or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
+          and exists (
+            select 1 from pgflow.step_tasks t
+            where t.message_id = r.message_id and t.flow_slug = $1 and t.status = 'queued'
+            for update skip locked
+          )
         order by r.priority desc, r.rank, r.message_id
         limit $2
       )
