@@ -6,9 +6,14 @@
 -- by their rank within their group, then by message id. So a ready task of a higher priority is
 -- taken before any lower one, and the groups are served round-robin: a group's backlog never
 -- holds another group's first ready task back by more than one batch. Messages are not read
--- (their visibility is not changed) and no lock is taken: the exact check is pgflow._fc_admit's,
--- under the groups' locks. The statement names the flow's queue table, so it is planned on
--- every call (about 1 ms). Internal (claim_tasks). Raises nothing.
+-- (their visibility is not changed). The offers are taken lazily, in that order, each with its
+-- task's row lock and its group's advisory lock, tried (never waited for): an offer another
+-- claim holds is passed over, so concurrent claims take different tasks and groups. The exact
+-- check stays pgflow._fc_admit's, under the same locks (held until commit). The statement
+-- names the flow's queue table: it is prepared once per session and queue (a generic plan,
+-- pg_prepared_statements name pgflow_fc_pick_<md5 of the queue table>; re-prepared when the
+-- text under that name is not this statement's), not planned on every call. Internal
+-- (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -16,12 +21,16 @@ returns bigint[]
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 declare
+  v_table text := pgmq.format_table_name(_fc_pick.flow_slug, 'q');
+  v_name text := 'pgflow_fc_pick_' || pg_catalog.md5(v_table);
+  v_prepare text;
   v_ids bigint[];
 begin
-  execute pg_catalog.format(
-    $q$
+  v_prepare := pg_catalog.format(
+    $q$prepare %2$I(text, int) as
       with recursive groups as (
         (
           select t.step_slug, t.fc_key
@@ -119,10 +128,22 @@ begin
         limit $2
       )
     $q$,
-    pgmq.format_table_name(_fc_pick.flow_slug, 'q')
-  )
-  into v_ids
-  using _fc_pick.flow_slug, _fc_pick.qty;
+    v_table, v_name
+  );
+  -- a statement under that name with other text (a session's own, or an older version of
+  -- this one) is replaced: only this text is ever executed (re-analysed, if the session's
+  -- search_path differs, under this function's)
+  if not exists (
+    select 1 from pg_catalog.pg_prepared_statements p
+    where p.name = v_name and p.statement = v_prepare
+  ) then
+    if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
+      execute pg_catalog.format('deallocate %I', v_name);
+    end if;
+    execute v_prepare;
+  end if;
+  execute pg_catalog.format('execute %I(%L, %s)', v_name, _fc_pick.flow_slug, _fc_pick.qty)
+  into v_ids;
   return v_ids;
 end;
 $$;
