@@ -8,8 +8,9 @@
 -- holds another group's first ready task back by more than one batch. Messages are not read
 -- (their visibility is not changed). The offers are taken lazily, in that order, each with its
 -- task's row lock and its group's advisory lock, tried (never waited for): an offer another
--- claim holds is passed over, so concurrent claims take different tasks and groups. The exact
--- check stays pgflow._fc_admit's, under the same locks (held until commit). The statement
+-- claim holds is passed over, so concurrent claims take different tasks and groups (a group
+-- with no limit offers only tasks no other claim has locked). The exact check stays
+-- pgflow._fc_admit's, under the same locks (held until the caller commits). The statement
 -- names the flow's queue table: it is prepared once per session and queue (a generic plan,
 -- pg_prepared_statements name pgflow_fc_pick_<md5 of the queue table>; re-prepared when the
 -- text under that name is not this statement's), not planned on every call. Internal
@@ -84,6 +85,10 @@ begin
         from groups g
         join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
       ),
+      -- a limited group offers its first visible tasks (at most its free slots; the row locks
+      -- are tried when they are taken, below); a group with no limit (a step of the flow with
+      -- none of its own) offers its first visible tasks that no other claim holds, locking
+      -- them, so concurrent claims do not offer each other the same ones
       offered as (
         select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
         from slots sl
@@ -99,7 +104,22 @@ begin
           order by t.priority desc, t.message_id
           limit sl.free
         ) c
-        where sl.free > 0
+        where sl.free > 0 and sl.lock_name is not null
+        union all
+        select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
+        from slots sl
+        cross join lateral (
+          select t.message_id, t.priority
+          from pgflow.step_tasks t
+          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+            and t.status = 'queued'
+            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+              <= pg_catalog.clock_timestamp()
+          order by t.priority desc, t.message_id
+          limit sl.free
+          for update of t skip locked
+        ) c
+        where sl.free > 0 and sl.lock_name is null
       ),
       ranked as (
         select o.message_id, o.priority, o.lock_name,
