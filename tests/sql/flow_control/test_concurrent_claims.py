@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import psycopg
@@ -51,3 +52,16 @@ def test_a_limit_holds_across_concurrent_claims(conn: Conn, dsn: str) -> None:
     assert len(held) == 2 and other == []
     assert claim(conn, "f", qty=5, worker_id=OTHER_WORKER) == []
     assert one(conn, "select count(*) from pgflow.step_tasks where status = 'started'") == 2
+
+
+def test_a_sessions_own_statement_under_the_picks_name_is_not_run(conn: Conn) -> None:
+    # the pick prepares its statement once per session and queue under a fixed name: a statement
+    # the session prepared under that name (any text but the pick's) is replaced, never executed
+    add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 1, "concurrency_key": "run.c"}])
+    _start_keys(conn, ["k1", "k1", "k2"])
+    name = "pgflow_fc_pick_" + hashlib.md5(b"q_f").hexdigest()
+    conn.execute(f"prepare {name}(text, int) as select array[1, 2, 3]::bigint[] where $1 <> ''")
+    tasks = claim(conn, "f", qty=3)
+    assert sorted(t.input["run"]["c"] for t in tasks) == ["k1", "k2"]
+    statement = one(conn, "select statement from pg_prepared_statements where name = %s", (name,))
+    assert "array[1, 2, 3]" not in statement
