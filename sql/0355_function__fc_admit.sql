@@ -35,6 +35,19 @@ declare
   v_oldest timestamptz;
   v_busy bigint[];
 begin
+  -- no candidate of a limited step (a step of the flow with no limit of its own): nothing to
+  -- check, every message passes as the loop below would pass it
+  if not exists (
+    select 1
+    from pgflow.step_tasks t
+    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+      and t.status = 'queued' and t.fc_key is not null
+      and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
+  ) then
+    return _fc_admit.msg_ids;
+  end if;
+
   -- the locks of every limited group among the candidates, tried, never waited for: a claim
   -- serving several flows takes them in an order another claim may not share, so waiting
   -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks

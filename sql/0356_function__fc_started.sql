@@ -12,6 +12,14 @@ set search_path = pg_catalog, pg_temp
 set plan_cache_mode to force_generic_plan
 as $$
 begin
+  -- most flows under flow control have no rate limit: nothing to record
+  if not exists (
+    select 1 from pgflow.steps s
+    where s.flow_slug = _fc_started.flow_slug and s.opt_rate_limit is not null
+  ) then
+    return;
+  end if;
+
   insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at)
   select t.flow_slug, t.step_slug, t.rate_key, t.started_at
   from unnest(_fc_started.claimed) c
