@@ -53,6 +53,22 @@ begin
 end
 $pgflow_concurrency$;
 
+-- No priority or step limit: resets any stored earlier, in place
+-- (skipped where pgflow.add_step takes no rate_per, as in pgflow 0.8.1).
+do $pgflow_flow_control$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'add_step'
+      and 'rate_per' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'enrich_customer', priority => null);
+    perform pgflow.add_step(flow_slug => 'enrich_customer', step_slug => 'lookup', step_type => 'single', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+    perform pgflow.add_step(flow_slug => 'enrich_customer', step_slug => 'tier', deps_slugs => array['lookup']::text[], step_type => 'single', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+  end if;
+end
+$pgflow_flow_control$;
+
 -- Schedules (none): exactly these, upserted by name, others removed
 -- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
 do $pgflow_schedules$

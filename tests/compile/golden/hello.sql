@@ -53,6 +53,22 @@ begin
 end
 $pgflow_concurrency$;
 
+-- No priority or step limit: resets any stored earlier, in place
+-- (skipped where pgflow.add_step takes no rate_per, as in pgflow 0.8.1).
+do $pgflow_flow_control$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'add_step'
+      and 'rate_per' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'hello', priority => null);
+    perform pgflow.add_step(flow_slug => 'hello', step_slug => 'greet', step_type => 'single', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+    perform pgflow.add_step(flow_slug => 'hello', step_slug => 'shout', deps_slugs => array['greet']::text[], step_type => 'single', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+  end if;
+end
+$pgflow_flow_control$;
+
 -- Schedules (none): exactly these, upserted by name, others removed
 -- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
 do $pgflow_schedules$
