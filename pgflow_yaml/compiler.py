@@ -300,8 +300,8 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
             lines.append(f"--   step {step.slug}: {own}")
     lines += [
         "-- Option changes are applied (pgflow-yaml core): run against a database holding this",
-        "-- flow with the same shape, this sets its retries, delays, timeouts, input_schema and",
-        "-- concurrency limit.",
+        "-- flow with the same shape, this sets its retries, delays, timeouts, input_schema,",
+        "-- concurrency limit, priorities and step limits.",
         "-- A different shape (steps, order, types, dependencies, conditions) aborts before",
         "-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).",
     ]

@@ -6,8 +6,8 @@
 --   and ünïcödé ✓
 -- options: max_attempts 3, base_delay 1, timeout 60
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays, timeouts, input_schema and
--- concurrency limit.
+-- flow with the same shape, this sets its retries, delays, timeouts, input_schema,
+-- concurrency limit, priorities and step limits.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Needs the pgflow-yaml core (not in pgflow 0.8.1):
