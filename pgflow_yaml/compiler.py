@@ -47,6 +47,7 @@ TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 GUARD_TAG = "pgflow_guard"
 INPUT_SCHEMA_TAG = "pgflow_input_schema"
 CONCURRENCY_TAG = "pgflow_concurrency"
+FLOW_CONTROL_TAG = "pgflow_flow_control"
 SCHEDULES_TAG = "pgflow_schedules"
 _TIMESTAMP = re.compile(r"^[0-9]{14}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -132,9 +133,12 @@ def _quote_array(values: Iterable[str]) -> str:
     return "array[" + ", ".join(quote_literal(v) for v in values) + "]::text[]"
 
 
+def _named(arguments: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{name} => {value}" for name, value in arguments)
+
+
 def _call(function: str, arguments: list[tuple[str, str]]) -> str:
-    named = ", ".join(f"{name} => {value}" for name, value in arguments)
-    return f"select {function}({named});"
+    return f"select {function}({_named(arguments)});"
 
 
 def check_timestamp(timestamp: str) -> str:
@@ -185,7 +189,8 @@ def uses_flow_control(flow: FlowSpec) -> bool:
     """Return True when the flow sets a priority, a concurrency or a rate limit anywhere.
 
     Only then do its ``create_flow`` / ``add_step`` calls carry those arguments (pgflow 0.8.1
-    has none of them), each stated explicitly (null: none) so that a change applies in place.
+    has none of them), each stated explicitly (null: none) so that a change applies in place;
+    otherwise a guarded block resets any stored earlier (:func:`_no_flow_control`).
     """
     for key in flow_control_keys():
         # (a flow's own concurrency limits its runs, not tasks: _concurrency_arguments)
@@ -295,8 +300,8 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
             lines.append(f"--   step {step.slug}: {own}")
     lines += [
         "-- Option changes are applied (pgflow-yaml core): run against a database holding this",
-        "-- flow with the same shape, this sets its retries, delays, timeouts, input_schema and",
-        "-- concurrency limit.",
+        "-- flow with the same shape, this sets its retries, delays, timeouts, input_schema,",
+        "-- concurrency limit, priorities and step limits.",
         "-- A different shape (steps, order, types, dependencies, conditions) aborts before",
         "-- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).",
     ]
@@ -458,22 +463,54 @@ def _no_concurrency(flow: FlowSpec) -> list[str]:
     ]
 
 
-def _add_step(flow: FlowSpec, step: StepSpec) -> str:
+def _no_flow_control(flow: FlowSpec) -> list[str]:
+    """Return the block that resets the priorities and step limits of a flow that has none now.
+
+    It sets the flow's priority and every step's flow-control options to null in place (each
+    add_step given its step's shape, so the shape check passes). It runs only where
+    ``pgflow.add_step`` has a ``rate_per`` parameter (the pgflow-yaml core 0.3.0 on), so the
+    file still installs on pgflow 0.8.1.
+    """
+    nulls = [
+        (field, "null")
+        for key in flow_control_keys()
+        if key.step is not None
+        for field in stored_values(key, None)
+    ]
+    slug = quote_literal(flow.slug)
+    calls = [f"    perform pgflow.create_flow(flow_slug => {slug}, priority => null);"]
+    calls += [
+        f"    perform pgflow.add_step({_named(arguments)});"
+        for step in flow.steps
+        for arguments in [[*_step_identity(flow, step), *_step_shape(step), *nulls]]
+    ]
+    return [
+        "-- No priority or step limit: resets any stored earlier, in place",
+        "-- (skipped where pgflow.add_step takes no rate_per, as in pgflow 0.8.1).",
+        *_do_block(
+            FLOW_CONTROL_TAG,
+            [
+                "  if exists (",
+                "    select 1 from pg_catalog.pg_proc as p",
+                "    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'add_step'",
+                "      and 'rate_per' = any (p.proargnames)",
+                "  ) then",
+            ],
+            "\n".join(calls),
+        ),
+    ]
+
+
+def _step_identity(flow: FlowSpec, step: StepSpec) -> list[tuple[str, str]]:
     arguments = [("flow_slug", quote_literal(flow.slug)), ("step_slug", quote_literal(step.slug))]
     if step.deps:
         arguments.append(("deps_slugs", _quote_array(step.deps)))
-    # every option, null (inherit the flow's) included: add_step keeps the stored value of an
-    # option it is not given, so an option removed from the file must be reset explicitly
-    controlled = uses_flow_control(flow)
-    for key in STEP_OPTIONS:
-        value = step.option(key.name)
-        if not _flow_control(key):
-            arguments.append((_argument(key), "null" if value is None else str(int(value))))
-        elif controlled:  # every stored field, null included, so a removed limit is reset
-            arguments += [
-                (field, _sql_value(stored)) for field, stored in stored_values(key, value).items()
-            ]
-    arguments.append(("step_type", quote_literal(step.step_type)))
+    return arguments
+
+
+def _step_shape(step: StepSpec) -> list[tuple[str, str]]:
+    """Return the add_step arguments that are the step's shape besides its dependencies."""
+    arguments = [("step_type", quote_literal(step.step_type))]
     if step.if_ is not None:
         arguments.append(("required_input_pattern", quote_json(step.if_)))
     if step.if_not is not None:
@@ -486,6 +523,23 @@ def _add_step(flow: FlowSpec, step: StepSpec) -> str:
         arguments.append((_argument(KEY["signal"]), quote_json(step.signal_schema)))
     if step.child_flow is not None:
         arguments.append((_argument(KEY["flow"]), quote_literal(step.child_flow)))
+    return arguments
+
+
+def _add_step(flow: FlowSpec, step: StepSpec) -> str:
+    arguments = _step_identity(flow, step)
+    # every option, null (inherit the flow's) included: add_step keeps the stored value of an
+    # option it is not given, so an option removed from the file must be reset explicitly
+    controlled = uses_flow_control(flow)
+    for key in STEP_OPTIONS:
+        value = step.option(key.name)
+        if not _flow_control(key):
+            arguments.append((_argument(key), "null" if value is None else str(int(value))))
+        elif controlled:  # every stored field, null included, so a removed limit is reset
+            arguments += [
+                (field, _sql_value(stored)) for field, stored in stored_values(key, value).items()
+            ]
+    arguments += _step_shape(step)
     return _call("pgflow.add_step", arguments)
 
 
@@ -513,6 +567,9 @@ def compile_flow(flow: FlowSpec, *, timestamp: str) -> CompiledMigration:
     lines.append("")
     if flow.concurrency is None:
         lines += _no_concurrency(flow)
+        lines.append("")
+    if not uses_flow_control(flow):
+        lines += _no_flow_control(flow)
         lines.append("")
     lines += _schedules(flow)
     return CompiledMigration(

@@ -67,6 +67,10 @@ def plain_flows() -> list[FlowSpec]:
 def test_plain_flow_installs_on_081_twice(ref: psycopg.Connection[Any], spec: FlowSpec) -> None:
     migration = compile_flow(spec, timestamp=TIMESTAMP)
     assert migration.extensions == ()
+    # the blocks that reset a concurrency limit and priorities or step limits stored earlier
+    # are there, and skipped by 0.8.1 (its create_flow and add_step have no such arguments)
+    assert "do $pgflow_concurrency$" in migration.sql
+    assert "do $pgflow_flow_control$" in migration.sql
     ref.execute(migration.sql)
     rows = definition_rows(ref)
     ref.execute(migration.sql)

@@ -5,8 +5,8 @@
 -- options: max_attempts 3, base_delay 1, timeout 60
 --   step charge: max_attempts 5, timeout 30
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays, timeouts, input_schema and
--- concurrency limit.
+-- flow with the same shape, this sets its retries, delays, timeouts, input_schema,
+-- concurrency limit, priorities and step limits.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Needs the pgflow-yaml core (not in pgflow 0.8.1):
@@ -56,6 +56,24 @@ begin
   end if;
 end
 $pgflow_concurrency$;
+
+-- No priority or step limit: resets any stored earlier, in place
+-- (skipped where pgflow.add_step takes no rate_per, as in pgflow 0.8.1).
+do $pgflow_flow_control$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'add_step'
+      and 'rate_per' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'order_pipeline', priority => null);
+    perform pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'check', step_type => 'single', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+    perform pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'charge', deps_slugs => array['check']::text[], step_type => 'single', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+    perform pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'ship_item', deps_slugs => array['check']::text[], step_type => 'map', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+    perform pgflow.add_step(flow_slug => 'order_pipeline', step_slug => 'receipt', deps_slugs => array['charge', 'ship_item']::text[], step_type => 'single', required_input_pattern => '{"charge":{"paid":true}}'::jsonb, when_unmet => 'skip', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+  end if;
+end
+$pgflow_flow_control$;
 
 -- Schedules (none): exactly these, upserted by name, others removed
 -- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).

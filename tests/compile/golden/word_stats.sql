@@ -4,8 +4,8 @@
 --   Count the words of every document, then total them.
 -- options: max_attempts 3, base_delay 1, timeout 30
 -- Option changes are applied (pgflow-yaml core): run against a database holding this
--- flow with the same shape, this sets its retries, delays, timeouts, input_schema and
--- concurrency limit.
+-- flow with the same shape, this sets its retries, delays, timeouts, input_schema,
+-- concurrency limit, priorities and step limits.
 -- A different shape (steps, order, types, dependencies, conditions) aborts before
 -- anything changes; evolve such a flow under a new slug (docs/evolving-flows.md).
 -- Uses only what pgflow 0.8.1 has: installs on pgflow 0.8.1 too.
@@ -52,6 +52,22 @@ begin
   end if;
 end
 $pgflow_concurrency$;
+
+-- No priority or step limit: resets any stored earlier, in place
+-- (skipped where pgflow.add_step takes no rate_per, as in pgflow 0.8.1).
+do $pgflow_flow_control$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_proc as p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = 'add_step'
+      and 'rate_per' = any (p.proargnames)
+  ) then
+    perform pgflow.create_flow(flow_slug => 'word_stats', priority => null);
+    perform pgflow.add_step(flow_slug => 'word_stats', step_slug => 'count', step_type => 'map', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+    perform pgflow.add_step(flow_slug => 'word_stats', step_slug => 'total', deps_slugs => array['count']::text[], step_type => 'single', priority => null, concurrency_limit => null, concurrency_key => null, rate_limit => null, rate_per => null, rate_key => null);
+  end if;
+end
+$pgflow_flow_control$;
 
 -- Schedules (none): exactly these, upserted by name, others removed
 -- (skipped where pgflow.set_schedules does not exist, as on pgflow 0.8.1).
