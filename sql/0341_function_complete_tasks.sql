@@ -3,7 +3,8 @@
 -- "start_seq" and "attempt" optional, as in complete_task; a missing "output" is JSON null). Runs are locked in run_id order first.
 -- Set-based: the batch's started tasks are completed with one statement, their steps count down
 -- (and complete) with one, the children of the completed steps with one, the runs with one;
--- conditions and taskless cascades are resolved per run that completed a step; the batch's
+-- conditions and taskless cascades are resolved per run that completed a step and has a ready
+-- step needing that (the others are completed when no step is left); the batch's
 -- messages are archived with one pgmq call per flow and the steps it made ready start
 -- together (one queue insert per flow). The outcome is that of completing the
 -- items one by one, except that every task of the batch is recorded before conditions are
