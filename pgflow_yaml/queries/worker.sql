@@ -12,15 +12,6 @@ from pgflow.claim_tasks(%(flow_slugs)s::text[], %(worker_id)s::uuid, %(qty)s::in
 -- Report a batch of task outputs ({run_id, step_slug, task_index, attempt, start_seq, output}) in one transaction.
 select pgflow.complete_tasks(%(results)s::jsonb);
 
--- name: complete_and_claim
--- Report a batch of task outputs and claim up to qty visible tasks of the given flows, in one
--- transaction and one round trip (the tasks the report made ready among them).
-select flow_slug, run_id, step_slug, task_index, msg_id, attempt, start_seq, timeout,
-       input::text as input
-from pgflow.complete_and_claim(
-  %(results)s::jsonb, %(flow_slugs)s::text[], %(worker_id)s::uuid, %(qty)s::int, %(vt)s::int
-);
-
 -- name: fail_tasks
 -- Report a batch of task failures (with error type, traceback and retryable) in one transaction.
 select pgflow.fail_tasks(%(failures)s::jsonb);

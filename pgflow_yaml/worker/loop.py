@@ -152,14 +152,7 @@ class Worker:
         self.protocol = await protocol.detect(
             self._house, self.worker_id, self.flow_slugs, opts.visibility
         )
-        self._reserved = 0  # slots held for claims in the database right now
-        self._batch = opts.batch_size or opts.concurrency
-        self.reporter = Reporter(
-            self._reports,
-            self.protocol,
-            self._flushed,
-            claim=(self._reserve_for_report, self._claimed_by_report),
-        )
+        self.reporter = Reporter(self._reports, self.protocol, self._flushed)
         await self.protocol.register(
             self._house, f"pgflow-yaml@{socket.gethostname()}:{os.getpid()}"
         )
@@ -299,11 +292,12 @@ class Worker:
     async def _claim_loop(self) -> None:
         opts = self.options
         assert self._stopping is not None
-        batch = self._batch
+        batch = opts.batch_size or opts.concurrency
         self._refill = max(1, opts.concurrency // 2)
         gathered = False
         while not self._stopping.is_set():
-            free = self._free_slots()
+            backlog = max(0, self.reporter.pending - opts.concurrency)  # results not yet stored
+            free = opts.concurrency - len(self._in_flight) - backlog
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
@@ -318,49 +312,19 @@ class Worker:
                 continue
             gathered = False
             self._wake.clear()
-            qty = min(free, batch)
-            self._reserved += qty
             try:
-                rows = await self.protocol.claim(self._claim, qty)
-                await tracing.claimed(self._claim, rows)
+                rows = await self.protocol.claim(self._claim, min(free, batch))
             except DatabaseUnavailable as exc:
                 if self._stopping.is_set():
                     break
                 log.warning("claim failed", extra={"action": "claim_failed", "error": str(exc)})
                 continue  # the next fetch reconnects, with backoff
-            finally:
-                self._reserved -= qty
+            await tracing.claimed(self._claim, rows)
             for row in rows:
                 self._accept(row)
             if len(rows) < min(free, batch):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
-
-    def _free_slots(self) -> int:
-        """Return the slots free for new tasks: concurrency less the tasks in flight, the
-        claims under way and the results beyond one round not yet stored."""
-        backlog = max(0, self.reporter.pending - self.options.concurrency)
-        return self.options.concurrency - len(self._in_flight) - backlog - self._reserved
-
-    def _reserve_for_report(self) -> int:
-        """Return how many tasks the next report may claim (``complete_and_claim``), holding
-        that many slots until :meth:`_claimed_by_report`; none once stopping."""
-        assert self._stopping is not None
-        if self._stopping.is_set():
-            return 0
-        qty = max(0, min(self._free_slots(), self._batch))
-        self._reserved += qty
-        return qty
-
-    async def _claimed_by_report(self, link: Link, rows: list[dict[str, Any]], qty: int) -> None:
-        """Start the tasks a report claimed, and give back the slots it had reserved."""
-        try:
-            await tracing.claimed(link, rows)
-        finally:
-            self._reserved -= qty
-            self._slot_freed.set()  # a claim loop waiting for slots counts again
-        for row in rows:
-            self._accept(row)
 
     def _accept(self, row: dict[str, Any]) -> None:
         """Start the task of a claimed row, or fail it at once if its input cannot be decoded."""

@@ -72,18 +72,6 @@ class WorkerProtocol:
         """
         raise NotImplementedError
 
-    async def report_and_claim(
-        self, link: Link, batch: list[Outcome], qty: int
-    ) -> list[dict[str, Any]] | None:
-        """Store a batch and claim up to ``qty`` tasks in one call, where the core can; return
-        the claimed rows, or ``None`` when the batch was not sent (the caller sends it with
-        :meth:`report` and claims as usual). This base version never sends.
-
-        Raises:
-            DatabaseUnavailable: the connection broke; the whole batch must be sent again.
-        """
-        return None
-
     async def requeue_stalled(self, link: Link) -> int:
         """Requeue the tasks of workers that died; return how many."""
         raise NotImplementedError
@@ -150,31 +138,6 @@ class CoreProtocol(WorkerProtocol):
             await self._send_group(link, "complete_tasks", done)
         if failed:
             await self._send_group(link, "fail_tasks", failed)
-
-    async def report_and_claim(
-        self, link: Link, batch: list[Outcome], qty: int
-    ) -> list[dict[str, Any]] | None:
-        """Send a batch of results and claim in one ``complete_and_claim`` call (the tasks it
-        made ready among the claimed ones). A batch with a failure is not sent, nor one the
-        database refuses (nothing of it is stored then): ``None``, and the caller sends it with
-        :meth:`report`, which finds the refused outcome."""
-        if any(o.failure is not None for o in batch):
-            return None
-        try:
-            return await link.fetch(
-                "complete_and_claim",
-                {
-                    "results": _results_json(batch),
-                    "worker_id": self.worker_id,
-                    "qty": qty,
-                    "vt": self.visibility,
-                    "flow_slugs": self.flow_slugs,
-                },
-            )
-        except DatabaseUnavailable:
-            raise
-        except DatabaseError:
-            return None
 
     async def _send_group(self, link: Link, query: str, group: list[Outcome]) -> None:
         """Send outcomes of one kind; if the database refuses the batch, find which one."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from pgflow_yaml.worker.errors import DatabaseUnavailable
 from pgflow_yaml.worker.protocol import WorkerProtocol
@@ -17,11 +15,6 @@ from pgflow_yaml.worker.runner import Outcome
 from pgflow_yaml.worker.store import Link
 
 log = logging.getLogger("pgflow_yaml.worker")
-
-Reserve = Callable[[], int]
-"""Return how many tasks a report may claim now (slots it reserves), 0 for none."""
-Claimed = Callable[[Link, list[dict[str, Any]], int], Awaitable[None]]
-"""Take the rows a report claimed on a link, and give back the slots it had reserved."""
 
 
 class Reporter:
@@ -38,7 +31,6 @@ class Reporter:
         protocol: WorkerProtocol,
         on_flushed: asyncio.Event,
         max_batch: int = 200,
-        claim: tuple[Reserve, Claimed] | None = None,
     ) -> None:
         self._links = links
         self._protocol = protocol
@@ -49,7 +41,6 @@ class Reporter:
         self._idle.set()
         self._on_flushed = on_flushed
         self._max_batch = max_batch
-        self._claim = claim
         self.sent = 0
 
     def add(self, outcome: Outcome) -> None:
@@ -89,9 +80,8 @@ class Reporter:
             batch = self._pending[: self._max_batch]
             del self._pending[: len(batch)]
             self._sending.append(batch)
-            woke = True  # whether the claim loop is to look for tasks this batch made ready
             try:
-                woke = await self._report(link, batch)
+                await self._protocol.report(link, batch)
             except DatabaseUnavailable as exc:
                 self._sent(batch)
                 self._pending[:0] = batch  # keep them, first in line
@@ -115,31 +105,9 @@ class Reporter:
             else:
                 self._sent(batch)
             self.sent += len(batch)
-            if woke:
-                self._on_flushed.set()
+            self._on_flushed.set()
             if not self._pending and not self._sending:
                 self._idle.set()
-
-    async def _report(self, link: Link, batch: list[Outcome]) -> bool:
-        """Send a batch; with free slots, claim in the same call (``report_and_claim``).
-
-        Returns whether the claim loop should still look for tasks: not when this call
-        claimed and got fewer than it asked for (nothing else was visible then).
-        """
-        qty = self._claim[0]() if self._claim is not None else 0
-        rows = None
-        try:
-            if qty > 0:
-                rows = await self._protocol.report_and_claim(link, batch, qty)
-        finally:
-            if rows is None and qty > 0 and self._claim is not None:
-                await self._claim[1](link, [], qty)  # give the reserved slots back
-        if rows is None:
-            await self._protocol.report(link, batch)
-            return True
-        assert self._claim is not None
-        await self._claim[1](link, rows, qty)
-        return len(rows) >= qty
 
     def _sent(self, batch: list[Outcome]) -> None:
         """Forget a batch that is no longer in the database's hands."""

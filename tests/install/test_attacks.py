@@ -219,11 +219,7 @@ def _worker_calls(calls: _Calls, dsn: str) -> None:
     done = [{"run_id": str(first), "step_slug": "second", "task_index": 0, "output": 2}]
     calls.all("complete_tasks", "select * from pgflow.complete_tasks(%s)", (Jsonb(done),))
     second = start_run(dsn, "atk", '{"n": 1}')
-    # the same report again (a duplicate changes nothing), with the claim of the next task
-    and_claim = (
-        "select run_id, step_slug from pgflow.complete_and_claim(%s, array['atk'], %s, 10, 30)"
-    )
-    assert calls.all("complete_and_claim", and_claim, (Jsonb(done), wid)) == [(second, "first")]
+    assert calls.all("claim_tasks", claim, (wid,)) == [(second, "first")]
     failed = [
         {
             "run_id": str(second),
