@@ -2964,7 +2964,8 @@ $$;
 -- "start_seq" and "attempt" optional, as in complete_task; a missing "output" is JSON null). Runs are locked in run_id order first.
 -- Set-based: the batch's started tasks are completed with one statement, their steps count down
 -- (and complete) with one, the children of the completed steps with one, the runs with one;
--- conditions and taskless cascades are resolved per run that completed a step; the batch's
+-- conditions and taskless cascades are resolved per run that completed a step and has a ready
+-- step needing that (the others are completed when no step is left); the batch's
 -- messages are archived with one pgmq call per flow and the steps it made ready start
 -- together (one queue insert per flow). The outcome is that of completing the
 -- items one by one, except that every task of the batch is recorded before conditions are
@@ -2997,6 +2998,8 @@ declare
   v_task pgflow.step_tasks;
   v_run_ids uuid[];
   v_finished_runs uuid[];
+  v_ending_runs uuid[];
+  v_advance_runs uuid[];
   v_run_id uuid;
   v_archive record;
 begin
@@ -3139,10 +3142,10 @@ begin
         group by f.run_id
       ) y
       where r.run_id = y.run_id
-      returning r.run_id
+      returning r.run_id, r.remaining_steps
     )
-    select array(select run_id from runs)
-    into v_finished_runs;
+    select array(select run_id from runs), array(select run_id from runs where remaining_steps = 0)
+    into v_finished_runs, v_ending_runs;
 
     -- their step:completed events (_emit), by run in batch order, then step order
     if cardinality(v_finished_runs) > 0 and to_regnamespace('realtime') is not null then
@@ -3157,9 +3160,41 @@ begin
     end if;
 
     -- 5. per run with a completed step: conditions and taskless cascades of the steps that
-    --    became ready (_advance_run finds them, and completes the run when it is done)
+    --    became ready (_advance_run finds them, and completes the run when it is done). Only
+    --    the runs where _advance_run would find something get it: those with a ready step that
+    --    needs work before starting (its first query, set-based here); of the others, the runs
+    --    with no step left are completed (maybe_complete_run, all _advance_run would have done)
+    --    and the rest need nothing. Runs cannot change each other in between unless a flow
+    --    has a sub-flow step (a child's end settles its parent): then every run gets the call.
+    if exists (select 1 from pgflow.steps s where s.child_flow_slug is not null) then
+      v_advance_runs := v_finished_runs;
+    else
+      v_advance_runs := array(
+        select distinct ss.run_id
+        from pgflow.step_states ss
+        join pgflow.steps s on s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+        where ss.run_id = any(v_finished_runs)
+          and ss.status = 'created'
+          and ss.remaining_deps = 0
+          and (
+            ss.initial_tasks = 0
+            or s.required_input_pattern is not null
+            or s.forbidden_input_pattern is not null
+            or (
+              s.signal_schema is not null and exists (
+                select 1 from pgflow.pending_signals ps
+                where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
+              )
+            )
+          )
+      );
+    end if;
     foreach v_run_id in array v_finished_runs loop
-      perform pgflow._advance_run(v_run_id, false);
+      if v_run_id = any(v_advance_runs) then
+        perform pgflow._advance_run(v_run_id, false);
+      elsif v_run_id = any(v_ending_runs) then
+        perform pgflow.maybe_complete_run(v_run_id);
+      end if;
     end loop;
 
     v_rows := v_done;
