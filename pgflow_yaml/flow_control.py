@@ -40,7 +40,7 @@ from typing import Any
 from pgflow_yaml.diagnostics import Diagnostic
 from pgflow_yaml.loader import SourceDoc
 from pgflow_yaml.model import FlowSpec, StepSpec
-from pgflow_yaml.options import KEY, KEY_PATH_PATTERN, PG_INT_MAX, concurrency_value
+from pgflow_yaml.options import FLOW_KEY_PATH_PATTERN, KEY, PG_INT_MAX, concurrency_value
 from pgflow_yaml.schema import describe
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
     "retry_delay",
 ]
 
-_KEY_PATH = re.compile(KEY_PATH_PATTERN.removesuffix("$") + r"\Z")
+_KEY_PATH = re.compile(FLOW_KEY_PATH_PATTERN.removesuffix("$") + r"\Z")
 _CONCURRENCY_HINT = KEY["concurrency"].hint
 
 

@@ -23,12 +23,12 @@ from pgflow_yaml.loader import SourceDoc
 from pgflow_yaml.options import (
     INTEGER_KEYS,
     KEY,
-    KEY_PATH_PATTERN,
     MAX_FLOW_SLUG_LENGTH,
     MAX_SLUG_LENGTH,
     PG_INT_MAX,
     ROOT_INPUT,
     SLUG_PATTERN,
+    STEP_KEY_PATH_PATTERN,
 )
 from pgflow_yaml.options import RESERVED_SLUGS as _RESERVED
 from pgflow_yaml.schema import did_you_mean
@@ -222,7 +222,7 @@ def check_graph(doc: SourceDoc) -> list[Diagnostic]:
     return check.out
 
 
-_KEY_PATH = re.compile(KEY_PATH_PATTERN)
+_KEY_PATH = re.compile(STEP_KEY_PATH_PATTERN)
 
 
 def _check_flow_control(check: _Checker, step: dict[str, Any], base: DocPath, label: str) -> None:

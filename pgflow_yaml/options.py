@@ -52,12 +52,14 @@ RESERVED_SLUGS = ("run",)
 WHEN_MODES = ("fail", "skip", "skip-cascade")
 PRIORITY_MIN = -PG_INT_MAX
 """The lowest priority (one above PostgreSQL's smallest integer, the "not given" value)."""
-KEY_PATH_PATTERN = "^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$"
-"""A concurrency or rate key: a dotted path into the step's input (``run.customer_id``)."""
+STEP_KEY_PATH_PATTERN = "^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$"
+"""A step's concurrency or rate key: a dotted path into the step's input (``run.customer_id``),
+names of letters, digits, ``_``, ``$`` and ``-``."""
 ROOT_INPUT = "$input"
 """The ``map:`` value that maps over the run input instead of a step's output."""
-KEY_PATH_PATTERN = r"^[^.]+(\.[^.]+)*$"
-"""A concurrency ``key``: a dotted path of one or more non-empty names (``customer.id``)."""
+FLOW_KEY_PATH_PATTERN = r"^[^.]+(\.[^.]+)*$"
+"""A flow's concurrency ``key``: a dotted path into the run input of one or more non-empty
+names (``customer.id``), as the check ``opt_concurrency_is_valid`` of ``pgflow.flows`` has it."""
 
 _CONCURRENCY_SCHEMA: dict[str, Any] = {
     "type": ["integer", "object"],
@@ -75,7 +77,7 @@ _CONCURRENCY_SCHEMA: dict[str, Any] = {
         "key": {
             "description": "A dotted path (customer.id): the limit applies per distinct value.",
             "type": "string",
-            "pattern": KEY_PATH_PATTERN,
+            "pattern": FLOW_KEY_PATH_PATTERN,
         },
     },
 }

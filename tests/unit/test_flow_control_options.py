@@ -46,6 +46,8 @@ def test_valid_options_build_the_model_and_the_shape() -> None:
         ("    concurrency: 0\n", [("PGF320", 8, 18)]),
         ("    rate_limit: {limit: 1, per: 0}\n", [("PGF320", 8, 33)]),
         ("    concurrency: {limit: 1, key: 'run..x'}\n", [("PGF321", 8, 34)]),
+        # a step key's names are letters, digits, _, $ and - (a flow key's may hold more)
+        ("    concurrency: {limit: 1, key: 'run.cust omer'}\n", [("PGF321", 8, 34)]),
         ("    concurrency: {limit: 1, key: lod.x}\n", [("PGF322", 8, 34)]),
         ("    rate_limit: {limit: 1, per: 9, key: ship.x}\n", [("PGF322", 8, 41)]),
     ],
