@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pgflow_yaml.worker.runner import Outcome, Task
 
 TIMED_OUT = "TaskTimeout"
-CLAIM_QUERIES = frozenset({"claim_tasks", "claim_tasks_081"})
+CLAIM_QUERIES = frozenset({"claim_tasks", "read_messages_081"})
 REPORT_QUERIES = {
     "complete_tasks": "complete",
     "complete_task_081": "complete",

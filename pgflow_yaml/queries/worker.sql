@@ -81,22 +81,23 @@ set synchronous_commit to off;
 -- Tell whether the database has pgflow 0.8.1's worker calls (start_tasks, complete_task, fail_task).
 select to_regprocedure('pgflow.start_tasks(text,bigint[],uuid)') is not null as present;
 
--- name: claim_tasks_081
--- Read and start up to qty tasks of one flow with pgflow 0.8.1's calls (pgmq.read + start_tasks).
-with claimed as (
-  select t.flow_slug, t.run_id, t.step_slug, t.task_index, t.msg_id, t.input
-  from pgflow.start_tasks(
-    %(flow_slug)s,
-    array(select m.msg_id from pgmq.read(%(flow_slug)s, %(vt)s::int, %(qty)s::int) as m),
-    %(worker_id)s::uuid
-  ) as t
-)
-select c.flow_slug, c.run_id, c.step_slug, c.task_index, c.msg_id,
+-- name: read_messages_081
+-- Read up to qty visible messages of one flow's queue on pgflow 0.8.1, hiding them for vt seconds.
+select m.msg_id from pgmq.read(%(flow_slug)s, %(vt)s::int, %(qty)s::int) as m;
+
+-- name: start_tasks_081
+-- Start the tasks of messages read by read_messages_081 with pgflow 0.8.1's start_tasks.
+-- Never fold the read into this statement: the join below sees the step_tasks rows of the
+-- statement's snapshot, taken before a read inside it, so a task committed in between (a run
+-- started, a step made ready) would be started by start_tasks yet missing from the result: a task
+-- left `started` that nobody runs, and 0.8.1 never requeues it. Here every read message's task
+-- was committed before this statement began.
+select t.flow_slug, t.run_id, t.step_slug, t.task_index, t.msg_id,
        s.attempts_count + 1 as attempt, null::bigint as start_seq, null::int as timeout,
-       c.input::text as input
-from claimed as c
+       t.input::text as input
+from pgflow.start_tasks(%(flow_slug)s, %(msg_ids)s::bigint[], %(worker_id)s::uuid) as t
 join pgflow.step_tasks as s
-  on s.run_id = c.run_id and s.step_slug = c.step_slug and s.task_index = c.task_index;
+  on s.run_id = t.run_id and s.step_slug = t.step_slug and s.task_index = t.task_index;
 
 -- name: complete_task_081
 -- Report one task's output with pgflow 0.8.1's complete_task.

@@ -197,19 +197,21 @@ class Pgflow081Protocol(WorkerProtocol):
     heartbeat_query = "heartbeat_081"
 
     async def claim(self, link: Link, qty: int) -> list[dict[str, Any]]:
-        """Read and start tasks flow by flow (0.8.1 reads one queue per call)."""
+        """Read and start tasks flow by flow (0.8.1 reads one queue per call).
+
+        The read and ``start_tasks`` are two statements (see ``start_tasks_081``): in one, a
+        task committed while the statement ran could be started and not returned.
+        """
         rows: list[dict[str, Any]] = []
         for slug in self.flow_slugs:
             want = qty - len(rows)
             if want <= 0:
                 break
-            params = {
-                "worker_id": self.worker_id,
-                "qty": want,
-                "vt": self.visibility,
-                "flow_slug": slug,
-            }
-            rows += await link.fetch("claim_tasks_081", params)
+            read = {"flow_slug": slug, "vt": self.visibility, "qty": want}
+            msg_ids = [m["msg_id"] for m in await link.fetch("read_messages_081", read)]
+            if msg_ids:
+                start = {"flow_slug": slug, "msg_ids": msg_ids, "worker_id": self.worker_id}
+                rows += await link.fetch("start_tasks_081", start)
         return rows
 
     async def report(self, link: Link, batch: list[Outcome]) -> None:
