@@ -120,15 +120,16 @@ def _user_exists(name: str) -> bool:
 def password_server() -> Iterator[int]:
     """Start a private PostgreSQL checking passwords on 127.0.0.1; yield its port."""
     initdb, pg_ctl = _server_programs()
-    as_user: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="pgflow-password-"))
-    if os.geteuid() == 0:  # initdb refuses root: run the server as postgres, else nobody
+    # initdb refuses root: root runs the server as postgres, else nobody
+    owner = None
+    if os.geteuid() == 0:
         owner = "postgres" if _user_exists("postgres") else "nobody"
-        as_user = ["runuser", "-u", owner, "--"]
-        shutil.chown(folder, owner)
+    as_user = ["runuser", "-u", owner, "--"] if owner else []
+    folder = Path(tempfile.mkdtemp(prefix="pgflow-password-"))
     (folder / "pw").write_text("right-password\n")
-    if as_user:
-        shutil.chown(folder / "pw", as_user[2])
+    if owner:
+        shutil.chown(folder, owner)
+        shutil.chown(folder / "pw", owner)
     port = _free_port()
     data = folder / "data"
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
