@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from pgflow_yaml import embedded
 from pgflow_yaml.compiler import compile_flow, compile_paths
 from pgflow_yaml.shape import flow_shape
 from tests.compile.helpers import (
@@ -24,6 +25,18 @@ from tests.compile.helpers import (
 )
 
 Conn = psycopg.Connection[Any]
+
+
+def _psql() -> str:
+    """Return the psql on PATH, else the one shipped in the embedded server's wheel (a fresh
+    machine without PostgreSQL has that one)."""
+    found = shutil.which("psql")
+    if found is not None:
+        return found
+    try:
+        return str(embedded.psql_path())
+    except embedded.EmbeddedServerError as exc:
+        pytest.skip(f"no psql on PATH, and none from the embedded server's wheel: {exc}")
 
 
 def test_creates_flow_steps_and_deps(conn: Conn) -> None:
@@ -153,9 +166,7 @@ def test_shape_mismatch_fails_listing_every_difference_and_changes_nothing(conn:
 
 
 def test_psql_single_transaction_stops_at_the_guard(dsn: str, tmp_path: Path) -> None:
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.skip("psql is not installed")
+    psql = _psql()
     with psycopg.connect(dsn, autocommit=True) as connection:
         apply(connection, order_pipeline())
         before = definition_rows(connection)
@@ -178,9 +189,7 @@ def test_psql_single_transaction_stops_at_the_guard(dsn: str, tmp_path: Path) ->
 
 
 def test_psql_applies_every_edge_case_flow(dsn: str, tmp_path: Path) -> None:
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.skip("psql is not installed")
+    psql = _psql()
     for spec in edge_case_flows().values():
         migration = compile_flow(spec, timestamp=TIMESTAMP)
         path = tmp_path / migration.filename

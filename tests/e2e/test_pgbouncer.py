@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -48,6 +49,18 @@ def _quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
+def _unprivileged_user(host: str, port: str) -> str:
+    """Name the user a pgbouncer started by root runs as: one that can reach the server.
+
+    Over TCP, ``nobody``. Over a Unix socket, the owner of the server's socket file: the
+    folder holding it may be closed to everyone else (the embedded server keeps its socket
+    in its data directory, mode 0700, owned by the ``pgserver`` user it runs as)."""
+    if not host.startswith("/"):
+        return "nobody"
+    owner = (Path(host) / f".s.PGSQL.{port}").stat().st_uid
+    return "nobody" if owner == 0 else pwd.getpwuid(owner).pw_name
+
+
 @pytest.fixture
 def pooled_dsn(dsn: str, tmp_path: Path) -> Iterator[str]:
     """Start a transaction-mode pgbouncer in front of the test database; return its DSN."""
@@ -57,13 +70,14 @@ def pooled_dsn(dsn: str, tmp_path: Path) -> Iterator[str]:
     params = conninfo_to_dict(dsn)
     user = str(params.get("user") or os.environ.get("PGUSER") or "postgres")
     host = str(params.get("host") or "127.0.0.1")
+    server_port = str(params.get("port") or 5432)
     port = _free_port()
     users = tmp_path / "pgbouncer-users.txt"
     users.write_text(f"{_quoted(user)} {_quoted(str(params.get('password') or ''))}\n")
     ini = tmp_path / "pgbouncer.ini"
     ini.write_text(
         "[databases]\n"
-        f"* = host={host} port={params.get('port') or 5432}\n"
+        f"* = host={host} port={server_port}\n"
         "[pgbouncer]\n"
         "listen_addr = 127.0.0.1\n"
         f"listen_port = {port}\n"
@@ -75,8 +89,9 @@ def pooled_dsn(dsn: str, tmp_path: Path) -> Iterator[str]:
         "max_client_conn = 100\n"
         "ignore_startup_parameters = extra_float_digits,options\n"
     )
-    # PgBouncer refuses to run as root: it drops to nobody after reading its files
-    argv = [binary, *(["-u", "nobody"] if os.geteuid() == 0 else []), str(ini)]
+    # PgBouncer refuses to run as root: it drops to another user after reading its files
+    argv = [binary, *(["-u", _unprivileged_user(host, server_port)] if os.geteuid() == 0 else [])]
+    argv.append(str(ini))
     log = tmp_path / "pgbouncer.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)

@@ -77,6 +77,33 @@ def _assert_no_trace_of(secret: str, text: str, where: str) -> None:
             assert piece not in text, f"{piece!r} (of {form!r}) appears in {where}"
 
 
+def _server_address(dsn: str) -> tuple[str, str]:
+    """Return the host (or Unix socket directory, or "" for libpq's default) and the port
+    of the server the test DSN reaches: the machine's on TCP, or the embedded one on a socket."""
+    params = conninfo_to_dict(dsn)
+    return str(params.get("host") or ""), str(params.get("port") or 5432)
+
+
+def _url_host(host: str) -> str:
+    """Spell ``host`` for a URL's authority: a socket directory percent-encoded, as libpq
+    reads it; an IPv6 address in brackets."""
+    if host.startswith("/"):
+        return quote(host, safe="")
+    return f"[{host}]" if ":" in host else host
+
+
+def _passfile_host(host: str) -> str:
+    """Return the hostname field libpq matches in a passfile for a connection to ``host``.
+
+    libpq compares it with the ``host`` parameter as written (a socket directory included),
+    and uses ``localhost`` when no host is given (libpq's default socket directory)."""
+    return host or "localhost"
+
+
+def _passfile_field(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
 @pytest.fixture
 def secret_user(dsn: str) -> Iterator[str]:
     """Create a login user in ``pgflow_worker`` whose password is ``PASSWORD``; return its name."""
@@ -121,8 +148,10 @@ def test_the_worker_s_password_never_reaches_a_task_error_or_a_log_line(
     (tmp_path / "leaky_steps.py").write_text(textwrap.dedent(HANDLERS))
     _install_flow(dsn, tmp_path / "leaky.yaml")
     dbname = conninfo_to_dict(dsn)["dbname"]
-    bare = f"postgresql://{secret_user}@127.0.0.1:5432/{dbname}"
-    with_password = f"postgresql://{secret_user}:{quote(PASSWORD, safe='')}@127.0.0.1:5432/{dbname}"
+    host, port = _server_address(dsn)
+    address = f"{_url_host(host)}:{port}/{dbname}"
+    bare = f"postgresql://{secret_user}@{address}"
+    with_password = f"postgresql://{secret_user}:{quote(PASSWORD, safe='')}@{address}"
     env = dict(
         os.environ,
         PYTHONUNBUFFERED="1",
@@ -136,8 +165,8 @@ def test_the_worker_s_password_never_reaches_a_task_error_or_a_log_line(
         env["PGPASSWORD"] = PASSWORD
     if source == "passfile":
         passfile = tmp_path / "pgpass"
-        escaped = PASSWORD.replace("\\", "\\\\").replace(":", "\\:")
-        passfile.write_text(f"127.0.0.1:5432:{dbname}:{secret_user}:{escaped}\n")
+        fields = (_passfile_host(host), port, dbname, secret_user, PASSWORD)
+        passfile.write_text(":".join(map(_passfile_field, fields)) + "\n")
         passfile.chmod(0o600)
         env["PGPASSFILE"] = str(passfile)
     argv = worker_command(tmp_path / "leaky.yaml", dsn=worker_dsn)
@@ -179,7 +208,7 @@ def test_the_worker_s_password_never_reaches_a_task_error_or_a_log_line(
     _assert_no_trace_of(PASSWORD, log_text, "the worker's log")
 
     # still informative: every part of the error is there, with *** where the password was
-    masked_url = f"postgresql://{secret_user}:***@127.0.0.1:5432/{dbname}"
+    masked_url = f"postgresql://{secret_user}:***@{address}"
     params = dict(conninfo_to_dict(with_password), password="***")
     [task] = tasks
     assert task["error_message"] == f"RuntimeError: cannot reach {masked_url} with {params}"

@@ -12,6 +12,7 @@ server of our own (initdb with scram-sha-256), started once for this module.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -92,20 +93,43 @@ def test_no_database_server(argv: list[str]) -> None:
     assert "hunter2" not in result.stderr
 
 
+def _server_programs() -> tuple[str, str]:
+    """Return initdb and pg_ctl: the ones on PATH, else those shipped in the embedded
+    server's wheel (a fresh machine without PostgreSQL has those)."""
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if initdb is not None and pg_ctl is not None:
+        return initdb, pg_ctl
+    from pgflow_yaml import embedded
+
+    try:
+        folder = embedded.psql_path().parent
+    except embedded.EmbeddedServerError as exc:
+        pytest.skip(f"initdb/pg_ctl are not on PATH, nor from the embedded server's wheel: {exc}")
+    return str(folder / "initdb"), str(folder / "pg_ctl")
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def password_server() -> Iterator[int]:
     """Start a private PostgreSQL checking passwords on 127.0.0.1; yield its port."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("initdb/pg_ctl are not installed")
-    as_user: list[str] = []
+    initdb, pg_ctl = _server_programs()
+    # initdb refuses root: root runs the server as postgres, else nobody
+    owner = None
+    if os.geteuid() == 0:
+        owner = "postgres" if _user_exists("postgres") else "nobody"
+    as_user = ["runuser", "-u", owner, "--"] if owner else []
     folder = Path(tempfile.mkdtemp(prefix="pgflow-password-"))
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
     (folder / "pw").write_text("right-password\n")
-    if as_user:
-        shutil.chown(folder / "pw", "postgres")
+    if owner:
+        shutil.chown(folder, owner)
+        shutil.chown(folder / "pw", owner)
     port = _free_port()
     data = folder / "data"
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"

@@ -64,6 +64,30 @@ def test_a_short_password_is_masked_only_where_a_password_goes() -> None:
     assert redaction.redact("abc postgresql://app:abc@h/shop") == "abc postgresql://app:***@h/shop"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:{}@%2Fsrv%2Fapp%2F.pgflow%2Fdb:5432/shop",
+        "postgresql://app:{}@/shop?host=/srv/app/.pgflow/db",
+        "postgresql://app:{}@/shop?host=%2Fsrv%2Fapp%2F.pgflow%2Fdb&port=5432",
+    ],
+    ids=["socket-in-authority", "socket-in-query", "encoded-socket-in-query"],
+)
+def test_a_url_to_a_unix_socket_hides_its_password(url: str) -> None:
+    """The embedded server is reached over a Unix socket: known or not, the password of such
+    a URL is masked, and the socket folder stays readable."""
+    unknown = url.format("s3cret-unknown")
+    assert redaction.redact(f"at {unknown}.") == f"at {url.format('***')}."
+    known = url.format(quote(PASSWORD, safe=""))
+    redaction.remember_dsn(known)
+    assert redaction.redact(f"at {known}.") == f"at {url.format('***')}."
+    params = make_conninfo("", **conninfo_to_dict(known))
+    assert redaction.redact(params) == params.replace(
+        make_conninfo("", password=PASSWORD), "password=***"
+    )
+    assert "/srv/app/.pgflow/db" in redaction.redact(params)
+
+
 def test_a_failure_records_its_message_and_traceback_redacted() -> None:
     redaction.remember(PASSWORD)
     failure = Failure(f"boom {PASSWORD}", "builtins.RuntimeError", f"tb {URL}", retryable=True)
