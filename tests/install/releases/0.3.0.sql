@@ -1733,28 +1733,35 @@ declare
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
-  perform pgflow._start_subflow_steps(_start_ready_steps.run_ids);
-  -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
-  -- counts the elements whose signal came early as done
-  update pgflow.step_states ss
-  set status = 'waiting',
-      started_at = clock_timestamp(),
-      remaining_tasks = ss.initial_tasks - (
-        select count(*)::int from pgflow.pending_signals ps
-        where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
-          and ps.task_index < ss.initial_tasks
-      )
-  from pgflow.steps s
-  where ss.run_id = any(_start_ready_steps.run_ids)
-    and ss.status = 'created'
-    and ss.remaining_deps = 0
-    and ss.initial_tasks > 0
-    and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-    and s.signal_schema is not null
-    and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started';
+  -- (the call only when some flow has a sub-flow step: a function call costs more than the test)
+  if exists (select 1 from pgflow.steps s where s.child_flow_slug is not null) then
+    perform pgflow._start_subflow_steps(_start_ready_steps.run_ids);
+  end if;
 
   for v_flow in
-    with started as (
+    -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
+    -- counts the elements whose signal came early as done (in this statement rather than one
+    -- of its own: they are other rows than the steps started below, and one statement fewer
+    -- is measurably cheaper on the one-task path)
+    with waiting as (
+      update pgflow.step_states ss
+      set status = 'waiting',
+          started_at = clock_timestamp(),
+          remaining_tasks = ss.initial_tasks - (
+            select count(*)::int from pgflow.pending_signals ps
+            where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
+              and ps.task_index < ss.initial_tasks
+          )
+      from pgflow.steps s
+      where ss.run_id = any(_start_ready_steps.run_ids)
+        and ss.status = 'created'
+        and ss.remaining_deps = 0
+        and ss.initial_tasks > 0
+        and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+        and s.signal_schema is not null
+        and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
+    ),
+    started as (
       update pgflow.step_states ss
       set status = 'started',
           started_at = clock_timestamp(),
@@ -2986,6 +2993,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set plan_cache_mode to force_generic_plan
 as $$
 #variable_conflict use_column
 declare
@@ -3004,6 +3012,20 @@ declare
   v_archive record;
 begin
   perform pgflow._check_task_batch(complete_tasks.results, 'complete_tasks');
+
+  -- one item (an idle worker's report): complete_task's own path is the same outcome (that of
+  -- completing the items one by one) in fewer statements, about a quarter less server time
+  if jsonb_array_length(complete_tasks.results) = 1 then
+    return query select * from pgflow._complete_task(
+      (complete_tasks.results -> 0 ->> 'run_id')::uuid,
+      complete_tasks.results -> 0 ->> 'step_slug',
+      (complete_tasks.results -> 0 ->> 'task_index')::int,
+      coalesce(complete_tasks.results -> 0 -> 'output', 'null'::jsonb),
+      (complete_tasks.results -> 0 ->> 'attempt')::int,
+      (complete_tasks.results -> 0 ->> 'start_seq')::bigint
+    );
+    return;
+  end if;
 
   -- the batch's runs in the order they first appear (new tasks are sent in that order)
   v_run_ids := array(
