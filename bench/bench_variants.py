@@ -11,6 +11,9 @@ processes' stats; root or the server's user). That figure hardly moves with the 
 load: it is the one to bisect with. Each variant gets its own scratch database; the rounds
 alternate the order of the variants, and the medians are compared with the first variant.
 
+Protocols: those of ``bench_core`` and ``batch1`` (claim 10, then a one-item ``complete_tasks``
+call per task: the worker's report of a lone task).
+
 Variants: ``tree`` (the core of this checkout), ``0.2.0`` or any frozen release of
 ``tests/install/releases/``, and ``tree+FILE.sql`` (this core, then the SQL of FILE run over
 it: a function redefined, a trigger dropped ...).
@@ -60,7 +63,15 @@ def install(conn: psycopg.Connection[Any], variant: str) -> None:
 
 
 def backend_cpu(pid: int) -> float:
-    """Return the CPU seconds (user + system) that server backend ``pid`` used so far."""
+    """Return the CPU seconds (user + system) that server backend ``pid`` used so far.
+
+    From ``/proc/<pid>/schedstat`` (nanoseconds) where the kernel has it, else from
+    ``/proc/<pid>/stat`` (clock ticks: 10 ms, coarse for short samples).
+    """
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError as exc:

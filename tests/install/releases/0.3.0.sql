@@ -2992,6 +2992,9 @@ $$;
 -- with a [TYPE_VIOLATION] go through complete_task's own path one by one, after the rest, in
 -- batch order, with exactly its outcome; an item naming a task that did not exist when the batch
 -- began returns nothing (even if the batch creates that task).
+-- A batch of one item takes complete_task's path (_complete_task): the same outcome, in fewer
+-- statements. Generic plans (plan_cache_mode): with array arguments PostgreSQL re-planned
+-- several statements on every call, a fifth of a one-task call's server time.
 -- Returns the task rows, in batch order. Raises: 'complete_tasks expects a JSON array, got %';
 -- 'complete_tasks item % lacks "%"'.
 set search_path = pg_catalog, pg_temp;
@@ -3023,7 +3026,7 @@ begin
   perform pgflow._check_task_batch(complete_tasks.results, 'complete_tasks');
 
   -- one item (an idle worker's report): complete_task's own path is the same outcome (that of
-  -- completing the items one by one) in fewer statements, about a quarter less server time
+  -- completing the items one by one) in fewer statements than the set-based path below
   if jsonb_array_length(complete_tasks.results) = 1 then
     return query select * from pgflow._complete_task(
       (complete_tasks.results -> 0 ->> 'run_id')::uuid,
