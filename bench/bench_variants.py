@@ -11,6 +11,9 @@ processes' stats; root or the server's user). That figure hardly moves with the 
 load: it is the one to bisect with. Each variant gets its own scratch database; the rounds
 alternate the order of the variants, and the medians are compared with the first variant.
 
+Protocols: those of ``bench_core`` and ``batch1`` (claim 10, then a one-item ``complete_tasks``
+call per task: the worker's report of a lone task).
+
 Variants: ``tree`` (the core of this checkout), ``0.2.0`` or any frozen release of
 ``tests/install/releases/``, and ``tree+FILE.sql`` (this core, then the SQL of FILE run over
 it: a function redefined, a trigger dropped ...).
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -59,7 +63,15 @@ def install(conn: psycopg.Connection[Any], variant: str) -> None:
 
 
 def backend_cpu(pid: int) -> float:
-    """Return the CPU seconds (user + system) that server backend ``pid`` used so far."""
+    """Return the CPU seconds (user + system) that server backend ``pid`` used so far.
+
+    From ``/proc/<pid>/schedstat`` (nanoseconds) where the kernel has it, else from
+    ``/proc/<pid>/stat`` (clock ticks: 10 ms, coarse for short samples).
+    """
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError as exc:
@@ -67,9 +79,31 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def step_batch1(conn: psycopg.Connection[Any], flow: str, worker_id: uuid.UUID) -> int:
+    """Claim 10 with claim_tasks, complete each with its own one-item complete_tasks call.
+
+    The real worker's report of a lone task (an idle worker's hand-off): the batch call's fixed
+    cost per statement, paid by a single task.
+    """
+    tasks = bench_core._claim(conn, flow, worker_id)
+    for run_id, step_slug, task_index, attempt, task_input in tasks:
+        item = {
+            "run_id": str(run_id),
+            "step_slug": step_slug,
+            "task_index": task_index,
+            "attempt": attempt,
+            "output": bench_core._output(task_input),
+        }
+        conn.execute("select count(*) from pgflow.complete_tasks(%s)", (Jsonb([item]),))
+    return len(tasks)
+
+
+PROTOCOLS = {**bench_core.PROTOCOLS, "batch1": step_batch1}
+
+
 def drain(dsn: str, flow: str, protocol: str, expected: int, clients: int) -> tuple[float, float]:
     """Drain ``expected`` tasks with ``clients`` loops; return (seconds, backend CPU seconds)."""
-    step = bench_core.PROTOCOLS[protocol]
+    step = PROTOCOLS[protocol]
     conns = [psycopg.connect(dsn, autocommit=True) for _ in range(clients)]
     try:
         pids = [c.info.backend_pid for c in conns]
@@ -120,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", help="server (a maintenance database URL); must be local")
     parser.add_argument("--variant", action="append", help="tree, 0.2.0, tree+FILE.sql ...")
     parser.add_argument("--shape", choices=sorted(bench_core.SHAPES), default="chain3")
-    parser.add_argument("--protocol", choices=sorted(bench_core.PROTOCOLS), default="batch")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="batch")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=3000, help="tasks per measurement (3000)")
     parser.add_argument("--clients", type=int, default=4)

@@ -14,50 +14,54 @@ as $$
 #variable_conflict use_column
 declare
   v_step pgflow.step_states;
-  v_flow_slug text;
 begin
-  update pgflow.step_states ss
-  set status = 'completed',
-      output = _complete_step.output,
-      remaining_tasks = 0,
-      initial_tasks = coalesce(ss.initial_tasks, 0),
-      started_at = coalesce(ss.started_at, clock_timestamp()),
-      completed_at = clock_timestamp()
-  where ss.run_id = _complete_step.run_id
-    and ss.step_slug = _complete_step.step_slug
-    and ss.status in ('created', 'started', 'waiting')
-  returning * into v_step;
+  -- one statement (the step, its children, the run): the children and the run change only when
+  -- the step did (they join "done"), and they are other rows than the step's
+  with done as (
+    update pgflow.step_states ss
+    set status = 'completed',
+        output = _complete_step.output,
+        remaining_tasks = 0,
+        initial_tasks = coalesce(ss.initial_tasks, 0),
+        started_at = coalesce(ss.started_at, clock_timestamp()),
+        completed_at = clock_timestamp()
+    where ss.run_id = _complete_step.run_id
+      and ss.step_slug = _complete_step.step_slug
+      and ss.status in ('created', 'started', 'waiting')
+    returning ss.*
+  ),
+  children as (
+    update pgflow.step_states c
+    set remaining_deps = c.remaining_deps - 1,
+        initial_tasks = case
+          when s.step_type = 'map' and jsonb_typeof(_complete_step.output) = 'array'
+            then jsonb_array_length(_complete_step.output)
+          when s.step_type = 'map' then 0
+          else c.initial_tasks
+        end
+    from done
+    join pgflow.deps d on d.flow_slug = done.flow_slug and d.dep_slug = done.step_slug
+    join pgflow.steps s on s.flow_slug = d.flow_slug and s.step_slug = d.step_slug
+    where c.run_id = done.run_id
+      and c.step_slug = d.step_slug
+      and c.status = 'created'
+  ),
+  run as (
+    update pgflow.runs r
+    set remaining_steps = r.remaining_steps - 1
+    from done
+    where r.run_id = done.run_id
+  )
+  select done.* into v_step from done;
 
   if not found then
     return false;
   end if;
-  v_flow_slug := v_step.flow_slug;
   if to_regnamespace('realtime') is not null then
     perform pgflow._emit(
       'step:' || v_step.step_slug || ':completed', pgflow._step_event(v_step), v_step.run_id
     );
   end if;
-
-  update pgflow.step_states c
-  set remaining_deps = c.remaining_deps - 1,
-      initial_tasks = case
-        when s.step_type = 'map' and jsonb_typeof(_complete_step.output) = 'array'
-          then jsonb_array_length(_complete_step.output)
-        when s.step_type = 'map' then 0
-        else c.initial_tasks
-      end
-  from pgflow.deps d
-  join pgflow.steps s on s.flow_slug = d.flow_slug and s.step_slug = d.step_slug
-  where d.flow_slug = v_flow_slug
-    and d.dep_slug = _complete_step.step_slug
-    and c.run_id = _complete_step.run_id
-    and c.step_slug = d.step_slug
-    and c.status = 'created';
-
-  update pgflow.runs r
-  set remaining_steps = r.remaining_steps - 1
-  where r.run_id = _complete_step.run_id;
-
   return true;
 end;
 $$;

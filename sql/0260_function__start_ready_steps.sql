@@ -33,28 +33,35 @@ declare
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
 begin
-  perform pgflow._start_subflow_steps(_start_ready_steps.run_ids);
-  -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
-  -- counts the elements whose signal came early as done
-  update pgflow.step_states ss
-  set status = 'waiting',
-      started_at = clock_timestamp(),
-      remaining_tasks = ss.initial_tasks - (
-        select count(*)::int from pgflow.pending_signals ps
-        where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
-          and ps.task_index < ss.initial_tasks
-      )
-  from pgflow.steps s
-  where ss.run_id = any(_start_ready_steps.run_ids)
-    and ss.status = 'created'
-    and ss.remaining_deps = 0
-    and ss.initial_tasks > 0
-    and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
-    and s.signal_schema is not null
-    and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started';
+  -- (the call only when some flow has a sub-flow step: a function call costs more than the test)
+  if exists (select 1 from pgflow.steps s where s.child_flow_slug is not null) then
+    perform pgflow._start_subflow_steps(_start_ready_steps.run_ids);
+  end if;
 
   for v_flow in
-    with started as (
+    -- signal steps hold no task: they wait for pgflow.signal (or their timeout); a map step
+    -- counts the elements whose signal came early as done (in this statement rather than one
+    -- of its own: they are other rows than the steps started below, and one statement fewer
+    -- is measurably cheaper on the one-task path)
+    with waiting as (
+      update pgflow.step_states ss
+      set status = 'waiting',
+          started_at = clock_timestamp(),
+          remaining_tasks = ss.initial_tasks - (
+            select count(*)::int from pgflow.pending_signals ps
+            where ps.run_id = ss.run_id and ps.step_slug = ss.step_slug
+              and ps.task_index < ss.initial_tasks
+          )
+      from pgflow.steps s
+      where ss.run_id = any(_start_ready_steps.run_ids)
+        and ss.status = 'created'
+        and ss.remaining_deps = 0
+        and ss.initial_tasks > 0
+        and s.flow_slug = ss.flow_slug and s.step_slug = ss.step_slug
+        and s.signal_schema is not null
+        and (select r.status from pgflow.runs r where r.run_id = ss.run_id) = 'started'
+    ),
+    started as (
       update pgflow.step_states ss
       set status = 'started',
           started_at = clock_timestamp(),

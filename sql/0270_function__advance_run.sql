@@ -128,6 +128,11 @@ begin
   if _advance_run.start_steps then
     perform pgflow._start_ready_steps(array[_advance_run.run_id]);
   end if;
-  perform pgflow.maybe_complete_run(_advance_run.run_id);
+  -- (only a run with no step left can complete: the test is cheaper than the call's update)
+  if exists (
+    select 1 from pgflow.runs r where r.run_id = _advance_run.run_id and r.remaining_steps = 0
+  ) then
+    perform pgflow.maybe_complete_run(_advance_run.run_id);
+  end if;
 end;
 $$;

@@ -15,6 +15,9 @@
 -- with a [TYPE_VIOLATION] go through complete_task's own path one by one, after the rest, in
 -- batch order, with exactly its outcome; an item naming a task that did not exist when the batch
 -- began returns nothing (even if the batch creates that task).
+-- A batch of one item takes complete_task's path (_complete_task): the same outcome, in fewer
+-- statements. Generic plans (plan_cache_mode): with array arguments PostgreSQL re-planned
+-- several statements on every call, a fifth of a one-task call's server time.
 -- Returns the task rows, in batch order. Raises: 'complete_tasks expects a JSON array, got %';
 -- 'complete_tasks item % lacks "%"'.
 set search_path = pg_catalog, pg_temp;
@@ -25,6 +28,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set plan_cache_mode to force_generic_plan
 as $$
 #variable_conflict use_column
 declare
@@ -43,6 +47,20 @@ declare
   v_archive record;
 begin
   perform pgflow._check_task_batch(complete_tasks.results, 'complete_tasks');
+
+  -- one item (an idle worker's report): complete_task's own path is the same outcome (that of
+  -- completing the items one by one) in fewer statements than the set-based path below
+  if jsonb_array_length(complete_tasks.results) = 1 then
+    return query select * from pgflow._complete_task(
+      (complete_tasks.results -> 0 ->> 'run_id')::uuid,
+      complete_tasks.results -> 0 ->> 'step_slug',
+      (complete_tasks.results -> 0 ->> 'task_index')::int,
+      coalesce(complete_tasks.results -> 0 -> 'output', 'null'::jsonb),
+      (complete_tasks.results -> 0 ->> 'attempt')::int,
+      (complete_tasks.results -> 0 ->> 'start_seq')::bigint
+    );
+    return;
+  end if;
 
   -- the batch's runs in the order they first appear (new tasks are sent in that order)
   v_run_ids := array(
