@@ -1,5 +1,7 @@
-"""prune_batch and Client.prune: bounded batches, each its own transaction, skipping locked runs."""
+"""prune_batch, Client.prune and AsyncClient.prune: bounded batches, each its own transaction,
+skipping locked runs."""
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -7,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgflow_yaml.client import Client
+from pgflow_yaml.client import AsyncClient, Client, PruneResult
 from pgflow_yaml.errors import UsageError
 
 from ..helpers import Conn, add_flow, claim, complete, one, rows, start
@@ -141,6 +143,36 @@ def test_client_prune_runs_batches_in_autocommit(conn: Conn, dsn: str) -> None:
 def test_client_prune_refuses_a_bad_interval(dsn: str, older_than: str) -> None:
     with Client(dsn) as client, pytest.raises(UsageError):
         client.prune(older_than)
+
+
+def test_async_client_prune_runs_batches_like_the_sync_one(conn: Conn, dsn: str) -> None:
+    history = _history(conn)
+    seen: list[tuple[int, int]] = []
+
+    async def prune() -> PruneResult:
+        async with AsyncClient(dsn) as client:
+            return await client.prune(
+                "1 day", batch_size=2, pause=0.01, on_batch=lambda b, n: seen.append((b, n))
+            )
+
+    result = asyncio.run(prune())
+    # six runs started before the cutoff, two looked at per batch; the running one is kept
+    assert (result.runs_deleted, result.batches) == (5, 4)
+    assert seen == [(1, 2), (2, 4), (3, 5), (4, 5)]
+    kept = {history["running"], *history["recent"]}
+    assert {r["run_id"] for r in rows(conn, "select run_id from pgflow.runs")} == kept
+
+
+@pytest.mark.parametrize(("older_than", "batch_size"), [("-1 day", 10), ("soon", 10), ("1 day", 0)])
+def test_async_client_prune_refuses_bad_arguments(
+    dsn: str, older_than: str, batch_size: int
+) -> None:
+    async def prune() -> None:
+        async with AsyncClient(dsn) as client:
+            await client.prune(older_than, batch_size=batch_size)
+
+    with pytest.raises(UsageError):
+        asyncio.run(prune())
 
 
 def test_pgflow_prune_command(conn: Conn, dsn: str) -> None:
