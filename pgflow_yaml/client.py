@@ -1201,8 +1201,9 @@ class Client(_LazyDsn):
         workers are never blocked for longer than one batch's row locks. ``older_than`` is a
         ``timedelta`` or PostgreSQL interval text (``'30 days'``, ``'12h'``); ``pause`` seconds
         are slept between batches; ``on_batch(batches_done, runs_deleted_so_far)`` is called
-        after each. The last batch also deletes the schedule fire records and stopped workers
-        older than the cutoff. Needs the core's owner (``prune_batch`` is not granted to the
+        after each. Each batch also deletes up to ``batch_size`` rate-limit start records out of
+        their step's window; the last also deletes the schedule fire records and stopped
+        workers older than the cutoff. Needs the core's owner (``prune_batch`` is not granted to the
         worker or client roles).
 
         Raises:

@@ -192,3 +192,40 @@ def test_pgflow_prune_command(conn: Conn, dsn: str) -> None:
     bad = CliRunner().invoke(app, ["prune", "--older-than", "someday", "--dsn", dsn])
     assert bad.exit_code == 2
     assert bad.stderr.startswith("error: older_than is not an interval: ")
+
+
+def test_batches_delete_rate_starts_that_left_their_window(conn: Conn) -> None:
+    # pgflow._fc_started deletes a group's old rows only when that group starts a task again:
+    # the rows of a rate key never seen again are prune_batch's, whatever the cutoff
+    add_flow(conn, "r", [{"slug": "a", "rate_limit": 5, "rate_per": 60}, {"slug": "b"}])
+    conn.execute(
+        "insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at) values"
+        " ('r', 'a', 'gone', now() - interval '2 minutes'),"  # out of a's window
+        " ('r', 'a', 'seen', now() - interval '2 minutes'),"
+        " ('r', 'a', 'seen', now()),"  # inside it: still counted by the claim
+        " ('r', 'b', '', now()),"  # b has no rate limit (any more)
+        " ('old', 'x', '', now())"  # no such step
+    )
+    batches = []
+    cursor: tuple[Any, Any] = (None, None)
+    while True:
+        (batch,) = rows(conn, "select * from pgflow.prune_batch(now(), 2, %s, %s)", cursor)
+        batches.append(batch["runs_deleted"])
+        cursor = (batch["last_started_at"], batch["last_run_id"])
+        if batch["last_run_id"] is None:
+            break
+    # no run at all: two rows a call, a cursor past every run until fewer than two are left
+    assert batches == [0, 0, 0]
+    left = rows(conn, "select step_slug, rate_key from pgflow.rate_starts")
+    assert left == [{"step_slug": "a", "rate_key": "seen"}]
+
+
+def test_prune_deletes_rate_starts_out_of_their_window(conn: Conn) -> None:
+    history = _history(conn)
+    conn.execute("select pgflow.add_step('f', 'a', rate_limit => 1, rate_per => 3600)")
+    conn.execute(
+        "insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at) values"
+        " ('f', 'a', '', now() - interval '2 hours'), ('f', 'a', '', now())"
+    )
+    assert one(conn, "select pgflow.prune(interval '1 day')") == len(history["old"])
+    assert one(conn, "select count(*) from pgflow.rate_starts") == 1
