@@ -817,6 +817,33 @@ class _LazyDsn:
         return self._dsn
 
 
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be positive (got {batch_size})")
+
+
+def _prune_cutoff(row: dict[str, Any], older_than: str | timedelta) -> datetime:
+    """Return the cutoff of a ``prune_cutoff`` row, refusing a negative interval."""
+    if row["negative"]:
+        raise UsageError(f"older_than must not be negative (got {older_than})")
+    cutoff: datetime = row["cutoff"]
+    return cutoff
+
+
+def _prune_params(
+    cutoff: datetime,
+    batch_size: int,
+    after_started_at: datetime | None,
+    after_run_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    return {
+        "cutoff": cutoff,
+        "batch_size": batch_size,
+        "after_started_at": after_started_at,
+        "after_run_id": after_run_id,
+    }
+
+
 class Client(_LazyDsn):
     """Start and control runs (synchronous); see the module docstring for an example."""
 
@@ -1174,36 +1201,29 @@ class Client(_LazyDsn):
         workers are never blocked for longer than one batch's row locks. ``older_than`` is a
         ``timedelta`` or PostgreSQL interval text (``'30 days'``, ``'12h'``); ``pause`` seconds
         are slept between batches; ``on_batch(batches_done, runs_deleted_so_far)`` is called
-        after each. The last batch also deletes the schedule fire records and stopped workers
-        older than the cutoff. Needs the core's owner (``prune_batch`` is not granted to the
+        after each. Each batch also deletes up to ``batch_size`` rate-limit start records out of
+        their step's window; the last also deletes the schedule fire records and stopped
+        workers older than the cutoff. Needs the core's owner (``prune_batch`` is not granted to the
         worker or client roles).
 
         Raises:
             UsageError: ``older_than`` is not an interval or is negative, or ``batch_size < 1``.
         """
-        if batch_size < 1:
-            raise UsageError(f"batch_size must be positive (got {batch_size})")
+        _check_batch_size(batch_size)
         try:
             (row,) = self._fetch("prune_cutoff", {"older_than": older_than})
         except DatabaseUnavailable:
             raise
         except DatabaseError as exc:
             raise UsageError(f"older_than is not an interval: {exc}") from None
-        if row["negative"]:
-            raise UsageError(f"older_than must not be negative (got {older_than})")
-        cutoff = row["cutoff"]
+        cutoff = _prune_cutoff(row, older_than)
         total = batches = 0
         after_started_at: datetime | None = None
         after_run_id: uuid.UUID | None = None
         while True:
             (batch,) = self._fetch(
                 "prune_batch",
-                {
-                    "cutoff": cutoff,
-                    "batch_size": batch_size,
-                    "after_started_at": after_started_at,
-                    "after_run_id": after_run_id,
-                },
+                _prune_params(cutoff, batch_size, after_started_at, after_run_id),
             )
             total += batch["runs_deleted"]
             batches += 1
@@ -1524,6 +1544,47 @@ class AsyncClient(_LazyDsn):
         check_signal(await self._fetch("signal_target", params), run_id, step, payload)
         params |= {"payload": Jsonb(payload), "task_index": task_index}
         return str((await self._fetch("deliver_signal", params))[0]["outcome"])
+
+    async def prune(
+        self,
+        older_than: str | timedelta,
+        *,
+        batch_size: int = 1000,
+        pause: float = 0.0,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> PruneResult:
+        """Delete the runs that ended more than ``older_than`` ago, in bounded batches, each its
+        own short transaction (see ``Client.prune``); ``pause`` seconds are awaited between
+        batches.
+
+        Raises:
+            UsageError: ``older_than`` is not an interval or is negative, or ``batch_size < 1``.
+        """
+        _check_batch_size(batch_size)
+        try:
+            (row,) = await self._fetch("prune_cutoff", {"older_than": older_than})
+        except DatabaseUnavailable:
+            raise
+        except DatabaseError as exc:
+            raise UsageError(f"older_than is not an interval: {exc}") from None
+        cutoff = _prune_cutoff(row, older_than)
+        total = batches = 0
+        after_started_at: datetime | None = None
+        after_run_id: uuid.UUID | None = None
+        while True:
+            (batch,) = await self._fetch(
+                "prune_batch",
+                _prune_params(cutoff, batch_size, after_started_at, after_run_id),
+            )
+            total += batch["runs_deleted"]
+            batches += 1
+            if on_batch is not None:
+                on_batch(batches, total)
+            if batch["last_run_id"] is None:
+                return PruneResult(total, batches, cutoff)
+            after_started_at, after_run_id = batch["last_started_at"], batch["last_run_id"]
+            if pause > 0:
+                await asyncio.sleep(pause)
 
     async def runs(
         self,

@@ -36,6 +36,7 @@ from pgflow_yaml.options import (
     KEY,
     STEP_OPTIONS,
     Key,
+    Level,
     flow_control_keys,
     stored_values,
 )
@@ -192,21 +193,18 @@ def uses_flow_control(flow: FlowSpec) -> bool:
     has none of them), each stated explicitly (null: none) so that a change applies in place;
     otherwise a guarded block resets any stored earlier (:func:`_no_flow_control`).
     """
-    for key in flow_control_keys():
-        # (a flow's own concurrency limits its runs, not tasks: _concurrency_arguments)
-        if (
-            key.flow is not None
-            and key.name != "concurrency"
-            and flow.option(key.name) != key.default
-        ):
-            return True
-        if any(step.option(key.name) is not None for step in flow.steps):
-            return True
-    return False
+    # (a flow's own concurrency limits its runs, not tasks: _concurrency_arguments)
+    if any(flow.option(key.name) != key.default for key in flow_control_keys("flow")):
+        return True
+    return any(
+        step.option(key.name) is not None
+        for key in flow_control_keys("step")
+        for step in flow.steps
+    )
 
 
-def _flow_control(key: Key) -> bool:
-    return key in flow_control_keys()
+def _flow_control(key: Key, level: Level) -> bool:
+    return key in flow_control_keys(level)
 
 
 def _sql_value(value: Any) -> str:
@@ -281,7 +279,8 @@ def _header(flow: FlowSpec, extensions: tuple[str, ...]) -> list[str]:
     integers = [
         (key.name, flow.option(key.name))
         for key in FLOW_OPTIONS
-        if key.kind == "integer" and not (_flow_control(key) and not uses_flow_control(flow))
+        if key.kind == "integer"
+        and not (_flow_control(key, "flow") and not uses_flow_control(flow))
     ]
     lines.append("-- options: " + _option_text(integers))
     if flow.concurrency is not None:
@@ -414,7 +413,7 @@ def _create_flow(flow: FlowSpec) -> str:
                 (_argument(key), str(int(flow.option(key.name))))
                 for key in FLOW_OPTIONS
                 if key.kind == "integer"  # input_schema: in its own block (_input_schema)
-                and not _flow_control(key)
+                and not _flow_control(key, "flow")
             ],
             *(
                 [
@@ -424,8 +423,8 @@ def _create_flow(flow: FlowSpec) -> str:
                         _sql_value(None if value == key.default else value),
                     )
                     for key in FLOW_OPTIONS
-                    # a flow's concurrency limits its runs: _concurrency_arguments
-                    if _flow_control(key) and key.name != "concurrency"
+                    # (a flow's concurrency limits its runs: _concurrency_arguments)
+                    if _flow_control(key, "flow")
                     for value in [flow.option(key.name)]
                 ]
                 if uses_flow_control(flow)
@@ -473,9 +472,8 @@ def _no_flow_control(flow: FlowSpec) -> list[str]:
     """
     nulls = [
         (field, "null")
-        for key in flow_control_keys()
-        if key.step is not None
-        for field in stored_values(key, None)
+        for key in flow_control_keys("step")
+        for field in stored_values(key, None, "step")
     ]
     slug = quote_literal(flow.slug)
     calls = [f"    perform pgflow.create_flow(flow_slug => {slug}, priority => null);"]
@@ -533,11 +531,12 @@ def _add_step(flow: FlowSpec, step: StepSpec) -> str:
     controlled = uses_flow_control(flow)
     for key in STEP_OPTIONS:
         value = step.option(key.name)
-        if not _flow_control(key):
+        if not _flow_control(key, "step"):
             arguments.append((_argument(key), "null" if value is None else str(int(value))))
         elif controlled:  # every stored field, null included, so a removed limit is reset
             arguments += [
-                (field, _sql_value(stored)) for field, stored in stored_values(key, value).items()
+                (field, _sql_value(stored))
+                for field, stored in stored_values(key, value, "step").items()
             ]
     arguments += _step_shape(step)
     return _call("pgflow.add_step", arguments)

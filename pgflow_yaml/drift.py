@@ -21,18 +21,26 @@ from psycopg.types.json import Jsonb
 from pgflow_yaml import queries
 from pgflow_yaml.errors import DriftCheckError as DriftCheckError
 from pgflow_yaml.model import FlowSpec
-from pgflow_yaml.options import KEY, OPTIONS, shape_name, stored_fields
+from pgflow_yaml.options import KEY, OPTIONS, Level, shape_name, stored_fields
 from pgflow_yaml.shape import flow_shape
 
-OPTION_NAMES = {shape_name(field): field for key in OPTIONS for field in stored_fields(key)} | {
-    "concurrency": "concurrency"
+_LEVELS: tuple[Level, ...] = ("flow", "step")
+OPTION_NAMES: dict[Level, dict[str, str]] = {
+    level: {shape_name(field): field for key in OPTIONS for field in stored_fields(key, level)}
+    for level in _LEVELS
 }
-"""The in-place options' stored fields by their shape key (``maxAttempts``, a step's
-``concurrencyKey``; a flow's ``concurrency`` is stored whole): what the drift check compares."""
+"""The in-place options' stored fields by their shape key, for the flow and for a step
+(``maxAttempts``; a step's ``concurrencyKey``, a flow's ``concurrency``): what the drift check
+compares."""
 INHERITED = "(inherited)"
 NO_SCHEMA = "(none)"
 NO_LIMIT = "(none)"
-_LIMITS = frozenset(stored_fields(KEY["concurrency"]) + stored_fields(KEY["rate_limit"]))
+_LIMITS = frozenset(
+    field
+    for name in ("concurrency", "rate_limit")
+    for level in _LEVELS
+    for field in stored_fields(KEY[name], level)
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,6 @@ class FlowDrift:
     def drifted(self) -> bool:
         """Return True when the database does not hold exactly what the file declares."""
         return self.missing or bool(self.differences)
-
-
-_SHAPE_KEYS = {name: shape_key for shape_key, name in OPTION_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _shown(name: str, value: Any) -> str:
     if value is None:
         if name in _LIMITS:
             return NO_LIMIT
-        return NO_SCHEMA if KEY[name].kind in ("json_schema", "concurrency") else INHERITED
+        return NO_SCHEMA if KEY[name].kind == "json_schema" else INHERITED
     if isinstance(value, dict | list | bool):  # input_schema, concurrency: compact JSON, whole
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
@@ -106,7 +111,7 @@ def _changes(
     index, slug = step if step is not None else (None, None)
     return [
         OptionChange(flow_slug, slug, index, name, db.get(key), file.get(key))
-        for key, name in OPTION_NAMES.items()
+        for key, name in OPTION_NAMES["flow" if step is None else "step"].items()
         if db.get(key) != file.get(key)
     ]
 
@@ -153,15 +158,15 @@ def stored_options(conn: psycopg.Connection[Any], flow_slug: str) -> dict[str, A
     if not rows:
         return None
 
-    def options(row: dict[str, Any]) -> dict[str, Any]:
+    def options(row: dict[str, Any], level: Level) -> dict[str, Any]:
         return {
             shape_key: row[f"opt_{name}"]
-            for name, shape_key in _SHAPE_KEYS.items()
+            for shape_key, name in OPTION_NAMES[level].items()
             if row.get(f"opt_{name}") is not None
         }
 
-    steps = [{"slug": r["step_slug"], "options": options(r["row"])} for r in rows[1:]]
-    return {"options": options(rows[0]["row"]), "steps": steps}
+    steps = [{"slug": r["step_slug"], "options": options(r["row"], "step")} for r in rows[1:]]
+    return {"options": options(rows[0]["row"], "flow"), "steps": steps}
 
 
 def check_flow(conn: psycopg.Connection[Any], flow: FlowSpec) -> FlowDrift:

@@ -615,21 +615,33 @@ STORED_FIELDS: dict[str, tuple[str, ...]] = {
     "concurrency": ("concurrency_limit", "concurrency_key"),
     "rate_limit": ("rate_limit", "rate_per", "rate_key"),
 }
-"""The options stored in several columns (``opt_<field>``), by key; every other option is stored
-in ``opt_<name>``. Each field is also the name of its ``add_step`` argument."""
+"""The options a step stores in several columns (``opt_<field>``), by key; a step stores every
+other option in ``opt_<name>``. Each field is also the name of its ``add_step`` argument. A flow
+stores each of its options in one column ``opt_<name>``, its ``concurrency`` whole (jsonb)."""
 
 
-def stored_fields(key: Key) -> tuple[str, ...]:
-    """Return the names of the columns (without ``opt_``) that hold option ``key``."""
+def stored_fields(key: Key, level: Level) -> tuple[str, ...]:
+    """Return the names of the columns (without ``opt_``) that hold option ``key`` at ``level``
+    (none where the key is not allowed)."""
+    if key.use(level) is None:
+        return ()
+    if level == "flow":
+        return (key.name,)
     return STORED_FIELDS.get(key.name, (key.name,))
 
 
-def stored_values(key: Key, value: Any) -> dict[str, Any]:
-    """Return option ``key``'s value as its stored fields (``None``: not set).
+def stored_values(key: Key, value: Any, level: Level) -> dict[str, Any]:
+    """Return option ``key``'s value at ``level`` as its stored fields (``None``: not set).
 
-    ``concurrency: 5`` is ``{concurrency_limit: 5, concurrency_key: None}``; ``rate_limit:
-    {limit: 10, per: 60}`` is ``{rate_limit: 10, rate_per: 60, rate_key: None}``.
+    A step's ``concurrency: 5`` is ``{concurrency_limit: 5, concurrency_key: None}``; its
+    ``rate_limit: {limit: 10, per: 60}`` is ``{rate_limit: 10, rate_per: 60, rate_key: None}``.
+    A flow's option is stored as it is (its ``concurrency`` in the form of
+    :func:`concurrency_value`).
     """
+    if key.use(level) is None:
+        return {}
+    if level == "flow":
+        return {key.name: value}
     if key.name == "concurrency":
         if isinstance(value, dict):
             return {"concurrency_limit": value.get("limit"), "concurrency_key": value.get("key")}
@@ -650,9 +662,13 @@ def shape_name(field: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def flow_control_keys() -> tuple[Key, ...]:
-    """Return the flow-control options (docs/flow-control.md): compiled only where used."""
-    return tuple(KEY[name] for name in ("priority", "concurrency", "rate_limit"))
+def flow_control_keys(level: Level) -> tuple[Key, ...]:
+    """Return the flow-control options at ``level`` (docs/flow-control.md), compiled only where
+    used: a step's priority, concurrency and rate limit, and the flow's priority. (A flow's own
+    ``concurrency`` limits its runs, not tasks: it is compiled whenever set, and reset by a
+    block of its own otherwise.)"""
+    names = ("priority",) if level == "flow" else ("priority", "concurrency", "rate_limit")
+    return tuple(KEY[name] for name in names)
 
 
 def required(level: Level) -> tuple[str, ...]:

@@ -33,7 +33,7 @@ def step_options(step: StepSpec) -> dict[str, Any]:
         value = step.option(key.name)
         if value is None:
             continue
-        for field, stored in stored_values(key, value).items():
+        for field, stored in stored_values(key, value, "step").items():
             if stored is not None:
                 options[shape_name(field)] = stored
     return options

@@ -1,7 +1,8 @@
 -- prune(older_than): delete the runs that ended (completed, failed or cancelled) more than
 -- older_than ago, with their step states, tasks and queue messages (archived or not), and the
 -- workers that stopped or stopped sending heartbeats that long ago, and the schedule fire
--- records that old whose run is gone (or that started none). Returns the number of runs deleted.
+-- records that old whose run is gone (or that started none), and the rate_starts rows that have
+-- left their step's rate window. Returns the number of runs deleted.
 -- All in the caller's transaction, by pgflow.prune_batch steps of 10,000 runs; runs locked by
 -- another transaction are skipped. To prune a large history without holding locks for long,
 -- call prune_batch in autocommit instead (pgflow prune does).

@@ -4,9 +4,13 @@
 -- those that ended (completed, failed or cancelled) before cutoff with their step states, tasks,
 -- pending signals and queue messages (archived or not, found by the tasks' message ids). Runs
 -- locked by someone else are skipped (for update skip locked), so a worker is never waited for;
--- a running run is left alone. Call it again with the returned cursor until last_run_id is null:
--- that last call also deletes the schedule fire records older than cutoff whose run is gone (or
--- that started none) and the workers that stopped or stopped sending heartbeats before cutoff.
+-- a running run is left alone. Each call also deletes up to batch_size rows of rate_starts that
+-- have left their step's rate window (every row of a step that has no rate limit now), whatever
+-- cutoff: a rate key never seen again would otherwise keep its rows for good; rows locked
+-- elsewhere are skipped. Call it again with the returned cursor until last_run_id is null (after
+-- the last run, the cursor is (cutoff, the nil uuid) while rate_starts rows may remain): that
+-- last call also deletes the schedule fire records older than cutoff whose run is gone (or that
+-- started none) and the workers that stopped or stopped sending heartbeats before cutoff.
 -- Each call is one short transaction when the caller runs in autocommit (pgflow prune does).
 -- Returns one row: runs_deleted, and the cursor for the next call (null when done).
 -- Raises: 'cutoff must not be null'; 'batch_size must be positive (got %)';
@@ -33,6 +37,7 @@ declare
   v_last_run_id uuid;
   v_run_ids uuid[];
   v_flow record;
+  v_rates_deleted int;
 begin
   if prune_batch.cutoff is null then
     raise exception 'cutoff must not be null';
@@ -99,7 +104,26 @@ begin
     delete from pgflow.runs r where r.run_id = any(v_run_ids);
   end if;
 
-  if v_scanned < prune_batch.batch_size then
+  -- the claim counts only a group's rows inside the window, and _fc_started deletes the expired
+  -- rows of a group only when that group starts a task again
+  delete from pgflow.rate_starts rs
+  where rs.ctid = any(array(
+    select x.ctid
+    from pgflow.rate_starts x
+    left join pgflow.steps s on s.flow_slug = x.flow_slug and s.step_slug = x.step_slug
+    where s.opt_rate_per is null
+      or x.started_at
+        < pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => s.opt_rate_per)
+    limit prune_batch.batch_size
+    for update of x skip locked
+  ));
+  get diagnostics v_rates_deleted = row_count;
+
+  if v_scanned < prune_batch.batch_size and v_rates_deleted = prune_batch.batch_size then
+    -- no run left to look at, but maybe more rate_starts rows: a cursor past every run
+    v_last_started_at := prune_batch.cutoff;
+    v_last_run_id := '00000000-0000-0000-0000-000000000000'::uuid;
+  elsif v_scanned < prune_batch.batch_size then
     delete from pgflow.schedule_fires f
     where f.fire_at < prune_batch.cutoff
       and not exists (select 1 from pgflow.runs r where r.run_id = f.run_id);

@@ -315,8 +315,9 @@ def prune_command(
     """Delete finished runs (completed, failed, cancelled) that ended before the cutoff, with
     their step states, tasks and queue messages, in bounded batches: each batch is its own
     short transaction and skips runs another session holds locked, so running workers are not
-    blocked. Running runs are never deleted. The last batch also deletes schedule fire records
-    and stopped workers older than the cutoff. Needs the core's owner.
+    blocked. Running runs are never deleted. Each batch also deletes rate-limit start records
+    out of their step's window; the last also deletes schedule fire records and stopped workers
+    older than the cutoff. Needs the core's owner.
 
     Exit status: 0 done, 1 refused by the database, 2 misuse (an invalid interval) or no
     database.

@@ -78,7 +78,7 @@ def test_every_sql_argument_is_a_parameter_of_create_flow_or_add_step() -> None:
     assert [a for a in step_arguments if a not in add_step] == []
     assert all(k.sql_argument for k in OPTIONS)
     # an option stored in several columns passes each as its own add_step argument
-    fields = [f for k in STEP_OPTIONS for f in options.stored_fields(k)]
+    fields = [f for k in STEP_OPTIONS for f in options.stored_fields(k, "step")]
     assert [f for f in fields if f not in add_step] == []
 
 

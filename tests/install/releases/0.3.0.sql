@@ -3326,8 +3326,9 @@ $$;
 -- Table rate_starts: one row per start of a task of a step with a rate limit (steps.opt_rate_*),
 -- by the value of its rate key ('' without one), at the task's started_at. The claim counts a
 -- group's rows younger than the step's window under the group's advisory lock, so the count is
--- exact whatever the number of workers; rows older than the window are deleted as starts are
--- recorded (docs/flow-control.md).
+-- exact whatever the number of workers; rows older than the window are deleted as the group
+-- records a start (pgflow._fc_started), and by pgflow.prune / prune_batch (the rows of a key
+-- never seen again, or of a step that no longer has a rate limit) (docs/flow-control.md).
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -4556,7 +4557,8 @@ $$;
 -- prune(older_than): delete the runs that ended (completed, failed or cancelled) more than
 -- older_than ago, with their step states, tasks and queue messages (archived or not), and the
 -- workers that stopped or stopped sending heartbeats that long ago, and the schedule fire
--- records that old whose run is gone (or that started none). Returns the number of runs deleted.
+-- records that old whose run is gone (or that started none), and the rate_starts rows that have
+-- left their step's rate window. Returns the number of runs deleted.
 -- All in the caller's transaction, by pgflow.prune_batch steps of 10,000 runs; runs locked by
 -- another transaction are skipped. To prune a large history without holding locks for long,
 -- call prune_batch in autocommit instead (pgflow prune does).
@@ -6357,9 +6359,13 @@ $$;
 -- those that ended (completed, failed or cancelled) before cutoff with their step states, tasks,
 -- pending signals and queue messages (archived or not, found by the tasks' message ids). Runs
 -- locked by someone else are skipped (for update skip locked), so a worker is never waited for;
--- a running run is left alone. Call it again with the returned cursor until last_run_id is null:
--- that last call also deletes the schedule fire records older than cutoff whose run is gone (or
--- that started none) and the workers that stopped or stopped sending heartbeats before cutoff.
+-- a running run is left alone. Each call also deletes up to batch_size rows of rate_starts that
+-- have left their step's rate window (every row of a step that has no rate limit now), whatever
+-- cutoff: a rate key never seen again would otherwise keep its rows for good; rows locked
+-- elsewhere are skipped. Call it again with the returned cursor until last_run_id is null (after
+-- the last run, the cursor is (cutoff, the nil uuid) while rate_starts rows may remain): that
+-- last call also deletes the schedule fire records older than cutoff whose run is gone (or that
+-- started none) and the workers that stopped or stopped sending heartbeats before cutoff.
 -- Each call is one short transaction when the caller runs in autocommit (pgflow prune does).
 -- Returns one row: runs_deleted, and the cursor for the next call (null when done).
 -- Raises: 'cutoff must not be null'; 'batch_size must be positive (got %)';
@@ -6386,6 +6392,7 @@ declare
   v_last_run_id uuid;
   v_run_ids uuid[];
   v_flow record;
+  v_rates_deleted int;
 begin
   if prune_batch.cutoff is null then
     raise exception 'cutoff must not be null';
@@ -6452,7 +6459,26 @@ begin
     delete from pgflow.runs r where r.run_id = any(v_run_ids);
   end if;
 
-  if v_scanned < prune_batch.batch_size then
+  -- the claim counts only a group's rows inside the window, and _fc_started deletes the expired
+  -- rows of a group only when that group starts a task again
+  delete from pgflow.rate_starts rs
+  where rs.ctid = any(array(
+    select x.ctid
+    from pgflow.rate_starts x
+    left join pgflow.steps s on s.flow_slug = x.flow_slug and s.step_slug = x.step_slug
+    where s.opt_rate_per is null
+      or x.started_at
+        < pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => s.opt_rate_per)
+    limit prune_batch.batch_size
+    for update of x skip locked
+  ));
+  get diagnostics v_rates_deleted = row_count;
+
+  if v_scanned < prune_batch.batch_size and v_rates_deleted = prune_batch.batch_size then
+    -- no run left to look at, but maybe more rate_starts rows: a cursor past every run
+    v_last_started_at := prune_batch.cutoff;
+    v_last_run_id := '00000000-0000-0000-0000-000000000000'::uuid;
+  elsif v_scanned < prune_batch.batch_size then
     delete from pgflow.schedule_fires f
     where f.fire_at < prune_batch.cutoff
       and not exists (select 1 from pgflow.runs r where r.run_id = f.run_id);

@@ -26,7 +26,7 @@ def test_stored_options_carry_the_registry_shape_keys(conn: Conn) -> None:
         """ concurrency_limit => 3, concurrency_key => 'c.d')"""
     )
     # every stored field of every step option: an integer, or a key path for the *_key fields
-    fields = [field for key in STEP_OPTIONS for field in stored_fields(key)]
+    fields = [field for key in STEP_OPTIONS for field in stored_fields(key, "step")]
     values = {f: f"run.k{i}" if f.endswith("_key") else i + 5 for i, f in enumerate(fields)}
     step_values = ", ".join(f"{field} => {value!r}" for field, value in values.items())
     conn.execute(f"select pgflow.add_step('f', 'a', {step_values.replace(chr(34), chr(39))})")

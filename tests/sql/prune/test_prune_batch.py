@@ -1,5 +1,7 @@
-"""prune_batch and Client.prune: bounded batches, each its own transaction, skipping locked runs."""
+"""prune_batch, Client.prune and AsyncClient.prune: bounded batches, each its own transaction,
+skipping locked runs."""
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -7,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgflow_yaml.client import Client
+from pgflow_yaml.client import AsyncClient, Client, PruneResult
 from pgflow_yaml.errors import UsageError
 
 from ..helpers import Conn, add_flow, claim, complete, one, rows, start
@@ -143,6 +145,36 @@ def test_client_prune_refuses_a_bad_interval(dsn: str, older_than: str) -> None:
         client.prune(older_than)
 
 
+def test_async_client_prune_runs_batches_like_the_sync_one(conn: Conn, dsn: str) -> None:
+    history = _history(conn)
+    seen: list[tuple[int, int]] = []
+
+    async def prune() -> PruneResult:
+        async with AsyncClient(dsn) as client:
+            return await client.prune(
+                "1 day", batch_size=2, pause=0.01, on_batch=lambda b, n: seen.append((b, n))
+            )
+
+    result = asyncio.run(prune())
+    # six runs started before the cutoff, two looked at per batch; the running one is kept
+    assert (result.runs_deleted, result.batches) == (5, 4)
+    assert seen == [(1, 2), (2, 4), (3, 5), (4, 5)]
+    kept = {history["running"], *history["recent"]}
+    assert {r["run_id"] for r in rows(conn, "select run_id from pgflow.runs")} == kept
+
+
+@pytest.mark.parametrize(("older_than", "batch_size"), [("-1 day", 10), ("soon", 10), ("1 day", 0)])
+def test_async_client_prune_refuses_bad_arguments(
+    dsn: str, older_than: str, batch_size: int
+) -> None:
+    async def prune() -> None:
+        async with AsyncClient(dsn) as client:
+            await client.prune(older_than, batch_size=batch_size)
+
+    with pytest.raises(UsageError):
+        asyncio.run(prune())
+
+
 def test_pgflow_prune_command(conn: Conn, dsn: str) -> None:
     from typer.testing import CliRunner
 
@@ -160,3 +192,40 @@ def test_pgflow_prune_command(conn: Conn, dsn: str) -> None:
     bad = CliRunner().invoke(app, ["prune", "--older-than", "someday", "--dsn", dsn])
     assert bad.exit_code == 2
     assert bad.stderr.startswith("error: older_than is not an interval: ")
+
+
+def test_batches_delete_rate_starts_that_left_their_window(conn: Conn) -> None:
+    # pgflow._fc_started deletes a group's old rows only when that group starts a task again:
+    # the rows of a rate key never seen again are prune_batch's, whatever the cutoff
+    add_flow(conn, "r", [{"slug": "a", "rate_limit": 5, "rate_per": 60}, {"slug": "b"}])
+    conn.execute(
+        "insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at) values"
+        " ('r', 'a', 'gone', now() - interval '2 minutes'),"  # out of a's window
+        " ('r', 'a', 'seen', now() - interval '2 minutes'),"
+        " ('r', 'a', 'seen', now()),"  # inside it: still counted by the claim
+        " ('r', 'b', '', now()),"  # b has no rate limit (any more)
+        " ('old', 'x', '', now())"  # no such step
+    )
+    batches = []
+    cursor: tuple[Any, Any] = (None, None)
+    while True:
+        (batch,) = rows(conn, "select * from pgflow.prune_batch(now(), 2, %s, %s)", cursor)
+        batches.append(batch["runs_deleted"])
+        cursor = (batch["last_started_at"], batch["last_run_id"])
+        if batch["last_run_id"] is None:
+            break
+    # no run at all: two rows a call, a cursor past every run until fewer than two are left
+    assert batches == [0, 0, 0]
+    left = rows(conn, "select step_slug, rate_key from pgflow.rate_starts")
+    assert left == [{"step_slug": "a", "rate_key": "seen"}]
+
+
+def test_prune_deletes_rate_starts_out_of_their_window(conn: Conn) -> None:
+    history = _history(conn)
+    conn.execute("select pgflow.add_step('f', 'a', rate_limit => 1, rate_per => 3600)")
+    conn.execute(
+        "insert into pgflow.rate_starts (flow_slug, step_slug, rate_key, started_at) values"
+        " ('f', 'a', '', now() - interval '2 hours'), ('f', 'a', '', now())"
+    )
+    assert one(conn, "select pgflow.prune(interval '1 day')") == len(history["old"])
+    assert one(conn, "select count(*) from pgflow.rate_starts") == 1
