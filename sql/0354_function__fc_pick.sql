@@ -17,8 +17,9 @@
 -- lazily, in that order, each with its task's row lock and its group's advisory lock, tried
 -- (never waited for): an offer another claim holds is passed over, so concurrent claims take
 -- different tasks and groups (a group with no limit offers only tasks no other claim has
--- locked). The exact check stays pgflow._fc_admit's, under the same locks (held until the
--- caller commits). The statements name the flow's queue table: each is prepared once per
+-- locked, found in index order: bitmap scans are off, so that a generic plan does not read and
+-- sort a whole group to lock its first tasks). The exact check stays pgflow._fc_admit's, under
+-- the same locks (held until the caller commits). The statements name the flow's queue table: each is prepared once per
 -- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
 -- queue table> and pgflow_fc_rank_<md5>; re-prepared when the text under that name is not this
 -- statement's), not planned on every call. Internal (claim_tasks). Raises nothing.
@@ -30,6 +31,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode to force_generic_plan
+set enable_bitmapscan to off
 as $$
 declare
   v_table text := pgmq.format_table_name(_fc_pick.flow_slug, 'q');
@@ -236,16 +238,17 @@ begin
         ),
         -- each group visited: its free slots (its started tasks counted by
         -- idx_step_tasks_fc_started; its rate window's starts), its lock's name
-        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty (a
-        -- group with no limit locks them, skipping those another claim holds); a limited group
-        -- is taken when its lock is free (tried, never waited for), so concurrent claims take
-        -- different groups. The walk stops at qty groups taken.
+        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty; a
+        -- limited group is taken when its lock is free (tried, never waited for), so
+        -- concurrent claims take different groups. The walk stops at qty groups taken.
         taken as (
           select w.n, w.step_slug, w.fc_key, o.lock_name, o.ids
           from walk w
           join pgflow.steps s on s.flow_slug = $1 and s.step_slug = w.step_slug
           cross join lateral (
             select l.lock_name, case when l.free <= 0 then '{}'::bigint[]
+              -- a group with no limit offers its first visible tasks that no other claim
+              -- holds, locking them, so concurrent claims do not offer each other the same ones
               when l.lock_name is null then array(
                 select t.message_id
                 from pgflow.step_tasks t
@@ -257,6 +260,7 @@ begin
                 limit l.free
                 for update of t skip locked
               )
+              -- a limited group's row locks are tried when its offers are taken, below
               else array(
                 select t.message_id
                 from pgflow.step_tasks t

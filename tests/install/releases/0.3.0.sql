@@ -2380,7 +2380,8 @@ $$;
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
 -- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
 -- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
--- pgflow._fc_started records the starts of rate-limited steps (docs/flow-control.md).
+-- pgflow._fc_started records the starts of rate-limited steps, when the flow has any
+-- (docs/flow-control.md).
 -- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -2395,8 +2396,16 @@ declare
   v_claimed pgflow.claimed_task[];
   v_msg_ids bigint[] := _start_tasks.msg_ids;
   v_controlled boolean;
+  v_rated boolean;
 begin
-  select f.flow_control into v_controlled from pgflow.flows f
+  -- under flow control: whether any step of the flow has a rate limit (starts to record)
+  select f.flow_control,
+         f.flow_control and exists (
+           select 1 from pgflow.steps s
+           where s.flow_slug = f.flow_slug and s.opt_rate_limit is not null
+         )
+  into v_controlled, v_rated
+  from pgflow.flows f
   where f.flow_slug = _start_tasks.flow_slug;
   if v_controlled then
     v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
@@ -2473,7 +2482,7 @@ begin
     array(select c.timeout + 2 from unnest(v_claimed) c)
   );
 
-  if v_controlled then
+  if v_rated then
     perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);
   end if;
 
@@ -3531,8 +3540,9 @@ $$;
 -- lazily, in that order, each with its task's row lock and its group's advisory lock, tried
 -- (never waited for): an offer another claim holds is passed over, so concurrent claims take
 -- different tasks and groups (a group with no limit offers only tasks no other claim has
--- locked). The exact check stays pgflow._fc_admit's, under the same locks (held until the
--- caller commits). The statements name the flow's queue table: each is prepared once per
+-- locked, found in index order: bitmap scans are off, so that a generic plan does not read and
+-- sort a whole group to lock its first tasks). The exact check stays pgflow._fc_admit's, under
+-- the same locks (held until the caller commits). The statements name the flow's queue table: each is prepared once per
 -- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
 -- queue table> and pgflow_fc_rank_<md5>; re-prepared when the text under that name is not this
 -- statement's), not planned on every call. Internal (claim_tasks). Raises nothing.
@@ -3544,6 +3554,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode to force_generic_plan
+set enable_bitmapscan to off
 as $$
 declare
   v_table text := pgmq.format_table_name(_fc_pick.flow_slug, 'q');
@@ -3750,16 +3761,17 @@ begin
         ),
         -- each group visited: its free slots (its started tasks counted by
         -- idx_step_tasks_fc_started; its rate window's starts), its lock's name
-        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty (a
-        -- group with no limit locks them, skipping those another claim holds); a limited group
-        -- is taken when its lock is free (tried, never waited for), so concurrent claims take
-        -- different groups. The walk stops at qty groups taken.
+        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty; a
+        -- limited group is taken when its lock is free (tried, never waited for), so
+        -- concurrent claims take different groups. The walk stops at qty groups taken.
         taken as (
           select w.n, w.step_slug, w.fc_key, o.lock_name, o.ids
           from walk w
           join pgflow.steps s on s.flow_slug = $1 and s.step_slug = w.step_slug
           cross join lateral (
             select l.lock_name, case when l.free <= 0 then '{}'::bigint[]
+              -- a group with no limit offers its first visible tasks that no other claim
+              -- holds, locking them, so concurrent claims do not offer each other the same ones
               when l.lock_name is null then array(
                 select t.message_id
                 from pgflow.step_tasks t
@@ -3771,6 +3783,7 @@ begin
                 limit l.free
                 for update of t skip locked
               )
+              -- a limited group's row locks are tried when its offers are taken, below
               else array(
                 select t.message_id
                 from pgflow.step_tasks t
@@ -3897,8 +3910,10 @@ $$;
 -- back stays 'queued' with its attempts untouched; its message is hidden for 1 s
 -- (concurrency) or until the rate window has room (at least 1 s), so
 -- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
--- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
--- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
+-- that are not queued are passed through (pgflow._start_tasks ignores them). When no candidate
+-- belongs to a rate-limited step, one statement decides for all of them (a group's candidates
+-- are admitted, in order, while they fit under its limit); otherwise a loop checks them one
+-- by one. Internal (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_admit(flow_slug text, msg_ids bigint[])
@@ -3925,44 +3940,45 @@ declare
   v_limited boolean;
   v_rated boolean;
 begin
-  -- no candidate of a limited step (a step of the flow with no limit of its own): nothing to
-  -- check, every message passes as the loop below would pass it
+  -- one statement: whether any candidate belongs to a limited step, or to a rate-limited one,
+  -- and the locks of every limited group among the candidates, tried, never waited for (a
+  -- claim serving several flows takes them in an order another claim may not share, so
+  -- waiting could deadlock): a group locked elsewhere is being filled by that claim, and its
+  -- tasks here are left alone (not started, not hidden); the counts below come from later
+  -- statements, so they see every start committed before the locks were taken
   select coalesce(bool_or(s.opt_concurrency_limit is not null or s.opt_rate_limit is not null),
            false),
-         coalesce(bool_or(s.opt_rate_limit is not null), false)
-  into v_limited, v_rated
+         coalesce(bool_or(s.opt_rate_limit is not null), false),
+         array(
+           select l.h
+           from (
+             select distinct pg_catalog.hashtextextended(x.name, 0) as h
+             from pgflow.step_tasks t
+             join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+             cross join lateral (
+               values
+                 (case when s.opt_concurrency_limit is not null then
+                    'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+                    || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+                 (case when s.opt_rate_limit is not null then
+                    'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+             ) as x(name)
+             where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+               and t.status = 'queued' and t.fc_key is not null and x.name is not null
+             order by 1
+           ) l
+           where not pg_catalog.pg_try_advisory_xact_lock(l.h)
+         )
+  into v_limited, v_rated, v_busy
   from pgflow.step_tasks t
   join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
   where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
     and t.status = 'queued' and t.fc_key is not null;
+  -- no candidate of a limited step (a step of the flow with no limit of its own): nothing to
+  -- check, every message passes as the loop below would pass it
   if not v_limited then
     return _fc_admit.msg_ids;
   end if;
-
-  -- the locks of every limited group among the candidates, tried, never waited for: a claim
-  -- serving several flows takes them in an order another claim may not share, so waiting
-  -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks
-  -- here are left alone (not started, not hidden)
-  v_busy := array(
-    select l.h
-    from (
-      select distinct pg_catalog.hashtextextended(x.name, 0) as h
-      from pgflow.step_tasks t
-      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-      cross join lateral (
-        values
-          (case when s.opt_concurrency_limit is not null then
-             'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
-             || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
-          (case when s.opt_rate_limit is not null then
-             'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
-      ) as x(name)
-      where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
-        and t.status = 'queued' and t.fc_key is not null and x.name is not null
-      order by 1
-    ) l
-    where not pg_catalog.pg_try_advisory_xact_lock(l.h)
-  );
 
   -- concurrency limits alone (no candidate of a rate-limited step): one statement decides, as
   -- the loop below would: in the order given, a group's candidates are admitted while its
