@@ -7,7 +7,8 @@
    (10) + one ``complete_tasks``, with no flow control, then with step ``a`` under a keyed
    concurrency limit (``{limit: 2, key: run.k}``, 100 keys). Both are measured in the same
    process, alternating, ``--rounds`` times each; the report gives the median tasks/s of each
-   and their ratio (target >= 0.8).
+   and their ratio (target >= 0.8), and the median server CPU per task of each (the drain's
+   backends, read from ``/proc/<pid>/stat``: a local server only, else left out).
 2. Fairness: ``--backlog`` ready tasks of one key, then 10 of another, under a keyed limit that
    the big key never fills (1,000): how many claims of 10 pass before the lone key's first task
    is claimed (target <= 2), and the claim's latency with that backlog. The same count for a flow
