@@ -247,19 +247,36 @@ begin
           join pgflow.steps s on s.flow_slug = $1 and s.step_slug = w.step_slug
           cross join lateral (
             select l.lock_name, case when l.free <= 0 then '{}'::bigint[]
-              -- a group with no limit offers its first visible tasks that no other claim
-              -- holds, locking them, so concurrent claims do not offer each other the same ones
-              when l.lock_name is null then array(
-                select t.message_id
-                from pgflow.step_tasks t
-                where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
-                  and t.status = 'queued'
-                  and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-                    <= pg_catalog.clock_timestamp()
-                order by t.priority desc, t.message_id
-                limit l.free
-                for update of t skip locked
-              )
+              -- a group with no limit offers its first visible task that no other claim
+              -- holds, locking it, so concurrent claims do not offer each other the same one,
+              -- then the next ones in its order (up to free), whose row locks are tried when
+              -- they are taken, below: with more groups than qty only the first is taken, and
+              -- locking the others would write a row lock each for nothing
+              when l.lock_name is null then coalesce((
+                select array[f.message_id] || array(
+                  select t.message_id
+                  from pgflow.step_tasks t
+                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                    and t.status = 'queued'
+                    and (t.priority < f.priority
+                         or (t.priority = f.priority and t.message_id > f.message_id))
+                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                      <= pg_catalog.clock_timestamp()
+                  order by t.priority desc, t.message_id
+                  limit l.free - 1
+                )
+                from (
+                  select t.message_id, t.priority
+                  from pgflow.step_tasks t
+                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                    and t.status = 'queued'
+                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                      <= pg_catalog.clock_timestamp()
+                  order by t.priority desc, t.message_id
+                  limit 1
+                  for update of t skip locked
+                ) f
+              ), '{}')
               -- a limited group's row locks are tried when its offers are taken, below
               else array(
                 select t.message_id
@@ -321,11 +338,12 @@ begin
           order by u.rank, g.n
           offset 0
         )
-        -- taken by rank in their group, then in walk order (the limit stops the scan): a
-        -- limited group's task whose row another claim has locked is passed over
+        -- taken by rank in their group, then in walk order (the limit stops the scan): a task
+        -- whose row another claim has locked is passed over (the first offer of a group with
+        -- no limit is locked already)
         select array(
             select r.id from ranked r
-            where r.lock_name is null
+            where (r.lock_name is null and r.rank = 1)
               or exists (
                 select 1 from pgflow.step_tasks t
                 where t.message_id = r.id and t.flow_slug = $1 and t.status = 'queued'
