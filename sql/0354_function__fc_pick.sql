@@ -16,9 +16,10 @@
 -- the groups. Messages are not read (their visibility is not changed). The offers are taken
 -- lazily, in that order, each with its task's row lock and its group's advisory lock, tried
 -- (never waited for): an offer another claim holds is passed over, so concurrent claims take
--- different tasks and groups (a group with no limit offers only tasks no other claim has
--- locked, found in index order: bitmap scans are off, so that a generic plan does not read and
--- sort a whole group to lock its first tasks). The exact check stays pgflow._fc_admit's, under
+-- different tasks and groups (a group with no limit offers tasks no other claim has locked,
+-- found in index order: bitmap scans are off, so that a generic plan does not read and sort a
+-- whole group to lock its first ones; in the round-robin walk only its first offer is locked
+-- at once, the others when they are taken). The exact check stays pgflow._fc_admit's, under
 -- the same locks (held until the caller commits). The statements name the flow's queue table: each is prepared once per
 -- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
 -- queue table> and pgflow_fc_rank_<md5>; re-prepared when the text under that name is not this
