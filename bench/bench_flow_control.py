@@ -7,7 +7,8 @@
    (10) + one ``complete_tasks``, with no flow control, then with step ``a`` under a keyed
    concurrency limit (``{limit: 2, key: run.k}``, 100 keys). Both are measured in the same
    process, alternating, ``--rounds`` times each; the report gives the median tasks/s of each
-   and their ratio (target >= 0.8).
+   and their ratio (target >= 0.8), and the median server CPU per task of each (the drain's
+   backends, read from ``/proc/<pid>/stat``: a local server only, else left out).
 2. Fairness: ``--backlog`` ready tasks of one key, then 10 of another, under a keyed limit that
    the big key never fills (1,000): how many claims of 10 pass before the lone key's first task
    is claimed (target <= 2), and the claim's latency with that backlog. The same count for a flow
@@ -33,8 +34,9 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path[:0] = [str(REPO), str(BENCH)]
 
-from _pgbench import scratch_database, server_url  # noqa: E402
-from bench_core import drain  # noqa: E402
+from _pgbench import BenchError, scratch_database, server_url  # noqa: E402
+from bench_core import drain as bench_core_drain  # noqa: E402
+from bench_variants import drain  # noqa: E402
 
 from pgflow_yaml import core  # noqa: E402
 
@@ -65,21 +67,28 @@ def _start(conn: Conn, flow: str, inputs: list[Any]) -> None:
         )
 
 
-def throughput(dsn: str, limited: bool, runs: int, clients: int) -> float:
-    """Drain ``runs`` runs of the chain (limited or not); return tasks/s."""
+def throughput(dsn: str, limited: bool, runs: int, clients: int) -> tuple[float, float | None]:
+    """Drain ``runs`` runs of the chain (limited or not); return (tasks/s, server CPU ms/task).
+
+    The CPU is the drain's server backends' (``/proc/<pid>/stat``, as bench_variants.py): None
+    when the server's processes cannot be read (a remote server)."""
     flow = f"chain_{'limited' if limited else 'plain'}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         _chain(conn, flow, limited)
         _start(conn, flow, [{"k": i % KEYS} for i in range(runs)])
         conn.execute("vacuum analyze")
-    seconds = drain(dsn, flow, "batch", runs * 3, clients)
+    try:
+        seconds, cpu = drain(dsn, flow, "batch", runs * 3, clients)
+        cpu_ms: float | None = cpu / (runs * 3) * 1000
+    except BenchError:
+        seconds, cpu_ms = bench_core_drain(dsn, flow, "batch", runs * 3, clients), None
     with psycopg.connect(dsn, autocommit=True) as conn:
         left = conn.execute(
             "select count(*) from pgflow.runs where flow_slug = %s and status <> 'completed'",
             (flow,),
         ).fetchone()
     assert left is not None and left[0] == 0, f"{left} runs of {flow} did not complete"
-    return runs * 3 / seconds
+    return runs * 3 / seconds, cpu_ms
 
 
 def fairness(dsn: str, backlog: int, limited: bool) -> tuple[int, float]:
@@ -127,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             core.install(conn)
         plain: list[float] = []
         limited: list[float] = []
+        plain_cpu: list[float] = []
+        limited_cpu: list[float] = []
         for _ in range(args.rounds):  # alternating, so load changes hit both alike
-            plain.append(throughput(dsn, False, args.runs, args.clients))
-            limited.append(throughput(dsn, True, args.runs, args.clients))
+            for flag, rates, cpus in ((False, plain, plain_cpu), (True, limited, limited_cpu)):
+                rate, cpu_ms = throughput(dsn, flag, args.runs, args.clients)
+                rates.append(rate)
+                if cpu_ms is not None:
+                    cpus.append(cpu_ms)
         ratio = statistics.median(limited) / statistics.median(plain)
         fair_cycles, fair_ms = fairness(dsn, args.backlog, limited=True)
         order_cycles, order_ms = fairness(dsn, args.backlog, limited=False)
@@ -141,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  no flow control:            {statistics.median(plain):8.0f} tasks/s  {plain}")
     print(f"  keyed limit (2 x {KEYS} keys): {statistics.median(limited):8.0f} tasks/s  {limited}")
     print(f"  ratio {ratio:.2f} (target >= {TARGET_RATIO})")
+    if plain_cpu and limited_cpu:
+        cpu_ratio = statistics.median(limited_cpu) / statistics.median(plain_cpu)
+        print(
+            f"  server CPU per task: {statistics.median(plain_cpu):.3f} ms without, "
+            f"{statistics.median(limited_cpu):.3f} ms with the keyed limit (x{cpu_ratio:.2f})"
+        )
     print(f"fairness: {args.backlog} ready tasks of one key, then 10 of another")
     print(
         f"  keyed limit: lone key's first task claimed in claim {fair_cycles} "
@@ -157,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "plain_tasks_per_s": plain,
                 "limited_tasks_per_s": limited,
+                "plain_cpu_ms_per_task": plain_cpu,
+                "limited_cpu_ms_per_task": limited_cpu,
                 "ratio": ratio,
                 "fairness_claims": fair_cycles,
                 "fairness_claim_ms": fair_ms,

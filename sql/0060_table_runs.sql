@@ -55,6 +55,11 @@ create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at
 create index if not exists idx_runs_flow_slug_started_at_run_id
   on pgflow.runs (flow_slug, started_at, run_id);
 
+-- The runs in progress that were started with a priority (few, usually none): the flow-control
+-- claim (pgflow._fc_pick) asks whether a flow has any before it serves its groups round-robin.
+create index if not exists idx_runs_priority on pgflow.runs (flow_slug)
+  where priority is not null and status in ('queued', 'started');
+
 create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
 

@@ -16,7 +16,8 @@
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'. A ready
 -- sub-flow step (steps.child_flow_slug set) starts child runs instead (_start_subflow_steps).
--- The new tasks of a flow under flow control are written with their tags (pgflow._fc_tags).
+-- The new tasks of a flow under flow control are written with their tags (the values
+-- pgflow._fc_tag writes, computed in the insert itself: no function call per task).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -127,17 +128,40 @@ begin
           insert into pgflow.step_tasks (
             flow_slug, run_id, step_slug, task_index, message_id, fc_key, rate_key, priority
           )
-          select $1, (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-                 (s.message ->> 'task_index')::int, s.msg_id,
-                 g.tags[1], g.tags[2], g.tags[3]::int
+          select $1, x.run_id, x.step_slug, x.task_index, s.msg_id,
+                 g.fc_key, g.rate_key, g.priority
           from sent s
-          -- flow control ($6): the task's tags (pgflow._fc_tags), written with the task
           cross join lateral (
-            select case when $6 then pgflow._fc_tags(
-              (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-              (s.message ->> 'task_index')::int
-            ) end as tags
-          ) as g
+            select (s.message ->> 'run_id')::uuid as run_id, s.message ->> 'step_slug' as step_slug,
+                   (s.message ->> 'task_index')::int as task_index
+          ) as x
+          -- flow control ($6): the task's tags, written with the task (the values
+          -- pgflow._fc_tag writes; a single step's key under "run." is read from the run input
+          -- in place, other keys through pgflow._fc_value)
+          left join lateral (
+            select coalesce(
+                     case when st.opt_concurrency_key is null then null
+                       when st.step_type = 'single' and st.opt_concurrency_key like 'run.%%'
+                         then coalesce(r.input #>> (pg_catalog.string_to_array(
+                           st.opt_concurrency_key, '.'))[2:], 'null')
+                       else pgflow._fc_value(x.run_id, x.step_slug, x.task_index,
+                         st.opt_concurrency_key) end,
+                     v.rate_key) as fc_key,
+                   v.rate_key,
+                   coalesce(r.priority, st.opt_priority, f.opt_priority, 0) as priority
+            from pgflow.steps st
+            join pgflow.runs r on r.run_id = x.run_id
+            join pgflow.flows f on f.flow_slug = st.flow_slug
+            cross join lateral (
+              select case when st.opt_rate_key is null then ''
+                when st.step_type = 'single' and st.opt_rate_key like 'run.%%'
+                  then coalesce(r.input #>> (pg_catalog.string_to_array(
+                    st.opt_rate_key, '.'))[2:], 'null')
+                else pgflow._fc_value(x.run_id, x.step_slug, x.task_index, st.opt_rate_key)
+                end as rate_key
+            ) as v
+            where $6 and st.flow_slug = $1 and st.step_slug = x.step_slug
+          ) as g on true
         )
         select idle from before
       $q$,

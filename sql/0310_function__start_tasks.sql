@@ -6,7 +6,8 @@
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
 -- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
 -- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
--- pgflow._fc_started records the starts of rate-limited steps (docs/flow-control.md).
+-- pgflow._fc_started records the starts of rate-limited steps, when the flow has any
+-- (docs/flow-control.md).
 -- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -21,8 +22,16 @@ declare
   v_claimed pgflow.claimed_task[];
   v_msg_ids bigint[] := _start_tasks.msg_ids;
   v_controlled boolean;
+  v_rated boolean;
 begin
-  select f.flow_control into v_controlled from pgflow.flows f
+  -- under flow control: whether any step of the flow has a rate limit (starts to record)
+  select f.flow_control,
+         f.flow_control and exists (
+           select 1 from pgflow.steps s
+           where s.flow_slug = f.flow_slug and s.opt_rate_limit is not null
+         )
+  into v_controlled, v_rated
+  from pgflow.flows f
   where f.flow_slug = _start_tasks.flow_slug;
   if v_controlled then
     v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
@@ -99,7 +108,7 @@ begin
     array(select c.timeout + 2 from unnest(v_claimed) c)
   );
 
-  if v_controlled then
+  if v_rated then
     perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);
   end if;
 

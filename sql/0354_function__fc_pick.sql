@@ -1,20 +1,29 @@
 -- _fc_pick(flow_slug, qty): the messages of up to qty ready tasks of a flow under flow control,
--- in claim order: every concurrency group (step and key value, pgflow._fc_tag) that has queued
--- tasks is visited (a loose scan of idx_step_tasks_fc_queued, one probe per group), a group whose
--- slots or rate window look full is passed over, each other group offers its visible tasks by
--- priority then message id (at most its free slots), and the offers are taken by priority, then
--- by their rank within their group, then by message id. So a ready task of a higher priority is
--- taken before any lower one, and the groups are served round-robin: a group's backlog never
--- holds another group's first ready task back by more than one batch. Messages are not read
--- (their visibility is not changed). The offers are taken lazily, in that order, each with its
--- task's row lock and its group's advisory lock, tried (never waited for): an offer another
--- claim holds is passed over, so concurrent claims take different tasks and groups (a group
--- with no limit offers only tasks no other claim has locked). The exact check stays
--- pgflow._fc_admit's, under the same locks (held until the caller commits). The statement
--- names the flow's queue table: it is prepared once per session and queue (a generic plan,
--- pg_prepared_statements name pgflow_fc_pick_<md5 of the queue table>; re-prepared when the
--- text under that name is not this statement's), not planned on every call. Internal
--- (claim_tasks). Raises nothing.
+-- in claim order. The concurrency groups (step and key value, pgflow._fc_tag) that have queued
+-- tasks are served round-robin: a group whose slots or rate window look full is passed over,
+-- each other group offers its first visible tasks by priority then message id (at most its free
+-- slots and qty), and the offers are taken by their rank within their group, then by group.
+-- When every queued task of the flow has the same priority (no step priority differs from the
+-- flow's, no run started with a priority is in progress: idx_runs_priority), the groups are
+-- walked in key order from the one after the last group this session's previous claim of the
+-- flow served (its cursor, the setting pgflow.fc_<md5 of the queue table>), and the walk stops
+-- once qty groups are taken: a claim costs a probe, a count and a few visibility look-ups per
+-- group it takes, whatever the number of groups, and with more groups than qty each claim
+-- serves the next qty of them, one task each. Otherwise (priorities differ) every group is
+-- visited (a loose scan of idx_step_tasks_fc_queued), and the offers are taken by priority
+-- first, so a ready task of a higher priority is taken before any lower one. Either way a
+-- group's backlog never holds another group's first ready task back by more than a round of
+-- the groups. Messages are not read (their visibility is not changed). The offers are taken
+-- lazily, in that order, each with its task's row lock and its group's advisory lock, tried
+-- (never waited for): an offer another claim holds is passed over, so concurrent claims take
+-- different tasks and groups (a group with no limit offers tasks no other claim has locked,
+-- found in index order: bitmap scans are off, so that a generic plan does not read and sort a
+-- whole group to lock its first ones; in the round-robin walk only its first offer is locked
+-- at once, the others when they are taken). The exact check stays pgflow._fc_admit's, under
+-- the same locks (held until the caller commits). The statements name the flow's queue table: each is prepared once per
+-- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
+-- queue table> and pgflow_fc_rank_<md5>; re-prepared when the text under that name is not this
+-- statement's), not planned on every call. Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -23,133 +32,334 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode to force_generic_plan
+set enable_bitmapscan to off
 as $$
 declare
   v_table text := pgmq.format_table_name(_fc_pick.flow_slug, 'q');
-  v_name text := 'pgflow_fc_pick_' || pg_catalog.md5(v_table);
+  v_hash text := pg_catalog.md5(v_table);
+  v_ranked boolean;
+  v_name text;
   v_prepare text;
+  v_cursor text[];
   v_ids bigint[];
+  v_step text;
+  v_key text;
 begin
-  v_prepare := pg_catalog.format(
-    $q$prepare %2$I(text, int) as
-      with recursive groups as (
-        (
-          select t.step_slug, t.fc_key
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-          order by t.step_slug, t.fc_key
-          limit 1
-        )
-        union all
-        select n.step_slug, n.fc_key
-        from groups g
-        cross join lateral (
-          select t.step_slug, t.fc_key
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-            and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
-          order by t.step_slug, t.fc_key
-          limit 1
-        ) n
-      ),
-      slots as (
-        select g.step_slug, g.fc_key, least(
-          $2,
-          case when s.opt_concurrency_limit is null then $2
-            else s.opt_concurrency_limit - (
-              select count(*)::int from pgflow.step_tasks u
-              where u.flow_slug = $1 and u.step_slug = g.step_slug
-                and u.status = 'started' and u.fc_key is not null
-                and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
-            )
-          end,
-          -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
-          case when s.opt_rate_limit is null
-              or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-            else s.opt_rate_limit - (
-              select count(*)::int from pgflow.rate_starts rs
-              where rs.flow_slug = $1 and rs.step_slug = g.step_slug
-                and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
-                and rs.started_at > pg_catalog.clock_timestamp()
-                  - pg_catalog.make_interval(secs => s.opt_rate_per)
-            )
-          end
-        ) as free,
-        -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
-        case when s.opt_concurrency_limit is not null then
-            'pgflow.c|' || $1 || '|' || g.step_slug || '|'
-            || case when s.opt_concurrency_key is null then '' else g.fc_key end
-          when s.opt_rate_limit is not null then
-            'pgflow.r|' || $1 || '|' || g.step_slug || '|' || g.fc_key
-        end as lock_name
-        from groups g
-        join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
-      ),
-      -- a limited group offers its first visible tasks (at most its free slots; the row locks
-      -- are tried when they are taken, below); a group with no limit (a step of the flow with
-      -- none of its own) offers its first visible tasks that no other claim holds, locking
-      -- them, so concurrent claims do not offer each other the same ones
-      offered as (
-        select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
-        from slots sl
-        cross join lateral (
-          select t.message_id, t.priority
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-            and t.status = 'queued'
-            -- a subquery, not a join: planning a join would probe the ends of the message
-            -- id indexes, slow while they hold many dead entries (a busy queue)
-            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-              <= pg_catalog.clock_timestamp()
-          order by t.priority desc, t.message_id
-          limit sl.free
-        ) c
-        where sl.free > 0 and sl.lock_name is not null
-        union all
-        select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
-        from slots sl
-        cross join lateral (
-          select t.message_id, t.priority
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-            and t.status = 'queued'
-            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-              <= pg_catalog.clock_timestamp()
-          order by t.priority desc, t.message_id
-          limit sl.free
-          for update of t skip locked
-        ) c
-        where sl.free > 0 and sl.lock_name is null
-      ),
-      ranked as (
-        select o.message_id, o.priority, o.lock_name,
-               pg_catalog.row_number() over (
-                 partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
-               ) as rank
-        from offered o
-        order by o.priority desc, rank, o.message_id
-        offset 0
-      )
-      -- taken in claim order, lazily (the limit stops the scan): a task whose row another
-      -- claim has locked, or whose group's lock another claim holds, is passed over, so
-      -- concurrent claims take different tasks and different limited groups; the locks taken
-      -- here are the ones pgflow._fc_admit and pgflow._start_tasks take again (held until
-      -- commit), so the exact check is unchanged
-      select array(
-        select r.message_id from ranked r
-        where (r.lock_name is null
-               or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
-          and exists (
-            select 1 from pgflow.step_tasks t
-            where t.message_id = r.message_id and t.flow_slug = $1 and t.status = 'queued'
-            for update skip locked
+  -- priorities differ when a step's differs from the flow's or a run started with a priority
+  -- is in progress (idx_runs_priority holds only those runs)
+  v_ranked := (
+      select count(distinct coalesce(s.opt_priority, f.opt_priority, 0)) > 1
+      from pgflow.steps s join pgflow.flows f on f.flow_slug = s.flow_slug
+      where s.flow_slug = _fc_pick.flow_slug
+    )
+    or exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _fc_pick.flow_slug and r.priority is not null
+        and r.status in ('queued', 'started')
+    );
+
+  if v_ranked then
+    v_name := 'pgflow_fc_rank_' || v_hash;
+    v_prepare := pg_catalog.format(
+      $q$prepare %2$I(text, int) as
+        with recursive groups as (
+          (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+            order by t.step_slug, t.fc_key
+            limit 1
           )
-        order by r.priority desc, r.rank, r.message_id
-        limit $2
-      )
-    $q$,
-    v_table, v_name
-  );
+          union all
+          select n.step_slug, n.fc_key
+          from groups g
+          cross join lateral (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+            order by t.step_slug, t.fc_key
+            limit 1
+          ) n
+        ),
+        slots as (
+          select g.step_slug, g.fc_key, least(
+            $2,
+            case when s.opt_concurrency_limit is null then $2
+              else s.opt_concurrency_limit - (
+                select count(*)::int from pgflow.step_tasks u
+                where u.flow_slug = $1 and u.step_slug = g.step_slug
+                  and u.status = 'started' and u.fc_key is not null
+                  and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
+              )
+            end,
+            -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+            case when s.opt_rate_limit is null
+                or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+              else s.opt_rate_limit - (
+                select count(*)::int from pgflow.rate_starts rs
+                where rs.flow_slug = $1 and rs.step_slug = g.step_slug
+                  and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
+                  and rs.started_at > pg_catalog.clock_timestamp()
+                    - pg_catalog.make_interval(secs => s.opt_rate_per)
+              )
+            end
+          ) as free,
+          -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
+          case when s.opt_concurrency_limit is not null then
+              'pgflow.c|' || $1 || '|' || g.step_slug || '|'
+              || case when s.opt_concurrency_key is null then '' else g.fc_key end
+            when s.opt_rate_limit is not null then
+              'pgflow.r|' || $1 || '|' || g.step_slug || '|' || g.fc_key
+          end as lock_name
+          from groups g
+          join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
+        ),
+        -- a limited group offers its first visible tasks (at most its free slots; the row locks
+        -- are tried when they are taken, below); a group with no limit (a step of the flow with
+        -- none of its own) offers its first visible tasks that no other claim holds, locking
+        -- them, so concurrent claims do not offer each other the same ones
+        offered as (
+          select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
+          from slots sl
+          cross join lateral (
+            select t.message_id, t.priority
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+              and t.status = 'queued'
+              -- a subquery, not a join: planning a join would probe the ends of the message
+              -- id indexes, slow while they hold many dead entries (a busy queue)
+              and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                <= pg_catalog.clock_timestamp()
+            order by t.priority desc, t.message_id
+            limit sl.free
+          ) c
+          where sl.free > 0 and sl.lock_name is not null
+          union all
+          select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
+          from slots sl
+          cross join lateral (
+            select t.message_id, t.priority
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+              and t.status = 'queued'
+              and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                <= pg_catalog.clock_timestamp()
+            order by t.priority desc, t.message_id
+            limit sl.free
+            for update of t skip locked
+          ) c
+          where sl.free > 0 and sl.lock_name is null
+        ),
+        ranked as (
+          select o.message_id, o.priority, o.lock_name,
+                 pg_catalog.row_number() over (
+                   partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
+                 ) as rank
+          from offered o
+          order by o.priority desc, rank, o.message_id
+          offset 0
+        )
+        -- taken in claim order, lazily (the limit stops the scan): a task whose row another
+        -- claim has locked, or whose group's lock another claim holds, is passed over, so
+        -- concurrent claims take different tasks and different limited groups; the locks taken
+        -- here are the ones pgflow._fc_admit and pgflow._start_tasks take again (held until
+        -- commit), so the exact check is unchanged
+        select array(
+          select r.message_id from ranked r
+          where (r.lock_name is null
+                 or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
+            and exists (
+              select 1 from pgflow.step_tasks t
+              where t.message_id = r.message_id and t.flow_slug = $1 and t.status = 'queued'
+              for update skip locked
+            )
+          order by r.priority desc, r.rank, r.message_id
+          limit $2
+        )
+      $q$,
+      v_table, v_name
+    );
+  else
+    v_name := 'pgflow_fc_pick_' || v_hash;
+    v_prepare := pg_catalog.format(
+      $q$prepare %2$I(text, int, text, text) as
+        with recursive
+        -- the concurrency groups with queued tasks, in key order from the one after the
+        -- session's cursor ($3, $4: the last group its previous claim served), then from the
+        -- first one up to the cursor: a loose scan of idx_step_tasks_fc_queued, evaluated only
+        -- as far as the groups taken below need (one probe per group visited)
+        after_cursor as (
+          (
+            select t.step_slug, t.fc_key, 1 as n
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > ($3, $4)
+            order by t.step_slug, t.fc_key
+            limit 1
+          )
+          union all
+          select x.step_slug, x.fc_key, g.n + 1
+          from after_cursor g
+          cross join lateral (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+            order by t.step_slug, t.fc_key
+            limit 1
+          ) x
+        ),
+        up_to_cursor as (
+          (
+            select t.step_slug, t.fc_key, 1000000000 as n
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) <= ($3, $4)
+            order by t.step_slug, t.fc_key
+            limit 1
+          )
+          union all
+          select x.step_slug, x.fc_key, g.n + 1
+          from up_to_cursor g
+          cross join lateral (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+              and (t.step_slug, t.fc_key) <= ($3, $4)
+            order by t.step_slug, t.fc_key
+            limit 1
+          ) x
+        ),
+        walk as (
+          select * from after_cursor
+          union all
+          select * from up_to_cursor
+        ),
+        -- each group visited: its free slots (its started tasks counted by
+        -- idx_step_tasks_fc_started; its rate window's starts), its lock's name
+        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty; a
+        -- limited group is taken when its lock is free (tried, never waited for), so
+        -- concurrent claims take different groups. The walk stops at qty groups taken.
+        taken as (
+          select w.n, w.step_slug, w.fc_key, o.lock_name, o.ids
+          from walk w
+          join pgflow.steps s on s.flow_slug = $1 and s.step_slug = w.step_slug
+          cross join lateral (
+            select l.lock_name, case when l.free <= 0 then '{}'::bigint[]
+              -- a group with no limit offers its first visible task that no other claim
+              -- holds, locking it, so concurrent claims do not offer each other the same one,
+              -- then the next ones in its order (up to free), whose row locks are tried when
+              -- they are taken, below: with more groups than qty only the first is taken, and
+              -- locking the others would write a row lock each for nothing
+              when l.lock_name is null then coalesce((
+                select array[f.message_id] || array(
+                  select t.message_id
+                  from pgflow.step_tasks t
+                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                    and t.status = 'queued'
+                    and (t.priority < f.priority
+                         or (t.priority = f.priority and t.message_id > f.message_id))
+                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                      <= pg_catalog.clock_timestamp()
+                  order by t.priority desc, t.message_id
+                  limit l.free - 1
+                )
+                from (
+                  select t.message_id, t.priority
+                  from pgflow.step_tasks t
+                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                    and t.status = 'queued'
+                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                      <= pg_catalog.clock_timestamp()
+                  order by t.priority desc, t.message_id
+                  limit 1
+                  for update of t skip locked
+                ) f
+              ), '{}')
+              -- a limited group's row locks are tried when its offers are taken, below
+              else array(
+                select t.message_id
+                from pgflow.step_tasks t
+                where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                  and t.status = 'queued'
+                  -- a subquery, not a join: planning a join would probe the ends of the message
+                  -- id indexes, slow while they hold many dead entries (a busy queue)
+                  and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                    <= pg_catalog.clock_timestamp()
+                order by t.priority desc, t.message_id
+                limit l.free
+              ) end as ids
+            from (
+              select least(
+                $2,
+                case when s.opt_concurrency_limit is null then $2
+                  when s.opt_concurrency_key is null then s.opt_concurrency_limit - (
+                    select count(*)::int from pgflow.step_tasks u
+                    where u.flow_slug = $1 and u.step_slug = w.step_slug
+                      and u.status = 'started' and u.fc_key is not null
+                  )
+                  else s.opt_concurrency_limit - (
+                    select count(*)::int from pgflow.step_tasks u
+                    where u.flow_slug = $1 and u.step_slug = w.step_slug
+                      and u.status = 'started' and u.fc_key = w.fc_key
+                  )
+                end,
+                -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+                case when s.opt_rate_limit is null
+                    or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+                  else s.opt_rate_limit - (
+                    select count(*)::int from pgflow.rate_starts rs
+                    where rs.flow_slug = $1 and rs.step_slug = w.step_slug
+                      and rs.rate_key = case when s.opt_rate_key is null then '' else w.fc_key end
+                      and rs.started_at > pg_catalog.clock_timestamp()
+                        - pg_catalog.make_interval(secs => s.opt_rate_per)
+                  )
+                end
+              ) as free,
+              case when s.opt_concurrency_limit is not null then
+                  'pgflow.c|' || $1 || '|' || w.step_slug || '|'
+                  || case when s.opt_concurrency_key is null then '' else w.fc_key end
+                when s.opt_rate_limit is not null then
+                  'pgflow.r|' || $1 || '|' || w.step_slug || '|' || w.fc_key
+              end as lock_name
+            ) l
+          ) o
+          where case when cardinality(o.ids) = 0 then false
+            when o.lock_name is null then true
+            else pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(o.lock_name, 0))
+          end
+          limit $2
+        ),
+        ranked as (
+          select u.id, u.rank, g.n, g.lock_name
+          from taken g
+          cross join lateral unnest(g.ids) with ordinality as u(id, rank)
+          order by u.rank, g.n
+          offset 0
+        )
+        -- taken by rank in their group, then in walk order (the limit stops the scan): a task
+        -- whose row another claim has locked is passed over (the first offer of a group with
+        -- no limit is locked already)
+        select array(
+            select r.id from ranked r
+            where (r.lock_name is null and r.rank = 1)
+              or exists (
+                select 1 from pgflow.step_tasks t
+                where t.message_id = r.id and t.flow_slug = $1 and t.status = 'queued'
+                for update skip locked
+              )
+            order by r.rank, r.n
+            limit $2
+          ),
+          (select g.step_slug from taken g order by g.n desc limit 1),
+          (select g.fc_key from taken g order by g.n desc limit 1)
+      $q$,
+      v_table, v_name
+    );
+  end if;
+
   -- a statement under that name with other text (a session's own, or an older version of
   -- this one) is replaced: only this text is ever executed (re-analysed, if the session's
   -- search_path differs, under this function's)
@@ -162,8 +372,24 @@ begin
     end if;
     execute v_prepare;
   end if;
-  execute pg_catalog.format('execute %I(%L, %s)', v_name, _fc_pick.flow_slug, _fc_pick.qty)
-  into v_ids;
+
+  if v_ranked then
+    execute pg_catalog.format('execute %I(%L, %s)', v_name, _fc_pick.flow_slug, _fc_pick.qty)
+    into v_ids;
+    return v_ids;
+  end if;
+
+  -- the session's cursor: the last group its previous claim of this flow served (none: the
+  -- walk starts at the first group)
+  v_cursor := coalesce(
+    nullif(pg_catalog.current_setting('pgflow.fc_' || v_hash, true), '')::text[],
+    array['', '']);
+  execute pg_catalog.format('execute %I(%L, %s, %L, %L)', v_name, _fc_pick.flow_slug,
+    _fc_pick.qty, v_cursor[1], v_cursor[2])
+  into v_ids, v_step, v_key;
+  if v_step is not null then
+    perform pg_catalog.set_config('pgflow.fc_' || v_hash, array[v_step, v_key]::text, false);
+  end if;
   return v_ids;
 end;
 $$;

@@ -9,8 +9,10 @@
 -- back stays 'queued' with its attempts untouched; its message is hidden for 1 s
 -- (concurrency) or until the rate window has room (at least 1 s), so
 -- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
--- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
--- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
+-- that are not queued are passed through (pgflow._start_tasks ignores them). When no candidate
+-- belongs to a rate-limited step, one statement decides for all of them (a group's candidates
+-- are admitted, in order, while they fit under its limit); otherwise a loop checks them one
+-- by one. Internal (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_admit(flow_slug text, msg_ids bigint[])
@@ -34,44 +36,91 @@ declare
   v_hold int;
   v_oldest timestamptz;
   v_busy bigint[];
+  v_limited boolean;
+  v_rated boolean;
 begin
+  -- one statement: whether any candidate belongs to a limited step, or to a rate-limited one,
+  -- and the locks of every limited group among the candidates, tried, never waited for (a
+  -- claim serving several flows takes them in an order another claim may not share, so
+  -- waiting could deadlock): a group locked elsewhere is being filled by that claim, and its
+  -- tasks here are left alone (not started, not hidden); the counts below come from later
+  -- statements, so they see every start committed before the locks were taken
+  select coalesce(bool_or(s.opt_concurrency_limit is not null or s.opt_rate_limit is not null),
+           false),
+         coalesce(bool_or(s.opt_rate_limit is not null), false),
+         array(
+           select l.h
+           from (
+             select distinct pg_catalog.hashtextextended(x.name, 0) as h
+             from pgflow.step_tasks t
+             join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+             cross join lateral (
+               values
+                 (case when s.opt_concurrency_limit is not null then
+                    'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+                    || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+                 (case when s.opt_rate_limit is not null then
+                    'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+             ) as x(name)
+             where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+               and t.status = 'queued' and t.fc_key is not null and x.name is not null
+             order by 1
+           ) l
+           where not pg_catalog.pg_try_advisory_xact_lock(l.h)
+         )
+  into v_limited, v_rated, v_busy
+  from pgflow.step_tasks t
+  join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+  where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+    and t.status = 'queued' and t.fc_key is not null;
   -- no candidate of a limited step (a step of the flow with no limit of its own): nothing to
   -- check, every message passes as the loop below would pass it
-  if not exists (
-    select 1
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
-      and t.status = 'queued' and t.fc_key is not null
-      and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
-  ) then
+  if not v_limited then
     return _fc_admit.msg_ids;
   end if;
 
-  -- the locks of every limited group among the candidates, tried, never waited for: a claim
-  -- serving several flows takes them in an order another claim may not share, so waiting
-  -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks
-  -- here are left alone (not started, not hidden)
-  v_busy := array(
-    select l.h
+  -- concurrency limits alone (no candidate of a rate-limited step): one statement decides, as
+  -- the loop below would: in the order given, a group's candidates are admitted while its
+  -- started tasks (counted now, under its lock) and those admitted before them stay below its
+  -- limit, the rest held back; a busy group's candidates are left alone
+  if not v_rated then
+    select coalesce(array_agg(d.id order by d.ord) filter (where d.verdict = 'admit'), '{}'),
+           coalesce(array_agg(d.id order by d.ord) filter (where d.verdict = 'hold'), '{}')
+    into v_admitted, v_held
     from (
-      select distinct pg_catalog.hashtextextended(x.name, 0) as h
-      from pgflow.step_tasks t
-      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-      cross join lateral (
-        values
-          (case when s.opt_concurrency_limit is not null then
-             'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
-             || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
-          (case when s.opt_rate_limit is not null then
-             'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
-      ) as x(name)
-      where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
-        and t.status = 'queued' and t.fc_key is not null and x.name is not null
-      order by 1
-    ) l
-    where not pg_catalog.pg_try_advisory_xact_lock(l.h)
-  );
+      select c.id, c.ord,
+             case when c.lock_name is null then 'admit'
+               when pg_catalog.hashtextextended(c.lock_name, 0) = any(v_busy) then 'skip'
+               when pg_catalog.row_number() over (partition by c.lock_name order by c.ord)
+                 + case when c.opt_concurrency_key is null then (
+                     select count(*) from pgflow.step_tasks u
+                     where u.flow_slug = _fc_admit.flow_slug and u.step_slug = c.step_slug
+                       and u.status = 'started' and u.fc_key is not null)
+                   else (
+                     select count(*) from pgflow.step_tasks u
+                     where u.flow_slug = _fc_admit.flow_slug and u.step_slug = c.step_slug
+                       and u.status = 'started' and u.fc_key = c.fc_key)
+                   end <= c.opt_concurrency_limit then 'admit'
+               else 'hold'
+             end as verdict
+      from (
+        select u.id, u.ord, t.step_slug, t.fc_key, s.opt_concurrency_limit, s.opt_concurrency_key,
+               case when t.fc_key is not null and s.opt_concurrency_limit is not null then
+                 'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+                 || case when s.opt_concurrency_key is null then '' else t.fc_key end
+               end as lock_name
+        from unnest(_fc_admit.msg_ids) with ordinality as u(id, ord)
+        left join pgflow.step_tasks t
+          on t.message_id = u.id and t.flow_slug = _fc_admit.flow_slug and t.status = 'queued'
+        left join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      ) c
+    ) d;
+    if cardinality(v_held) > 0 then
+      perform pgflow.set_vt_batch(_fc_admit.flow_slug, v_held,
+        array_fill(c_hold_seconds, array[cardinality(v_held)]));
+    end if;
+    return v_admitted;
+  end if;
 
   for v_task in
     select u.id, t.step_slug, t.fc_key, t.rate_key, s.opt_concurrency_limit,

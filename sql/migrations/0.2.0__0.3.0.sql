@@ -262,3 +262,11 @@ drop index if exists pgflow.idx_runs_flow_slug;
 drop index if exists pgflow.idx_runs_parent_started;
 create index if not exists idx_runs_parent_open on pgflow.runs (parent_run_id)
   where parent_run_id is not null and status in ('queued', 'started');
+-- Issue 12, the keyed limit's price: the flow-control claim serves the groups of a flow whose
+-- tasks share one priority round-robin from a per-session cursor; it asks first whether a run
+-- started with a priority is in progress (this index holds only those runs).
+create index if not exists idx_runs_priority on pgflow.runs (flow_slug)
+  where priority is not null and status in ('queued', 'started');
+-- The new tasks' flow-control tags are computed in _start_ready_steps' insert: the per-task
+-- function of the 0.3.0 candidate is gone.
+drop function if exists pgflow._fc_tags(uuid, text, int);

@@ -311,6 +311,11 @@ create index if not exists idx_runs_started_at_run_id on pgflow.runs (started_at
 create index if not exists idx_runs_flow_slug_started_at_run_id
   on pgflow.runs (flow_slug, started_at, run_id);
 
+-- The runs in progress that were started with a priority (few, usually none): the flow-control
+-- claim (pgflow._fc_pick) asks whether a flow has any before it serves its groups round-robin.
+create index if not exists idx_runs_priority on pgflow.runs (flow_slug)
+  where priority is not null and status in ('queued', 'started');
+
 create unique index if not exists runs_idempotency_key on pgflow.runs (flow_slug, idempotency_key)
   where idempotency_key is not null;
 
@@ -1720,7 +1725,8 @@ $$;
 -- 0.8.1); without Realtime the only cost is a filter on the aggregate.
 -- A ready signal step (steps.signal_schema set) gets no task: it becomes 'waiting'. A ready
 -- sub-flow step (steps.child_flow_slug set) starts child runs instead (_start_subflow_steps).
--- The new tasks of a flow under flow control are written with their tags (pgflow._fc_tags).
+-- The new tasks of a flow under flow control are written with their tags (the values
+-- pgflow._fc_tag writes, computed in the insert itself: no function call per task).
 -- Internal; the caller holds the runs' locks and has resolved conditions. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -1831,17 +1837,40 @@ begin
           insert into pgflow.step_tasks (
             flow_slug, run_id, step_slug, task_index, message_id, fc_key, rate_key, priority
           )
-          select $1, (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-                 (s.message ->> 'task_index')::int, s.msg_id,
-                 g.tags[1], g.tags[2], g.tags[3]::int
+          select $1, x.run_id, x.step_slug, x.task_index, s.msg_id,
+                 g.fc_key, g.rate_key, g.priority
           from sent s
-          -- flow control ($6): the task's tags (pgflow._fc_tags), written with the task
           cross join lateral (
-            select case when $6 then pgflow._fc_tags(
-              (s.message ->> 'run_id')::uuid, s.message ->> 'step_slug',
-              (s.message ->> 'task_index')::int
-            ) end as tags
-          ) as g
+            select (s.message ->> 'run_id')::uuid as run_id, s.message ->> 'step_slug' as step_slug,
+                   (s.message ->> 'task_index')::int as task_index
+          ) as x
+          -- flow control ($6): the task's tags, written with the task (the values
+          -- pgflow._fc_tag writes; a single step's key under "run." is read from the run input
+          -- in place, other keys through pgflow._fc_value)
+          left join lateral (
+            select coalesce(
+                     case when st.opt_concurrency_key is null then null
+                       when st.step_type = 'single' and st.opt_concurrency_key like 'run.%%'
+                         then coalesce(r.input #>> (pg_catalog.string_to_array(
+                           st.opt_concurrency_key, '.'))[2:], 'null')
+                       else pgflow._fc_value(x.run_id, x.step_slug, x.task_index,
+                         st.opt_concurrency_key) end,
+                     v.rate_key) as fc_key,
+                   v.rate_key,
+                   coalesce(r.priority, st.opt_priority, f.opt_priority, 0) as priority
+            from pgflow.steps st
+            join pgflow.runs r on r.run_id = x.run_id
+            join pgflow.flows f on f.flow_slug = st.flow_slug
+            cross join lateral (
+              select case when st.opt_rate_key is null then ''
+                when st.step_type = 'single' and st.opt_rate_key like 'run.%%'
+                  then coalesce(r.input #>> (pg_catalog.string_to_array(
+                    st.opt_rate_key, '.'))[2:], 'null')
+                else pgflow._fc_value(x.run_id, x.step_slug, x.task_index, st.opt_rate_key)
+                end as rate_key
+            ) as v
+            where $6 and st.flow_slug = $1 and st.step_slug = x.step_slug
+          ) as g on true
         )
         select idle from before
       $q$,
@@ -2367,7 +2396,8 @@ $$;
 -- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
 -- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
 -- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
--- pgflow._fc_started records the starts of rate-limited steps (docs/flow-control.md).
+-- pgflow._fc_started records the starts of rate-limited steps, when the flow has any
+-- (docs/flow-control.md).
 -- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -2382,8 +2412,16 @@ declare
   v_claimed pgflow.claimed_task[];
   v_msg_ids bigint[] := _start_tasks.msg_ids;
   v_controlled boolean;
+  v_rated boolean;
 begin
-  select f.flow_control into v_controlled from pgflow.flows f
+  -- under flow control: whether any step of the flow has a rate limit (starts to record)
+  select f.flow_control,
+         f.flow_control and exists (
+           select 1 from pgflow.steps s
+           where s.flow_slug = f.flow_slug and s.opt_rate_limit is not null
+         )
+  into v_controlled, v_rated
+  from pgflow.flows f
   where f.flow_slug = _start_tasks.flow_slug;
   if v_controlled then
     v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
@@ -2460,7 +2498,7 @@ begin
     array(select c.timeout + 2 from unnest(v_claimed) c)
   );
 
-  if v_controlled then
+  if v_rated then
     perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);
   end if;
 
@@ -3519,22 +3557,31 @@ $$;
 
 -- file: 0354_function__fc_pick.sql
 -- _fc_pick(flow_slug, qty): the messages of up to qty ready tasks of a flow under flow control,
--- in claim order: every concurrency group (step and key value, pgflow._fc_tag) that has queued
--- tasks is visited (a loose scan of idx_step_tasks_fc_queued, one probe per group), a group whose
--- slots or rate window look full is passed over, each other group offers its visible tasks by
--- priority then message id (at most its free slots), and the offers are taken by priority, then
--- by their rank within their group, then by message id. So a ready task of a higher priority is
--- taken before any lower one, and the groups are served round-robin: a group's backlog never
--- holds another group's first ready task back by more than one batch. Messages are not read
--- (their visibility is not changed). The offers are taken lazily, in that order, each with its
--- task's row lock and its group's advisory lock, tried (never waited for): an offer another
--- claim holds is passed over, so concurrent claims take different tasks and groups (a group
--- with no limit offers only tasks no other claim has locked). The exact check stays
--- pgflow._fc_admit's, under the same locks (held until the caller commits). The statement
--- names the flow's queue table: it is prepared once per session and queue (a generic plan,
--- pg_prepared_statements name pgflow_fc_pick_<md5 of the queue table>; re-prepared when the
--- text under that name is not this statement's), not planned on every call. Internal
--- (claim_tasks). Raises nothing.
+-- in claim order. The concurrency groups (step and key value, pgflow._fc_tag) that have queued
+-- tasks are served round-robin: a group whose slots or rate window look full is passed over,
+-- each other group offers its first visible tasks by priority then message id (at most its free
+-- slots and qty), and the offers are taken by their rank within their group, then by group.
+-- When every queued task of the flow has the same priority (no step priority differs from the
+-- flow's, no run started with a priority is in progress: idx_runs_priority), the groups are
+-- walked in key order from the one after the last group this session's previous claim of the
+-- flow served (its cursor, the setting pgflow.fc_<md5 of the queue table>), and the walk stops
+-- once qty groups are taken: a claim costs a probe, a count and a few visibility look-ups per
+-- group it takes, whatever the number of groups, and with more groups than qty each claim
+-- serves the next qty of them, one task each. Otherwise (priorities differ) every group is
+-- visited (a loose scan of idx_step_tasks_fc_queued), and the offers are taken by priority
+-- first, so a ready task of a higher priority is taken before any lower one. Either way a
+-- group's backlog never holds another group's first ready task back by more than a round of
+-- the groups. Messages are not read (their visibility is not changed). The offers are taken
+-- lazily, in that order, each with its task's row lock and its group's advisory lock, tried
+-- (never waited for): an offer another claim holds is passed over, so concurrent claims take
+-- different tasks and groups (a group with no limit offers tasks no other claim has locked,
+-- found in index order: bitmap scans are off, so that a generic plan does not read and sort a
+-- whole group to lock its first ones; in the round-robin walk only its first offer is locked
+-- at once, the others when they are taken). The exact check stays pgflow._fc_admit's, under
+-- the same locks (held until the caller commits). The statements name the flow's queue table: each is prepared once per
+-- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
+-- queue table> and pgflow_fc_rank_<md5>; re-prepared when the text under that name is not this
+-- statement's), not planned on every call. Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -3543,133 +3590,334 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode to force_generic_plan
+set enable_bitmapscan to off
 as $$
 declare
   v_table text := pgmq.format_table_name(_fc_pick.flow_slug, 'q');
-  v_name text := 'pgflow_fc_pick_' || pg_catalog.md5(v_table);
+  v_hash text := pg_catalog.md5(v_table);
+  v_ranked boolean;
+  v_name text;
   v_prepare text;
+  v_cursor text[];
   v_ids bigint[];
+  v_step text;
+  v_key text;
 begin
-  v_prepare := pg_catalog.format(
-    $q$prepare %2$I(text, int) as
-      with recursive groups as (
-        (
-          select t.step_slug, t.fc_key
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-          order by t.step_slug, t.fc_key
-          limit 1
-        )
-        union all
-        select n.step_slug, n.fc_key
-        from groups g
-        cross join lateral (
-          select t.step_slug, t.fc_key
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-            and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
-          order by t.step_slug, t.fc_key
-          limit 1
-        ) n
-      ),
-      slots as (
-        select g.step_slug, g.fc_key, least(
-          $2,
-          case when s.opt_concurrency_limit is null then $2
-            else s.opt_concurrency_limit - (
-              select count(*)::int from pgflow.step_tasks u
-              where u.flow_slug = $1 and u.step_slug = g.step_slug
-                and u.status = 'started' and u.fc_key is not null
-                and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
-            )
-          end,
-          -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
-          case when s.opt_rate_limit is null
-              or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-            else s.opt_rate_limit - (
-              select count(*)::int from pgflow.rate_starts rs
-              where rs.flow_slug = $1 and rs.step_slug = g.step_slug
-                and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
-                and rs.started_at > pg_catalog.clock_timestamp()
-                  - pg_catalog.make_interval(secs => s.opt_rate_per)
-            )
-          end
-        ) as free,
-        -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
-        case when s.opt_concurrency_limit is not null then
-            'pgflow.c|' || $1 || '|' || g.step_slug || '|'
-            || case when s.opt_concurrency_key is null then '' else g.fc_key end
-          when s.opt_rate_limit is not null then
-            'pgflow.r|' || $1 || '|' || g.step_slug || '|' || g.fc_key
-        end as lock_name
-        from groups g
-        join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
-      ),
-      -- a limited group offers its first visible tasks (at most its free slots; the row locks
-      -- are tried when they are taken, below); a group with no limit (a step of the flow with
-      -- none of its own) offers its first visible tasks that no other claim holds, locking
-      -- them, so concurrent claims do not offer each other the same ones
-      offered as (
-        select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
-        from slots sl
-        cross join lateral (
-          select t.message_id, t.priority
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-            and t.status = 'queued'
-            -- a subquery, not a join: planning a join would probe the ends of the message
-            -- id indexes, slow while they hold many dead entries (a busy queue)
-            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-              <= pg_catalog.clock_timestamp()
-          order by t.priority desc, t.message_id
-          limit sl.free
-        ) c
-        where sl.free > 0 and sl.lock_name is not null
-        union all
-        select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
-        from slots sl
-        cross join lateral (
-          select t.message_id, t.priority
-          from pgflow.step_tasks t
-          where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-            and t.status = 'queued'
-            and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-              <= pg_catalog.clock_timestamp()
-          order by t.priority desc, t.message_id
-          limit sl.free
-          for update of t skip locked
-        ) c
-        where sl.free > 0 and sl.lock_name is null
-      ),
-      ranked as (
-        select o.message_id, o.priority, o.lock_name,
-               pg_catalog.row_number() over (
-                 partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
-               ) as rank
-        from offered o
-        order by o.priority desc, rank, o.message_id
-        offset 0
-      )
-      -- taken in claim order, lazily (the limit stops the scan): a task whose row another
-      -- claim has locked, or whose group's lock another claim holds, is passed over, so
-      -- concurrent claims take different tasks and different limited groups; the locks taken
-      -- here are the ones pgflow._fc_admit and pgflow._start_tasks take again (held until
-      -- commit), so the exact check is unchanged
-      select array(
-        select r.message_id from ranked r
-        where (r.lock_name is null
-               or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
-          and exists (
-            select 1 from pgflow.step_tasks t
-            where t.message_id = r.message_id and t.flow_slug = $1 and t.status = 'queued'
-            for update skip locked
+  -- priorities differ when a step's differs from the flow's or a run started with a priority
+  -- is in progress (idx_runs_priority holds only those runs)
+  v_ranked := (
+      select count(distinct coalesce(s.opt_priority, f.opt_priority, 0)) > 1
+      from pgflow.steps s join pgflow.flows f on f.flow_slug = s.flow_slug
+      where s.flow_slug = _fc_pick.flow_slug
+    )
+    or exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _fc_pick.flow_slug and r.priority is not null
+        and r.status in ('queued', 'started')
+    );
+
+  if v_ranked then
+    v_name := 'pgflow_fc_rank_' || v_hash;
+    v_prepare := pg_catalog.format(
+      $q$prepare %2$I(text, int) as
+        with recursive groups as (
+          (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+            order by t.step_slug, t.fc_key
+            limit 1
           )
-        order by r.priority desc, r.rank, r.message_id
-        limit $2
-      )
-    $q$,
-    v_table, v_name
-  );
+          union all
+          select n.step_slug, n.fc_key
+          from groups g
+          cross join lateral (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+            order by t.step_slug, t.fc_key
+            limit 1
+          ) n
+        ),
+        slots as (
+          select g.step_slug, g.fc_key, least(
+            $2,
+            case when s.opt_concurrency_limit is null then $2
+              else s.opt_concurrency_limit - (
+                select count(*)::int from pgflow.step_tasks u
+                where u.flow_slug = $1 and u.step_slug = g.step_slug
+                  and u.status = 'started' and u.fc_key is not null
+                  and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
+              )
+            end,
+            -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+            case when s.opt_rate_limit is null
+                or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+              else s.opt_rate_limit - (
+                select count(*)::int from pgflow.rate_starts rs
+                where rs.flow_slug = $1 and rs.step_slug = g.step_slug
+                  and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
+                  and rs.started_at > pg_catalog.clock_timestamp()
+                    - pg_catalog.make_interval(secs => s.opt_rate_per)
+              )
+            end
+          ) as free,
+          -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
+          case when s.opt_concurrency_limit is not null then
+              'pgflow.c|' || $1 || '|' || g.step_slug || '|'
+              || case when s.opt_concurrency_key is null then '' else g.fc_key end
+            when s.opt_rate_limit is not null then
+              'pgflow.r|' || $1 || '|' || g.step_slug || '|' || g.fc_key
+          end as lock_name
+          from groups g
+          join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
+        ),
+        -- a limited group offers its first visible tasks (at most its free slots; the row locks
+        -- are tried when they are taken, below); a group with no limit (a step of the flow with
+        -- none of its own) offers its first visible tasks that no other claim holds, locking
+        -- them, so concurrent claims do not offer each other the same ones
+        offered as (
+          select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
+          from slots sl
+          cross join lateral (
+            select t.message_id, t.priority
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+              and t.status = 'queued'
+              -- a subquery, not a join: planning a join would probe the ends of the message
+              -- id indexes, slow while they hold many dead entries (a busy queue)
+              and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                <= pg_catalog.clock_timestamp()
+            order by t.priority desc, t.message_id
+            limit sl.free
+          ) c
+          where sl.free > 0 and sl.lock_name is not null
+          union all
+          select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
+          from slots sl
+          cross join lateral (
+            select t.message_id, t.priority
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
+              and t.status = 'queued'
+              and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                <= pg_catalog.clock_timestamp()
+            order by t.priority desc, t.message_id
+            limit sl.free
+            for update of t skip locked
+          ) c
+          where sl.free > 0 and sl.lock_name is null
+        ),
+        ranked as (
+          select o.message_id, o.priority, o.lock_name,
+                 pg_catalog.row_number() over (
+                   partition by o.step_slug, o.fc_key order by o.priority desc, o.message_id
+                 ) as rank
+          from offered o
+          order by o.priority desc, rank, o.message_id
+          offset 0
+        )
+        -- taken in claim order, lazily (the limit stops the scan): a task whose row another
+        -- claim has locked, or whose group's lock another claim holds, is passed over, so
+        -- concurrent claims take different tasks and different limited groups; the locks taken
+        -- here are the ones pgflow._fc_admit and pgflow._start_tasks take again (held until
+        -- commit), so the exact check is unchanged
+        select array(
+          select r.message_id from ranked r
+          where (r.lock_name is null
+                 or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
+            and exists (
+              select 1 from pgflow.step_tasks t
+              where t.message_id = r.message_id and t.flow_slug = $1 and t.status = 'queued'
+              for update skip locked
+            )
+          order by r.priority desc, r.rank, r.message_id
+          limit $2
+        )
+      $q$,
+      v_table, v_name
+    );
+  else
+    v_name := 'pgflow_fc_pick_' || v_hash;
+    v_prepare := pg_catalog.format(
+      $q$prepare %2$I(text, int, text, text) as
+        with recursive
+        -- the concurrency groups with queued tasks, in key order from the one after the
+        -- session's cursor ($3, $4: the last group its previous claim served), then from the
+        -- first one up to the cursor: a loose scan of idx_step_tasks_fc_queued, evaluated only
+        -- as far as the groups taken below need (one probe per group visited)
+        after_cursor as (
+          (
+            select t.step_slug, t.fc_key, 1 as n
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > ($3, $4)
+            order by t.step_slug, t.fc_key
+            limit 1
+          )
+          union all
+          select x.step_slug, x.fc_key, g.n + 1
+          from after_cursor g
+          cross join lateral (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+            order by t.step_slug, t.fc_key
+            limit 1
+          ) x
+        ),
+        up_to_cursor as (
+          (
+            select t.step_slug, t.fc_key, 1000000000 as n
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) <= ($3, $4)
+            order by t.step_slug, t.fc_key
+            limit 1
+          )
+          union all
+          select x.step_slug, x.fc_key, g.n + 1
+          from up_to_cursor g
+          cross join lateral (
+            select t.step_slug, t.fc_key
+            from pgflow.step_tasks t
+            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+              and (t.step_slug, t.fc_key) <= ($3, $4)
+            order by t.step_slug, t.fc_key
+            limit 1
+          ) x
+        ),
+        walk as (
+          select * from after_cursor
+          union all
+          select * from up_to_cursor
+        ),
+        -- each group visited: its free slots (its started tasks counted by
+        -- idx_step_tasks_fc_started; its rate window's starts), its lock's name
+        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty; a
+        -- limited group is taken when its lock is free (tried, never waited for), so
+        -- concurrent claims take different groups. The walk stops at qty groups taken.
+        taken as (
+          select w.n, w.step_slug, w.fc_key, o.lock_name, o.ids
+          from walk w
+          join pgflow.steps s on s.flow_slug = $1 and s.step_slug = w.step_slug
+          cross join lateral (
+            select l.lock_name, case when l.free <= 0 then '{}'::bigint[]
+              -- a group with no limit offers its first visible task that no other claim
+              -- holds, locking it, so concurrent claims do not offer each other the same one,
+              -- then the next ones in its order (up to free), whose row locks are tried when
+              -- they are taken, below: with more groups than qty only the first is taken, and
+              -- locking the others would write a row lock each for nothing
+              when l.lock_name is null then coalesce((
+                select array[f.message_id] || array(
+                  select t.message_id
+                  from pgflow.step_tasks t
+                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                    and t.status = 'queued'
+                    and (t.priority < f.priority
+                         or (t.priority = f.priority and t.message_id > f.message_id))
+                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                      <= pg_catalog.clock_timestamp()
+                  order by t.priority desc, t.message_id
+                  limit l.free - 1
+                )
+                from (
+                  select t.message_id, t.priority
+                  from pgflow.step_tasks t
+                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                    and t.status = 'queued'
+                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                      <= pg_catalog.clock_timestamp()
+                  order by t.priority desc, t.message_id
+                  limit 1
+                  for update of t skip locked
+                ) f
+              ), '{}')
+              -- a limited group's row locks are tried when its offers are taken, below
+              else array(
+                select t.message_id
+                from pgflow.step_tasks t
+                where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
+                  and t.status = 'queued'
+                  -- a subquery, not a join: planning a join would probe the ends of the message
+                  -- id indexes, slow while they hold many dead entries (a busy queue)
+                  and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
+                    <= pg_catalog.clock_timestamp()
+                order by t.priority desc, t.message_id
+                limit l.free
+              ) end as ids
+            from (
+              select least(
+                $2,
+                case when s.opt_concurrency_limit is null then $2
+                  when s.opt_concurrency_key is null then s.opt_concurrency_limit - (
+                    select count(*)::int from pgflow.step_tasks u
+                    where u.flow_slug = $1 and u.step_slug = w.step_slug
+                      and u.status = 'started' and u.fc_key is not null
+                  )
+                  else s.opt_concurrency_limit - (
+                    select count(*)::int from pgflow.step_tasks u
+                    where u.flow_slug = $1 and u.step_slug = w.step_slug
+                      and u.status = 'started' and u.fc_key = w.fc_key
+                  )
+                end,
+                -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+                case when s.opt_rate_limit is null
+                    or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+                  else s.opt_rate_limit - (
+                    select count(*)::int from pgflow.rate_starts rs
+                    where rs.flow_slug = $1 and rs.step_slug = w.step_slug
+                      and rs.rate_key = case when s.opt_rate_key is null then '' else w.fc_key end
+                      and rs.started_at > pg_catalog.clock_timestamp()
+                        - pg_catalog.make_interval(secs => s.opt_rate_per)
+                  )
+                end
+              ) as free,
+              case when s.opt_concurrency_limit is not null then
+                  'pgflow.c|' || $1 || '|' || w.step_slug || '|'
+                  || case when s.opt_concurrency_key is null then '' else w.fc_key end
+                when s.opt_rate_limit is not null then
+                  'pgflow.r|' || $1 || '|' || w.step_slug || '|' || w.fc_key
+              end as lock_name
+            ) l
+          ) o
+          where case when cardinality(o.ids) = 0 then false
+            when o.lock_name is null then true
+            else pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(o.lock_name, 0))
+          end
+          limit $2
+        ),
+        ranked as (
+          select u.id, u.rank, g.n, g.lock_name
+          from taken g
+          cross join lateral unnest(g.ids) with ordinality as u(id, rank)
+          order by u.rank, g.n
+          offset 0
+        )
+        -- taken by rank in their group, then in walk order (the limit stops the scan): a task
+        -- whose row another claim has locked is passed over (the first offer of a group with
+        -- no limit is locked already)
+        select array(
+            select r.id from ranked r
+            where (r.lock_name is null and r.rank = 1)
+              or exists (
+                select 1 from pgflow.step_tasks t
+                where t.message_id = r.id and t.flow_slug = $1 and t.status = 'queued'
+                for update skip locked
+              )
+            order by r.rank, r.n
+            limit $2
+          ),
+          (select g.step_slug from taken g order by g.n desc limit 1),
+          (select g.fc_key from taken g order by g.n desc limit 1)
+      $q$,
+      v_table, v_name
+    );
+  end if;
+
   -- a statement under that name with other text (a session's own, or an older version of
   -- this one) is replaced: only this text is ever executed (re-analysed, if the session's
   -- search_path differs, under this function's)
@@ -3682,8 +3930,24 @@ begin
     end if;
     execute v_prepare;
   end if;
-  execute pg_catalog.format('execute %I(%L, %s)', v_name, _fc_pick.flow_slug, _fc_pick.qty)
-  into v_ids;
+
+  if v_ranked then
+    execute pg_catalog.format('execute %I(%L, %s)', v_name, _fc_pick.flow_slug, _fc_pick.qty)
+    into v_ids;
+    return v_ids;
+  end if;
+
+  -- the session's cursor: the last group its previous claim of this flow served (none: the
+  -- walk starts at the first group)
+  v_cursor := coalesce(
+    nullif(pg_catalog.current_setting('pgflow.fc_' || v_hash, true), '')::text[],
+    array['', '']);
+  execute pg_catalog.format('execute %I(%L, %s, %L, %L)', v_name, _fc_pick.flow_slug,
+    _fc_pick.qty, v_cursor[1], v_cursor[2])
+  into v_ids, v_step, v_key;
+  if v_step is not null then
+    perform pg_catalog.set_config('pgflow.fc_' || v_hash, array[v_step, v_key]::text, false);
+  end if;
   return v_ids;
 end;
 $$;
@@ -3700,8 +3964,10 @@ $$;
 -- back stays 'queued' with its attempts untouched; its message is hidden for 1 s
 -- (concurrency) or until the rate window has room (at least 1 s), so
 -- the pgflow 0.8.1 protocol (pgmq.read + start_tasks) does not spin on it. Messages of tasks
--- that are not queued are passed through (pgflow._start_tasks ignores them). Internal
--- (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
+-- that are not queued are passed through (pgflow._start_tasks ignores them). When no candidate
+-- belongs to a rate-limited step, one statement decides for all of them (a group's candidates
+-- are admitted, in order, while they fit under its limit); otherwise a loop checks them one
+-- by one. Internal (_start_tasks, for start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_admit(flow_slug text, msg_ids bigint[])
@@ -3725,44 +3991,91 @@ declare
   v_hold int;
   v_oldest timestamptz;
   v_busy bigint[];
+  v_limited boolean;
+  v_rated boolean;
 begin
+  -- one statement: whether any candidate belongs to a limited step, or to a rate-limited one,
+  -- and the locks of every limited group among the candidates, tried, never waited for (a
+  -- claim serving several flows takes them in an order another claim may not share, so
+  -- waiting could deadlock): a group locked elsewhere is being filled by that claim, and its
+  -- tasks here are left alone (not started, not hidden); the counts below come from later
+  -- statements, so they see every start committed before the locks were taken
+  select coalesce(bool_or(s.opt_concurrency_limit is not null or s.opt_rate_limit is not null),
+           false),
+         coalesce(bool_or(s.opt_rate_limit is not null), false),
+         array(
+           select l.h
+           from (
+             select distinct pg_catalog.hashtextextended(x.name, 0) as h
+             from pgflow.step_tasks t
+             join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+             cross join lateral (
+               values
+                 (case when s.opt_concurrency_limit is not null then
+                    'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+                    || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
+                 (case when s.opt_rate_limit is not null then
+                    'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
+             ) as x(name)
+             where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+               and t.status = 'queued' and t.fc_key is not null and x.name is not null
+             order by 1
+           ) l
+           where not pg_catalog.pg_try_advisory_xact_lock(l.h)
+         )
+  into v_limited, v_rated, v_busy
+  from pgflow.step_tasks t
+  join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+  where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
+    and t.status = 'queued' and t.fc_key is not null;
   -- no candidate of a limited step (a step of the flow with no limit of its own): nothing to
   -- check, every message passes as the loop below would pass it
-  if not exists (
-    select 1
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
-      and t.status = 'queued' and t.fc_key is not null
-      and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
-  ) then
+  if not v_limited then
     return _fc_admit.msg_ids;
   end if;
 
-  -- the locks of every limited group among the candidates, tried, never waited for: a claim
-  -- serving several flows takes them in an order another claim may not share, so waiting
-  -- could deadlock; a group locked elsewhere is being filled by that claim, and its tasks
-  -- here are left alone (not started, not hidden)
-  v_busy := array(
-    select l.h
+  -- concurrency limits alone (no candidate of a rate-limited step): one statement decides, as
+  -- the loop below would: in the order given, a group's candidates are admitted while its
+  -- started tasks (counted now, under its lock) and those admitted before them stay below its
+  -- limit, the rest held back; a busy group's candidates are left alone
+  if not v_rated then
+    select coalesce(array_agg(d.id order by d.ord) filter (where d.verdict = 'admit'), '{}'),
+           coalesce(array_agg(d.id order by d.ord) filter (where d.verdict = 'hold'), '{}')
+    into v_admitted, v_held
     from (
-      select distinct pg_catalog.hashtextextended(x.name, 0) as h
-      from pgflow.step_tasks t
-      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-      cross join lateral (
-        values
-          (case when s.opt_concurrency_limit is not null then
-             'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
-             || case when s.opt_concurrency_key is null then '' else t.fc_key end end),
-          (case when s.opt_rate_limit is not null then
-             'pgflow.r|' || t.flow_slug || '|' || t.step_slug || '|' || t.rate_key end)
-      ) as x(name)
-      where t.flow_slug = _fc_admit.flow_slug and t.message_id = any(_fc_admit.msg_ids)
-        and t.status = 'queued' and t.fc_key is not null and x.name is not null
-      order by 1
-    ) l
-    where not pg_catalog.pg_try_advisory_xact_lock(l.h)
-  );
+      select c.id, c.ord,
+             case when c.lock_name is null then 'admit'
+               when pg_catalog.hashtextextended(c.lock_name, 0) = any(v_busy) then 'skip'
+               when pg_catalog.row_number() over (partition by c.lock_name order by c.ord)
+                 + case when c.opt_concurrency_key is null then (
+                     select count(*) from pgflow.step_tasks u
+                     where u.flow_slug = _fc_admit.flow_slug and u.step_slug = c.step_slug
+                       and u.status = 'started' and u.fc_key is not null)
+                   else (
+                     select count(*) from pgflow.step_tasks u
+                     where u.flow_slug = _fc_admit.flow_slug and u.step_slug = c.step_slug
+                       and u.status = 'started' and u.fc_key = c.fc_key)
+                   end <= c.opt_concurrency_limit then 'admit'
+               else 'hold'
+             end as verdict
+      from (
+        select u.id, u.ord, t.step_slug, t.fc_key, s.opt_concurrency_limit, s.opt_concurrency_key,
+               case when t.fc_key is not null and s.opt_concurrency_limit is not null then
+                 'pgflow.c|' || t.flow_slug || '|' || t.step_slug || '|'
+                 || case when s.opt_concurrency_key is null then '' else t.fc_key end
+               end as lock_name
+        from unnest(_fc_admit.msg_ids) with ordinality as u(id, ord)
+        left join pgflow.step_tasks t
+          on t.message_id = u.id and t.flow_slug = _fc_admit.flow_slug and t.status = 'queued'
+        left join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      ) c
+    ) d;
+    if cardinality(v_held) > 0 then
+      perform pgflow.set_vt_batch(_fc_admit.flow_slug, v_held,
+        array_fill(c_hold_seconds, array[cardinality(v_held)]));
+    end if;
+    return v_admitted;
+  end if;
 
   for v_task in
     select u.id, t.step_slug, t.fc_key, t.rate_key, s.opt_concurrency_limit,
@@ -3921,58 +4234,6 @@ begin
   else
     perform pgflow._fc_refresh(_fc_set_run_priority.flow_slug);
   end if;
-end;
-$$;
-
--- file: 0358_function__fc_tags.sql
--- _fc_tags(run_id, step_slug, task_index): the flow-control tags of a new task of a flow under
--- flow control, as text[] {fc_key, rate_key, priority}: its concurrency group (its concurrency
--- key's value, else its rate key's, else ''), its rate key's value ('' without one) and its
--- priority (the run's override, else the step's, else the flow's, else 0); the same values
--- pgflow._fc_tag writes. Called per row by the insert of _start_ready_steps, so new tasks are
--- written once, tagged. Internal. Raises nothing.
-set search_path = pg_catalog, pg_temp;
-
-create or replace function pgflow._fc_tags(run_id uuid, step_slug text, task_index int)
-returns text[]
-language plpgsql
-stable
-set search_path = pg_catalog, pg_temp
-set plan_cache_mode to force_generic_plan
-as $$
-declare
-  v record;
-  v_group text;
-  v_rate text;
-begin
-  select s.step_type, s.opt_concurrency_key, s.opt_rate_key,
-         coalesce(r.priority, s.opt_priority, f.opt_priority, 0) as priority, r.input
-  into v
-  from pgflow.runs r
-  join pgflow.steps s on s.flow_slug = r.flow_slug and s.step_slug = _fc_tags.step_slug
-  join pgflow.flows f on f.flow_slug = r.flow_slug
-  where r.run_id = _fc_tags.run_id;
-
-  if v.opt_rate_key is null then
-    v_rate := '';
-  elsif v.step_type = 'single' and v.opt_rate_key like 'run.%' then
-    v_rate := coalesce(v.input #>> (pg_catalog.string_to_array(v.opt_rate_key, '.'))[2:], 'null');
-  else
-    v_rate := pgflow._fc_value(_fc_tags.run_id, _fc_tags.step_slug, _fc_tags.task_index,
-      v.opt_rate_key);
-  end if;
-
-  if v.opt_concurrency_key is null then
-    v_group := v_rate;
-  elsif v.step_type = 'single' and v.opt_concurrency_key like 'run.%' then
-    v_group := coalesce(
-      v.input #>> (pg_catalog.string_to_array(v.opt_concurrency_key, '.'))[2:], 'null');
-  else
-    v_group := pgflow._fc_value(_fc_tags.run_id, _fc_tags.step_slug, _fc_tags.task_index,
-      v.opt_concurrency_key);
-  end if;
-
-  return array[v_group, v_rate, v.priority::text];
 end;
 $$;
 

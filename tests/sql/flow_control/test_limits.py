@@ -206,3 +206,34 @@ def test_omitted_options_are_kept(conn: Conn) -> None:
         conn,
         "select opt_concurrency_limit, opt_concurrency_key from pgflow.steps where step_slug = 'a'",
     ) == [{"opt_concurrency_limit": 4, "opt_concurrency_key": "run.c"}]
+
+
+def test_new_tasks_are_tagged_from_a_dependencys_output_and_the_run_input(conn: Conn) -> None:
+    # the tags written with a new task: its concurrency key read from a dependency's output,
+    # its own rate key from the run input, the step's priority
+    add_flow(
+        conn,
+        "f",
+        [
+            {"slug": "a"},
+            {
+                "slug": "b",
+                "deps": ["a"],
+                "concurrency_limit": 1,
+                "concurrency_key": "a.acct",
+                "rate_limit": 10,
+                "rate_per": 60,
+                "rate_key": "run.region",
+                "priority": 3,
+            },
+        ],
+    )
+    start(conn, "f", {"region": "eu"})
+    start(conn, "f", {"region": "us"})
+    for task, acct in zip(claim(conn, "f", qty=2), ({"id": 7}, "x"), strict=True):
+        complete(conn, task, {"acct": acct})
+    tags = conn.execute(
+        "select t.fc_key, t.rate_key, t.priority from pgflow.step_tasks t"
+        " join pgflow.runs r using (run_id) where t.step_slug = 'b' order by r.input ->> 'region'"
+    ).fetchall()
+    assert tags == [('{"id": 7}', "eu", 3), ("x", "us", 3)]

@@ -80,3 +80,41 @@ def test_groups_are_served_round_robin(conn: Conn) -> None:
         conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{"c": key}] * 4),))
     keys = [t.input["run"]["c"] for t in claim(conn, "f", qty=6)]
     assert sorted(keys) == ["p", "p", "q", "q", "r", "r"]
+
+
+def test_with_more_groups_than_qty_each_claim_serves_the_next_groups(conn: Conn) -> None:
+    # 25 keys, 3 ready tasks each: a session's claims of 10 walk the keys round-robin from
+    # where its previous claim stopped, one task per key, so every key has its first task
+    # claimed within 3 claims, and none its second before every key had its first
+    add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 100, "concurrency_key": "run.c"}])
+    keys = [f"k{i:02}" for i in range(25)]
+    conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{"c": k} for k in keys] * 3),))
+    claims = [[t.input["run"]["c"] for t in claim(conn, "f", qty=10)] for _ in range(3)]
+    assert claims[0] == keys[:10] and claims[1] == keys[10:20]
+    assert claims[2][:5] == keys[20:] and sorted(claims[2][5:]) == keys[:5]
+    assert len(set(claims[0] + claims[1] + claims[2][:5])) == 25
+
+
+def test_a_full_group_does_not_stop_the_walk(conn: Conn) -> None:
+    # the groups walked that are full are passed over: the claim still takes qty tasks
+    add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 1, "concurrency_key": "run.c"}])
+    keys = [f"k{i:02}" for i in range(12)]
+    conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{"c": k} for k in keys] * 2),))
+    first = [t.input["run"]["c"] for t in claim(conn, "f", qty=5)]
+    assert first == keys[:5]
+    second = [t.input["run"]["c"] for t in claim(conn, "f", qty=10)]
+    assert sorted(second) == keys[5:]
+    assert claim(conn, "f", qty=10) == []
+
+
+def test_a_run_priority_outranks_the_walk_over_many_groups(conn: Conn) -> None:
+    # with a run started with a priority in progress, every group is visited and the urgent
+    # task is taken first, even when the round-robin walk would not reach its group yet
+    add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 100, "concurrency_key": "run.c"}])
+    conn.execute(
+        "select pgflow.start_flows('f', %s)", (Jsonb([{"c": f"k{i:02}"} for i in range(30)]),)
+    )
+    assert len(claim(conn, "f", qty=10)) == 10
+    urgent = _start(conn, {"c": "a-first"}, priority=5)
+    (first,) = claim(conn, "f", qty=1)
+    assert first.run_id == urgent
