@@ -450,6 +450,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f" {args.runs:,} finished runs {size_full / 2**20:,.0f} MiB"
             f" ({s['bytes_per_10k_runs'] / 2**20:.1f} MiB per 10,000 runs); after the prune"
             f" {size_after / 2**20:,.0f} MiB, after vacuum {size_vacuumed / 2**20:,.0f} MiB"
+            f" ({s['bytes_per_10k_runs_after_prune'] / 2**20:.1f} MiB per 10,000 of the"
+            f" {s['finished_runs_after_prune']:,} finished runs left)"
             f" (the files keep their size; vacuum makes the space reusable)"
         )
     return report
@@ -499,6 +501,9 @@ def _sizes(
         "bytes_after_prune": after,
         "bytes_after_vacuum": vacuumed,
         "finished_runs_after_prune": after_runs,
+        "bytes_per_10k_runs_after_prune": (
+            (vacuumed - empty) / after_runs * 10_000 if vacuumed and after_runs else None
+        ),
     }
 
 

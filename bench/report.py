@@ -17,7 +17,9 @@ parts:
 - **history**: claim + complete tasks/s with growing numbers of finished runs in the tables,
   alternating samples against an empty history (``bench_history.py``), then the worst claim
   latency of a concurrent workload while ``pgflow prune`` deletes part of it, and the size of
-  the tables per 10,000 finished runs;
+  the tables per 10,000 finished runs; a larger history measured on its own by
+  ``bench_history.py`` (the newest of the largest ``bench/results/bench_history_*.json``,
+  e.g. ``--long``'s 10,000,000 runs) joins the section as its own row;
 - **worker processes**: read from the newest ``bench/results/bench_hosts_*.json`` written by
   ``bench/bench_hosts.py`` when there is one (this script does not run it: it needs network
   namespaces and takes minutes); the section says so otherwise.
@@ -370,6 +372,10 @@ def _history_figures(data: Any) -> dict[str, Any] | None:
         return None
     figures["prune"] = data.get("prune") if isinstance(data.get("prune"), dict) else None
     figures["sizes"] = data.get("sizes") if isinstance(data.get("sizes"), dict) else None
+    after = data.get("after_prune")
+    figures["after_prune_ratio"] = (
+        float(after["ratio"]) if isinstance(after, dict) and "ratio" in after else None
+    )
     return figures
 
 
@@ -508,6 +514,12 @@ def _history_file_markdown(hf: dict[str, Any]) -> list[str]:
             f" {d.get('p99_ms', 0):.0f} ms, worst {q.get('max_ms', 0):.0f} →"
             f" {d.get('max_ms', 0):.0f} ms (without → during the prune).",
         ]
+    if hf.get("after_prune_ratio"):
+        out += [
+            "",
+            f"After the prune and `vacuum` (new rows reuse the freed pages): ratio"
+            f" {hf['after_prune_ratio']:.2f} (cost {1 / hf['after_prune_ratio']:.2f} ×).",
+        ]
     if s and s.get("bytes_per_10k_runs"):
         out += [
             "",
@@ -516,6 +528,13 @@ def _history_file_markdown(hf: dict[str, Any]) -> list[str]:
             + (
                 f"; {s['bytes_after_prune'] / 2**30:,.1f} GiB after the prune"
                 if s.get("bytes_after_prune")
+                else ""
+            )
+            + (
+                f" ({s['finished_runs_after_prune']:,} finished runs left:"
+                f" {s['bytes_after_prune'] / s['finished_runs_after_prune'] * 10_000 / 2**20:.1f}"
+                " MiB per 10,000; the files keep their size)"
+                if s.get("bytes_after_prune") and s.get("finished_runs_after_prune")
                 else ""
             )
             + ".",

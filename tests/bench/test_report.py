@@ -130,7 +130,9 @@ def test_larger_history_read_from_bench_history_json(
                 "bytes_per_10k_runs": 22 * 2**20,
                 "bytes_full": runs * 2300,
                 "bytes_after_prune": runs * 2300,
+                "finished_runs_after_prune": runs * 9 // 10,
             },
+            "after_prune": {"ratio": 0.95},
         }
         (results / name).write_text(json.dumps(figures))
 
@@ -147,6 +149,8 @@ def test_larger_history_read_from_bench_history_json(
     assert "Target cost ≤ 1.2 × at 10,000,000 runs: 1.11 ×: met." in text
     assert "claim latency p99 30 → 45 ms, worst 60 → 120 ms" in text
     assert "22.0 MiB per 10,000 finished runs" in text
+    assert "(9,000,000 finished runs left: 24.4 MiB per 10,000" in text
+    assert "ratio 0.95 (cost 1.05 ×)" in text
 
     # a history no larger than the report's own is left out
     report.history.append(
