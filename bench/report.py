@@ -337,23 +337,25 @@ def hosts(report: Report) -> None:
 def history_file(report: Report) -> None:
     """Read the bench_history JSON of the largest history, if it beats this report's largest.
 
-    ``bench/bench_history.py --long`` (10,000,000 runs, an hour or more) is usually run on its
-    own; its figures then join the report as a separate row, with its prune and sizes.
+    ``bench/bench_history.py --long`` (10,000,000 runs, 30-40 minutes) is usually run on its
+    own; its figures then join the report as a separate row, with its prune and sizes. Of the
+    files of the largest history, the newest one that measured the prune wins, else the newest.
     """
     measured = max((h["runs"] for h in report.history), default=0)
-    best: dict[str, Any] | None = None
-    for path in sorted((BENCH / "results").glob(HISTORY_JSON_GLOB)):
+    found: list[tuple[int, bool, str, dict[str, Any]]] = []
+    for path in (BENCH / "results").glob(HISTORY_JSON_GLOB):
         try:
             figures = _history_figures(json.loads(path.read_text()))
         except (OSError, ValueError):
             continue
-        if (
-            figures
-            and figures["runs"] > measured
-            and (best is None or figures["runs"] >= best["runs"])
-        ):
-            best = {"file": path.name, **figures}
-    report.history_file = best
+        if figures and figures["runs"] > measured:
+            pruned = bool(figures["prune"] and figures["prune"].get("runs_deleted"))
+            found.append((figures["runs"], pruned, path.name, figures))
+    if not found:
+        report.history_file = None
+        return
+    _, _, name, figures = max(found, key=lambda f: f[:3])
+    report.history_file = {"file": name, **figures}
 
 
 def _history_figures(data: Any) -> dict[str, Any] | None:

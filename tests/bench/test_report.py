@@ -109,8 +109,8 @@ def test_larger_history_read_from_bench_history_json(
     results = tmp_path / "bench" / "results"
     results.mkdir(parents=True)
 
-    def write(name: str, runs: int, ratio: float) -> None:
-        figures = {
+    def write(name: str, runs: int, ratio: float, *, prune: bool = True) -> None:
+        figures: dict[str, object] = {
             "history": {
                 "runs": runs,
                 "empty_tps": 1000.0,
@@ -134,11 +134,17 @@ def test_larger_history_read_from_bench_history_json(
             },
             "after_prune": {"ratio": 0.95},
         }
+        if not prune:
+            del figures["prune"], figures["after_prune"]
         (results / name).write_text(json.dumps(figures))
 
     write("bench_history_20261201T100000.json", 10_000_000, 0.5)
-    write("bench_history_20261201T110000.json", 10_000_000, 0.9)  # newest of the largest wins
+    write(
+        "bench_history_20261201T110000.json", 10_000_000, 0.9
+    )  # newest of the largest with a prune wins
     write("bench_history_20261201T120000.json", 1_000_000, 1.1)
+    # newer, but without the prune: the one with it is shown
+    write("bench_history_20261201T140000.json", 10_000_000, 1.0, prune=False)
     (results / "bench_history_20261201T130000.json").write_text("{not json")
     monkeypatch.setattr(report_module, "BENCH", tmp_path / "bench")
     report = _report(report_module)
