@@ -398,30 +398,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f" {args.clients} clients) ...",
             flush=True,
         )
-        warm_up(empty, args.clients)
-        warm_up(full, args.clients)
-        empty_tps: list[float] = []
-        full_tps: list[float] = []
-        for _ in range(args.rounds):
-            empty_tps.append(sample(empty, args.sample, args.clients))
-            full_tps.append(sample(full, args.sample, args.clients))
-        e, f = statistics.median(empty_tps), statistics.median(full_tps)
-        ratio = f / e
-        verdict = "ok" if ratio >= TARGET_HISTORY else "below"
-        print(f"  empty history : {e:8,.0f} tasks/s (median of {_spread(empty_tps)})")
-        print(f"  {args.runs:>11,} runs: {f:8,.0f} tasks/s (median of {_spread(full_tps)})")
-        print(
-            f"  ratio {ratio:.2f} (cost {1 / ratio:.2f} × empty)  target ≥ {TARGET_HISTORY:.2f}"
-            f"  {verdict}"
-        )
-        report["history"] = {
-            "runs": args.runs,
-            "empty_samples": empty_tps,
-            "full_samples": full_tps,
-            "empty_tps": e,
-            "full_tps": f,
-            "ratio": ratio,
-        }
+        report["history"] = {"runs": args.runs, **compare(empty, full, args, f"{args.runs:,} runs")}
         if args.no_prune:
             report["sizes"] = _sizes(args.runs, size_empty, size_full, None, None)
             return report
@@ -460,13 +437,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         s = report["sizes"]
         print(
+            f"\nclaim + complete after the prune and vacuum (freed space is reused by new rows),"
+            f" empty vs {s['finished_runs_after_prune']:,} runs ...",
+            flush=True,
+        )
+        report["after_prune"] = {
+            "runs": s["finished_runs_after_prune"],
+            **compare(empty, full, args, "after prune"),
+        }
+        print(
             f"\nsize of the pgflow + pgmq tables: empty {size_empty / 2**20:.1f} MiB, with"
             f" {args.runs:,} finished runs {size_full / 2**20:,.0f} MiB"
             f" ({s['bytes_per_10k_runs'] / 2**20:.1f} MiB per 10,000 runs); after the prune"
             f" {size_after / 2**20:,.0f} MiB, after vacuum {size_vacuumed / 2**20:,.0f} MiB"
+            f" ({s['bytes_per_10k_runs_after_prune'] / 2**20:.1f} MiB per 10,000 of the"
+            f" {s['finished_runs_after_prune']:,} finished runs left)"
             f" (the files keep their size; vacuum makes the space reusable)"
         )
     return report
+
+
+def compare(empty: str, full: str, args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """Warm both databases up, alternate ``args.rounds`` samples; return and print the medians."""
+    warm_up(empty, args.clients)
+    warm_up(full, args.clients)
+    empty_tps: list[float] = []
+    full_tps: list[float] = []
+    for _ in range(args.rounds):
+        empty_tps.append(sample(empty, args.sample, args.clients))
+        full_tps.append(sample(full, args.sample, args.clients))
+    e, f = statistics.median(empty_tps), statistics.median(full_tps)
+    ratio = f / e
+    verdict = "ok" if ratio >= TARGET_HISTORY else "below"
+    print(f"  empty history : {e:8,.0f} tasks/s (median of {_spread(empty_tps)})")
+    print(f"  {label:>15}: {f:8,.0f} tasks/s (median of {_spread(full_tps)})")
+    print(
+        f"  ratio {ratio:.2f} (cost {1 / ratio:.2f} × empty)  target ≥ {TARGET_HISTORY:.2f}"
+        f"  {verdict}",
+        flush=True,
+    )
+    return {
+        "empty_samples": empty_tps,
+        "full_samples": full_tps,
+        "empty_tps": e,
+        "full_tps": f,
+        "ratio": ratio,
+    }
 
 
 def _sizes(
@@ -485,6 +501,9 @@ def _sizes(
         "bytes_after_prune": after,
         "bytes_after_vacuum": vacuumed,
         "finished_runs_after_prune": after_runs,
+        "bytes_per_10k_runs_after_prune": (
+            (vacuumed - empty) / after_runs * 10_000 if vacuumed and after_runs else None
+        ),
     }
 
 

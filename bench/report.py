@@ -17,7 +17,9 @@ parts:
 - **history**: claim + complete tasks/s with growing numbers of finished runs in the tables,
   alternating samples against an empty history (``bench_history.py``), then the worst claim
   latency of a concurrent workload while ``pgflow prune`` deletes part of it, and the size of
-  the tables per 10,000 finished runs;
+  the tables per 10,000 finished runs; a larger history measured on its own by
+  ``bench_history.py`` (the newest of the largest ``bench/results/bench_history_*.json``,
+  e.g. ``--long``'s 10,000,000 runs) joins the section as its own row;
 - **worker processes**: read from the newest ``bench/results/bench_hosts_*.json`` written by
   ``bench/bench_hosts.py`` when there is one (this script does not run it: it needs network
   namespaces and takes minutes); the section says so otherwise.
@@ -55,6 +57,7 @@ from pgflow_yaml import core  # noqa: E402
 DOC = REPO / "docs" / "benchmarks.md"
 IMAGES = REPO / "docs" / "images"
 HOSTS_JSON_GLOB = "bench_hosts_*.json"  # bench/bench_hosts.py's output, in bench/results/
+HISTORY_JSON_GLOB = "bench_history_*.json"  # bench/bench_history.py's output, in bench/results/
 
 
 @dataclass
@@ -121,6 +124,7 @@ class Report:
     prune: dict[str, Any] = field(default_factory=dict)
     sizes: dict[str, Any] = field(default_factory=dict)
     hosts: dict[str, Any] | None = None
+    history_file: dict[str, Any] | None = None  # a larger history from bench_history.py
     seconds: float = 0.0
 
 
@@ -330,6 +334,53 @@ def hosts(report: Report) -> None:
         report.hosts = {"file": found[-1].name, "points": points}
 
 
+def history_file(report: Report) -> None:
+    """Read the bench_history JSON of the largest history, if it beats this report's largest.
+
+    ``bench/bench_history.py --long`` (10,000,000 runs, 30-40 minutes) is usually run on its
+    own; its figures then join the report as a separate row, with its prune and sizes. Of the
+    files of the largest history, the newest one that measured the prune wins, else the newest.
+    """
+    measured = max((h["runs"] for h in report.history), default=0)
+    found: list[tuple[int, bool, str, dict[str, Any]]] = []
+    for path in (BENCH / "results").glob(HISTORY_JSON_GLOB):
+        try:
+            figures = _history_figures(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+        if figures and figures["runs"] > measured:
+            pruned = bool(figures["prune"] and figures["prune"].get("runs_deleted"))
+            found.append((figures["runs"], pruned, path.name, figures))
+    if not found:
+        report.history_file = None
+        return
+    _, _, name, figures = max(found, key=lambda f: f[:3])
+    report.history_file = {"file": name, **figures}
+
+
+def _history_figures(data: Any) -> dict[str, Any] | None:
+    """Return runs, tasks/s, ratio, prune and sizes of one bench_history JSON, or None."""
+    history = data.get("history") if isinstance(data, dict) else None
+    if not isinstance(history, dict):
+        return None
+    try:
+        figures: dict[str, Any] = {
+            "runs": int(history["runs"]),
+            "tps": float(history["full_tps"]),
+            "empty_tps": float(history["empty_tps"]),
+            "ratio": float(history["ratio"]),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+    figures["prune"] = data.get("prune") if isinstance(data.get("prune"), dict) else None
+    figures["sizes"] = data.get("sizes") if isinstance(data.get("sizes"), dict) else None
+    after = data.get("after_prune")
+    figures["after_prune_ratio"] = (
+        float(after["ratio"]) if isinstance(after, dict) and "ratio" in after else None
+    )
+    return figures
+
+
 def _host_points(data: Any) -> list[dict[str, float]]:
     """Return ``[{"workers": n, "tasks_per_s": x}, ...]`` from bench_hosts' JSON, leniently.
 
@@ -387,13 +438,17 @@ def plots(report: Report, images: Path) -> list[str]:
         ax.set_title("claim + complete vs backlog")
         ax.legend(fontsize=8)
         save(fig, "bench-backlog.png")
-    if report.history:
+    if report.history or report.history_file:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         xs = [max(h["runs"], 1) for h in report.history]
         ax.plot(xs, [h["tps"] for h in report.history], "o-", label="with history")
         ax.plot(
             xs, [h["empty_tps"] for h in report.history], "s--", label="empty history (same run)"
         )
+        if report.history_file:
+            hf = report.history_file
+            ax.plot([hf["runs"]], [hf["tps"]], "D", c="tab:red", label="bench_history.py run")
+            ax.plot([hf["runs"]], [hf["empty_tps"]], "x", c="tab:red", label="its empty history")
         ax.set_xscale("symlog", linthresh=10_000)
         ax.set_xlabel("finished runs in the tables")
         ax.set_ylabel("tasks/s")
@@ -433,6 +488,60 @@ def _miss(value: float, target: float, *, higher_is_better: bool = True) -> str:
         return "met"
     gap = (target - value) / target if higher_is_better else (value - target) / target
     return f"**missed by {gap:.0%}**"
+
+
+def _history_file_markdown(hf: dict[str, Any]) -> list[str]:
+    """Return the lines of the larger history measured by bench_history.py on its own."""
+    cost = 1 / hf["ratio"]
+    out = [
+        f"Measured on its own by `bench/bench_history.py` (`bench/results/{hf['file']}`, not this"
+        " report's run; same generator, samples alternating with an empty history):",
+        "",
+        "| finished runs | tasks/s | empty history | ratio | cost × empty |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {hf['runs']:,} | {hf['tps']:,.0f} | {hf['empty_tps']:,.0f} | {hf['ratio']:.2f} |"
+        f" {cost:.2f} |",
+        "",
+        f"Target cost ≤ 1.2 × at {hf['runs']:,} runs: {cost:.2f} ×:"
+        f" {_miss(cost, 1.2, higher_is_better=False)}.",
+    ]
+    p, s = hf.get("prune"), hf.get("sizes")
+    if p and p.get("runs_deleted"):
+        q, d = p.get("without_prune", {}), p.get("during_prune", {})
+        out += [
+            "",
+            f"Its prune under load: {p['runs_deleted']:,} runs in {p['seconds']:.0f} s"
+            f" ({p['runs_per_s']:,.0f} runs/s, batches of {p['batch_size']:,}, the slowest"
+            f" {p['batch_max_ms']:.0f} ms); claim latency p99 {q.get('p99_ms', 0):.0f} →"
+            f" {d.get('p99_ms', 0):.0f} ms, worst {q.get('max_ms', 0):.0f} →"
+            f" {d.get('max_ms', 0):.0f} ms (without → during the prune).",
+        ]
+    if hf.get("after_prune_ratio"):
+        out += [
+            "",
+            f"After the prune and `vacuum` (new rows reuse the freed pages): ratio"
+            f" {hf['after_prune_ratio']:.2f} (cost {1 / hf['after_prune_ratio']:.2f} ×).",
+        ]
+    if s and s.get("bytes_per_10k_runs"):
+        out += [
+            "",
+            f"Its size: {s['bytes_per_10k_runs'] / 2**20:.1f} MiB per 10,000 finished runs"
+            f" ({s['bytes_full'] / 2**30:,.1f} GiB in all)"
+            + (
+                f"; {s['bytes_after_prune'] / 2**30:,.1f} GiB after the prune"
+                if s.get("bytes_after_prune")
+                else ""
+            )
+            + (
+                f" ({s['finished_runs_after_prune']:,} finished runs left:"
+                f" {s['bytes_after_prune'] / s['finished_runs_after_prune'] * 10_000 / 2**20:.1f}"
+                " MiB per 10,000; the files keep their size)"
+                if s.get("bytes_after_prune") and s.get("finished_runs_after_prune")
+                else ""
+            )
+            + ".",
+        ]
+    return out
 
 
 def markdown(report: Report, images: list[str]) -> str:
@@ -558,6 +667,8 @@ def markdown(report: Report, images: list[str]) -> str:
                 " remaining one, idx_step_states_flow_slug, or at the noise of few samples"
                 ' (bench/README.md, "What a large history costs").',
             ]
+    if report.history_file:
+        out += ["", *_history_file_markdown(report.history_file)]
     if "bench-history.png" in images:
         out += ["", "![tasks/s vs history](images/bench-history.png)"]
     if report.prune:
@@ -696,6 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.only or name in args.only:
             part()
     hosts(report)
+    history_file(report)
     report.seconds = time.perf_counter() - started
     images = plots(report, args.images)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -99,3 +99,68 @@ def test_host_points_read_leniently(report_module: ModuleType, data: object) -> 
         {"workers": 1.0, "tasks_per_s": 10.0},
         {"workers": 2.0, "tasks_per_s": 20.0},
     ]
+
+
+def test_larger_history_read_from_bench_history_json(
+    report_module: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    results = tmp_path / "bench" / "results"
+    results.mkdir(parents=True)
+
+    def write(name: str, runs: int, ratio: float, *, prune: bool = True) -> None:
+        figures: dict[str, object] = {
+            "history": {
+                "runs": runs,
+                "empty_tps": 1000.0,
+                "full_tps": 1000 * ratio,
+                "ratio": ratio,
+            },
+            "prune": {
+                "runs_deleted": runs // 10,
+                "seconds": 100.0,
+                "runs_per_s": runs / 1000,
+                "batch_size": 1000,
+                "batch_max_ms": 900.0,
+                "without_prune": {"p99_ms": 30.0, "max_ms": 60.0},
+                "during_prune": {"p99_ms": 45.0, "max_ms": 120.0},
+            },
+            "sizes": {
+                "bytes_per_10k_runs": 22 * 2**20,
+                "bytes_full": runs * 2300,
+                "bytes_after_prune": runs * 2300,
+                "finished_runs_after_prune": runs * 9 // 10,
+            },
+            "after_prune": {"ratio": 0.95},
+        }
+        if not prune:
+            del figures["prune"], figures["after_prune"]
+        (results / name).write_text(json.dumps(figures))
+
+    write("bench_history_20261201T100000.json", 10_000_000, 0.5)
+    write(
+        "bench_history_20261201T110000.json", 10_000_000, 0.9
+    )  # newest of the largest with a prune wins
+    write("bench_history_20261201T120000.json", 1_000_000, 1.1)
+    # newer, but without the prune: the one with it is shown
+    write("bench_history_20261201T140000.json", 10_000_000, 1.0, prune=False)
+    (results / "bench_history_20261201T130000.json").write_text("{not json")
+    monkeypatch.setattr(report_module, "BENCH", tmp_path / "bench")
+    report = _report(report_module)
+    report_module.history_file(report)
+    assert report.history_file["file"] == "bench_history_20261201T110000.json"
+    text = report_module.markdown(report, report_module.plots(report, tmp_path))
+    assert "| 10,000,000 | 900 | 1,000 | 0.90 | 1.11 |" in text
+    assert "Target cost ≤ 1.2 × at 10,000,000 runs: 1.11 ×: met." in text
+    assert "claim latency p99 30 → 45 ms, worst 60 → 120 ms" in text
+    assert "22.0 MiB per 10,000 finished runs" in text
+    assert "(9,000,000 finished runs left: 24.4 MiB per 10,000" in text
+    assert "ratio 0.95 (cost 1.05 ×)" in text
+
+    # a history no larger than the report's own is left out
+    report.history.append(
+        {"runs": 10_000_000, "tps": 1.0, "empty_tps": 1.0, "ratio": 1.0, "bytes": 1}
+    )
+    report_module.history_file(report)
+    assert report.history_file is None
