@@ -76,10 +76,10 @@ class WorkerOptions:
             ``store.Link``); off by default.
         report_connections: connections sending results in parallel (two: a batch is stored
             while the next one is sent, about 20% more tasks/s than one on a busy worker).
-        claim_connections: claims that may be in the database at once (two: while one claim
-            waits for its answer, the slots freed meanwhile are claimed on the second
-            connection; a busy worker's claims are bound by their round trip, not by the
-            database's work). The second connection opens only once the worker is busy.
+        claim_connections: claims that may be in the database at once (one by default). With
+            two, the slots freed while a claim waits for its answer are claimed on a second
+            connection (opened only once the worker is busy); on the shared 2-core benchmark
+            machine that measured no gain (bench/README.md, 2026-12-01, claim side).
         transaction_pooling: the DSN reaches PostgreSQL through a transaction-mode pooler
             (PgBouncer): no prepared statements, no session ``SET`` (commits stay durable
             unless the login's own settings relax them) and no ``LISTEN`` through it. ``None``
@@ -98,7 +98,7 @@ class WorkerOptions:
     visibility: int = 5
     durable_commits: bool = False
     report_connections: int = 2
-    claim_connections: int = 2
+    claim_connections: int = 1
     transaction_pooling: bool | None = None
     listen_dsn: str | None = None
 
