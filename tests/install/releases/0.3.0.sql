@@ -2622,7 +2622,9 @@ begin
         cross join lateral (
           select t.run_id, t.step_slug, t.task_index
           from pgflow.step_tasks t
-          where t.message_id = m.msg_id and t.flow_slug = $1 and t.status = 'queued'
+          -- status || '': the plan, made once, must not take the partial index of queued
+          -- tasks (a scan of all the flow's queued tasks per message) for the message's index
+          where t.message_id = m.msg_id and t.flow_slug = $1 and t.status || '' = 'queued'
           for update of t skip locked
         ) l
       ),
