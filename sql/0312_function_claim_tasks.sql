@@ -1,7 +1,9 @@
 -- claim_tasks(flow_slugs, worker_id, qty, vt): read up to qty visible messages from the flows'
 -- queues (going round them from a random one, so that a busy flow cannot starve the others) and
--- start their tasks, in one round trip. Messages whose task is
--- gone or finished are archived; messages of a task running elsewhere are left alone.
+-- start their tasks, in one round trip. A started task's message is hidden for its step's
+-- timeout + 2 s; a message read but not started (its task running elsewhere or locked, its run
+-- not started) for vt seconds. Messages whose task is gone or finished are archived. A flow
+-- without flow control is claimed by one prepared statement (pgflow._claim_queue).
 -- A flow under flow control (flows.flow_control: step limits or priorities, docs/flow-control.md)
 -- is not read in message order: pgflow._fc_pick chooses its tasks (by priority, round-robin over
 -- concurrency groups, passing over full ones) and _start_tasks admits them under the limits.
@@ -23,33 +25,44 @@ set enable_seqscan to off
 as $$
 #variable_conflict use_column
 declare
-  v_missing text;
+  v_controls boolean[];
+  v_at int;
   v_flow_slug text;
   v_count int := coalesce(cardinality(claim_tasks.flow_slugs), 0);
   v_first int := floor(random() * greatest(v_count, 1))::int;
   v_left int := claim_tasks.qty;
   v_msg_ids bigint[];
   v_claimed pgflow.claimed_task[];
+  v_claimed_count int;
 begin
   if claim_tasks.qty is null or claim_tasks.qty < 1 then
     raise exception 'qty must be positive (got %)', coalesce(claim_tasks.qty::text, 'null');
   end if;
-  select u.slug into v_missing
-  from unnest(claim_tasks.flow_slugs) u(slug)
-  where not exists (select 1 from pgflow.flows f where f.flow_slug = u.slug)
-  limit 1;
-  if v_missing is not null then
-    raise exception 'Flow "%" does not exist', v_missing;
+  -- each flow's flow_control, in flow_slugs' order (null: no such flow)
+  v_controls := array(
+    select (select f.flow_control from pgflow.flows f where f.flow_slug = u.slug)
+    from unnest(claim_tasks.flow_slugs) with ordinality u(slug, ord)
+    order by u.ord
+  );
+  v_at := array_position(v_controls, null);
+  if v_at is not null then
+    raise exception 'Flow "%" does not exist', claim_tasks.flow_slugs[v_at];
   end if;
 
   for i in 0 .. v_count - 1 loop
     exit when v_left <= 0;
-    v_flow_slug := claim_tasks.flow_slugs[(v_first + i) % v_count + 1];
-    if (select f.flow_control from pgflow.flows f where f.flow_slug = v_flow_slug) then
-      v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
-    else
-      v_msg_ids := array(select m.msg_id from pgmq.read(v_flow_slug, claim_tasks.vt, v_left) m);
+    v_at := (v_first + i) % v_count + 1;
+    v_flow_slug := claim_tasks.flow_slugs[v_at];
+    if not v_controls[v_at] then
+      -- read, start and hide in one prepared statement (pgflow._claim_queue)
+      return query select * from pgflow._claim_queue(
+        v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id
+      );
+      get diagnostics v_claimed_count = row_count;
+      v_left := v_left - v_claimed_count;
+      continue;
     end if;
+    v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
     continue when cardinality(v_msg_ids) = 0;
 
     v_claimed := array(

@@ -76,6 +76,10 @@ class WorkerOptions:
             ``store.Link``); off by default.
         report_connections: connections sending results in parallel (two: a batch is stored
             while the next one is sent, about 20% more tasks/s than one on a busy worker).
+        claim_connections: claims that may be in the database at once (one by default). With
+            two, the slots freed while a claim waits for its answer are claimed on a second
+            connection (opened only once the worker is busy); on the shared 2-core benchmark
+            machine that measured no gain (bench/README.md, 2026-12-01, claim side).
         transaction_pooling: the DSN reaches PostgreSQL through a transaction-mode pooler
             (PgBouncer): no prepared statements, no session ``SET`` (commits stay durable
             unless the login's own settings relax them) and no ``LISTEN`` through it. ``None``
@@ -94,6 +98,7 @@ class WorkerOptions:
     visibility: int = 5
     durable_commits: bool = False
     report_connections: int = 2
+    claim_connections: int = 1
     transaction_pooling: bool | None = None
     listen_dsn: str | None = None
 
@@ -137,10 +142,12 @@ class Worker:
         self._stopping = stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
-        self._flushed = asyncio.Event()
         self._pooled = pooled = db.transaction_pooling(opts.transaction_pooling)
         relaxed = not opts.durable_commits and not pooled  # a session SET: not through a pooler
-        self._claim = Link(self.dsn, "claim", stopping, relaxed_commit=relaxed, pooled=pooled)
+        self._claims = [
+            Link(self.dsn, name, stopping, relaxed_commit=relaxed, pooled=pooled)
+            for name in ["claim", *(f"claim-{i}" for i in range(1, opts.claim_connections))]
+        ]
         self._reports = [
             Link(self.dsn, f"report-{i}", stopping, relaxed_commit=relaxed, pooled=pooled)
             for i in range(max(1, opts.report_connections))
@@ -152,7 +159,7 @@ class Worker:
         self.protocol = await protocol.detect(
             self._house, self.worker_id, self.flow_slugs, opts.visibility
         )
-        self.reporter = Reporter(self._reports, self.protocol, self._flushed)
+        self.reporter = Reporter(self._reports, self.protocol, self._on_flushed)
         await self.protocol.register(
             self._house, f"pgflow-yaml@{socket.gethostname()}:{os.getpid()}"
         )
@@ -178,7 +185,6 @@ class Worker:
             *([asyncio.create_task(self._listen(), name="listener")] if listens else []),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
             *self._schedule_firing(stopping),
-            asyncio.create_task(self._relay_flushes(), name="flush-relay"),
             asyncio.create_task(LoopWatchdog(self._in_flight.get).run(), name="watchdog"),
         ]
         try:
@@ -265,7 +271,7 @@ class Worker:
         await self._release()
         with contextlib.suppress(DatabaseError, TimeoutError):
             await asyncio.wait_for(self.protocol.mark_stopped(self._house), 5.0)
-        for link in (self._claim, *self._reports, self._house, self._listen_link):
+        for link in (*self._claims, *self._reports, self._house, self._listen_link):
             await link.close()
         self._pool.shutdown()
         log.info(
@@ -290,19 +296,45 @@ class Worker:
     # -- claiming and running ---------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        """Keep the slots filled: claim whenever enough are free, on an idle claim link.
+
+        Up to ``claim_connections`` claims are in the database at once; their slots are
+        reserved until they return. A claim that returns fewer tasks than it asked for means
+        the queues are drained: no new claim starts until the running ones returned and a
+        wake-up (or the poll interval) came.
+        """
         opts = self.options
         assert self._stopping is not None
         batch = opts.batch_size or opts.concurrency
-        self._refill = max(1, opts.concurrency // 2)
+        self._refill = refill = max(1, opts.concurrency // 2)
+        idle_links = list(reversed(self._claims))  # a link is out of it while it claims
+        jobs: set[asyncio.Task[None]] = set()
+        self._reserved = 0
+        self._drained = False
+        self._drained_seq = 0
+        self._claim_error: BaseException | None = None
+        seq = 0
         gathered = False
         while not self._stopping.is_set():
+            if self._claim_error is not None:
+                raise self._claim_error
             backlog = max(0, self.reporter.pending - opts.concurrency)  # results not yet stored
-            free = opts.concurrency - len(self._in_flight) - backlog
-            if free <= 0:
+            free = opts.concurrency - len(self._in_flight) - self._reserved - backlog
+            claiming = len(idle_links) < len(self._claims)
+            if free <= 0 or (
+                claiming and (not idle_links or self._drained or free < min(batch, refill))
+            ):
+                # no slot, or a claim is out and a second one would be small or pointless:
+                # wait for a slot or for that claim (both set _slot_freed)
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
-            if self._in_flight and free < min(batch, self._refill) and not gathered:
+            if self._drained:
+                self._drained = False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+                continue
+            if self._in_flight and free < min(batch, refill) and not gathered:
                 # busy: give other slots a moment to free up, for fewer and larger claims
                 # (idle: claim at once; a long task never holds a free slot up for longer)
                 gathered = True
@@ -312,19 +344,48 @@ class Worker:
                 continue
             gathered = False
             self._wake.clear()
-            try:
-                rows = await self.protocol.claim(self._claim, min(free, batch))
-            except DatabaseUnavailable as exc:
-                if self._stopping.is_set():
-                    break
+            qty = min(free, batch)
+            self._reserved += qty
+            link = idle_links.pop()
+            seq += 1
+            job = asyncio.create_task(self._claim_on(link, qty, seq, idle_links))
+            jobs.add(job)
+            job.add_done_callback(jobs.discard)
+            if len(self._claims) == 1:
+                await asyncio.wait({job})
+        if jobs:
+            await asyncio.wait(jobs)
+        if self._claim_error is not None:
+            raise self._claim_error
+
+    async def _claim_on(self, link: Link, qty: int, seq: int, idle_links: list[Link]) -> None:
+        """Claim up to ``qty`` tasks on ``link`` and start them; give the link back after.
+
+        ``seq`` numbers the claims as they start: whether the queues look drained is the
+        answer of the latest one that returned.
+        """
+        rows: list[dict[str, Any]] = []
+        answered = False
+        try:
+            rows = await self.protocol.claim(link, qty)
+            answered = True
+            await tracing.claimed(link, rows)
+        except DatabaseUnavailable as exc:
+            assert self._stopping is not None
+            if not self._stopping.is_set():
                 log.warning("claim failed", extra={"action": "claim_failed", "error": str(exc)})
-                continue  # the next fetch reconnects, with backoff
-            await tracing.claimed(self._claim, rows)
+            # the next claim on this link reconnects, with backoff
+        except Exception as exc:  # the database refused the claim: the loop raises it
+            self._claim_error = exc
+        finally:
+            self._reserved -= qty
             for row in rows:
                 self._accept(row)
-            if len(rows) < min(free, batch):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+            if answered and seq > self._drained_seq:
+                self._drained_seq = seq
+                self._drained = len(rows) < qty
+            idle_links.append(link)
+            self._slot_freed.set()
 
     def _accept(self, row: dict[str, Any]) -> None:
         """Start the task of a claimed row, or fail it at once if its input cannot be decoded."""
@@ -415,13 +476,11 @@ class Worker:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _relay_flushes(self) -> None:
-        """Wake the claim loop after each flushed batch: completions start dependent steps."""
-        while True:
-            await self._flushed.wait()
-            self._flushed.clear()
-            self._wake.set()
-            self._slot_freed.set()
+    def _on_flushed(self) -> None:
+        """Wake the claim loop after each flushed batch: completions start dependent steps
+        (called by the reporter itself: no relay task in between)."""
+        self._wake.set()
+        self._slot_freed.set()
 
     async def _listen(self) -> None:
         slugs = set(self.flow_slugs)

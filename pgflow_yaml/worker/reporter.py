@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from pgflow_yaml.worker.errors import DatabaseUnavailable
 from pgflow_yaml.worker.protocol import WorkerProtocol
@@ -23,13 +24,15 @@ class Reporter:
     Each link is one sender: a batch is whatever accumulated while the previous one was in
     the database, so reporting adds no latency when idle and amortises commits when busy.
     Several links send batches in parallel (the database works on them on several cores).
+    ``on_flushed`` is called after each batch the database took (in the event loop, before
+    the sender's next await): completions may have made dependent tasks visible.
     """
 
     def __init__(
         self,
         links: list[Link],
         protocol: WorkerProtocol,
-        on_flushed: asyncio.Event,
+        on_flushed: Callable[[], None],
         max_batch: int = 200,
     ) -> None:
         self._links = links
@@ -105,7 +108,7 @@ class Reporter:
             else:
                 self._sent(batch)
             self.sent += len(batch)
-            self._on_flushed.set()
+            self._on_flushed()
             if not self._pending and not self._sending:
                 self._idle.set()
 

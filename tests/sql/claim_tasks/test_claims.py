@@ -1,5 +1,6 @@
 """claim_tasks reads and starts tasks in one call, with attempt, timeout and handler input."""
 
+import hashlib
 import uuid
 
 import psycopg
@@ -81,3 +82,54 @@ def test_a_busy_flow_does_not_starve_the_others(conn: Conn) -> None:
     conn.execute("select setseed(0.5)")
     served = {t.flow_slug for _ in range(10) for t in claim(conn, ["f", "g"], qty=2)}
     assert served == {"f", "g"}
+
+
+def test_hides_a_claimed_message_for_its_step_timeout_plus_2(conn: Conn) -> None:
+    # one update per message: the claim's own visibility is the step's, not vt
+    add_flow(conn, "f", [{"slug": "a", "timeout": 30}])
+    start(conn, "f")
+    (task,) = claim(conn, "f")
+    hidden = one(
+        conn,
+        "select extract(epoch from vt - clock_timestamp()) from pgmq.q_f where msg_id = %s",
+        (task.msg_id,),
+    )
+    assert 25 < hidden <= 32
+    assert rows(conn, "select read_ct, last_read_at is not null as read from pgmq.q_f") == [
+        {"read_ct": 1, "read": True}
+    ]
+
+
+def test_a_message_whose_task_runs_elsewhere_is_hidden_for_vt(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a", "timeout": 30}])
+    start(conn, "f")
+    assert len(claim(conn, "f")) == 1
+    conn.execute("update pgmq.q_f set vt = clock_timestamp() - interval '1 second'")
+    assert (
+        conn.execute(
+            "select * from pgflow.claim_tasks(array['f'], %s, 10, 3)", (uuid.uuid4(),)
+        ).fetchall()
+        == []
+    )
+    hidden = one(conn, "select extract(epoch from vt - clock_timestamp()) from pgmq.q_f")
+    assert 0 < hidden <= 3
+    assert one(conn, "select read_ct from pgmq.q_f") == 2
+    assert rows(conn, "select status, attempts_count from pgflow.step_tasks") == [
+        {"status": "started", "attempts_count": 1}
+    ]
+
+
+def test_a_sessions_own_statement_under_the_claims_name_is_not_run(conn: Conn) -> None:
+    # the claim prepares its statement once per session and queue under a fixed name: a
+    # statement the session prepared under that name (any other text) is replaced, never run
+    add_flow(conn, "f", [{"slug": "a"}])
+    start(conn, "f")
+    name = "pgflow_claim_" + hashlib.md5(b"q_f").hexdigest()
+    conn.execute(
+        f"prepare {name}(text, int, int, uuid) as"
+        " select array[]::pgflow.claimed_task[], array[1]::bigint[] where $1 <> ''"
+    )
+    assert [t.step_slug for t in claim(conn, "f")] == ["a"]
+    statement = one(conn, "select statement from pg_prepared_statements where name = %s", (name,))
+    assert "array[1]" not in statement
+    assert claim(conn, "f") == []
