@@ -10,6 +10,7 @@ language sql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
   select c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index
   from pgflow._start_tasks(start_tasks.flow_slug, start_tasks.msg_ids, start_tasks.worker_id) c;

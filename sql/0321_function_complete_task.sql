@@ -22,6 +22,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 begin
   return query select * from pgflow._complete_task(

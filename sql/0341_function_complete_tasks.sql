@@ -28,6 +28,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 set plan_cache_mode to force_generic_plan
 as $$
 #variable_conflict use_column

@@ -15,6 +15,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare

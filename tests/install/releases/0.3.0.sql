@@ -2204,6 +2204,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -2304,6 +2305,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -2519,6 +2521,7 @@ language sql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
   select c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index
   from pgflow._start_tasks(start_tasks.flow_slug, start_tasks.msg_ids, start_tasks.worker_id) c;
@@ -2549,6 +2552,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -2936,6 +2940,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 begin
   return query select * from pgflow._complete_task(
@@ -3114,6 +3119,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 begin
   return query select * from pgflow._fail_task(
@@ -3218,6 +3224,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 set plan_cache_mode to force_generic_plan
 as $$
 #variable_conflict use_column
@@ -3508,6 +3515,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -4698,6 +4706,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -4753,6 +4762,7 @@ volatile
 security definer
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -4862,6 +4872,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -4905,6 +4916,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -5007,6 +5019,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -6238,6 +6251,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
@@ -6819,6 +6833,7 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 set enable_seqscan to off
+set jit to off
 as $$
 #variable_conflict use_column
 declare
