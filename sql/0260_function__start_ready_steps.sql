@@ -33,6 +33,9 @@ declare
   v_flow record;
   v_wake boolean;
   v_realtime boolean := to_regnamespace('realtime') is not null;
+  v_table text;
+  v_name text;
+  v_prepare text;
 begin
   -- (the call only when some flow has a sub-flow step: a function call costs more than the test)
   if exists (select 1 from pgflow.steps s where s.child_flow_slug is not null) then
@@ -107,9 +110,14 @@ begin
   loop
     -- one statement: was the queue idle (no visible message), send the messages straight into
     -- the flow's pgmq table (in the order of the arrays: msg_id order), and record one queued
-    -- task per message. Kept simple: it is planned on every call.
-    execute format(
-      $q$
+    -- task per message. It names the flow's queue table, so it is prepared once per session and
+    -- queue (pg_prepared_statements names it pgflow_start_<md5 of the queue table>; re-prepared
+    -- when the text under that name is not this one) and runs a generic plan: planned on every
+    -- call it cost about as much as it ran (~0.5 ms for 10 tasks)
+    v_table := pgmq.format_table_name(v_flow.flow_slug, 'q');
+    v_name := 'pgflow_start_' || pg_catalog.md5(v_table);
+    v_prepare := pg_catalog.format(
+      $q$prepare %2$I(text, uuid[], text[], int[], int[], boolean) as
         with before as (
           select not exists (select 1 from pgmq.%1$I where vt <= clock_timestamp()) as idle
         ),
@@ -165,13 +173,24 @@ begin
         )
         select idle from before
       $q$,
-      pgmq.format_table_name(v_flow.flow_slug, 'q')
-    )
-    into v_wake
-    using v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes,
-      v_flow.delays,
+      v_table, v_name
+    );
+    -- a statement under that name with other text (a session's own, or an older version of
+    -- this one) is replaced: only this text is ever executed
+    if not exists (
+      select 1 from pg_catalog.pg_prepared_statements p
+      where p.name = v_name and p.statement = v_prepare
+    ) then
+      if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
+        execute pg_catalog.format('deallocate %I', v_name);
+      end if;
+      execute v_prepare;
+    end if;
+    execute pg_catalog.format('execute %I(%L, %L, %L, %L, %L, %L)', v_name,
+      v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes, v_flow.delays,
       coalesce((select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug),
-        false);
+        false))
+    into v_wake;
 
     if v_flow.any_immediate and v_wake then
       perform pg_notify('pgflow_tasks', v_flow.flow_slug);
