@@ -521,8 +521,20 @@ _STATEMENTS = {
 }
 
 
-@pytest.mark.parametrize("shadows", ["types", "operators"])
-@pytest.mark.parametrize("statements", list(_STATEMENTS))
+@pytest.mark.parametrize(
+    ("statements", "shadows"),
+    [
+        ("claim_queue", "types"),
+        ("claim_queue", "operators"),
+        # 0354 is fixed on branch prepsec2: drop this mark when merging it (strict: it fails then)
+        pytest.param(
+            "fc_pick",
+            "types",
+            marks=pytest.mark.xfail(strict=True, reason="_fc_pick's PREPARE reuse (prepsec2)"),
+        ),
+        ("fc_pick", "operators"),
+    ],
+)
 def test_a_statement_prepared_first_by_the_caller_is_never_executed_as_the_owner(
     roles_dsn: str, login: Any, marker: str, statements: str, shadows: str
 ) -> None:
