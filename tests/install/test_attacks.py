@@ -102,7 +102,7 @@ def _relations(admin: psycopg.Connection[Any]) -> list[tuple[str, list[tuple[str
 
 
 def _plant(attacker: psycopg.Connection[Any], admin_dsn: str, marker: str, shadows: str) -> None:
-    """Create the attacker's function and its shadows (types or relations) in ``pg_temp``."""
+    """Create the attacker's function and its shadows (types, relations or none) in ``pg_temp``."""
     # pg_temp last for this session's own statements, so that only a function resolving a
     # name through pg_temp first can reach the shadows
     attacker.execute("set search_path = pg_catalog, pg_temp")
