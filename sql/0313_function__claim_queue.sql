@@ -11,7 +11,15 @@
 -- pgflow_claim_<md5 of the queue table>; re-prepared when the text under that name is not this
 -- statement's), not planned on every call, and it replaces pgmq.read + _start_tasks +
 -- set_vt_batch (two dynamic statements planned on every call and a second update of each
--- message). Internal (claim_tasks). Raises nothing.
+-- message). The session's caller can prepare the same text under that name first, under a
+-- search_path of its choosing (types, operators, functions of its own in pg_temp or another
+-- schema): reusing that statement is safe because the text names nothing through the
+-- search_path (every type, operator and function is qualified: pg_catalog.text parameters,
+-- OPERATOR(pg_catalog.=)..., tables and sequences by schema), so whoever prepares it, it means
+-- this statement and nothing else; its parameter types (resolved when it is prepared, never
+-- again) are pg_catalog's. Only a statement prepared by SQL PREPARE with exactly this text is
+-- reused (a planner setting of the caller's may shape its plan, not what it does).
+-- Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._claim_queue(flow_slug text, qty int, vt int, worker_id uuid)
@@ -30,11 +38,11 @@ declare
 begin
   -- replace() rather than format(): a tenth of the cost on this 4 kB text
   v_prepare := pg_catalog.replace(pg_catalog.replace(
-    $q$prepare @name@(text, int, int, uuid) as
+    $q$prepare @name@(pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.uuid) as
       with msgs as (
         select q.msg_id
         from pgmq.@table@ q
-        where q.vt <= pg_catalog.clock_timestamp()
+        where q.vt OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()
         order by q.msg_id
         limit $2
         for update skip locked
@@ -45,8 +53,9 @@ begin
       opened as (
         select m.msg_id, exists (
           select 1 from pgflow.step_tasks t
-          where t.message_id = m.msg_id and t.flow_slug = $1
-            and t.status in ('queued', 'started')
+          where t.message_id OPERATOR(pg_catalog.=) m.msg_id
+            and t.flow_slug OPERATOR(pg_catalog.=) $1
+            and t.status OPERATOR(pg_catalog.=) any (array['queued', 'started'])
         ) as open
         from msgs m
       ),
@@ -58,20 +67,25 @@ begin
           from pgflow.step_tasks t
           -- status || '': the plan, made once, must not take the partial index of queued
           -- tasks (a scan of all the flow's queued tasks per message) for the message's index
-          where t.message_id = m.msg_id and t.flow_slug = $1 and t.status || '' = 'queued'
+          where t.message_id OPERATOR(pg_catalog.=) m.msg_id
+            and t.flow_slug OPERATOR(pg_catalog.=) $1
+            and (t.status OPERATOR(pg_catalog.||) '') OPERATOR(pg_catalog.=) 'queued'
           for update of t skip locked
         ) l
       ),
       started as (
         update pgflow.step_tasks t
         set status = 'started',
-            attempts_count = t.attempts_count + 1,
+            attempts_count = t.attempts_count OPERATOR(pg_catalog.+) 1,
             start_seq = pg_catalog.nextval('pgflow.task_start_seq'),
             started_at = pg_catalog.clock_timestamp(),
             last_worker_id = $4
         from locked l
-        where t.run_id = l.run_id and t.step_slug = l.step_slug and t.task_index = l.task_index
-          and (select r.status from pgflow.runs r where r.run_id = t.run_id) = 'started'
+        where t.run_id OPERATOR(pg_catalog.=) l.run_id
+          and t.step_slug OPERATOR(pg_catalog.=) l.step_slug
+          and t.task_index OPERATOR(pg_catalog.=) l.task_index
+          and (select r.status from pgflow.runs r where r.run_id OPERATOR(pg_catalog.=) t.run_id)
+            OPERATOR(pg_catalog.=) 'started'
         returning t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
           t.attempts_count, t.start_seq
       ),
@@ -86,23 +100,29 @@ begin
             st.attempts_count,
             s.timeout,
             case
-              when s.step_type = 'map' and s.deps_count = 0 then r.input -> st.task_index
-              when s.step_type = 'map' then (
-                select ss.output -> st.task_index
+              when s.step_type OPERATOR(pg_catalog.=) 'map'
+                  and s.deps_count OPERATOR(pg_catalog.=) 0
+                then r.input OPERATOR(pg_catalog.->) st.task_index
+              when s.step_type OPERATOR(pg_catalog.=) 'map' then (
+                select ss.output OPERATOR(pg_catalog.->) st.task_index
                 from pgflow.deps d
-                join pgflow.step_states ss on ss.run_id = st.run_id and ss.step_slug = d.dep_slug
-                where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
+                join pgflow.step_states ss on ss.run_id OPERATOR(pg_catalog.=) st.run_id
+                  and ss.step_slug OPERATOR(pg_catalog.=) d.dep_slug
+                where d.flow_slug OPERATOR(pg_catalog.=) st.flow_slug
+                  and d.step_slug OPERATOR(pg_catalog.=) st.step_slug
               )
-              else pg_catalog.jsonb_build_object('run', r.input) || coalesce(
+              else pg_catalog.jsonb_build_object('run', r.input) OPERATOR(pg_catalog.||) coalesce(
                 (
                   select pg_catalog.jsonb_object_agg(d.dep_slug, ss.output)
                   from pgflow.deps d
                   join pgflow.step_states ss
-                    on ss.run_id = st.run_id and ss.step_slug = d.dep_slug
-                      and ss.status = 'completed'
-                  where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
+                    on ss.run_id OPERATOR(pg_catalog.=) st.run_id
+                      and ss.step_slug OPERATOR(pg_catalog.=) d.dep_slug
+                      and ss.status OPERATOR(pg_catalog.=) 'completed'
+                  where d.flow_slug OPERATOR(pg_catalog.=) st.flow_slug
+                    and d.step_slug OPERATOR(pg_catalog.=) st.step_slug
                 ),
-                '{}'::jsonb
+                '{}'::pg_catalog.jsonb
               )
             end,
             st.start_seq
@@ -110,24 +130,28 @@ begin
           s.timeout
         from started st
         cross join lateral (
-          select r.input from pgflow.runs r where r.run_id = st.run_id limit 1
+          select r.input from pgflow.runs r where r.run_id OPERATOR(pg_catalog.=) st.run_id limit 1
         ) r
         cross join lateral (
           select s.step_type, s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout
           from pgflow.steps s
-          join pgflow.flows f on f.flow_slug = s.flow_slug
-          where s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
+          join pgflow.flows f on f.flow_slug OPERATOR(pg_catalog.=) s.flow_slug
+          where s.flow_slug OPERATOR(pg_catalog.=) st.flow_slug
+            and s.step_slug OPERATOR(pg_catalog.=) st.step_slug
           limit 1
         ) s
       ),
       hidden as (
         update pgmq.@table@ q
-        set vt = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => coalesce(
-              (select c.timeout from claimed c where c.message_id = q.msg_id) + 2, $3
-            )),
-            read_ct = q.read_ct + 1,
+        set vt = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
+              pg_catalog.make_interval(secs => coalesce(
+                (select c.timeout from claimed c where c.message_id OPERATOR(pg_catalog.=) q.msg_id)
+                  OPERATOR(pg_catalog.+) 2,
+                $3
+              )),
+            read_ct = q.read_ct OPERATOR(pg_catalog.+) 1,
             last_read_at = pg_catalog.clock_timestamp()
-        where q.msg_id = any(array(select o.msg_id from opened o where o.open))
+        where q.msg_id OPERATOR(pg_catalog.=) any(array(select o.msg_id from opened o where o.open))
       )
       select
         (select coalesce(pg_catalog.array_agg(c.task order by c.message_id), '{}') from claimed c),
@@ -135,10 +159,11 @@ begin
     $q$,
     '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
   -- a statement under that name with other text (a session's own, or an older version of
-  -- this one) is replaced: only this text is ever executed
+  -- this one) is replaced: only this text is ever executed, and it names nothing through the
+  -- search_path (see above), so it is this statement whoever prepared it
   if not exists (
     select 1 from pg_catalog.pg_prepared_statements p
-    where p.name = v_name and p.statement = v_prepare
+    where p.name = v_name and p.statement = v_prepare and p.from_sql
   ) then
     if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
       execute pg_catalog.format('deallocate %I', v_name);
