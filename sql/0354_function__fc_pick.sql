@@ -20,10 +20,15 @@
 -- found in index order: bitmap scans are off, so that a generic plan does not read and sort a
 -- whole group to lock its first ones; in the round-robin walk only its first offer is locked
 -- at once, the others when they are taken). The exact check stays pgflow._fc_admit's, under
--- the same locks (held until the caller commits). The statements name the flow's queue table: each is prepared once per
--- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
--- queue table> and pgflow_fc_rank_<md5>; re-prepared when the text under that name is not this
--- statement's), not planned on every call. Internal (claim_tasks). Raises nothing.
+-- the same locks (held until the caller commits). The statements name the flow's queue table:
+-- each is prepared once per session and queue (a generic plan, pg_prepared_statements names
+-- pgflow_fc_pick_<md5 of the queue table> and pgflow_fc_rank_<md5>), not planned on every call.
+-- A statement under that name is reused only when it is this text, SQL-prepared with its
+-- parameter types (else replaced). The caller may have prepared the same text itself under a
+-- hostile search_path (a pg_temp domain named text, an operator = of its own schema): the text
+-- qualifies every name it holds, parameter and cast types, functions, operators
+-- (operator(pg_catalog.=)...) and tables, so it means the same under any search_path and the
+-- reused plan is this function's. Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -40,6 +45,7 @@ declare
   v_ranked boolean;
   v_name text;
   v_prepare text;
+  v_types pg_catalog.regtype[];
   v_cursor text[];
   v_ids bigint[];
   v_step text;
@@ -60,13 +66,15 @@ begin
 
   if v_ranked then
     v_name := 'pgflow_fc_rank_' || v_hash;
+    v_types := array['pg_catalog.text', 'pg_catalog.int4']::pg_catalog.regtype[];
     v_prepare := pg_catalog.format(
-      $q$prepare %2$I(text, int) as
+      $q$prepare %2$I(pg_catalog.text, pg_catalog.int4) as
         with recursive groups as (
           (
             select t.step_slug, t.fc_key
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
+            where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
+              and t.fc_key is not null
             order by t.step_slug, t.fc_key
             limit 1
           )
@@ -76,8 +84,9 @@ begin
           cross join lateral (
             select t.step_slug, t.fc_key
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+            where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
+              and t.fc_key is not null
+              and (t.step_slug, t.fc_key) operator(pg_catalog.>) (g.step_slug, g.fc_key)
             order by t.step_slug, t.fc_key
             limit 1
           ) n
@@ -86,34 +95,40 @@ begin
           select g.step_slug, g.fc_key, least(
             $2,
             case when s.opt_concurrency_limit is null then $2
-              else s.opt_concurrency_limit - (
-                select count(*)::int from pgflow.step_tasks u
-                where u.flow_slug = $1 and u.step_slug = g.step_slug
-                  and u.status = 'started' and u.fc_key is not null
-                  and (s.opt_concurrency_key is null or u.fc_key = g.fc_key)
+              else s.opt_concurrency_limit operator(pg_catalog.-) (
+                select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
+                where u.flow_slug operator(pg_catalog.=) $1
+                  and u.step_slug operator(pg_catalog.=) g.step_slug
+                  and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
+                  and (s.opt_concurrency_key is null or u.fc_key operator(pg_catalog.=) g.fc_key)
               )
             end,
             -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
             case when s.opt_rate_limit is null
                 or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-              else s.opt_rate_limit - (
-                select count(*)::int from pgflow.rate_starts rs
-                where rs.flow_slug = $1 and rs.step_slug = g.step_slug
-                  and rs.rate_key = case when s.opt_rate_key is null then '' else g.fc_key end
-                  and rs.started_at > pg_catalog.clock_timestamp()
-                    - pg_catalog.make_interval(secs => s.opt_rate_per)
+              else s.opt_rate_limit operator(pg_catalog.-) (
+                select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
+                where rs.flow_slug operator(pg_catalog.=) $1
+                  and rs.step_slug operator(pg_catalog.=) g.step_slug
+                  and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else g.fc_key end
+                  and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
+                    operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
               )
             end
           ) as free,
           -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
           case when s.opt_concurrency_limit is not null then
-              'pgflow.c|' || $1 || '|' || g.step_slug || '|'
-              || case when s.opt_concurrency_key is null then '' else g.fc_key end
+              'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+                operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
+                operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else g.fc_key end
             when s.opt_rate_limit is not null then
-              'pgflow.r|' || $1 || '|' || g.step_slug || '|' || g.fc_key
+              'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+                operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
+                operator(pg_catalog.||) g.fc_key
           end as lock_name
           from groups g
-          join pgflow.steps s on s.flow_slug = $1 and s.step_slug = g.step_slug
+          join pgflow.steps s on s.flow_slug operator(pg_catalog.=) $1
+            and s.step_slug operator(pg_catalog.=) g.step_slug
         ),
         -- a limited group offers its first visible tasks (at most its free slots; the row locks
         -- are tried when they are taken, below); a group with no limit (a step of the flow with
@@ -125,31 +140,35 @@ begin
           cross join lateral (
             select t.message_id, t.priority
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-              and t.status = 'queued'
+            where t.flow_slug operator(pg_catalog.=) $1
+              and t.step_slug operator(pg_catalog.=) sl.step_slug
+              and t.fc_key operator(pg_catalog.=) sl.fc_key
+              and t.status operator(pg_catalog.=) 'queued'
               -- a subquery, not a join: planning a join would probe the ends of the message
               -- id indexes, slow while they hold many dead entries (a busy queue)
-              and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-                <= pg_catalog.clock_timestamp()
+              and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
+                operator(pg_catalog.<=) pg_catalog.clock_timestamp()
             order by t.priority desc, t.message_id
             limit sl.free
           ) c
-          where sl.free > 0 and sl.lock_name is not null
+          where sl.free operator(pg_catalog.>) 0 and sl.lock_name is not null
           union all
           select sl.step_slug, sl.fc_key, sl.lock_name, c.message_id, c.priority
           from slots sl
           cross join lateral (
             select t.message_id, t.priority
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.step_slug = sl.step_slug and t.fc_key = sl.fc_key
-              and t.status = 'queued'
-              and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-                <= pg_catalog.clock_timestamp()
+            where t.flow_slug operator(pg_catalog.=) $1
+              and t.step_slug operator(pg_catalog.=) sl.step_slug
+              and t.fc_key operator(pg_catalog.=) sl.fc_key
+              and t.status operator(pg_catalog.=) 'queued'
+              and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
+                operator(pg_catalog.<=) pg_catalog.clock_timestamp()
             order by t.priority desc, t.message_id
             limit sl.free
             for update of t skip locked
           ) c
-          where sl.free > 0 and sl.lock_name is null
+          where sl.free operator(pg_catalog.>) 0 and sl.lock_name is null
         ),
         ranked as (
           select o.message_id, o.priority, o.lock_name,
@@ -171,7 +190,9 @@ begin
                  or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
             and exists (
               select 1 from pgflow.step_tasks t
-              where t.message_id = r.message_id and t.flow_slug = $1 and t.status = 'queued'
+              where t.message_id operator(pg_catalog.=) r.message_id
+                and t.flow_slug operator(pg_catalog.=) $1
+                and t.status operator(pg_catalog.=) 'queued'
               for update skip locked
             )
           order by r.priority desc, r.rank, r.message_id
@@ -182,8 +203,10 @@ begin
     );
   else
     v_name := 'pgflow_fc_pick_' || v_hash;
+    v_types := array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.text', 'pg_catalog.text']
+      ::pg_catalog.regtype[];
     v_prepare := pg_catalog.format(
-      $q$prepare %2$I(text, int, text, text) as
+      $q$prepare %2$I(pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.text) as
         with recursive
         -- the concurrency groups with queued tasks, in key order from the one after the
         -- session's cursor ($3, $4: the last group its previous claim served), then from the
@@ -193,19 +216,21 @@ begin
           (
             select t.step_slug, t.fc_key, 1 as n
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-              and (t.step_slug, t.fc_key) > ($3, $4)
+            where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
+              and t.fc_key is not null
+              and (t.step_slug, t.fc_key) operator(pg_catalog.>) ($3, $4)
             order by t.step_slug, t.fc_key
             limit 1
           )
           union all
-          select x.step_slug, x.fc_key, g.n + 1
+          select x.step_slug, x.fc_key, g.n operator(pg_catalog.+) 1
           from after_cursor g
           cross join lateral (
             select t.step_slug, t.fc_key
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
+            where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
+              and t.fc_key is not null
+              and (t.step_slug, t.fc_key) operator(pg_catalog.>) (g.step_slug, g.fc_key)
             order by t.step_slug, t.fc_key
             limit 1
           ) x
@@ -214,20 +239,22 @@ begin
           (
             select t.step_slug, t.fc_key, 1000000000 as n
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-              and (t.step_slug, t.fc_key) <= ($3, $4)
+            where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
+              and t.fc_key is not null
+              and (t.step_slug, t.fc_key) operator(pg_catalog.<=) ($3, $4)
             order by t.step_slug, t.fc_key
             limit 1
           )
           union all
-          select x.step_slug, x.fc_key, g.n + 1
+          select x.step_slug, x.fc_key, g.n operator(pg_catalog.+) 1
           from up_to_cursor g
           cross join lateral (
             select t.step_slug, t.fc_key
             from pgflow.step_tasks t
-            where t.flow_slug = $1 and t.status = 'queued' and t.fc_key is not null
-              and (t.step_slug, t.fc_key) > (g.step_slug, g.fc_key)
-              and (t.step_slug, t.fc_key) <= ($3, $4)
+            where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
+              and t.fc_key is not null
+              and (t.step_slug, t.fc_key) operator(pg_catalog.>) (g.step_slug, g.fc_key)
+              and (t.step_slug, t.fc_key) operator(pg_catalog.<=) ($3, $4)
             order by t.step_slug, t.fc_key
             limit 1
           ) x
@@ -245,34 +272,40 @@ begin
         taken as (
           select w.n, w.step_slug, w.fc_key, o.lock_name, o.ids
           from walk w
-          join pgflow.steps s on s.flow_slug = $1 and s.step_slug = w.step_slug
+          join pgflow.steps s on s.flow_slug operator(pg_catalog.=) $1
+            and s.step_slug operator(pg_catalog.=) w.step_slug
           cross join lateral (
-            select l.lock_name, case when l.free <= 0 then '{}'::bigint[]
+            select l.lock_name, case when l.free operator(pg_catalog.<=) 0 then '{}'::pg_catalog.int8[]
               -- a group with no limit offers its first visible task that no other claim
               -- holds, locking it, so concurrent claims do not offer each other the same one,
               -- then the next ones in its order (up to free), whose row locks are tried when
               -- they are taken, below: with more groups than qty only the first is taken, and
               -- locking the others would write a row lock each for nothing
               when l.lock_name is null then coalesce((
-                select array[f.message_id] || array(
+                select array[f.message_id] operator(pg_catalog.||) array(
                   select t.message_id
                   from pgflow.step_tasks t
-                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
-                    and t.status = 'queued'
-                    and (t.priority < f.priority
-                         or (t.priority = f.priority and t.message_id > f.message_id))
-                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-                      <= pg_catalog.clock_timestamp()
+                  where t.flow_slug operator(pg_catalog.=) $1
+                    and t.step_slug operator(pg_catalog.=) w.step_slug
+                    and t.fc_key operator(pg_catalog.=) w.fc_key
+                    and t.status operator(pg_catalog.=) 'queued'
+                    and (t.priority operator(pg_catalog.<) f.priority
+                         or (t.priority operator(pg_catalog.=) f.priority
+                           and t.message_id operator(pg_catalog.>) f.message_id))
+                    and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
+                      operator(pg_catalog.<=) pg_catalog.clock_timestamp()
                   order by t.priority desc, t.message_id
-                  limit l.free - 1
+                  limit (l.free operator(pg_catalog.-) 1)
                 )
                 from (
                   select t.message_id, t.priority
                   from pgflow.step_tasks t
-                  where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
-                    and t.status = 'queued'
-                    and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-                      <= pg_catalog.clock_timestamp()
+                  where t.flow_slug operator(pg_catalog.=) $1
+                    and t.step_slug operator(pg_catalog.=) w.step_slug
+                    and t.fc_key operator(pg_catalog.=) w.fc_key
+                    and t.status operator(pg_catalog.=) 'queued'
+                    and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
+                      operator(pg_catalog.<=) pg_catalog.clock_timestamp()
                   order by t.priority desc, t.message_id
                   limit 1
                   for update of t skip locked
@@ -282,12 +315,14 @@ begin
               else array(
                 select t.message_id
                 from pgflow.step_tasks t
-                where t.flow_slug = $1 and t.step_slug = w.step_slug and t.fc_key = w.fc_key
-                  and t.status = 'queued'
+                where t.flow_slug operator(pg_catalog.=) $1
+                  and t.step_slug operator(pg_catalog.=) w.step_slug
+                  and t.fc_key operator(pg_catalog.=) w.fc_key
+                  and t.status operator(pg_catalog.=) 'queued'
                   -- a subquery, not a join: planning a join would probe the ends of the message
                   -- id indexes, slow while they hold many dead entries (a busy queue)
-                  and (select q.vt from pgmq.%1$I q where q.msg_id = t.message_id)
-                    <= pg_catalog.clock_timestamp()
+                  and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
+                    operator(pg_catalog.<=) pg_catalog.clock_timestamp()
                 order by t.priority desc, t.message_id
                 limit l.free
               ) end as ids
@@ -295,38 +330,45 @@ begin
               select least(
                 $2,
                 case when s.opt_concurrency_limit is null then $2
-                  when s.opt_concurrency_key is null then s.opt_concurrency_limit - (
-                    select count(*)::int from pgflow.step_tasks u
-                    where u.flow_slug = $1 and u.step_slug = w.step_slug
-                      and u.status = 'started' and u.fc_key is not null
+                  when s.opt_concurrency_key is null then s.opt_concurrency_limit operator(pg_catalog.-) (
+                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
+                    where u.flow_slug operator(pg_catalog.=) $1
+                      and u.step_slug operator(pg_catalog.=) w.step_slug
+                      and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
                   )
-                  else s.opt_concurrency_limit - (
-                    select count(*)::int from pgflow.step_tasks u
-                    where u.flow_slug = $1 and u.step_slug = w.step_slug
-                      and u.status = 'started' and u.fc_key = w.fc_key
+                  else s.opt_concurrency_limit operator(pg_catalog.-) (
+                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
+                    where u.flow_slug operator(pg_catalog.=) $1
+                      and u.step_slug operator(pg_catalog.=) w.step_slug
+                      and u.status operator(pg_catalog.=) 'started'
+                      and u.fc_key operator(pg_catalog.=) w.fc_key
                   )
                 end,
                 -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
                 case when s.opt_rate_limit is null
                     or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-                  else s.opt_rate_limit - (
-                    select count(*)::int from pgflow.rate_starts rs
-                    where rs.flow_slug = $1 and rs.step_slug = w.step_slug
-                      and rs.rate_key = case when s.opt_rate_key is null then '' else w.fc_key end
-                      and rs.started_at > pg_catalog.clock_timestamp()
-                        - pg_catalog.make_interval(secs => s.opt_rate_per)
+                  else s.opt_rate_limit operator(pg_catalog.-) (
+                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
+                    where rs.flow_slug operator(pg_catalog.=) $1
+                      and rs.step_slug operator(pg_catalog.=) w.step_slug
+                      and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else w.fc_key end
+                      and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
+                        operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
                   )
                 end
               ) as free,
               case when s.opt_concurrency_limit is not null then
-                  'pgflow.c|' || $1 || '|' || w.step_slug || '|'
-                  || case when s.opt_concurrency_key is null then '' else w.fc_key end
+                  'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+                    operator(pg_catalog.||) w.step_slug operator(pg_catalog.||) '|'
+                    operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else w.fc_key end
                 when s.opt_rate_limit is not null then
-                  'pgflow.r|' || $1 || '|' || w.step_slug || '|' || w.fc_key
+                  'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+                    operator(pg_catalog.||) w.step_slug operator(pg_catalog.||) '|'
+                    operator(pg_catalog.||) w.fc_key
               end as lock_name
             ) l
           ) o
-          where case when cardinality(o.ids) = 0 then false
+          where case when pg_catalog.cardinality(o.ids) operator(pg_catalog.=) 0 then false
             when o.lock_name is null then true
             else pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(o.lock_name, 0))
           end
@@ -335,7 +377,7 @@ begin
         ranked as (
           select u.id, u.rank, g.n, g.lock_name
           from taken g
-          cross join lateral unnest(g.ids) with ordinality as u(id, rank)
+          cross join lateral pg_catalog.unnest(g.ids) with ordinality as u(id, rank)
           order by u.rank, g.n
           offset 0
         )
@@ -344,10 +386,12 @@ begin
         -- no limit is locked already)
         select array(
             select r.id from ranked r
-            where (r.lock_name is null and r.rank = 1)
+            where (r.lock_name is null and r.rank operator(pg_catalog.=) 1)
               or exists (
                 select 1 from pgflow.step_tasks t
-                where t.message_id = r.id and t.flow_slug = $1 and t.status = 'queued'
+                where t.message_id operator(pg_catalog.=) r.id
+                  and t.flow_slug operator(pg_catalog.=) $1
+                  and t.status operator(pg_catalog.=) 'queued'
                 for update skip locked
               )
             order by r.rank, r.n
@@ -360,12 +404,19 @@ begin
     );
   end if;
 
-  -- a statement under that name with other text (a session's own, or an older version of
-  -- this one) is replaced: only this text is ever executed (re-analysed, if the session's
-  -- search_path differs, under this function's)
+  -- a statement under that name is reused only if it is this text, prepared by SQL PREPARE
+  -- with this text's parameter types; any other (a session's own, an older version of this
+  -- one, one made by a protocol Parse message, whose parameter types the client chose) is
+  -- replaced. The session may have prepared this very text itself, under a search_path of its
+  -- choosing: what PREPARE resolves once and keeps (the parameter types, coerced to when the
+  -- statement is executed here) and every name in the body are schema-qualified (operators as
+  -- operator(pg_catalog.=)...), the tables too, so the text means the same under any
+  -- search_path, and no object of the session's (a pg_temp domain, an operator of its schema)
+  -- can be reached by it
   if not exists (
     select 1 from pg_catalog.pg_prepared_statements p
-    where p.name = v_name and p.statement = v_prepare
+    where p.name = v_name and p.statement = v_prepare and p.from_sql
+      and p.parameter_types = v_types
   ) then
     if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
       execute pg_catalog.format('deallocate %I', v_name);
