@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -47,7 +48,8 @@ create function pg_temp.attack() returns boolean language plpgsql as $attack$
 begin
   perform pg_catalog.nextval('public.attack_hits');
   insert into public.attack_log (who) values (current_user);
-  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
+  if (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user)
+     and not exists (select from pg_catalog.pg_roles r where r.rolname = {marker}) then
     execute pg_catalog.format('create role %I superuser login', {marker});
   end if;
   return true;
@@ -105,6 +107,8 @@ def _plant(attacker: psycopg.Connection[Any], admin_dsn: str, marker: str, shado
     # name through pg_temp first can reach the shadows
     attacker.execute("set search_path = pg_catalog, pg_temp")
     attacker.execute(sql.SQL(_ATTACK).format(marker=sql.Literal(marker)))
+    if shadows == "none":
+        return
     if shadows == "types":
         for name in _BUILTIN_TYPES:
             attacker.execute(
@@ -388,3 +392,176 @@ def test_no_pgmq_function_runs_as_its_owner(roles_dsn: str) -> None:
             " where p.pronamespace = 'pgmq'::regnamespace and p.prosecdef"
         ).fetchall()
     assert definers == []
+
+
+# The claim paths that cache a statement per session (SQL PREPARE, reused when the text under
+# its name is the expected one): a flow without flow control (pgflow._claim_queue), flows under
+# flow control in the round-robin walk (keyed concurrency; a rate limit) and in priority order
+# (two steps of different priorities) (pgflow._fc_pick).
+_PREPARED_FLOWS: dict[str, list[dict[str, Any]]] = {
+    "pln": [{}],
+    "fck": [{"concurrency_limit": 5, "concurrency_key": "run.c"}],
+    "fcr": [{"rate_limit": 100, "rate_per": 60}],
+    "fcp": [{"priority": 5, "concurrency_limit": 5}, {"priority": 1}],
+}
+# Operators whose pg_catalog versions the statements use, shadowed (for the types in play) in
+# a schema listed before pg_catalog; and the functions they call unqualified.
+_SHADOW_OPERATORS = ["=", "<>", "<", "<=", ">", ">=", "||", "+", "-", "->"]
+_SHADOW_TYPES = ["text", "int4", "int8", "jsonb", "uuid", "timestamptz", "interval", "_int8"]
+_SHADOW_FUNCTIONS = {
+    "count": "create aggregate {s}.count(*) (sfunc = {s}.count_step, stype = pg_catalog.int8,"
+    " initcond = '0')",
+    "cardinality": "create function {s}.cardinality(a pg_catalog.int8[]) returns pg_catalog.int4"
+    " language plpgsql as $f$ begin perform pg_temp.attack();"
+    " return pg_catalog.cardinality(a); end $f$",
+    "unnest": "create function {s}.unnest(a pg_catalog.int8[]) returns setof pg_catalog.int8"
+    " language plpgsql as $f$ begin perform pg_temp.attack();"
+    " return query select pg_catalog.unnest(a); end $f$",
+    "now": "create function {s}.now() returns pg_catalog.timestamptz language plpgsql as"
+    " $f$ begin perform pg_temp.attack(); return pg_catalog.now(); end $f$",
+}
+# Words followed by "(" in the statements that are SQL syntax, not function calls.
+_NOT_FUNCTIONS = {
+    "prepare", "as", "exists", "coalesce", "array", "row", "any", "least", "greatest", "in",
+    "lateral", "select", "from", "over", "with", "ordinality", "u", "values", "and", "or",
+    "not", "then", "else", "when", "case", "where", "on", "join", "by", "limit", "set",
+}  # fmt: skip
+
+
+def _prepared_flows(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        for flow, steps in _PREPARED_FLOWS.items():
+            admin.execute("select pgflow.create_flow(%s, base_delay => 0)", (flow,))
+            for index, options in enumerate(steps):
+                names = "".join(f", {key} => %s" for key in options)
+                admin.execute(
+                    f"select pgflow.add_step(%s, %s{names})",
+                    (flow, f"s{index}", *options.values()),
+                )
+        control = dict(
+            admin.execute(
+                "select flow_slug, flow_control from pgflow.flows where flow_slug = any(%s)",
+                (list(_PREPARED_FLOWS),),
+            ).fetchall()
+        )
+    assert control == {"pln": False, "fck": True, "fcr": True, "fcp": True}
+
+
+def _claim_each(worker: psycopg.Connection[Any], dsn: str, wid: uuid.UUID) -> None:
+    """Start a run of each flow and claim its tasks, one flow at a time; check what is claimed."""
+    for flow, steps in _PREPARED_FLOWS.items():
+        run_id = start_run(dsn, flow, '{"c": "k1"}')
+        claimed = worker.execute(
+            "select run_id, step_slug from pgflow.claim_tasks(array[%s]::text[], %s, 10, 30)",
+            (flow, wid),
+        ).fetchall()
+        assert sorted(claimed) == [(run_id, f"s{i}") for i in range(len(steps))], flow
+
+
+def _shadow_schema(attacker: psycopg.Connection[Any], schema: str, texts: list[str]) -> None:
+    """Fill ``schema`` with operators and functions named like the statements' unqualified ones."""
+    s = sql.Identifier(schema)
+    called = {
+        name.lower()
+        for text in texts
+        for name in re.findall(r"(?<![.\w$])([A-Za-z_]\w*)\s*\(", re.sub(r"--[^\n]*", "", text))
+    }
+    # (pgflow_*: the statement's own name, after "prepare")
+    missing = {n for n in called - _NOT_FUNCTIONS - set(_SHADOW_FUNCTIONS) if n[:7] != "pgflow_"}
+    assert missing == set(), f"unqualified functions this attack does not shadow: {missing}"
+    attacker.execute(
+        sql.SQL(
+            "create function {s}.count_step(n pg_catalog.int8) returns pg_catalog.int8"
+            " language plpgsql as $f$ begin perform pg_temp.attack(); return n + 1; end $f$"
+        ).format(s=s)
+    )
+    for statement in _SHADOW_FUNCTIONS.values():
+        attacker.execute(sql.SQL(statement).format(s=s))
+    operators = attacker.execute(
+        "select o.oprname, o.oprleft::regtype::text, o.oprright::regtype::text,"
+        " o.oprresult::regtype::text from pg_catalog.pg_operator o"
+        " where o.oprnamespace = 'pg_catalog'::regnamespace and o.oprname = any(%s)"
+        " and o.oprleft = any(%s::regtype[]) and o.oprright = any(%s::regtype[])"
+        # a row comparison ((a, b) > (c, d)) needs its operators in a btree family, which
+        # only a superuser may create: the text ones cannot be shadowed for it
+        " and not (o.oprname in ('<', '<=', '>', '>=') and o.oprleft = 'text'::regtype)",
+        (_SHADOW_OPERATORS, _SHADOW_TYPES, _SHADOW_TYPES),
+    ).fetchall()
+    assert len(operators) > 40
+    for number, (op, left, right, result) in enumerate(operators):
+        function = sql.Identifier(f"op_{number}")
+        attacker.execute(
+            sql.SQL(
+                "create function {s}.{f}(a {l}, b {r}) returns {res} language plpgsql as"
+                " $f$ begin perform pg_temp.attack(); return a operator(pg_catalog.{op}) b;"
+                " end $f$"
+            ).format(
+                s=s,
+                f=function,
+                l=sql.SQL(left),
+                r=sql.SQL(right),
+                res=sql.SQL(result),
+                op=sql.SQL(op),
+            )
+        )
+        attacker.execute(
+            sql.SQL(
+                "create operator {s}.{op} (leftarg = {l}, rightarg = {r}, function = {s}.{f})"
+            ).format(s=s, f=function, l=sql.SQL(left), r=sql.SQL(right), op=sql.SQL(op))
+        )
+
+
+@pytest.mark.parametrize("shadows", ["types", "operators"])
+def test_a_statement_prepared_first_by_the_caller_is_never_executed_as_the_owner(
+    roles_dsn: str, login: Any, marker: str, shadows: str
+) -> None:
+    # the core caches its claim statements per session (PREPARE, reused when the text under
+    # the name is its own): a worker that prepares the same text first, under a search_path
+    # that gives its names other meanings, must not get that plan executed as the owner
+    _prepared_flows(roles_dsn)
+    honest = login("pgflow_worker")
+    wid = uuid.uuid4()
+    honest.execute("select pgflow.register_worker(%s, 'pln', 'honest')", (wid,))
+    _claim_each(honest, roles_dsn, wid)
+    captured = honest.execute(
+        "select name, statement from pg_catalog.pg_prepared_statements"
+        " where name like 'pgflow\\_%' order by name"
+    ).fetchall()
+    assert {name.rsplit("_", 1)[0] for name, _ in captured} == {
+        "pgflow_claim",
+        "pgflow_fc_pick",
+        "pgflow_fc_rank",
+    }
+    honest.close()
+
+    attacker = login("pgflow_worker")  # a fresh session: none of the core's statements
+    _plant(attacker, roles_dsn, marker, "types" if shadows == "types" else "none")
+    if shadows == "types":
+        attacker.execute("set search_path = pg_temp, pg_catalog")
+    else:
+        schema = f"atk_evil_{os.getpid()}_{next(_counter)}"
+        with psycopg.connect(roles_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+            admin.execute(
+                sql.SQL("grant usage, create on schema {} to {}").format(
+                    sql.Identifier(schema), sql.Identifier(attacker.info.user)
+                )
+            )
+        _shadow_schema(attacker, schema, [text for _, text in captured])
+        attacker.execute(
+            sql.SQL("set search_path = {}, pg_temp, pg_catalog").format(sql.Identifier(schema))
+        )
+    try:
+        for _, text in captured:
+            attacker.execute(text)
+        # the attacker's own statements from here on resolve no name through its shadows: a
+        # hit is the core executing the attacker's plan
+        attacker.execute("set search_path = pg_catalog, pg_temp")
+        prepared = attacker.execute(
+            "select name, statement from pg_catalog.pg_prepared_statements order by name"
+        ).fetchall()
+        assert prepared == captured
+        _claim_each(attacker, roles_dsn, wid)
+    finally:  # checked even when a call failed: the attack is the finding that matters
+        traces = _traces(roles_dsn, marker)
+        assert traces == _CLEAN, f"the attacker's plan ran inside a pgflow function: {traces}"
