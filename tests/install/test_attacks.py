@@ -422,8 +422,8 @@ _SHADOW_FUNCTIONS = {
 }
 # Words followed by "(" in the statements that are SQL syntax, not function calls.
 _NOT_FUNCTIONS = {
-    "prepare", "as", "exists", "coalesce", "array", "row", "any", "least", "greatest", "in",
-    "lateral", "select", "from", "over", "with", "ordinality", "u", "values", "and", "or",
+    "prepare", "as", "operator", "exists", "coalesce", "array", "row", "any", "least", "greatest",
+    "in", "lateral", "select", "from", "over", "with", "ordinality", "u", "values", "and", "or",
     "not", "then", "else", "when", "case", "where", "on", "join", "by", "limit", "set",
 }  # fmt: skip
 
@@ -447,9 +447,12 @@ def _prepared_flows(dsn: str) -> None:
     assert control == {"pln": False, "fck": True, "fcr": True, "fcp": True}
 
 
-def _claim_each(worker: psycopg.Connection[Any], dsn: str, wid: uuid.UUID) -> None:
+def _claim_each(
+    worker: psycopg.Connection[Any], dsn: str, wid: uuid.UUID, flows: list[str]
+) -> None:
     """Start a run of each flow and claim its tasks, one flow at a time; check what is claimed."""
-    for flow, steps in _PREPARED_FLOWS.items():
+    for flow in flows:
+        steps = _PREPARED_FLOWS[flow]
         run_id = start_run(dsn, flow, '{"c": "k1"}')
         claimed = worker.execute(
             "select run_id, step_slug from pgflow.claim_tasks(array[%s]::text[], %s, 10, 30)",
@@ -511,27 +514,32 @@ def _shadow_schema(attacker: psycopg.Connection[Any], schema: str, texts: list[s
         )
 
 
+# the flows each claim path is taken for, and the statements it prepares
+_STATEMENTS = {
+    "claim_queue": (["pln"], {"pgflow_claim"}),
+    "fc_pick": (["fck", "fcr", "fcp"], {"pgflow_fc_pick", "pgflow_fc_rank"}),
+}
+
+
 @pytest.mark.parametrize("shadows", ["types", "operators"])
+@pytest.mark.parametrize("statements", list(_STATEMENTS))
 def test_a_statement_prepared_first_by_the_caller_is_never_executed_as_the_owner(
-    roles_dsn: str, login: Any, marker: str, shadows: str
+    roles_dsn: str, login: Any, marker: str, statements: str, shadows: str
 ) -> None:
     # the core caches its claim statements per session (PREPARE, reused when the text under
     # the name is its own): a worker that prepares the same text first, under a search_path
     # that gives its names other meanings, must not get that plan executed as the owner
     _prepared_flows(roles_dsn)
+    flows, names = _STATEMENTS[statements]
     honest = login("pgflow_worker")
     wid = uuid.uuid4()
     honest.execute("select pgflow.register_worker(%s, 'pln', 'honest')", (wid,))
-    _claim_each(honest, roles_dsn, wid)
+    _claim_each(honest, roles_dsn, wid, flows)
     captured = honest.execute(
         "select name, statement from pg_catalog.pg_prepared_statements"
         " where name like 'pgflow\\_%' order by name"
     ).fetchall()
-    assert {name.rsplit("_", 1)[0] for name, _ in captured} == {
-        "pgflow_claim",
-        "pgflow_fc_pick",
-        "pgflow_fc_rank",
-    }
+    assert {name.rsplit("_", 1)[0] for name, _ in captured} == names
     honest.close()
 
     attacker = login("pgflow_worker")  # a fresh session: none of the core's statements
@@ -561,7 +569,7 @@ def test_a_statement_prepared_first_by_the_caller_is_never_executed_as_the_owner
             "select name, statement from pg_catalog.pg_prepared_statements order by name"
         ).fetchall()
         assert prepared == captured
-        _claim_each(attacker, roles_dsn, wid)
+        _claim_each(attacker, roles_dsn, wid, flows)
     finally:  # checked even when a call failed: the attack is the finding that matters
         traces = _traces(roles_dsn, marker)
         assert traces == _CLEAN, f"the attacker's plan ran inside a pgflow function: {traces}"
