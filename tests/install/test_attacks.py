@@ -573,3 +573,53 @@ def test_a_statement_prepared_first_by_the_caller_is_never_executed_as_the_owner
     finally:  # checked even when a call failed: the attack is the finding that matters
         traces = _traces(roles_dsn, marker)
         assert traces == _CLEAN, f"the attacker's plan ran inside a pgflow function: {traces}"
+
+
+@pytest.mark.parametrize("statements", list(_STATEMENTS))
+def test_a_statement_parsed_first_by_the_caller_with_its_own_parameter_types_is_never_executed(
+    roles_dsn: str, login: Any, marker: str, statements: str
+) -> None:
+    # the same text, named the same, made by a protocol Parse message instead of SQL PREPARE:
+    # the client chooses the parameter types (here its pg_temp domains named like the declared
+    # ones), which the core's EXECUTE would coerce its arguments to, running the domains'
+    # CHECK as the owner. The text may be the core's, but such a statement must be replaced.
+    _prepared_flows(roles_dsn)
+    flows, names = _STATEMENTS[statements]
+    honest = login("pgflow_worker")
+    wid = uuid.uuid4()
+    honest.execute("select pgflow.register_worker(%s, 'pln', 'honest')", (wid,))
+    _claim_each(honest, roles_dsn, wid, flows)
+    captured = honest.execute(
+        "select name, statement, parameter_types::oid[] from pg_catalog.pg_prepared_statements"
+        " where name like 'pgflow\\_%' order by name"
+    ).fetchall()
+    assert {name.rsplit("_", 1)[0] for name, _, _ in captured} == names
+    honest.close()
+
+    attacker = login("pgflow_worker")
+    _plant(attacker, roles_dsn, marker, "types")
+    try:
+        for name, text, types in captured:
+            domains = [
+                attacker.execute(
+                    "select d.oid from pg_catalog.pg_type d join pg_catalog.pg_type b"
+                    " on b.oid = %s and d.typname = b.typname"
+                    " where d.typnamespace = pg_catalog.pg_my_temp_schema()",
+                    (oid,),
+                ).fetchone()
+                for oid in types
+            ]
+            assert None not in domains, (name, types)
+            result = attacker.pgconn.prepare(
+                name.encode(), text.encode(), [d[0] for d in domains if d is not None]
+            )
+            assert result.status == psycopg.pq.ExecStatus.COMMAND_OK, result.error_message
+        parsed = attacker.execute(
+            "select name, statement, from_sql from pg_catalog.pg_prepared_statements"
+            " where name like 'pgflow\\_%' order by name"
+        ).fetchall()
+        assert parsed == [(name, text, False) for name, text, _ in captured]
+        _claim_each(attacker, roles_dsn, wid, flows)
+    finally:
+        traces = _traces(roles_dsn, marker)
+        assert traces == _CLEAN, f"the attacker's statement ran inside a pgflow function: {traces}"
