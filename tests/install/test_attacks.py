@@ -419,12 +419,23 @@ _SHADOW_FUNCTIONS = {
     " return query select pg_catalog.unnest(a); end $f$",
     "now": "create function {s}.now() returns pg_catalog.timestamptz language plpgsql as"
     " $f$ begin perform pg_temp.attack(); return pg_catalog.now(); end $f$",
+    "clock_timestamp": "create function {s}.clock_timestamp() returns pg_catalog.timestamptz"
+    " language plpgsql as $f$ begin perform pg_temp.attack();"
+    " return pg_catalog.clock_timestamp(); end $f$",
+    "make_interval": "create function {s}.make_interval(secs pg_catalog.int4)"
+    " returns pg_catalog.interval language plpgsql as $f$ begin perform pg_temp.attack();"
+    " return pg_catalog.make_interval(secs => secs); end $f$",
+    "jsonb_build_object": "create function {s}.jsonb_build_object(a pg_catalog.text,"
+    " b pg_catalog.text, c pg_catalog.text, d pg_catalog.uuid, e pg_catalog.text,"
+    " f pg_catalog.text, g pg_catalog.text, h pg_catalog.int4) returns pg_catalog.jsonb"
+    " language plpgsql as $f$ begin perform pg_temp.attack();"
+    " return pg_catalog.jsonb_build_object(a, b, c, d, e, f, g, h); end $f$",
 }
 # Words followed by "(" in the statements that are SQL syntax, not function calls.
 _NOT_FUNCTIONS = {
     "prepare", "as", "operator", "exists", "coalesce", "array", "row", "any", "least", "greatest",
     "in", "lateral", "select", "from", "over", "with", "ordinality", "u", "values", "and", "or",
-    "not", "then", "else", "when", "case", "where", "on", "join", "by", "limit", "set",
+    "not", "then", "else", "when", "case", "where", "on", "join", "by", "limit", "set", "t",
 }  # fmt: skip
 
 
@@ -620,6 +631,131 @@ def test_a_statement_parsed_first_by_the_caller_with_its_own_parameter_types_is_
         ).fetchall()
         assert parsed == [(name, text, False) for name, text, _ in captured]
         _claim_each(attacker, roles_dsn, wid, flows)
+    finally:
+        traces = _traces(roles_dsn, marker)
+        assert traces == _CLEAN, f"the attacker's statement ran inside a pgflow function: {traces}"
+
+
+# _start_ready_steps's send of new tasks (pgflow_start_<md5 of the queue table>), reached by a
+# worker completing a task (complete_task, complete_tasks) and by a client starting runs
+# (start_flow, start_flows)
+def _start_steps(conn: psycopg.Connection[Any], role: str, dsn: str) -> None:
+    """Make ``conn``'s session send new tasks of flow atk through each entry point of ``role``."""
+    if role == "pgflow_client":
+        row = conn.execute("select run_id from pgflow.start_flow('atk', '{}'::jsonb)").fetchone()
+        assert row is not None
+        batch = conn.execute("select run_id from pgflow.start_flows('atk', '[{}, {}]'::jsonb)")
+        runs = [row[0], *(r[0] for r in batch.fetchall())]
+        expected = {(run_id, "first") for run_id in runs}
+    else:
+        wid = uuid.uuid4()
+        conn.execute("select pgflow.register_worker(%s, 'atk', 'w')", (wid,))
+        runs = [start_run(dsn, "atk"), start_run(dsn, "atk")]
+        claim = "select run_id, step_slug from pgflow.claim_tasks(array['atk'], %s, 10, 30)"
+        claimed = set(conn.execute(claim, (wid,)).fetchall())  # (and earlier runs' tasks)
+        assert {(run_id, "first") for run_id in runs} <= claimed
+        conn.execute(
+            "select count(*) from pgflow.complete_task(run_id => %s, step_slug => 'first',"
+            " task_index => 0, output => '1'::jsonb)",
+            (runs[0],),
+        )
+        done = [{"run_id": str(runs[1]), "step_slug": "first", "task_index": 0, "output": 1}]
+        conn.execute("select * from pgflow.complete_tasks(%s)", (Jsonb(done),)).fetchall()
+        expected = {(run_id, "second") for run_id in runs}
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        queued = admin.execute(
+            "select t.run_id, t.step_slug from pgflow.step_tasks t"
+            " join pgmq.q_atk q on q.msg_id = t.message_id"
+            " where t.status = 'queued' and t.run_id = any(%s)",
+            (runs,),
+        ).fetchall()
+    assert set(queued) == expected
+
+
+@pytest.mark.parametrize("shadows", ["types", "operators"])
+def test_the_send_prepared_first_by_the_caller_is_never_executed_as_the_owner(
+    roles_dsn: str, login: Any, marker: str, shadows: str
+) -> None:
+    # the send statement of _start_ready_steps, prepared by the caller first (same name, same
+    # text) under a search_path that gives its names other meanings, then reached through
+    # complete_task and complete_tasks: the attacker's plan must never run as the owner. (A
+    # client alone cannot SQL-prepare the text: it has no usage on schema pgmq. A protocol
+    # Parse message needs none: the next test.)
+    role = "pgflow_worker"
+    honest = login(role)
+    _start_steps(honest, role, roles_dsn)
+    captured = honest.execute(
+        "select name, statement from pg_catalog.pg_prepared_statements"
+        " where name like 'pgflow\\_start\\_%' order by name"
+    ).fetchall()
+    assert len(captured) == 1
+    honest.close()
+
+    attacker = login(role)
+    _plant(attacker, roles_dsn, marker, "types" if shadows == "types" else "none")
+    if shadows == "types":
+        attacker.execute("set search_path = pg_temp, pg_catalog")
+    else:
+        schema = f"atk_evil_{os.getpid()}_{next(_counter)}"
+        with psycopg.connect(roles_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+            admin.execute(
+                sql.SQL("grant usage, create on schema {} to {}").format(
+                    sql.Identifier(schema), sql.Identifier(attacker.info.user)
+                )
+            )
+        _shadow_schema(attacker, schema, [text for _, text in captured])
+        attacker.execute(
+            sql.SQL("set search_path = {}, pg_temp, pg_catalog").format(sql.Identifier(schema))
+        )
+    try:
+        for _, text in captured:
+            attacker.execute(text)
+        attacker.execute("set search_path = pg_catalog, pg_temp")
+        prepared = attacker.execute(
+            "select name, statement from pg_catalog.pg_prepared_statements order by name"
+        ).fetchall()
+        assert prepared == captured
+        _start_steps(attacker, role, roles_dsn)
+    finally:
+        traces = _traces(roles_dsn, marker)
+        assert traces == _CLEAN, f"the attacker's plan ran inside a pgflow function: {traces}"
+
+
+@pytest.mark.parametrize("role", ["pgflow_worker", "pgflow_client"])
+def test_the_send_parsed_first_by_the_caller_with_its_own_parameter_types_is_never_executed(
+    roles_dsn: str, login: Any, marker: str, role: str
+) -> None:
+    # the same text under the same name, made by a protocol Parse message whose parameter
+    # types are the attacker's pg_temp domains (and their array types): it must be replaced
+    honest = login(role)
+    _start_steps(honest, role, roles_dsn)
+    captured = honest.execute(
+        "select name, statement, parameter_types::oid[] from pg_catalog.pg_prepared_statements"
+        " where name like 'pgflow\\_start\\_%' order by name"
+    ).fetchall()
+    assert len(captured) == 1
+    honest.close()
+
+    attacker = login(role)
+    _plant(attacker, roles_dsn, marker, "types")
+    try:
+        for name, text, types in captured:
+            domains = [
+                attacker.execute(
+                    "select d.oid from pg_catalog.pg_type d join pg_catalog.pg_type b"
+                    " on b.oid = %s and d.typname = b.typname"
+                    " where d.typnamespace = pg_catalog.pg_my_temp_schema()",
+                    (oid,),
+                ).fetchone()
+                for oid in types
+            ]
+            assert None not in domains, (name, types)
+            result = attacker.pgconn.prepare(
+                name.encode(), text.encode(), [d[0] for d in domains if d is not None]
+            )
+            assert result.status == psycopg.pq.ExecStatus.COMMAND_OK, result.error_message
+        _start_steps(attacker, role, roles_dsn)
     finally:
         traces = _traces(roles_dsn, marker)
         assert traces == _CLEAN, f"the attacker's statement ran inside a pgflow function: {traces}"

@@ -1712,7 +1712,11 @@ $$;
 -- sent with the step's start_delay (written straight into the flow's pgmq table, as
 -- pgmq.send_batch would). One statement per flow whatever the number of runs and steps: the
 -- batch calls (complete_tasks, start_flows) start the steps of a whole batch at once, which
--- spares the per-call planning of the queue insert (its table name differs per flow).
+-- spares the per-call planning of the queue insert (its table name differs per flow). That
+-- insert is a statement prepared once per session and queue and reused by name: only when it is
+-- this function's text, SQL-prepared with its parameter types; every name in the text is
+-- schema-qualified (parameter and cast types, functions, operators, tables), so a copy the
+-- caller prepared first under a search_path of its own means the same and runs only the core.
 -- Messages are sent in the order of run_ids, then step_index, then task index.
 -- Sends NOTIFY pgflow_tasks '<flow_slug>' when new tasks are visible at once and the queue held
 -- no visible message before them (a worker that saw a visible message has not gone to sleep yet
@@ -1745,6 +1749,9 @@ declare
   v_table text;
   v_name text;
   v_prepare text;
+  v_types pg_catalog.regtype[] := array['pg_catalog.text', 'pg_catalog.uuid[]',
+    'pg_catalog.text[]', 'pg_catalog.int4[]', 'pg_catalog.int4[]', 'pg_catalog.bool']
+    ::pg_catalog.regtype[];
 begin
   -- (the call only when some flow has a sub-flow step: a function call costs more than the test)
   if exists (select 1 from pgflow.steps s where s.child_flow_slug is not null) then
@@ -1820,24 +1827,29 @@ begin
     -- one statement: was the queue idle (no visible message), send the messages straight into
     -- the flow's pgmq table (in the order of the arrays: msg_id order), and record one queued
     -- task per message. It names the flow's queue table, so it is prepared once per session and
-    -- queue (pg_prepared_statements names it pgflow_start_<md5 of the queue table>; re-prepared
-    -- when the text under that name is not this one) and runs a generic plan: planned on every
-    -- call it cost about as much as it ran (~0.5 ms for 10 tasks)
+    -- queue (pg_prepared_statements names it pgflow_start_<md5 of the queue table>; replaced
+    -- when the statement under that name is not this one, below) and runs a generic plan:
+    -- planned on every call it cost about as much as it ran (~0.5 ms for 10 tasks)
     v_table := pgmq.format_table_name(v_flow.flow_slug, 'q');
     v_name := 'pgflow_start_' || pg_catalog.md5(v_table);
     v_prepare := pg_catalog.format(
-      $q$prepare %2$I(text, uuid[], text[], int[], int[], boolean) as
+      $q$prepare %2$I(pg_catalog.text, pg_catalog.uuid[], pg_catalog.text[], pg_catalog.int4[],
+          pg_catalog.int4[], pg_catalog.bool) as
         with before as (
-          select not exists (select 1 from pgmq.%1$I where vt <= clock_timestamp()) as idle
+          select not exists (
+            select 1 from pgmq.%1$I where vt operator(pg_catalog.<=) pg_catalog.clock_timestamp()
+          ) as idle
         ),
         sent as (
           insert into pgmq.%1$I (vt, message)
-          select clock_timestamp() + make_interval(secs => t.delay),
-                 jsonb_build_object(
+          select pg_catalog.clock_timestamp()
+                   operator(pg_catalog.+) pg_catalog.make_interval(secs => t.delay),
+                 pg_catalog.jsonb_build_object(
                    'flow_slug', $1, 'run_id', t.run_id, 'step_slug', t.step_slug,
                    'task_index', t.task_index
                  )
-          from unnest($2::uuid[], $3::text[], $4::int[], $5::int[])
+          from rows from (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),
+                          pg_catalog.unnest($5))
             as t(run_id, step_slug, task_index, delay)
           returning msg_id, message
         ),
@@ -1849,8 +1861,10 @@ begin
                  g.fc_key, g.rate_key, g.priority
           from sent s
           cross join lateral (
-            select (s.message ->> 'run_id')::uuid as run_id, s.message ->> 'step_slug' as step_slug,
-                   (s.message ->> 'task_index')::int as task_index
+            select (s.message operator(pg_catalog.->>) 'run_id')::pg_catalog.uuid as run_id,
+                   s.message operator(pg_catalog.->>) 'step_slug' as step_slug,
+                   (s.message operator(pg_catalog.->>) 'task_index')::pg_catalog.int4
+                     as task_index
           ) as x
           -- flow control ($6): the task's tags, written with the task (the values
           -- pgflow._fc_tag writes; a single step's key under "run." is read from the run input
@@ -1858,8 +1872,9 @@ begin
           left join lateral (
             select coalesce(
                      case when st.opt_concurrency_key is null then null
-                       when st.step_type = 'single' and st.opt_concurrency_key like 'run.%%'
-                         then coalesce(r.input #>> (pg_catalog.string_to_array(
+                       when st.step_type operator(pg_catalog.=) 'single'
+                         and st.opt_concurrency_key operator(pg_catalog.~~) 'run.%%'
+                         then coalesce(r.input operator(pg_catalog.#>>) (pg_catalog.string_to_array(
                            st.opt_concurrency_key, '.'))[2:], 'null')
                        else pgflow._fc_value(x.run_id, x.step_slug, x.task_index,
                          st.opt_concurrency_key) end,
@@ -1867,28 +1882,38 @@ begin
                    v.rate_key,
                    coalesce(r.priority, st.opt_priority, f.opt_priority, 0) as priority
             from pgflow.steps st
-            join pgflow.runs r on r.run_id = x.run_id
-            join pgflow.flows f on f.flow_slug = st.flow_slug
+            join pgflow.runs r on r.run_id operator(pg_catalog.=) x.run_id
+            join pgflow.flows f on f.flow_slug operator(pg_catalog.=) st.flow_slug
             cross join lateral (
               select case when st.opt_rate_key is null then ''
-                when st.step_type = 'single' and st.opt_rate_key like 'run.%%'
-                  then coalesce(r.input #>> (pg_catalog.string_to_array(
+                when st.step_type operator(pg_catalog.=) 'single'
+                  and st.opt_rate_key operator(pg_catalog.~~) 'run.%%'
+                  then coalesce(r.input operator(pg_catalog.#>>) (pg_catalog.string_to_array(
                     st.opt_rate_key, '.'))[2:], 'null')
                 else pgflow._fc_value(x.run_id, x.step_slug, x.task_index, st.opt_rate_key)
                 end as rate_key
             ) as v
-            where $6 and st.flow_slug = $1 and st.step_slug = x.step_slug
+            where $6 and st.flow_slug operator(pg_catalog.=) $1
+              and st.step_slug operator(pg_catalog.=) x.step_slug
           ) as g on true
         )
         select idle from before
       $q$,
       v_table, v_name
     );
-    -- a statement under that name with other text (a session's own, or an older version of
-    -- this one) is replaced: only this text is ever executed
+    -- a statement under that name is reused only if it is this text, prepared by SQL PREPARE
+    -- with this text's parameter types; any other (a session's own, an older version of this
+    -- one, one made by a protocol Parse message, whose parameter types the client chose) is
+    -- replaced. The session may have prepared this very text itself, under a search_path of
+    -- its choosing: what PREPARE resolves once and keeps (the parameter types, which the
+    -- arguments are coerced to below) and every name in the body are schema-qualified
+    -- (operators as operator(pg_catalog.=)...), the tables too, so the text means the same
+    -- under any search_path and no object of the session's (a pg_temp domain, an operator of a
+    -- schema of its own) can be reached by it
     if not exists (
       select 1 from pg_catalog.pg_prepared_statements p
-      where p.name = v_name and p.statement = v_prepare
+      where p.name = v_name and p.statement = v_prepare and p.from_sql
+        and p.parameter_types = v_types
     ) then
       if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
         execute pg_catalog.format('deallocate %I', v_name);

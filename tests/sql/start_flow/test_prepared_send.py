@@ -11,13 +11,18 @@ def test_the_statement_is_prepared_once_and_serves_later_steps(conn: Conn) -> No
     add_flow(conn, "f", [{"slug": "a"}, {"slug": "b", "deps": ["a"]}])
     start(conn, "f")
     assert one(conn, "select count(*) from pg_prepared_statements where name = %s", (NAME,)) == 1
+    prepared = "select prepare_time from pg_prepared_statements where name = %s"
+    first = one(conn, prepared, (NAME,))
     (task,) = claim(conn, "f")
     complete(conn, task, 1)
     assert rows(conn, "select step_slug, status from pgflow.step_tasks order by step_slug") == [
         {"step_slug": "a", "status": "completed"},
         {"step_slug": "b", "status": "queued"},
     ]
+    # the same statement served the second step: not prepared again (its parameter types and
+    # origin, SQL PREPARE, match what the function checks before reusing it)
     assert one(conn, "select count(*) from pg_prepared_statements where name = %s", (NAME,)) == 1
+    assert one(conn, prepared, (NAME,)) == first
 
 
 def test_a_flow_dropped_and_created_again_in_the_session_gets_its_new_queue(conn: Conn) -> None:
