@@ -2832,6 +2832,9 @@ begin
   if not exists (
     select 1 from pg_catalog.pg_prepared_statements p
     where p.name = v_name and p.statement = v_prepare and p.from_sql
+      and p.parameter_types
+        = array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid']
+          ::pg_catalog.regtype[]
   ) then
     if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
       execute pg_catalog.format('deallocate %I', v_name);
