@@ -9,7 +9,12 @@
 -- flow served (its cursor, the setting pgflow.fc_<md5 of the queue table>), and the walk stops
 -- once qty groups are taken: a claim costs a probe, a count and a few visibility look-ups per
 -- group it takes, whatever the number of groups, and with more groups than qty each claim
--- serves the next qty of them, one task each. Otherwise (priorities differ) every group is
+-- serves the next qty of them, one task each. The probe that finds a group also returns its
+-- first queued task's priority and message id (from the index alone), and the group's offers
+-- are read from that entry on (an index range, the one priority of this walk): the entries of
+-- the group's tasks started or done since the last VACUUM, which lie before it, are read once
+-- per claim rather than twice (three times for a group with no limit, whose second and later
+-- offers were filtered from the group's start). Otherwise (priorities differ) every group is
 -- visited (a loose scan of idx_step_tasks_fc_queued), and the offers are taken by priority
 -- first, so a ready task of a higher priority is taken before any lower one. Either way a
 -- group's backlog never holds another group's first ready task back by more than a round of
@@ -214,7 +219,7 @@ begin
         -- as far as the groups taken below need (one probe per group visited)
         after_cursor as (
           (
-            select t.step_slug, t.fc_key, 1 as n
+            select t.step_slug, t.fc_key, t.priority as p0, t.message_id as m0, 1 as n
             from pgflow.step_tasks t
             where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
               and t.fc_key is not null
@@ -223,10 +228,10 @@ begin
             limit 1
           )
           union all
-          select x.step_slug, x.fc_key, g.n operator(pg_catalog.+) 1
+          select x.step_slug, x.fc_key, x.p0, x.m0, g.n operator(pg_catalog.+) 1
           from after_cursor g
           cross join lateral (
-            select t.step_slug, t.fc_key
+            select t.step_slug, t.fc_key, t.priority as p0, t.message_id as m0
             from pgflow.step_tasks t
             where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
               and t.fc_key is not null
@@ -237,7 +242,7 @@ begin
         ),
         up_to_cursor as (
           (
-            select t.step_slug, t.fc_key, 1000000000 as n
+            select t.step_slug, t.fc_key, t.priority as p0, t.message_id as m0, 1000000000 as n
             from pgflow.step_tasks t
             where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
               and t.fc_key is not null
@@ -246,10 +251,10 @@ begin
             limit 1
           )
           union all
-          select x.step_slug, x.fc_key, g.n operator(pg_catalog.+) 1
+          select x.step_slug, x.fc_key, x.p0, x.m0, g.n operator(pg_catalog.+) 1
           from up_to_cursor g
           cross join lateral (
-            select t.step_slug, t.fc_key
+            select t.step_slug, t.fc_key, t.priority as p0, t.message_id as m0
             from pgflow.step_tasks t
             where t.flow_slug operator(pg_catalog.=) $1 and t.status operator(pg_catalog.=) 'queued'
               and t.fc_key is not null
@@ -289,9 +294,8 @@ begin
                     and t.step_slug operator(pg_catalog.=) w.step_slug
                     and t.fc_key operator(pg_catalog.=) w.fc_key
                     and t.status operator(pg_catalog.=) 'queued'
-                    and (t.priority operator(pg_catalog.<) f.priority
-                         or (t.priority operator(pg_catalog.=) f.priority
-                           and t.message_id operator(pg_catalog.>) f.message_id))
+                    and t.priority operator(pg_catalog.=) f.priority
+                    and t.message_id operator(pg_catalog.>) f.message_id
                     and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
                       operator(pg_catalog.<=) pg_catalog.clock_timestamp()
                   order by t.priority desc, t.message_id
@@ -304,6 +308,8 @@ begin
                     and t.step_slug operator(pg_catalog.=) w.step_slug
                     and t.fc_key operator(pg_catalog.=) w.fc_key
                     and t.status operator(pg_catalog.=) 'queued'
+                    and t.priority operator(pg_catalog.=) w.p0
+                    and t.message_id operator(pg_catalog.>=) w.m0
                     and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
                       operator(pg_catalog.<=) pg_catalog.clock_timestamp()
                   order by t.priority desc, t.message_id
@@ -319,6 +325,8 @@ begin
                   and t.step_slug operator(pg_catalog.=) w.step_slug
                   and t.fc_key operator(pg_catalog.=) w.fc_key
                   and t.status operator(pg_catalog.=) 'queued'
+                  and t.priority operator(pg_catalog.=) w.p0
+                  and t.message_id operator(pg_catalog.>=) w.m0
                   -- a subquery, not a join: planning a join would probe the ends of the message
                   -- id indexes, slow while they hold many dead entries (a busy queue)
                   and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
