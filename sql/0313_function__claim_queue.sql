@@ -158,21 +158,11 @@ begin
         (select pg_catalog.array_agg(o.msg_id order by o.msg_id) from opened o where not o.open)
     $q$,
     '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
-  -- a statement under that name with other text (a session's own, or an older version of
-  -- this one) is replaced: only this text is ever executed, and it names nothing through the
-  -- search_path (see above), so it is this statement whoever prepared it
-  if not exists (
-    select 1 from pg_catalog.pg_prepared_statements p
-    where p.name = v_name and p.statement = v_prepare and p.from_sql
-      and p.parameter_types
-        = array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid']
-          ::pg_catalog.regtype[]
-  ) then
-    if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
-      execute pg_catalog.format('deallocate %I', v_name);
-    end if;
-    execute v_prepare;
-  end if;
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare,
+    array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid']
+      ::pg_catalog.regtype[]);
   execute pg_catalog.format(
     'execute %I(%L, %L, %L, %L)',
     v_name, _claim_queue.flow_slug, _claim_queue.qty, _claim_queue.vt, _claim_queue.worker_id

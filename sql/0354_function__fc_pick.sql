@@ -412,25 +412,9 @@ begin
     );
   end if;
 
-  -- a statement under that name is reused only if it is this text, prepared by SQL PREPARE
-  -- with this text's parameter types; any other (a session's own, an older version of this
-  -- one, one made by a protocol Parse message, whose parameter types the client chose) is
-  -- replaced. The session may have prepared this very text itself, under a search_path of its
-  -- choosing: what PREPARE resolves once and keeps (the parameter types, coerced to when the
-  -- statement is executed here) and every name in the body are schema-qualified (operators as
-  -- operator(pg_catalog.=)...), the tables too, so the text means the same under any
-  -- search_path, and no object of the session's (a pg_temp domain, an operator of its schema)
-  -- can be reached by it
-  if not exists (
-    select 1 from pg_catalog.pg_prepared_statements p
-    where p.name = v_name and p.statement = v_prepare and p.from_sql
-      and p.parameter_types = v_types
-  ) then
-    if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
-      execute pg_catalog.format('deallocate %I', v_name);
-    end if;
-    execute v_prepare;
-  end if;
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare, v_types);
 
   if v_ranked then
     execute pg_catalog.format('execute %I(%L, %s)', v_name, _fc_pick.flow_slug, _fc_pick.qty)

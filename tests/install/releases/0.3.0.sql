@@ -1901,25 +1901,9 @@ begin
       $q$,
       v_table, v_name
     );
-    -- a statement under that name is reused only if it is this text, prepared by SQL PREPARE
-    -- with this text's parameter types; any other (a session's own, an older version of this
-    -- one, one made by a protocol Parse message, whose parameter types the client chose) is
-    -- replaced. The session may have prepared this very text itself, under a search_path of
-    -- its choosing: what PREPARE resolves once and keeps (the parameter types, which the
-    -- arguments are coerced to below) and every name in the body are schema-qualified
-    -- (operators as operator(pg_catalog.=)...), the tables too, so the text means the same
-    -- under any search_path and no object of the session's (a pg_temp domain, an operator of a
-    -- schema of its own) can be reached by it
-    if not exists (
-      select 1 from pg_catalog.pg_prepared_statements p
-      where p.name = v_name and p.statement = v_prepare and p.from_sql
-        and p.parameter_types = v_types
-    ) then
-      if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
-        execute pg_catalog.format('deallocate %I', v_name);
-      end if;
-      execute v_prepare;
-    end if;
+    -- prepared once per session; reused only if it is this very text with these parameter
+    -- types, and the text names everything with its schema (_prepare_once says why)
+    perform pgflow._prepare_once(v_name, v_prepare, v_types);
     execute pg_catalog.format('execute %I(%L, %L, %L, %L, %L, %L)', v_name,
       v_flow.flow_slug, v_flow.run_ids, v_flow.step_slugs, v_flow.task_indexes, v_flow.delays,
       coalesce((select f.flow_control from pgflow.flows f where f.flow_slug = v_flow.flow_slug),
@@ -2826,21 +2810,11 @@ begin
         (select pg_catalog.array_agg(o.msg_id order by o.msg_id) from opened o where not o.open)
     $q$,
     '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
-  -- a statement under that name with other text (a session's own, or an older version of
-  -- this one) is replaced: only this text is ever executed, and it names nothing through the
-  -- search_path (see above), so it is this statement whoever prepared it
-  if not exists (
-    select 1 from pg_catalog.pg_prepared_statements p
-    where p.name = v_name and p.statement = v_prepare and p.from_sql
-      and p.parameter_types
-        = array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid']
-          ::pg_catalog.regtype[]
-  ) then
-    if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
-      execute pg_catalog.format('deallocate %I', v_name);
-    end if;
-    execute v_prepare;
-  end if;
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare,
+    array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid']
+      ::pg_catalog.regtype[]);
   execute pg_catalog.format(
     'execute %I(%L, %L, %L, %L)',
     v_name, _claim_queue.flow_slug, _claim_queue.qty, _claim_queue.vt, _claim_queue.worker_id
@@ -2852,6 +2826,49 @@ begin
   end if;
 
   return query select * from unnest(v_claimed);
+end;
+$$;
+
+-- file: 0314_function__prepare_once.sql
+-- _prepare_once(name, statement, parameter_types): make sure the session holds prepared
+-- statement `name` as exactly `statement` (a full `prepare <name>(...) as ...` text), prepared
+-- once per session so that its generic plan is reused, not planned on every call.
+-- The session's statement under that name is reused only if it is this text, prepared by SQL
+-- PREPARE (from_sql) with these parameter types; any other (a session's own, an older version
+-- of the core's, one made by a protocol Parse message, whose parameter types the client chose)
+-- is deallocated and the text prepared again. The caller may have prepared this very text
+-- itself under a search_path of its choosing, so the text must name everything with its schema:
+-- PREPARE resolves the parameter types once and keeps them (the arguments are coerced to them,
+-- inside the security-definer caller), so they are pg_catalog-qualified, and so is every type,
+-- operator (operator(pg_catalog.=)...), function and table of the body; then the text means the
+-- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
+-- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
+-- _fc_pick, _start_ready_steps). Raises nothing of its own.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._prepare_once(
+  name text,
+  statement text,
+  parameter_types pg_catalog.regtype[]
+)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if exists (
+    select 1 from pg_catalog.pg_prepared_statements p
+    where p.name = _prepare_once.name and p.statement = _prepare_once.statement and p.from_sql
+      and p.parameter_types = _prepare_once.parameter_types
+  ) then
+    return;
+  end if;
+  if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = _prepare_once.name)
+  then
+    execute pg_catalog.format('deallocate %I', _prepare_once.name);
+  end if;
+  execute _prepare_once.statement;
 end;
 $$;
 
@@ -4225,25 +4242,9 @@ begin
     );
   end if;
 
-  -- a statement under that name is reused only if it is this text, prepared by SQL PREPARE
-  -- with this text's parameter types; any other (a session's own, an older version of this
-  -- one, one made by a protocol Parse message, whose parameter types the client chose) is
-  -- replaced. The session may have prepared this very text itself, under a search_path of its
-  -- choosing: what PREPARE resolves once and keeps (the parameter types, coerced to when the
-  -- statement is executed here) and every name in the body are schema-qualified (operators as
-  -- operator(pg_catalog.=)...), the tables too, so the text means the same under any
-  -- search_path, and no object of the session's (a pg_temp domain, an operator of its schema)
-  -- can be reached by it
-  if not exists (
-    select 1 from pg_catalog.pg_prepared_statements p
-    where p.name = v_name and p.statement = v_prepare and p.from_sql
-      and p.parameter_types = v_types
-  ) then
-    if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = v_name) then
-      execute pg_catalog.format('deallocate %I', v_name);
-    end if;
-    execute v_prepare;
-  end if;
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare, v_types);
 
   if v_ranked then
     execute pg_catalog.format('execute %I(%L, %s)', v_name, _fc_pick.flow_slug, _fc_pick.qty)
