@@ -532,6 +532,32 @@ _STATEMENTS = {
 }
 
 
+def _hostile_search_path(
+    attacker: psycopg.Connection[Any], dsn: str, marker: str, shadows: str, texts: list[str]
+) -> None:
+    """Plant ``shadows`` for ``attacker`` and put them first on its search_path.
+
+    ``types``: pg_temp domains named like the built-in types; ``operators``: a schema of the
+    attacker's own holding operators and functions named like those ``texts`` use.
+    """
+    _plant(attacker, dsn, marker, "types" if shadows == "types" else "none")
+    if shadows == "types":
+        attacker.execute("set search_path = pg_temp, pg_catalog")
+        return
+    schema = f"atk_evil_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+        admin.execute(
+            sql.SQL("grant usage, create on schema {} to {}").format(
+                sql.Identifier(schema), sql.Identifier(attacker.info.user)
+            )
+        )
+    _shadow_schema(attacker, schema, texts)
+    attacker.execute(
+        sql.SQL("set search_path = {}, pg_temp, pg_catalog").format(sql.Identifier(schema))
+    )
+
+
 @pytest.mark.parametrize("shadows", ["types", "operators"])
 @pytest.mark.parametrize("statements", list(_STATEMENTS))
 def test_a_statement_prepared_first_by_the_caller_is_never_executed_as_the_owner(
@@ -554,22 +580,7 @@ def test_a_statement_prepared_first_by_the_caller_is_never_executed_as_the_owner
     honest.close()
 
     attacker = login("pgflow_worker")  # a fresh session: none of the core's statements
-    _plant(attacker, roles_dsn, marker, "types" if shadows == "types" else "none")
-    if shadows == "types":
-        attacker.execute("set search_path = pg_temp, pg_catalog")
-    else:
-        schema = f"atk_evil_{os.getpid()}_{next(_counter)}"
-        with psycopg.connect(roles_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
-            admin.execute(
-                sql.SQL("grant usage, create on schema {} to {}").format(
-                    sql.Identifier(schema), sql.Identifier(attacker.info.user)
-                )
-            )
-        _shadow_schema(attacker, schema, [text for _, text in captured])
-        attacker.execute(
-            sql.SQL("set search_path = {}, pg_temp, pg_catalog").format(sql.Identifier(schema))
-        )
+    _hostile_search_path(attacker, roles_dsn, marker, shadows, [text for _, text in captured])
     try:
         for _, text in captured:
             attacker.execute(text)
@@ -692,22 +703,7 @@ def test_the_send_prepared_first_by_the_caller_is_never_executed_as_the_owner(
     honest.close()
 
     attacker = login(role)
-    _plant(attacker, roles_dsn, marker, "types" if shadows == "types" else "none")
-    if shadows == "types":
-        attacker.execute("set search_path = pg_temp, pg_catalog")
-    else:
-        schema = f"atk_evil_{os.getpid()}_{next(_counter)}"
-        with psycopg.connect(roles_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
-            admin.execute(
-                sql.SQL("grant usage, create on schema {} to {}").format(
-                    sql.Identifier(schema), sql.Identifier(attacker.info.user)
-                )
-            )
-        _shadow_schema(attacker, schema, [text for _, text in captured])
-        attacker.execute(
-            sql.SQL("set search_path = {}, pg_temp, pg_catalog").format(sql.Identifier(schema))
-        )
+    _hostile_search_path(attacker, roles_dsn, marker, shadows, [text for _, text in captured])
     try:
         for _, text in captured:
             attacker.execute(text)
