@@ -177,15 +177,16 @@ def test_the_worker_s_password_never_reaches_a_task_error_or_a_log_line(
     worker = WorkerProcess(proc, log_path)
     try:
         worker.wait_for("worker_started")
+        run = client.wait(client.start("leaky", {}), 30)
+        assert run.status == "failed"
+        worker.wait_for("task_failed", step_slug="connect")
+        # the claim connection opens at the first claim, after "worker started": look now
         with psycopg.connect(dsn, autocommit=True) as admin:
             row = admin.execute(
                 "select usename from pg_stat_activity"
                 " where application_name = 'pgflow-worker:claim' and datname = current_database()"
             ).fetchone()
         assert row == (secret_user,)  # the worker really connects as the user
-        run = client.wait(client.start("leaky", {}), 30)
-        assert run.status == "failed"
-        worker.wait_for("task_failed", step_slug="connect")
     finally:
         proc.terminate()
         proc.wait(30)
