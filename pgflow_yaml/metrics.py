@@ -30,6 +30,7 @@ TIMED_OUT = "TaskTimeout"
 CLAIM_QUERIES = frozenset({"claim_tasks", "read_messages_081"})
 REPORT_QUERIES = {
     "complete_tasks": "complete",
+    "complete_and_claim": "complete",
     "complete_task_081": "complete",
     "fail_tasks": "fail",
     "fail_task_081": "fail",

@@ -12,7 +12,9 @@
 -- Sends NOTIFY pgflow_tasks '<flow_slug>' when new tasks are visible at once and the queue held
 -- no visible message before them (a worker that saw a visible message has not gone to sleep yet
 -- and claims again on its own). Skipping the redundant notifications matters: PostgreSQL
--- serializes the commits of notifying transactions on one cluster-wide lock.
+-- serializes the commits of notifying transactions on one cluster-wide lock. Inside
+-- complete_and_claim (transaction setting pgflow.defer_wakes = 'on') the flow is added to
+-- pgflow.deferred_wakes instead, and complete_and_claim notifies after its claim if needed.
 -- force_generic_plan: with an array argument PostgreSQL judged every custom plan cheaper than
 -- the generic one and planned these statements again on each call, which cost the one-task
 -- path (complete_task, start_flow) 10-20 % of its throughput.
@@ -202,7 +204,14 @@ begin
     into v_wake;
 
     if v_flow.any_immediate and v_wake then
-      perform pg_notify('pgflow_tasks', v_flow.flow_slug);
+      if pg_catalog.current_setting('pgflow.defer_wakes', true) = 'on' then
+        -- complete_and_claim: its claim decides whether the wake-up is still needed
+        perform pg_catalog.set_config('pgflow.deferred_wakes',
+          pg_catalog.current_setting('pgflow.deferred_wakes', true) || ',' || v_flow.flow_slug,
+          true);
+      else
+        perform pg_notify('pgflow_tasks', v_flow.flow_slug);
+      end if;
     end if;
 
     if v_flow.started_slugs is not null then

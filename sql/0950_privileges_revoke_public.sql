@@ -25,6 +25,7 @@ begin
         'start_tasks', 'complete_task', 'fail_task',
         'claim_tasks', 'complete_tasks', 'fail_tasks', 'release_tasks', 'requeue_stalled_tasks',
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'run_trace_contexts',
+        'complete_and_claim',
         -- signal steps (timeouts by the worker, signals by the client)
         'expire_waiting_steps', 'signal',
         -- sub-flow steps (retries and orphaned children, by the worker's maintenance)

@@ -12,6 +12,14 @@ from pgflow.claim_tasks(%(flow_slugs)s::text[], %(worker_id)s::uuid, %(qty)s::in
 -- Report a batch of task outputs ({run_id, step_slug, task_index, attempt, start_seq, output}) in one transaction.
 select pgflow.complete_tasks(%(results)s::jsonb);
 
+-- name: complete_and_claim
+-- Report task outputs and claim up to qty visible tasks of the given flows, in one transaction and one round trip.
+select flow_slug, run_id, step_slug, task_index, msg_id, attempt, start_seq, timeout,
+       input::text as input
+from pgflow.complete_and_claim(
+  %(results)s::jsonb, %(flow_slugs)s::text[], %(worker_id)s::uuid, %(qty)s::int, %(vt)s::int
+);
+
 -- name: fail_tasks
 -- Report a batch of task failures (with error type, traceback and retryable) in one transaction.
 select pgflow.fail_tasks(%(failures)s::jsonb);
@@ -70,8 +78,10 @@ order by 2;
 listen pgflow_tasks;
 
 -- name: core_installed
--- Tell whether the pgflow schema and its claim function exist.
-select to_regprocedure('pgflow.claim_tasks(text[],uuid,integer,integer)') is not null as installed;
+-- Tell whether the pgflow schema and its claim function exist, and complete_and_claim (newer cores).
+select to_regprocedure('pgflow.claim_tasks(text[],uuid,integer,integer)') is not null as installed,
+       to_regprocedure('pgflow.complete_and_claim(jsonb,text[],uuid,integer,integer)') is not null
+         as complete_and_claim;
 
 -- name: relax_commit
 -- Let this session's commits return before their WAL reaches disk (at-least-once stays intact).

@@ -72,6 +72,18 @@ class WorkerProtocol:
         """
         raise NotImplementedError
 
+    async def report_and_claim(
+        self, link: Link, batch: list[Outcome], qty: int
+    ) -> list[dict[str, Any]] | None:
+        """Store a batch and claim up to ``qty`` tasks in one call, where the core can; return
+        the claimed rows, or ``None`` when the batch was not sent (the caller sends it with
+        :meth:`report` and claims as usual). This base version never sends.
+
+        Raises:
+            DatabaseUnavailable: the connection broke; the whole batch must be sent again.
+        """
+        return None
+
     async def requeue_stalled(self, link: Link) -> int:
         """Requeue the tasks of workers that died; return how many."""
         raise NotImplementedError
@@ -113,18 +125,20 @@ class CoreProtocol(WorkerProtocol):
     register_query = "register_worker"
     heartbeat_query = "heartbeat"
     fires_schedules = True
+    claims_on_report = True
+    """Whether the core has ``complete_and_claim`` (``detect`` finds out; older cores do not)."""
 
     async def claim(self, link: Link, qty: int) -> list[dict[str, Any]]:
         """Read and start tasks of every served flow in one ``claim_tasks`` call."""
-        return await link.fetch(
-            "claim_tasks",
-            {
-                "worker_id": self.worker_id,
-                "qty": qty,
-                "vt": self.visibility,
-                "flow_slugs": self.flow_slugs,
-            },
-        )
+        return await link.fetch("claim_tasks", self._claim_params(qty))
+
+    def _claim_params(self, qty: int) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "qty": qty,
+            "vt": self.visibility,
+            "flow_slugs": self.flow_slugs,
+        }
 
     async def report(self, link: Link, batch: list[Outcome]) -> None:
         """Send the results, then the failures, each kind in one call.
@@ -138,6 +152,23 @@ class CoreProtocol(WorkerProtocol):
             await self._send_group(link, "complete_tasks", done)
         if failed:
             await self._send_group(link, "fail_tasks", failed)
+
+    async def report_and_claim(
+        self, link: Link, batch: list[Outcome], qty: int
+    ) -> list[dict[str, Any]] | None:
+        """Send results and claim in one ``complete_and_claim`` call (the tasks they made ready
+        among the claimed ones). A batch with a failure is not sent, nor one the database
+        refuses (nothing of it is stored then): ``None``, and the caller sends it with
+        :meth:`report`, which finds the refused outcome."""
+        if not self.claims_on_report or any(o.failure is not None for o in batch):
+            return None
+        try:
+            params = {**self._claim_params(qty), "results": _results_json(batch)}
+            return await link.fetch("complete_and_claim", params)
+        except DatabaseUnavailable:
+            raise
+        except DatabaseError:
+            return None
 
     async def _send_group(self, link: Link, query: str, group: list[Outcome]) -> None:
         """Send outcomes of one kind; if the database refuses the batch, find which one."""
@@ -254,8 +285,11 @@ async def detect(
     Raises:
         CoreMissing: the database has no pgflow core at all.
     """
-    if (await link.fetch("core_installed"))[0]["installed"]:
-        return CoreProtocol(worker_id, flow_slugs, visibility)
+    core = (await link.fetch("core_installed"))[0]
+    if core["installed"]:
+        found = CoreProtocol(worker_id, flow_slugs, visibility)
+        found.claims_on_report = core["complete_and_claim"]
+        return found
     if (await link.fetch("legacy_core"))[0]["present"]:
         log.warning(
             "pgflow 0.8.1 core: serving with its single-task calls and polling",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pgflow_yaml.worker.errors import DatabaseUnavailable
 from pgflow_yaml.worker.protocol import WorkerProtocol
@@ -16,6 +17,12 @@ from pgflow_yaml.worker.runner import Outcome
 from pgflow_yaml.worker.store import Link
 
 log = logging.getLogger("pgflow_yaml.worker")
+
+Reserve = Callable[[list[Outcome]], int]
+"""Return how many tasks the report of a batch may claim in the same call (slots it reserves
+until ``Claimed`` gives them back), 0 for none."""
+Claimed = Callable[[Link, list[dict[str, Any]], int], Awaitable[None]]
+"""Start the rows a report claimed on a link, and give back the slots it had reserved."""
 
 
 class Reporter:
@@ -25,7 +32,11 @@ class Reporter:
     the database, so reporting adds no latency when idle and amortises commits when busy.
     Several links send batches in parallel (the database works on them on several cores).
     ``on_flushed`` is called after each batch the database took (in the event loop, before
-    the sender's next await): completions may have made dependent tasks visible.
+    the sender's next await): completions may have made dependent tasks visible. With
+    ``claim``, a batch for which ``claim[0]`` reserves slots is sent with
+    ``report_and_claim`` (one round trip stores it and claims, the tasks it made ready among
+    those claimed) and the claimed rows go to ``claim[1]``; ``on_flushed`` is then called only
+    when the claim took all it asked for (else nothing more was visible).
     """
 
     def __init__(
@@ -34,6 +45,7 @@ class Reporter:
         protocol: WorkerProtocol,
         on_flushed: Callable[[], None],
         max_batch: int = 200,
+        claim: tuple[Reserve, Claimed] | None = None,
     ) -> None:
         self._links = links
         self._protocol = protocol
@@ -44,6 +56,7 @@ class Reporter:
         self._idle.set()
         self._on_flushed = on_flushed
         self._max_batch = max_batch
+        self._claim = claim
         self.sent = 0
 
     def add(self, outcome: Outcome) -> None:
@@ -83,8 +96,9 @@ class Reporter:
             batch = self._pending[: self._max_batch]
             del self._pending[: len(batch)]
             self._sending.append(batch)
+            woke = True  # whether the claim loop is to look for tasks this batch made ready
             try:
-                await self._protocol.report(link, batch)
+                woke = await self._report(link, batch)
             except DatabaseUnavailable as exc:
                 self._sent(batch)
                 self._pending[:0] = batch  # keep them, first in line
@@ -108,9 +122,31 @@ class Reporter:
             else:
                 self._sent(batch)
             self.sent += len(batch)
-            self._on_flushed()
+            if woke:
+                self._on_flushed()
             if not self._pending and not self._sending:
                 self._idle.set()
+
+    async def _report(self, link: Link, batch: list[Outcome]) -> bool:
+        """Send a batch; claim in the same call when ``claim`` reserves slots for it.
+
+        Returns whether the claim loop should still look for tasks: not when this call
+        claimed and got fewer than it asked for (nothing else was visible then).
+        """
+        qty = self._claim[0](batch) if self._claim is not None else 0
+        rows = None
+        try:
+            if qty > 0:
+                rows = await self._protocol.report_and_claim(link, batch, qty)
+        finally:
+            if rows is None and qty > 0 and self._claim is not None:
+                await self._claim[1](link, [], qty)  # give the reserved slots back
+        if rows is None:
+            await self._protocol.report(link, batch)
+            return True
+        assert self._claim is not None
+        await self._claim[1](link, rows, qty)
+        return len(rows) >= qty
 
     def _sent(self, batch: list[Outcome]) -> None:
         """Forget a batch that is no longer in the database's hands."""

@@ -49,7 +49,7 @@ begin
         'fail_tasks', 'release_tasks', 'requeue_stalled_tasks', 'register_worker',
         'heartbeat_worker', 'mark_worker_stopped', 'compare_flow_shape', 'is_valid_slug',
         'calculate_retry_delay', 'run_trace_contexts', 'list_schedules', 'fire_schedules',
-        'expire_waiting_steps', 'start_due_subflows'
+        'expire_waiting_steps', 'start_due_subflows', 'complete_and_claim'
       ])
   loop
     execute pg_catalog.format('grant execute on function %s to pgflow_worker', fn);

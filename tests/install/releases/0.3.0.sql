@@ -1721,7 +1721,9 @@ $$;
 -- Sends NOTIFY pgflow_tasks '<flow_slug>' when new tasks are visible at once and the queue held
 -- no visible message before them (a worker that saw a visible message has not gone to sleep yet
 -- and claims again on its own). Skipping the redundant notifications matters: PostgreSQL
--- serializes the commits of notifying transactions on one cluster-wide lock.
+-- serializes the commits of notifying transactions on one cluster-wide lock. Inside
+-- complete_and_claim (transaction setting pgflow.defer_wakes = 'on') the flow is added to
+-- pgflow.deferred_wakes instead, and complete_and_claim notifies after its claim if needed.
 -- force_generic_plan: with an array argument PostgreSQL judged every custom plan cheaper than
 -- the generic one and planned these statements again on each call, which cost the one-task
 -- path (complete_task, start_flow) 10-20 % of its throughput.
@@ -1911,7 +1913,14 @@ begin
     into v_wake;
 
     if v_flow.any_immediate and v_wake then
-      perform pg_notify('pgflow_tasks', v_flow.flow_slug);
+      if pg_catalog.current_setting('pgflow.defer_wakes', true) = 'on' then
+        -- complete_and_claim: its claim decides whether the wake-up is still needed
+        perform pg_catalog.set_config('pgflow.deferred_wakes',
+          pg_catalog.current_setting('pgflow.deferred_wakes', true) || ',' || v_flow.flow_slug,
+          true);
+      else
+        perform pg_notify('pgflow_tasks', v_flow.flow_slug);
+      end if;
     end if;
 
     if v_flow.started_slugs is not null then
@@ -2843,7 +2852,7 @@ $$;
 -- operator (operator(pg_catalog.=)...), function and table of the body; then the text means the
 -- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
 -- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
--- _fc_pick, _start_ready_steps). Raises nothing of its own.
+-- _fc_pick, _start_ready_steps, _archive_messages). Raises nothing of its own.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._prepare_once(
@@ -2869,6 +2878,57 @@ begin
     execute pg_catalog.format('deallocate %I', _prepare_once.name);
   end if;
   execute _prepare_once.statement;
+end;
+$$;
+
+-- file: 0315_function__archive_messages.sql
+-- _archive_messages(flow_slug, msg_ids): move the given messages of the flow's queue to its
+-- archive, as pgmq.archive(queue, msg_ids) does (the same columns; ids not in the queue are
+-- ignored). pgmq.archive builds and plans its statement on every call (two format_table_name
+-- calls, parse, plan: most of its cost, ~0.3 ms of a one-task complete_tasks); this statement
+-- is prepared once per session and queue (pg_prepared_statements name
+-- pgflow_archive_<md5 of the queue table>) and reused by name, only when it is this text,
+-- SQL-prepared with these parameter types (pgflow._prepare_once); every name in the text is
+-- schema-qualified, so a copy the caller prepared first under a search_path of its own means
+-- the same and runs only this statement (tests/install/test_attacks.py).
+-- Internal (_complete_task, _fail_task, complete_tasks). Returns how many messages moved.
+-- Raises nothing of its own.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._archive_messages(flow_slug text, msg_ids bigint[])
+returns int
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+as $$
+declare
+  v_queue text := pgmq.format_table_name(_archive_messages.flow_slug, 'q');
+  v_name text := 'pgflow_archive_' || pg_catalog.md5(v_queue);
+  v_moved int;
+begin
+  perform pgflow._prepare_once(
+    v_name,
+    pg_catalog.format(
+      $q$prepare %3$I(pg_catalog.int8[]) as
+        with archived as (
+          delete from pgmq.%1$I q
+          where q.msg_id operator(pg_catalog.=) any ($1)
+          returning q.msg_id, q.vt, q.read_ct, q.enqueued_at, q.last_read_at, q.message, q.headers
+        ),
+        moved as (
+          insert into pgmq.%2$I (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
+          select a.msg_id, a.vt, a.read_ct, a.enqueued_at, a.last_read_at, a.message, a.headers
+          from archived a
+          returning 1
+        )
+        select pg_catalog.count(*)::pg_catalog.int4 from moved$q$,
+      v_queue, pgmq.format_table_name(_archive_messages.flow_slug, 'a'), v_name
+    ),
+    array['pg_catalog.int8[]']::pg_catalog.regtype[]
+  );
+  execute pg_catalog.format('execute %I(%L)', v_name, _archive_messages.msg_ids) into v_moved;
+  return v_moved;
 end;
 $$;
 
@@ -2958,7 +3018,7 @@ begin
       where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
         and t.task_index = v_task.task_index
       returning * into v_task;
-      perform pgmq.archive(v_task.flow_slug, v_task.message_id);
+      perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
       perform pgflow._fail_run(
         v_task.run_id,
         v_task.step_slug,
@@ -2979,7 +3039,7 @@ begin
   where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
     and t.task_index = v_task.task_index
   returning * into v_task;
-  perform pgmq.archive(v_task.flow_slug, v_task.message_id);
+  perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
 
   if v_step_type = 'single' then
     -- a single step has one task: it completes with it
@@ -3163,7 +3223,7 @@ begin
   where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
     and t.task_index = v_task.task_index
   returning * into v_task;
-  perform pgmq.archive(v_task.flow_slug, v_task.message_id);
+  perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
 
   if v_when_exhausted = 'fail' then
     perform pgflow._fail_run(v_task.run_id, v_task.step_slug, _fail_task.error_message);
@@ -3290,7 +3350,7 @@ $$;
 -- (and complete) with one, the children of the completed steps with one, the runs with one;
 -- conditions and taskless cascades are resolved per run that completed a step and has a ready
 -- step needing that (the others are completed when no step is left); the batch's
--- messages are archived with one pgmq call per flow and the steps it made ready start
+-- messages are archived with one statement per flow (_archive_messages) and the steps it made ready start
 -- together (one queue insert per flow). The outcome is that of completing the
 -- items one by one, except that every task of the batch is recorded before conditions are
 -- resolved (the order inside a batch is arbitrary anyway): a when_unmet 'fail' then fails a run
@@ -3544,7 +3604,7 @@ begin
     v_rows_ord := v_done_ord;
   end if;
 
-  -- the batch's messages, one pgmq call per flow, and the steps it made ready
+  -- the batch's messages, one statement per flow, and the steps it made ready
   for v_archive in
     select d.flow_slug, array_agg(d.message_id order by d.message_id) as msg_ids
     from unnest(v_done) d
@@ -3552,7 +3612,7 @@ begin
     group by d.flow_slug
     order by d.flow_slug
   loop
-    perform pgmq.archive(v_archive.flow_slug, v_archive.msg_ids);
+    perform pgflow._archive_messages(v_archive.flow_slug, v_archive.msg_ids);
   end loop;
   perform pgflow._start_ready_steps(v_run_ids);
 
@@ -6934,6 +6994,70 @@ begin
 end;
 $$;
 
+-- file: 0780_function_complete_and_claim.sql
+-- complete_and_claim(results, flow_slugs, worker_id, qty, vt): complete_tasks(results), then
+-- claim_tasks(flow_slugs, worker_id, qty, vt), in one transaction and one round trip. An idle
+-- worker reports a lone finished task with it and takes at once the task that the report made
+-- ready (the next step of a chain) with any other visible task of its flows, instead of waiting
+-- for the wake-up of that commit and a second call: the hand-off from one step to the next costs
+-- one database call. The completion is exactly complete_tasks'; the claim exactly claim_tasks'
+-- (it sees the tasks the completion queued; it waits on no lock: its reads skip locked rows),
+-- so the runs of the batch stay locked until the claim is done.
+-- The wake-up (NOTIFY pgflow_tasks) that the completion would send for the tasks it made visible
+-- is sent after the claim, and only when the claim took all it asked for or names a flow the
+-- claim did not serve: a claim that got fewer than qty left nothing in its flows that another
+-- worker's claim could take at that moment (it sees the same tasks, limits and locks), so the
+-- wake-up would only make every listening worker (this one first) claim for nothing.
+-- Returns the claimed_task rows of the claim (the outcome of each completed item is not
+-- returned: complete_tasks' rows are for callers that need them).
+-- Raises what complete_tasks and claim_tasks raise (and then nothing is completed).
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow.complete_and_claim(
+  results jsonb,
+  flow_slugs text[],
+  worker_id uuid,
+  qty int default 10,
+  vt int default 5
+)
+returns setof pgflow.claimed_task
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set enable_seqscan to off
+set jit to off
+as $$
+declare
+  v_claimed pgflow.claimed_task[];
+  v_flow text;
+begin
+  -- (transaction settings: rolled back with an error, reset below otherwise)
+  perform pg_catalog.set_config('pgflow.deferred_wakes', '', true);
+  perform pg_catalog.set_config('pgflow.defer_wakes', 'on', true);
+  perform 1 from pgflow.complete_tasks(complete_and_claim.results);
+  perform pg_catalog.set_config('pgflow.defer_wakes', '', true);
+  v_claimed := array(
+    select c from pgflow.claim_tasks(
+      complete_and_claim.flow_slugs, complete_and_claim.worker_id, complete_and_claim.qty,
+      complete_and_claim.vt
+    ) c
+  );
+  for v_flow in
+    select distinct w.flow_slug
+    from pg_catalog.unnest(pg_catalog.string_to_array(
+      pg_catalog.current_setting('pgflow.deferred_wakes'), ',')) as w(flow_slug)
+    where w.flow_slug <> ''
+      and (cardinality(v_claimed) >= complete_and_claim.qty
+        or not w.flow_slug = any(complete_and_claim.flow_slugs))
+    order by w.flow_slug
+  loop
+    perform pg_catalog.pg_notify('pgflow_tasks', v_flow);
+  end loop;
+  perform pg_catalog.set_config('pgflow.deferred_wakes', '', true);
+  return query select * from pg_catalog.unnest(v_claimed);
+end;
+$$;
+
 -- file: 0790_function_prune_batch.sql
 -- prune_batch(cutoff, batch_size, after_started_at, after_run_id): one bounded step of pruning.
 -- Looks at the next batch_size runs that started before cutoff, in (started_at, run_id) order
@@ -7119,6 +7243,7 @@ begin
         'start_tasks', 'complete_task', 'fail_task',
         'claim_tasks', 'complete_tasks', 'fail_tasks', 'release_tasks', 'requeue_stalled_tasks',
         'register_worker', 'heartbeat_worker', 'mark_worker_stopped', 'run_trace_contexts',
+        'complete_and_claim',
         -- signal steps (timeouts by the worker, signals by the client)
         'expire_waiting_steps', 'signal',
         -- sub-flow steps (retries and orphaned children, by the worker's maintenance)
