@@ -133,6 +133,8 @@ class Reporter:
         Returns whether the claim loop should still look for tasks: not when this call
         claimed and got fewer than it asked for (nothing else was visible then).
         """
+        if self._claim is not None:
+            await link.connection()  # (reconnecting: its backoff holds no reserved slot)
         qty = self._claim[0](batch) if self._claim is not None else 0
         rows = None
         try:
