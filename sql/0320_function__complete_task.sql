@@ -83,7 +83,7 @@ begin
       where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
         and t.task_index = v_task.task_index
       returning * into v_task;
-      perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
+      perform pgmq.archive(v_task.flow_slug, v_task.message_id);
       perform pgflow._fail_run(
         v_task.run_id,
         v_task.step_slug,
@@ -104,7 +104,7 @@ begin
   where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
     and t.task_index = v_task.task_index
   returning * into v_task;
-  perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
+  perform pgmq.archive(v_task.flow_slug, v_task.message_id);
 
   if v_step_type = 'single' then
     -- a single step has one task: it completes with it

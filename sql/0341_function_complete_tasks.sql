@@ -5,7 +5,7 @@
 -- (and complete) with one, the children of the completed steps with one, the runs with one;
 -- conditions and taskless cascades are resolved per run that completed a step and has a ready
 -- step needing that (the others are completed when no step is left); the batch's
--- messages are archived with one statement per flow (_archive_messages) and the steps it made ready start
+-- messages are archived with one pgmq call per flow and the steps it made ready start
 -- together (one queue insert per flow). The outcome is that of completing the
 -- items one by one, except that every task of the batch is recorded before conditions are
 -- resolved (the order inside a batch is arbitrary anyway): a when_unmet 'fail' then fails a run
@@ -259,7 +259,7 @@ begin
     v_rows_ord := v_done_ord;
   end if;
 
-  -- the batch's messages, one statement per flow, and the steps it made ready
+  -- the batch's messages, one pgmq call per flow, and the steps it made ready
   for v_archive in
     select d.flow_slug, array_agg(d.message_id order by d.message_id) as msg_ids
     from unnest(v_done) d
@@ -267,7 +267,7 @@ begin
     group by d.flow_slug
     order by d.flow_slug
   loop
-    perform pgflow._archive_messages(v_archive.flow_slug, v_archive.msg_ids);
+    perform pgmq.archive(v_archive.flow_slug, v_archive.msg_ids);
   end loop;
   perform pgflow._start_ready_steps(v_run_ids);
 

@@ -27,8 +27,8 @@ returns setof pgflow.claimed_task
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
-set enable_seqscan to off
-set jit to off
+-- (no enable_seqscan / jit settings of its own: complete_tasks and claim_tasks set theirs, and
+-- each setting costs a save and a restore per call)
 as $$
 declare
   v_claimed pgflow.claimed_task[];

@@ -2852,7 +2852,11 @@ $$;
 -- operator (operator(pg_catalog.=)...), function and table of the body; then the text means the
 -- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
 -- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
--- _fc_pick, _start_ready_steps, _archive_messages). Raises nothing of its own.
+-- _fc_pick, _start_ready_steps). Raises nothing of its own.
+-- A session keeps at most 48 of these statements (named pgflow_...): reading
+-- pg_prepared_statements materializes every statement of the session, text included, on each
+-- call, so a worker serving many flows would otherwise pay more on every claim the more flows it
+-- has served (and hold their plans forever). Preparing one more deallocates the oldest first.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._prepare_once(
@@ -2865,6 +2869,8 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_old text;
 begin
   if exists (
     select 1 from pg_catalog.pg_prepared_statements p
@@ -2877,58 +2883,17 @@ begin
   then
     execute pg_catalog.format('deallocate %I', _prepare_once.name);
   end if;
+  for v_old in
+    select o.name from (
+      select p.name, pg_catalog.row_number() over (order by p.prepare_time desc, p.name) as newer
+      from pg_catalog.pg_prepared_statements p
+      where p.from_sql and pg_catalog.starts_with(p.name, 'pgflow_')
+    ) o
+    where o.newer >= 48
+  loop
+    execute pg_catalog.format('deallocate %I', v_old);
+  end loop;
   execute _prepare_once.statement;
-end;
-$$;
-
--- file: 0315_function__archive_messages.sql
--- _archive_messages(flow_slug, msg_ids): move the given messages of the flow's queue to its
--- archive, as pgmq.archive(queue, msg_ids) does (the same columns; ids not in the queue are
--- ignored). pgmq.archive builds and plans its statement on every call (two format_table_name
--- calls, parse, plan: most of its cost, ~0.3 ms of a one-task complete_tasks); this statement
--- is prepared once per session and queue (pg_prepared_statements name
--- pgflow_archive_<md5 of the queue table>) and reused by name, only when it is this text,
--- SQL-prepared with these parameter types (pgflow._prepare_once); every name in the text is
--- schema-qualified, so a copy the caller prepared first under a search_path of its own means
--- the same and runs only this statement (tests/install/test_attacks.py).
--- Internal (_complete_task, _fail_task, complete_tasks). Returns how many messages moved.
--- Raises nothing of its own.
-set search_path = pg_catalog, pg_temp;
-
-create or replace function pgflow._archive_messages(flow_slug text, msg_ids bigint[])
-returns int
-language plpgsql
-volatile
-set search_path = pg_catalog, pg_temp
-set plan_cache_mode to force_generic_plan
-as $$
-declare
-  v_queue text := pgmq.format_table_name(_archive_messages.flow_slug, 'q');
-  v_name text := 'pgflow_archive_' || pg_catalog.md5(v_queue);
-  v_moved int;
-begin
-  perform pgflow._prepare_once(
-    v_name,
-    pg_catalog.format(
-      $q$prepare %3$I(pg_catalog.int8[]) as
-        with archived as (
-          delete from pgmq.%1$I q
-          where q.msg_id operator(pg_catalog.=) any ($1)
-          returning q.msg_id, q.vt, q.read_ct, q.enqueued_at, q.last_read_at, q.message, q.headers
-        ),
-        moved as (
-          insert into pgmq.%2$I (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
-          select a.msg_id, a.vt, a.read_ct, a.enqueued_at, a.last_read_at, a.message, a.headers
-          from archived a
-          returning 1
-        )
-        select pg_catalog.count(*)::pg_catalog.int4 from moved$q$,
-      v_queue, pgmq.format_table_name(_archive_messages.flow_slug, 'a'), v_name
-    ),
-    array['pg_catalog.int8[]']::pg_catalog.regtype[]
-  );
-  execute pg_catalog.format('execute %I(%L)', v_name, _archive_messages.msg_ids) into v_moved;
-  return v_moved;
 end;
 $$;
 
@@ -3018,7 +2983,7 @@ begin
       where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
         and t.task_index = v_task.task_index
       returning * into v_task;
-      perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
+      perform pgmq.archive(v_task.flow_slug, v_task.message_id);
       perform pgflow._fail_run(
         v_task.run_id,
         v_task.step_slug,
@@ -3039,7 +3004,7 @@ begin
   where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
     and t.task_index = v_task.task_index
   returning * into v_task;
-  perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
+  perform pgmq.archive(v_task.flow_slug, v_task.message_id);
 
   if v_step_type = 'single' then
     -- a single step has one task: it completes with it
@@ -3223,7 +3188,7 @@ begin
   where t.run_id = v_task.run_id and t.step_slug = v_task.step_slug
     and t.task_index = v_task.task_index
   returning * into v_task;
-  perform pgflow._archive_messages(v_task.flow_slug, array[v_task.message_id]);
+  perform pgmq.archive(v_task.flow_slug, v_task.message_id);
 
   if v_when_exhausted = 'fail' then
     perform pgflow._fail_run(v_task.run_id, v_task.step_slug, _fail_task.error_message);
@@ -3350,7 +3315,7 @@ $$;
 -- (and complete) with one, the children of the completed steps with one, the runs with one;
 -- conditions and taskless cascades are resolved per run that completed a step and has a ready
 -- step needing that (the others are completed when no step is left); the batch's
--- messages are archived with one statement per flow (_archive_messages) and the steps it made ready start
+-- messages are archived with one pgmq call per flow and the steps it made ready start
 -- together (one queue insert per flow). The outcome is that of completing the
 -- items one by one, except that every task of the batch is recorded before conditions are
 -- resolved (the order inside a batch is arbitrary anyway): a when_unmet 'fail' then fails a run
@@ -3604,7 +3569,7 @@ begin
     v_rows_ord := v_done_ord;
   end if;
 
-  -- the batch's messages, one statement per flow, and the steps it made ready
+  -- the batch's messages, one pgmq call per flow, and the steps it made ready
   for v_archive in
     select d.flow_slug, array_agg(d.message_id order by d.message_id) as msg_ids
     from unnest(v_done) d
@@ -3612,7 +3577,7 @@ begin
     group by d.flow_slug
     order by d.flow_slug
   loop
-    perform pgflow._archive_messages(v_archive.flow_slug, v_archive.msg_ids);
+    perform pgmq.archive(v_archive.flow_slug, v_archive.msg_ids);
   end loop;
   perform pgflow._start_ready_steps(v_run_ids);
 
@@ -7024,8 +6989,8 @@ returns setof pgflow.claimed_task
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
-set enable_seqscan to off
-set jit to off
+-- (no enable_seqscan / jit settings of its own: complete_tasks and claim_tasks set theirs, and
+-- each setting costs a save and a restore per call)
 as $$
 declare
   v_claimed pgflow.claimed_task[];
