@@ -422,12 +422,19 @@ class Worker:
         return qty
 
     async def _claimed_by_report(self, link: Link, rows: list[dict[str, Any]], qty: int) -> None:
-        """Start the tasks a report claimed, and give back the slots it had reserved."""
+        """Start the tasks a report claimed, and give back the slots it had reserved.
+
+        Once stopping, claimed tasks are not started: the in-flight tasks may already have
+        been waited for, and ``release_tasks`` at the end of the stop hands these back.
+        """
         try:
             await tracing.claimed(link, rows)
         finally:
             self._reserved -= qty
             self._slot_freed.set()  # a claim loop waiting for slots counts again
+        assert self._stopping is not None
+        if self._stopping.is_set():
+            return
         for row in rows:
             self._accept(row)
 
