@@ -425,7 +425,8 @@ KEYS: tuple[Key, ...] = (
         "option",
         flow=Use(
             "At most this many runs of the flow in progress at once; further runs wait in "
-            "status queued and start in arrival order as slots free. An integer, or "
+            "status queued and start as slots free, highest run priority first, then in "
+            "arrival order. An integer, or "
             "{limit: N, key: PATH} for at most N per distinct value of PATH, a dotted path into "
             "the run input.",
             "At most N runs in progress at once (per value of `key`, a dotted path into the "

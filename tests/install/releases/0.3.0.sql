@@ -6021,8 +6021,9 @@ $$;
 
 -- file: 0723_function__admit_queued_runs.sql
 -- _admit_queued_runs(flow_slug, slot_key, fresh): start the queued runs of a flow and
--- concurrency key that fit under its limit, oldest first (queue_seq order), until the slots are
--- full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
+-- concurrency key that fit under its limit, highest run priority first (runs.priority, the
+-- start's override, else the flow's priority), then oldest first (queue_seq), until the slots
+-- are full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
 -- fresh (a run that its caller is starting or retrying right now) only gets status 'started':
 -- the caller advances it; any other admitted run is advanced here as a new run would be
 -- (conditions, taskless steps, then its ready steps' tasks; sends run:started). A queued run
@@ -6045,6 +6046,7 @@ as $$
 #variable_conflict use_column
 declare
   v_limit int;
+  v_priority int;
   v_free bigint;
   v_ids uuid[];
   v_advance uuid[];
@@ -6052,7 +6054,8 @@ declare
   v_run_id uuid;
   v_outer boolean := coalesce(pg_catalog.current_setting('pgflow.admitting', true), '') = '';
 begin
-  select (f.opt_concurrency ->> 'limit')::int into v_limit
+  select (f.opt_concurrency ->> 'limit')::int, coalesce(f.opt_priority, 0)
+  into v_limit, v_priority
   from pgflow.flows f where f.flow_slug = _admit_queued_runs.flow_slug;
 
   loop
@@ -6074,17 +6077,34 @@ begin
     end if;
     exit when v_free <= 0;
 
+    -- the next runs in queue order: the first v_free of the runs without a priority of their
+    -- own (the flow's priority: idx_runs_slots, in queue_seq order) merged with the first
+    -- v_free of the runs started with one (few: idx_runs_priority), each locked as it is read
     v_ids := array(
-      select q.run_id from (
-        select r.run_id, r.queue_seq from pgflow.runs r
+      with plain as (
+        select r.run_id, v_priority as priority, r.queue_seq from pgflow.runs r
         where r.flow_slug = _admit_queued_runs.flow_slug
           and r.slot_key = _admit_queued_runs.slot_key
           and r.status = 'queued'
+          and r.priority is null
         order by r.queue_seq
         limit v_free
         for no key update skip locked
-      ) q
-      order by q.queue_seq
+      ),
+      prioritized as (
+        select r.run_id, r.priority, r.queue_seq from pgflow.runs r
+        where r.flow_slug = _admit_queued_runs.flow_slug
+          and r.priority is not null
+          and r.status = 'queued'
+          and r.slot_key = _admit_queued_runs.slot_key
+        order by r.priority desc, r.queue_seq
+        limit v_free
+        for no key update skip locked
+      )
+      select q.run_id
+      from (select * from plain union all select * from prioritized) q
+      order by q.priority desc, q.queue_seq
+      limit v_free
     );
     exit when cardinality(v_ids) = 0;
 
@@ -6416,9 +6436,10 @@ $$;
 
 -- file: 0730_function__queued_run_position.sql
 -- _queued_run_position(run_id): for a queued run, its 1-based position among the queued runs
--- of its flow and concurrency key (queue order), and the ids of the runs holding that key's
--- slots now (started, oldest first). No row for a run that is not queued. Internal (what
--- pgflow.explain_run says about a queued run). Raises nothing.
+-- of its flow and concurrency key (the order they start in: highest run priority first, the
+-- start's override else the flow's priority, then arrival order), and the ids of the runs
+-- holding that key's slots now (started, oldest first). No row for a run that is not queued.
+-- Internal (what pgflow.explain_run says about a queued run). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._queued_run_position(run_id uuid)
@@ -6431,7 +6452,8 @@ as $$
     (
       select count(*)::int from pgflow.runs q
       where q.flow_slug = r.flow_slug and q.slot_key = r.slot_key and q.status = 'queued'
-        and q.queue_seq <= r.queue_seq
+        and (coalesce(q.priority, p.priority), - q.queue_seq)
+          >= (coalesce(r.priority, p.priority), - r.queue_seq)
     ),
     array(
       select h.run_id from pgflow.runs h
@@ -6439,6 +6461,10 @@ as $$
       order by h.started_at, h.run_id
     )
   from pgflow.runs r
+  cross join lateral (
+    select coalesce(f.opt_priority, 0) as priority from pgflow.flows f
+    where f.flow_slug = r.flow_slug
+  ) p
   where r.run_id = _queued_run_position.run_id and r.status = 'queued';
 $$;
 
