@@ -1381,6 +1381,36 @@ begin
 end;
 $$;
 
+-- file: 0201_function__delete_messages.sql
+-- _delete_messages(flow_slug, msg_ids): delete messages of a flow's queue, archived or not, by
+-- id (primary-key deletes in pgmq.q_<flow> and pgmq.a_<flow>: the queue tables have no index
+-- on the message's run_id, so callers pass the ids their step_tasks rows name). Does nothing
+-- when the flow has no queue. Internal (prune_batch, for the runs it deletes; retry_run, for
+-- the tasks it re-creates). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._delete_messages(flow_slug text, msg_ids bigint[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if cardinality(_delete_messages.msg_ids) > 0
+    and exists (select 1 from pgmq.meta m where m.queue_name = _delete_messages.flow_slug)
+  then
+    execute pg_catalog.format(
+      'delete from pgmq.%I where msg_id operator(pg_catalog.=) any($1)',
+      pgmq.format_table_name(_delete_messages.flow_slug, 'a')
+    ) using _delete_messages.msg_ids;
+    execute pg_catalog.format(
+      'delete from pgmq.%I where msg_id operator(pg_catalog.=) any($1)',
+      pgmq.format_table_name(_delete_messages.flow_slug, 'q')
+    ) using _delete_messages.msg_ids;
+  end if;
+end;
+$$;
+
 -- file: 0205_function__cancel_open_steps.sql
 -- _cancel_open_steps(run_id): end what is still open in a run that failed or was cancelled:
 -- every created, started or waiting step becomes 'cancelled' (cancelled_at set), and every queued or
@@ -5035,7 +5065,8 @@ $$;
 -- file: 0530_function_retry_run.sql
 -- retry_run(run_id): start a failed or cancelled run again. Completed and skipped steps keep
 -- their state and outputs; every other step (failed, cancelled, or left open by an older core)
--- and its tasks start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
+-- and its tasks start from scratch (the old tasks are deleted with their queue messages,
+-- archived or not): dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would (sending run:started, then the step events
 -- of a new run); under a full flow concurrency limit it goes to 'queued' instead and starts when a
 -- slot frees. Returns the run row.
@@ -5055,6 +5086,7 @@ declare
   v_run pgflow.runs;
   v_reset text[];
   v_input_length int;
+  v_msg_ids bigint[];
 begin
   select * into v_run from pgflow.runs r where r.run_id = retry_run.run_id for no key update;
   if not found then
@@ -5074,8 +5106,17 @@ begin
     where ss.run_id = retry_run.run_id and ss.status not in ('completed', 'skipped')
   );
 
-  delete from pgflow.step_tasks t
-  where t.run_id = retry_run.run_id and t.step_slug = any(v_reset);
+  -- the tasks start again from scratch: their rows go, and their messages (archived when the
+  -- run failed or was cancelled) with them, which nothing would name any more (prune finds a
+  -- run's messages by its tasks' message ids)
+  with deleted as (
+    delete from pgflow.step_tasks t
+    where t.run_id = retry_run.run_id and t.step_slug = any(v_reset)
+    returning t.message_id
+  )
+  select array_agg(d.message_id) filter (where d.message_id is not null) into v_msg_ids
+  from deleted d;
+  perform pgflow._delete_messages(v_run.flow_slug, v_msg_ids);
 
   update pgflow.step_states ss
   set status = 'created',
@@ -7045,22 +7086,14 @@ begin
     -- every message of a task is the one its step_tasks row names (a retry makes the same
     -- message visible again), so primary-key deletes find them: the queue tables have no index
     -- on the message's run_id
+    -- (retry_run deleted the messages of the tasks it re-created with them)
     for v_flow in
       select t.flow_slug, array_agg(t.message_id) as msg_ids
       from pgflow.step_tasks t
       where t.run_id = any(v_run_ids) and t.message_id is not null
       group by t.flow_slug
     loop
-      if exists (select 1 from pgmq.meta m where m.queue_name = v_flow.flow_slug) then
-        execute format(
-          'delete from pgmq.%I where msg_id = any($1)',
-          pgmq.format_table_name(v_flow.flow_slug, 'a')
-        ) using v_flow.msg_ids;
-        execute format(
-          'delete from pgmq.%I where msg_id = any($1)',
-          pgmq.format_table_name(v_flow.flow_slug, 'q')
-        ) using v_flow.msg_ids;
-      end if;
+      perform pgflow._delete_messages(v_flow.flow_slug, v_flow.msg_ids);
     end loop;
 
     delete from pgflow.step_tasks t where t.run_id = any(v_run_ids);
