@@ -5264,7 +5264,7 @@ begin
 end;
 $$;
 
--- file: 0550_function_drop_flow.sql
+-- file: 0549_function_drop_flow.sql
 -- drop_flow(flow_slug, force): delete a flow's definition and everything of it: its runs, step
 -- states, tasks, schedules and their fire records, dependencies, steps, the flow row and its pgmq queue (with the queue go the
 -- worker's grants on it). For development and for replacing a flow whose shape changed; the
