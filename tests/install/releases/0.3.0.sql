@@ -6794,11 +6794,10 @@ $$;
 -- started and the child is the task's latest child (an older child ending late speaks for no
 -- one). A completed child completes the task with the child's output, through _complete_task
 -- (dependents start, a map step collects its children's outputs in task order); a failed or
--- cancelled child fails the task through _fail_task (error_type 'child_run_failed' /
+-- cancelled child fails the task through _fail_subflow_task (error_type 'child_run_failed' /
 -- 'child_run_cancelled', the child's error in the message), so the step's max_attempts and
--- when_exhausted apply. A task that has attempts left goes back to 'queued' with a row in
--- pgflow.subflow_retries, due after calculate_retry_delay(base_delay, attempts):
--- start_due_subflows then starts a new child run for it.
+-- when_exhausted apply: with attempts left the task goes back to 'queued' and
+-- start_due_subflows starts a new child run for it after its retry delay.
 -- Internal. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -6815,7 +6814,6 @@ declare
   v_task pgflow.step_tasks;
   v_latest uuid;
   v_error text;
-  v_base_delay int;
 begin
   select * into v_child from pgflow.runs c where c.run_id = _settle_parent_task.child_run_id;
   if v_child.parent_run_id is null or v_child.status in ('started', 'queued') then
@@ -6861,29 +6859,14 @@ begin
   order by ss.failed_at
   limit 1;
 
-  select * into v_task from pgflow._fail_task(
-    v_task.run_id, v_task.step_slug, v_task.task_index,
+  perform pgflow._fail_subflow_task(
+    v_task,
     format(
       'Child run %s of flow "%s" %s%s', v_child.run_id, v_child.flow_slug, v_child.status,
       coalesce(': ' || v_error, '')
     ),
-    null, 'child_run_' || v_child.status, true, null, v_task.start_seq
+    'child_run_' || v_child.status
   );
-
-  if v_task.status = 'queued' then
-    select coalesce(s.opt_base_delay, f.opt_base_delay) into v_base_delay
-    from pgflow.steps s
-    join pgflow.flows f on f.flow_slug = s.flow_slug
-    where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
-    insert into pgflow.subflow_retries (run_id, step_slug, task_index, due_at)
-    values (
-      v_task.run_id, v_task.step_slug, v_task.task_index,
-      clock_timestamp() + make_interval(secs => pgflow.calculate_retry_delay(
-        v_base_delay, v_task.attempts_count - v_task.released_count
-      ))
-    )
-    on conflict (run_id, step_slug, task_index) do update set due_at = excluded.due_at;
-  end if;
 end;
 $$;
 
@@ -6930,13 +6913,15 @@ $$;
 
 -- file: 0745_function_start_due_subflows.sql
 -- start_due_subflows(): the sub-flow half of the workers' periodic maintenance (no pg_cron).
--- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
+-- First the sub-flow tasks over their step's own timeout fail their attempt and their child
+-- runs are cancelled (_time_out_subflow_tasks). Then, for every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
 -- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
 -- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
 -- tasks no longer queued are dropped. Then every child run not ended (started or queued, the
 -- queued ones first) whose parent run failed or was cancelled is cancelled (the ones the
 -- parent's end skipped because another transaction held them). Each row is taken under its run's lock, so concurrent callers never
--- start a task twice. Returns the number of tasks started and children cancelled.
+-- start a task twice. Returns the number of tasks timed out, tasks started and children
+-- cancelled.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -6952,8 +6937,9 @@ declare
   v_due record;
   v_task pgflow.step_tasks;
   v_orphan uuid;
-  v_count int := 0;
+  v_count int;
 begin
+  v_count := pgflow._time_out_subflow_tasks();
   for v_due in
     select d.run_id, d.step_slug, d.task_index
     from pgflow.subflow_retries d
@@ -6995,6 +6981,140 @@ begin
     for no key update of c skip locked
   loop
     perform pgflow.cancel_run(v_orphan);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+-- file: 0746_function__fail_subflow_task.sql
+-- _fail_subflow_task(task, error_message, error_type): fail the current attempt of a started
+-- sub-flow task (its child run failed, was cancelled, or outlasted the step's timeout) through
+-- _fail_task (retryable, fenced by the task's start_seq), so the step's max_attempts and
+-- when_exhausted apply. A task that has attempts left goes back to 'queued' with a row in
+-- pgflow.subflow_retries, due after calculate_retry_delay(base_delay, attempts):
+-- start_due_subflows then starts a new child run for it. Returns the task row as it now is.
+-- Internal (_settle_parent_task, _time_out_subflow_tasks); the caller holds the run lock.
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fail_subflow_task(
+  task pgflow.step_tasks,
+  error_message text,
+  error_type text
+)
+returns pgflow.step_tasks
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_task pgflow.step_tasks;
+  v_base_delay int;
+begin
+  select * into v_task from pgflow._fail_task(
+    _fail_subflow_task.task.run_id, _fail_subflow_task.task.step_slug,
+    _fail_subflow_task.task.task_index, _fail_subflow_task.error_message, null,
+    _fail_subflow_task.error_type, true, null, _fail_subflow_task.task.start_seq
+  );
+
+  if v_task.status = 'queued' then
+    select coalesce(s.opt_base_delay, f.opt_base_delay) into v_base_delay
+    from pgflow.steps s
+    join pgflow.flows f on f.flow_slug = s.flow_slug
+    where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
+    insert into pgflow.subflow_retries (run_id, step_slug, task_index, due_at)
+    values (
+      v_task.run_id, v_task.step_slug, v_task.task_index,
+      clock_timestamp() + make_interval(secs => pgflow.calculate_retry_delay(
+        v_base_delay, v_task.attempts_count - v_task.released_count
+      ))
+    )
+    on conflict (run_id, step_slug, task_index) do update set due_at = excluded.due_at;
+  end if;
+  return v_task;
+end;
+$$;
+
+-- file: 0747_function__time_out_subflow_tasks.sql
+-- _time_out_subflow_tasks(): end the sub-flow tasks that outlast their step's own timeout. A
+-- sub-flow step with a timeout of its own (steps.opt_timeout; the flow's timeout, a handler
+-- task's default, does not apply to sub-flow steps) gives each attempt of each of its tasks
+-- that many seconds from the attempt's start (step_tasks.started_at; time its child waits
+-- queued behind the child flow's run concurrency limit counts). A task still started after
+-- that fails its attempt (_fail_subflow_task: error_type 'child_run_timeout', message 'Child
+-- run <id> of flow "<slug>" timed out after <N> s'), so it retries with a new child run per
+-- the step's max_attempts, or its when_exhausted applies; then its current child run (the
+-- latest, when it has not ended) is cancelled with its own children. Locks go upwards, as a
+-- child's report does: the child run first, never waited for (a child another transaction
+-- holds leaves its task to the next call), then the parent run; the task is checked again
+-- under the locks. At most 1000 tasks per call, the oldest starts first. Internal: the
+-- workers' periodic maintenance calls it through start_due_subflows. Returns the number of
+-- tasks timed out. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._time_out_subflow_tasks()
+returns int
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_due record;
+  v_child pgflow.runs;
+  v_task pgflow.step_tasks;
+  v_count int := 0;
+begin
+  for v_due in
+    select t.run_id, t.step_slug, t.task_index, s.opt_timeout, s.child_flow_slug
+    from pgflow.steps s
+    join pgflow.step_tasks t on t.flow_slug = s.flow_slug and t.step_slug = s.step_slug
+    where s.child_flow_slug is not null and s.opt_timeout is not null
+      and t.status = 'started'
+      and t.started_at < clock_timestamp() - make_interval(secs => s.opt_timeout)
+    order by t.started_at, t.run_id, t.step_slug, t.task_index
+    limit 1000
+  loop
+    v_child := null;
+    select * into v_child from pgflow.runs c
+    where c.parent_run_id = v_due.run_id
+      and c.parent_step_slug = v_due.step_slug
+      and c.parent_task_index = v_due.task_index
+    order by c.started_at desc, c.run_id desc
+    limit 1;
+    if v_child.run_id is not null then
+      select c.status into v_child.status from pgflow.runs c where c.run_id = v_child.run_id
+      for no key update skip locked;
+      continue when not found
+        and exists (select 1 from pgflow.runs c where c.run_id = v_child.run_id);
+    end if;
+
+    perform 1 from pgflow.runs r where r.run_id = v_due.run_id and r.status = 'started'
+    for no key update;
+    continue when not found;
+    -- under the locks: the same attempt, still started and over its time (a retry since then
+    -- started a new attempt, with a new child, later)
+    select * into v_task from pgflow.step_tasks t
+    where t.run_id = v_due.run_id and t.step_slug = v_due.step_slug
+      and t.task_index = v_due.task_index
+      and t.status = 'started'
+      and t.started_at < clock_timestamp() - make_interval(secs => v_due.opt_timeout);
+    continue when not found;
+
+    perform pgflow._fail_subflow_task(
+      v_task,
+      format(
+        'Child run %s of flow "%s" timed out after %s s',
+        coalesce(v_child.run_id::text, '(none)'), v_due.child_flow_slug, v_due.opt_timeout
+      ),
+      'child_run_timeout'
+    );
+    -- the task no longer waits for it, so its end settles nothing (_settle_parent_task)
+    if v_child.status in ('started', 'queued') then  -- (a child deleted meanwhile: none)
+      perform pgflow.cancel_run(v_child.run_id);
+    end if;
     v_count := v_count + 1;
   end loop;
   return v_count;
