@@ -950,7 +950,8 @@ class Client(_LazyDsn):
             idempotency_key: When a run of the flow already has this key (until it is pruned),
                 start nothing and return that run's id; two racing starts make one run.
             priority: This run's priority, outranking the flow's and its steps' (higher is
-                claimed first; docs/flow-control.md). ``None``: theirs.
+                claimed first, and starts first when the flow's ``concurrency`` queues it;
+                docs/flow-control.md). ``None``: theirs.
             connection: Start the run on this connection, inside its open transaction: it
                 starts when the caller commits, and never exists if the caller rolls back.
 
