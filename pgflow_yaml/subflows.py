@@ -183,7 +183,8 @@ def check_subflows(docs: Sequence[SourceDoc]) -> list[Diagnostic]:
             others = sorted(slug for slug in flows if slug != edge.parent)
             hint = did_you_mean(edge.child, others) or (
                 f'validate (and compile) flow "{edge.parent}" together with the file of flow '
-                f'"{edge.child}"'
+                f'"{edge.child}" (`pgflow run` finds it in the folder of the parent\'s file '
+                "or below)"
             )
             out.append(
                 edge.diagnostic(
