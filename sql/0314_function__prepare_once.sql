@@ -12,6 +12,10 @@
 -- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
 -- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
 -- _fc_pick, _start_ready_steps). Raises nothing of its own.
+-- A session keeps at most 48 of these statements (named pgflow_...): reading
+-- pg_prepared_statements materializes every statement of the session, text included, on each
+-- call, so a worker serving many flows would otherwise pay more on every claim the more flows it
+-- has served (and hold their plans forever). Preparing one more deallocates the oldest first.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._prepare_once(
@@ -24,6 +28,8 @@ language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_old text;
 begin
   if exists (
     select 1 from pg_catalog.pg_prepared_statements p
@@ -36,6 +42,16 @@ begin
   then
     execute pg_catalog.format('deallocate %I', _prepare_once.name);
   end if;
+  for v_old in
+    select o.name from (
+      select p.name, pg_catalog.row_number() over (order by p.prepare_time desc, p.name) as newer
+      from pg_catalog.pg_prepared_statements p
+      where p.from_sql and pg_catalog.starts_with(p.name, 'pgflow_')
+    ) o
+    where o.newer >= 48
+  loop
+    execute pg_catalog.format('deallocate %I', v_old);
+  end loop;
   execute _prepare_once.statement;
 end;
 $$;
