@@ -320,8 +320,8 @@ class Reason:
         task_index: The task, or ``None`` for the whole step (not started yet, or waiting).
         reason: ``waiting_for_dependencies``, ``starting``, ``waiting_for_signal``,
             ``running``, ``concurrency_full``, ``rate_limited``, ``retry_backoff``,
-            ``start_delay``, ``held_back``, ``waiting_for_worker`` or ``run_queued``
-            (docs/flow-control.md).
+            ``start_delay``, ``held_back``, ``waiting_for_worker``, ``run_queued`` or
+            ``waiting_for_child_run`` (docs/flow-control.md).
         detail: What the reason depends on (dependencies, key, limit, holding runs, worker...).
         until: When it changes, where known.
     """
@@ -358,6 +358,12 @@ class Reason:
             return (
                 f"running on worker {d.get('worker_id')} since {d.get('started_at')} "
                 f"(attempt {d.get('attempt')}), times out at {when}"
+            )
+        if self.reason == "waiting_for_child_run":
+            return (
+                f"waiting for child run {d.get('child_run_id')} of flow {d.get('child_flow')} "
+                f"({d.get('child_status')}, attempt {d.get('attempt')})"
+                + (f", times out at {when}" if when else "")
             )
         if self.reason == "concurrency_full":
             return (
@@ -944,7 +950,8 @@ class Client(_LazyDsn):
             idempotency_key: When a run of the flow already has this key (until it is pruned),
                 start nothing and return that run's id; two racing starts make one run.
             priority: This run's priority, outranking the flow's and its steps' (higher is
-                claimed first; docs/flow-control.md). ``None``: theirs.
+                claimed first, and starts first when the flow's ``concurrency`` queues it;
+                docs/flow-control.md). ``None``: theirs.
             connection: Start the run on this connection, inside its open transaction: it
                 starts when the caller commits, and never exists if the caller rolls back.
 

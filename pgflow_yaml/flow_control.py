@@ -15,6 +15,10 @@ The rules (docs/flow-control.md, "Worst case: pgflow explain and deadline"):
   ``min(floor(base_delay × 2^n), 2147483647)`` after failed attempt ``n`` (n = 1 ..
   max_attempts - 1), + ``start_delay``;
 - a signal step waits once, at most its ``timeout`` (no retries, no start delay);
+- a sub-flow step (``flow``) is bounded only by a ``timeout`` of its own, which each child run
+  (attempt) gets: ``max_attempts × timeout`` + the backoff before each retry (no start delay,
+  which sub-flow steps do not use); without one, nothing bounds its child runs, so its worst
+  case is unbounded (``None``);
 - a map step's tasks run side by side, so it takes as long as one task; with a step
   ``concurrency`` limit its elements run ``limit`` at a time, so its worst case is ``⌈n /
   limit⌉`` times one task's for ``n`` elements: unbounded from the file alone (``None``), its
@@ -166,13 +170,17 @@ class StepWorstCase:
 
     Attributes:
         slug: The step.
-        kind: ``task`` (a handler run once), ``map`` (once per element) or ``signal``.
+        kind: ``task`` (a handler run once), ``map`` (once per element), ``signal`` or
+            ``flow`` (a sub-flow step: a child run per task).
         attempts: Attempts of each task (1 for a signal step).
-        timeout: Seconds one attempt (or a signal's wait) may last.
+        timeout: Seconds one attempt (or a signal's wait) may last; ``None`` for a sub-flow
+            step without a timeout of its own (unbounded).
         start_delay: Seconds between the step becoming ready and its tasks becoming visible.
         retry_delays: The backoff before each retry, in order.
-        per_task: One task from ready to its last attempt's end (one element of a map).
-        worst_case: The whole step; ``None`` when unbounded (a map serialized by its limit).
+        per_task: One task from ready to its last attempt's end (one element of a map);
+            ``None`` for an unbounded sub-flow step.
+        worst_case: The whole step; ``None`` when unbounded (a map serialized by its limit, a
+            sub-flow step without a timeout).
         start: When it starts at worst, after its dependencies (``None``: unbounded).
         finish: ``start + worst_case`` (``None``: unbounded).
         depends_on: The steps it waits for.
@@ -183,10 +191,10 @@ class StepWorstCase:
     slug: str
     kind: str
     attempts: int
-    timeout: int
+    timeout: int | None
     start_delay: int
     retry_delays: tuple[int, ...]
-    per_task: int
+    per_task: int | None
     worst_case: int | None
     start: int | None
     finish: int | None
@@ -225,6 +233,8 @@ class FlowWorstCase:
         critical_path: The steps whose chain makes the worst case, first to last.
         deadline: The flow's ``deadline`` (``None``: none).
         concurrency: The flow's runs limit (its queue time is not in the worst case).
+        serialized_maps: The map steps a step limit serializes (unbounded).
+        unbounded_subflows: The sub-flow steps without a timeout of their own (unbounded).
     """
 
     flow_slug: str
@@ -235,6 +245,7 @@ class FlowWorstCase:
     deadline: int | None = None
     concurrency: dict[str, Any] | None = None
     serialized_maps: tuple[str, ...] = field(default=())
+    unbounded_subflows: tuple[str, ...] = field(default=())
 
     @property
     def within_deadline(self) -> bool | None:
@@ -253,18 +264,26 @@ class FlowWorstCase:
             "within_deadline": self.within_deadline,
             "critical_path": list(self.critical_path),
             "serialized_maps": list(self.serialized_maps),
+            "unbounded_subflows": list(self.unbounded_subflows),
             "concurrency": self.concurrency,
             "steps": [step.to_json() for step in self.steps],
         }
 
 
-def _step_case(flow: FlowSpec, step: StepSpec) -> tuple[str, int, int, int, tuple[int, ...], int]:
-    """Return ``(kind, attempts, timeout, start_delay, retry_delays, per_task)``."""
+def _step_case(
+    flow: FlowSpec, step: StepSpec
+) -> tuple[str, int, int | None, int, tuple[int, ...], int | None]:
+    """Return ``(kind, attempts, timeout, start_delay, retry_delays, per_task)``; ``timeout``
+    and ``per_task`` are ``None`` for a sub-flow step without a timeout of its own."""
     attempts, base_delay, timeout = flow.effective(step)
     if step.is_signal:
         return ("signal", 1, timeout, 0, (), timeout)
-    start_delay = step.start_delay or 0
     delays = tuple(retry_delay(base_delay, n) for n in range(1, attempts))
+    if step.is_subflow:  # the flow's timeout is a handler task's, not a child run's
+        if step.timeout is None:
+            return ("flow", attempts, None, 0, delays, None)
+        return ("flow", attempts, step.timeout, 0, delays, attempts * step.timeout + sum(delays))
+    start_delay = step.start_delay or 0
     per_task = attempts * timeout + sum(delays) + start_delay
     return (
         "map" if step.map is not None else "task",
@@ -280,11 +299,13 @@ def explain_flow(flow: FlowSpec) -> FlowWorstCase:
     """Return the worst case of one run of ``flow``, step by step (see the module's rules)."""
     finish: dict[str, float] = {}
     start: dict[str, float] = {}
-    partial: list[tuple[StepSpec, str, int, int, int, tuple[int, ...], int, float, Any]] = []
+    partial: list[
+        tuple[StepSpec, str, int, int | None, int, tuple[int, ...], int | None, float, Any]
+    ] = []
     for step in flow.steps:
         kind, attempts, timeout, delay, delays, per_task = _step_case(flow, step)
         limit = step_limit(step) if kind == "map" else None
-        duration: float = math.inf if limit is not None else per_task
+        duration: float = math.inf if limit is not None or per_task is None else per_task
         begins = max((finish[dep] for dep in step.deps), default=0.0)
         start[step.slug] = begins
         finish[step.slug] = begins + duration
@@ -338,6 +359,7 @@ def explain_flow(flow: FlowSpec) -> FlowWorstCase:
         deadline=flow.deadline,
         concurrency=flow.concurrency,
         serialized_maps=tuple(s.slug for s in steps if s.serialized_by is not None),
+        unbounded_subflows=tuple(s.slug for s in steps if s.kind == "flow" and s.timeout is None),
     )
 
 
@@ -369,16 +391,24 @@ def deadline_diagnostics(flow: FlowSpec, doc: SourceDoc) -> list[Diagnostic]:
     span = doc.span(path)
     chain = " → ".join(case.critical_path)
     if case.worst_case is None:
-        maps = ", ".join(f'"{slug}"' for slug in case.serialized_maps)
+        causes, hints = [], []
+        if case.serialized_maps:
+            maps = ", ".join(f'"{slug}"' for slug in case.serialized_maps)
+            causes.append(f"map step {maps} runs its elements a few at a time (step concurrency)")
+            hints.append("its worst case grows with the number of elements")
+        if case.unbounded_subflows:
+            subs = ", ".join(f'"{slug}"' for slug in case.unbounded_subflows)
+            causes.append(f"sub-flow step {subs} has no timeout of its own")
+            hints.append("a sub-flow step's own timeout bounds each of its child runs")
         return [
             Diagnostic(
                 "PGF333",
                 f"deadline {flow.deadline} s cannot be guaranteed: the worst case is unbounded, "
-                f"as map step {maps} runs its elements a few at a time (step concurrency)",
+                f"as {' and '.join(causes)}",
                 doc.file,
                 span,
                 path,
-                "its worst case grows with the number of elements; see pgflow explain",
+                "; ".join(hints) + "; see pgflow explain",
             )
         ]
     return [

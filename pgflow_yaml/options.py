@@ -281,9 +281,10 @@ KEYS: tuple[Key, ...] = (
             "Make this a sub-flow step: no handler; each task starts a child run of the named "
             "flow with the step's input (with map: one child run per element), and the child "
             "run's output becomes the task's output. A failed child run fails the task, which "
-            "retries with a new child run per max_attempts and base_delay.",
+            "retries with a new child run per max_attempts and base_delay; the step's own "
+            "timeout (not the flow's) bounds each child run.",
             "Run a child run of this flow instead of a handler; its output is the step's "
-            "output (docs/waits-and-subflows.md).",
+            "output. The step's own `timeout` bounds each child run (docs/waits-and-subflows.md).",
             "flow slug",
             {
                 "type": "string",
@@ -377,7 +378,11 @@ KEYS: tuple[Key, ...] = (
         flow=Use(
             "Default time limit of one task in seconds. Default 60.", "Seconds a task may run."
         ),
-        step=Use("Time limit of one task of this step in seconds, overriding the flow's timeout."),
+        step=Use(
+            "Time limit of one task of this step in seconds, overriding the flow's timeout. On "
+            "a sub-flow step (flow), the time limit of each child run; the flow's timeout does "
+            "not apply there."
+        ),
         inherits=True,
         minimum=3,
         unit="seconds",
@@ -425,7 +430,8 @@ KEYS: tuple[Key, ...] = (
         "option",
         flow=Use(
             "At most this many runs of the flow in progress at once; further runs wait in "
-            "status queued and start in arrival order as slots free. An integer, or "
+            "status queued and start as slots free, highest run priority first, then in "
+            "arrival order. An integer, or "
             "{limit: N, key: PATH} for at most N per distinct value of PATH, a dotted path into "
             "the run input.",
             "At most N runs in progress at once (per value of `key`, a dotted path into the "

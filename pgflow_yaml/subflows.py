@@ -34,7 +34,7 @@ from pgflow_yaml.loader import SourceDoc
 from pgflow_yaml.model import FlowSpec
 from pgflow_yaml.schema import did_you_mean
 
-__all__ = ["check_subflows", "subflow_levels"]
+__all__ = ["check_subflows", "child_flow_slugs", "subflow_levels"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,12 @@ def _edges(docs: Iterable[SourceDoc]) -> tuple[dict[str, SourceDoc], list[_Edge]
                 assert isinstance(step, dict)
                 edges.append(_Edge(data["slug"], step["flow"], doc, i, step))
     return flows, edges
+
+
+def child_flow_slugs(doc: SourceDoc) -> list[str]:
+    """Return the slugs of the flows that the sub-flow steps of ``doc`` run, in step order
+    (each once; a malformed slug is left out, as PGF342 reports it)."""
+    return list(dict.fromkeys(edge.child for edge in _edges([doc])[1]))
 
 
 def _names(keys: Iterable[str]) -> str:
@@ -177,7 +183,8 @@ def check_subflows(docs: Sequence[SourceDoc]) -> list[Diagnostic]:
             others = sorted(slug for slug in flows if slug != edge.parent)
             hint = did_you_mean(edge.child, others) or (
                 f'validate (and compile) flow "{edge.parent}" together with the file of flow '
-                f'"{edge.child}"'
+                f'"{edge.child}" (`pgflow run` finds it in the folder of the parent\'s file '
+                "or below)"
             )
             out.append(
                 edge.diagnostic(

@@ -34,7 +34,7 @@ from pgflow_yaml.model import FlowSpec, Span, StepSpec
 from pgflow_yaml.options import FLOW_OPTIONS, STEP_OPTIONS
 from pgflow_yaml.schedules import build_schedules, check_schedules
 from pgflow_yaml.schema import check_schema
-from pgflow_yaml.subflows import check_subflows
+from pgflow_yaml.subflows import check_subflows, child_flow_slugs
 
 OutputFormat = Literal["text", "json", "github"]
 
@@ -398,6 +398,51 @@ def validate_source(
     return report
 
 
+def _parsed(name: str) -> SourceDoc | None:
+    """Return the parsed document of a flow file, ``None`` when it cannot be read or parsed."""
+    try:
+        doc, _ = read_file(Path(name), name)
+    except (Exception, RecursionError):
+        return None
+    return doc if doc is not None and isinstance(doc.data, dict) else None
+
+
+def with_child_flows(file: str | os.PathLike[str]) -> list[str]:
+    """Return ``file`` followed by the flow files of the flows its sub-flow steps run, theirs
+    too, found among the flow files of ``file``'s folder and its subfolders (the first file of
+    each slug, in :func:`discover` order).
+
+    Only the slugs and the ``flow`` keys are read here; validating the files together (the
+    caller's next step) reports what is wrong with them, a child found nowhere included
+    (PGF343). A file without sub-flow steps comes back alone, and no folder is read.
+    """
+    name = os.fspath(file)
+    doc = _parsed(name)
+    wanted = child_flow_slugs(doc) if doc is not None else []
+    if not wanted:
+        return [name]
+    assert doc is not None and isinstance(doc.data, dict)
+    by_slug: dict[str, tuple[str, SourceDoc]] = {}
+    found, _ = discover([os.path.dirname(name) or "."])
+    for other in found:
+        if os.path.realpath(other) == os.path.realpath(name):
+            continue
+        other_doc = _parsed(other)
+        slug = other_doc.data.get("slug") if other_doc is not None else None
+        if isinstance(slug, str) and other_doc is not None:
+            by_slug.setdefault(slug, (other, other_doc))
+    files, seen = [name], {doc.data.get("slug")}
+    while wanted:
+        slug = wanted.pop(0)
+        if slug in seen or slug not in by_slug:
+            continue
+        seen.add(slug)
+        child_file, child_doc = by_slug[slug]
+        files.append(child_file)
+        wanted.extend(child_flow_slugs(child_doc))
+    return files
+
+
 class FlowSelectionError(LookupError):
     """A slug asked for names no flow of the files loaded."""
 
@@ -447,4 +492,5 @@ __all__ = [
     "load_flows",
     "validate_paths",
     "validate_source",
+    "with_child_flows",
 ]

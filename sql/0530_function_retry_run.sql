@@ -1,6 +1,7 @@
 -- retry_run(run_id): start a failed or cancelled run again. Completed and skipped steps keep
 -- their state and outputs; every other step (failed, cancelled, or left open by an older core)
--- and its tasks start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
+-- and its tasks start from scratch (the old tasks are deleted with their queue messages,
+-- archived or not): dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would (sending run:started, then the step events
 -- of a new run); under a full flow concurrency limit it goes to 'queued' instead and starts when a
 -- slot frees. Returns the run row.
@@ -20,6 +21,7 @@ declare
   v_run pgflow.runs;
   v_reset text[];
   v_input_length int;
+  v_msg_ids bigint[];
 begin
   select * into v_run from pgflow.runs r where r.run_id = retry_run.run_id for no key update;
   if not found then
@@ -39,8 +41,17 @@ begin
     where ss.run_id = retry_run.run_id and ss.status not in ('completed', 'skipped')
   );
 
-  delete from pgflow.step_tasks t
-  where t.run_id = retry_run.run_id and t.step_slug = any(v_reset);
+  -- the tasks start again from scratch: their rows go, and their messages (archived when the
+  -- run failed or was cancelled) with them, which nothing would name any more (prune finds a
+  -- run's messages by its tasks' message ids)
+  with deleted as (
+    delete from pgflow.step_tasks t
+    where t.run_id = retry_run.run_id and t.step_slug = any(v_reset)
+    returning t.message_id
+  )
+  select array_agg(d.message_id) filter (where d.message_id is not null) into v_msg_ids
+  from deleted d;
+  perform pgflow._delete_messages(v_run.flow_slug, v_msg_ids);
 
   update pgflow.step_states ss
   set status = 'created',

@@ -10,7 +10,11 @@
 -- attempt, error_message; until: visible again), 'start_delay' (until: visible), 'held_back'
 -- (hidden for a moment after a limit held it back or a release; until: visible),
 -- 'waiting_for_worker' (detail ahead: visible messages of the flow before it, live_workers:
--- pgflow.live_workers of the flow). A finished run has no rows. Runs as its owner (it reads
+-- pgflow.live_workers of the flow), 'waiting_for_child_run' (a started task of a sub-flow step:
+-- detail child_run_id, child_flow, child_status (its latest child; a child queued behind its
+-- flow's concurrency limit says 'queued'), attempt; until: the step's own timeout, null
+-- without one). A sub-flow task waiting out its retry delay says 'retry_backoff' (until: when
+-- start_due_subflows may start it again). A finished run has no rows. Runs as its owner (it reads
 -- the queue and the workers), so a client role may call it.
 -- Raises: 'Run "%" does not exist' (SQLSTATE PF011).
 set search_path = pg_catalog, pg_temp;
@@ -61,6 +65,7 @@ begin
            s.step_index, s.opt_concurrency_limit, s.opt_concurrency_key, s.opt_rate_limit,
            s.opt_rate_per, s.opt_rate_key, coalesce(s.opt_start_delay, 0) as start_delay,
            coalesce(s.opt_timeout, f.opt_timeout) as timeout,
+           s.child_flow_slug, s.opt_timeout as step_timeout,
            t.task_index, t.status as task_status, t.message_id, t.attempts_count, t.error_message,
            t.started_at, t.last_worker_id, t.fc_key, t.rate_key, t.priority
     from pgflow.step_states ss
@@ -98,6 +103,28 @@ begin
       until := v_row.step_started + pg_catalog.make_interval(secs => v_row.timeout);
     elsif v_row.task_status is null then
       continue;  -- a started step whose tasks are all finished: it is completing
+    elsif v_row.child_flow_slug is not null and v_row.task_status = 'started' then
+      reason := 'waiting_for_child_run';
+      select jsonb_build_object('child_run_id', c.run_id, 'child_flow', c.flow_slug,
+               'child_status', c.status, 'attempt', v_row.attempts_count)
+      into detail
+      from pgflow.runs c
+      where c.parent_run_id = explain_run.run_id and c.parent_step_slug = v_row.step_slug
+        and c.parent_task_index = v_row.task_index
+      order by c.started_at desc, c.run_id desc
+      limit 1;
+      detail := coalesce(detail, jsonb_build_object('child_run_id', null,
+        'child_flow', v_row.child_flow_slug, 'child_status', null,
+        'attempt', v_row.attempts_count));
+      until := v_row.started_at + pg_catalog.make_interval(secs => v_row.step_timeout);
+    elsif v_row.child_flow_slug is not null then
+      -- a queued sub-flow task has no message: it waits out its retry delay
+      reason := 'retry_backoff';
+      detail := jsonb_build_object('attempt', v_row.attempts_count,
+        'error_message', v_row.error_message);
+      select d.due_at into until from pgflow.subflow_retries d
+      where d.run_id = explain_run.run_id and d.step_slug = v_row.step_slug
+        and d.task_index = v_row.task_index;
     elsif v_row.task_status = 'started' then
       reason := 'running';
       detail := jsonb_build_object('worker_id', v_row.last_worker_id,

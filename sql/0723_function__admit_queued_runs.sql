@@ -1,6 +1,7 @@
 -- _admit_queued_runs(flow_slug, slot_key, fresh): start the queued runs of a flow and
--- concurrency key that fit under its limit, oldest first (queue_seq order), until the slots are
--- full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
+-- concurrency key that fit under its limit, highest run priority first (runs.priority, the
+-- start's override, else the flow's priority), then oldest first (queue_seq), until the slots
+-- are full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
 -- fresh (a run that its caller is starting or retrying right now) only gets status 'started':
 -- the caller advances it; any other admitted run is advanced here as a new run would be
 -- (conditions, taskless steps, then its ready steps' tasks; sends run:started). A queued run
@@ -23,6 +24,7 @@ as $$
 #variable_conflict use_column
 declare
   v_limit int;
+  v_priority int;
   v_free bigint;
   v_ids uuid[];
   v_advance uuid[];
@@ -30,7 +32,8 @@ declare
   v_run_id uuid;
   v_outer boolean := coalesce(pg_catalog.current_setting('pgflow.admitting', true), '') = '';
 begin
-  select (f.opt_concurrency ->> 'limit')::int into v_limit
+  select (f.opt_concurrency ->> 'limit')::int, coalesce(f.opt_priority, 0)
+  into v_limit, v_priority
   from pgflow.flows f where f.flow_slug = _admit_queued_runs.flow_slug;
 
   loop
@@ -52,17 +55,34 @@ begin
     end if;
     exit when v_free <= 0;
 
+    -- the next runs in queue order: the first v_free of the runs without a priority of their
+    -- own (the flow's priority: idx_runs_slots, in queue_seq order) merged with the first
+    -- v_free of the runs started with one (few: idx_runs_priority), each locked as it is read
     v_ids := array(
-      select q.run_id from (
-        select r.run_id, r.queue_seq from pgflow.runs r
+      with plain as (
+        select r.run_id, v_priority as priority, r.queue_seq from pgflow.runs r
         where r.flow_slug = _admit_queued_runs.flow_slug
           and r.slot_key = _admit_queued_runs.slot_key
           and r.status = 'queued'
+          and r.priority is null
         order by r.queue_seq
         limit v_free
         for no key update skip locked
-      ) q
-      order by q.queue_seq
+      ),
+      prioritized as (
+        select r.run_id, r.priority, r.queue_seq from pgflow.runs r
+        where r.flow_slug = _admit_queued_runs.flow_slug
+          and r.priority is not null
+          and r.status = 'queued'
+          and r.slot_key = _admit_queued_runs.slot_key
+        order by r.priority desc, r.queue_seq
+        limit v_free
+        for no key update skip locked
+      )
+      select q.run_id
+      from (select * from plain union all select * from prioritized) q
+      order by q.priority desc, q.queue_seq
+      limit v_free
     );
     exit when cardinality(v_ids) = 0;
 

@@ -5,11 +5,10 @@
 -- started and the child is the task's latest child (an older child ending late speaks for no
 -- one). A completed child completes the task with the child's output, through _complete_task
 -- (dependents start, a map step collects its children's outputs in task order); a failed or
--- cancelled child fails the task through _fail_task (error_type 'child_run_failed' /
+-- cancelled child fails the task through _fail_subflow_task (error_type 'child_run_failed' /
 -- 'child_run_cancelled', the child's error in the message), so the step's max_attempts and
--- when_exhausted apply. A task that has attempts left goes back to 'queued' with a row in
--- pgflow.subflow_retries, due after calculate_retry_delay(base_delay, attempts):
--- start_due_subflows then starts a new child run for it.
+-- when_exhausted apply: with attempts left the task goes back to 'queued' and
+-- start_due_subflows starts a new child run for it after its retry delay.
 -- Internal. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -26,7 +25,6 @@ declare
   v_task pgflow.step_tasks;
   v_latest uuid;
   v_error text;
-  v_base_delay int;
 begin
   select * into v_child from pgflow.runs c where c.run_id = _settle_parent_task.child_run_id;
   if v_child.parent_run_id is null or v_child.status in ('started', 'queued') then
@@ -72,28 +70,13 @@ begin
   order by ss.failed_at
   limit 1;
 
-  select * into v_task from pgflow._fail_task(
-    v_task.run_id, v_task.step_slug, v_task.task_index,
+  perform pgflow._fail_subflow_task(
+    v_task,
     format(
       'Child run %s of flow "%s" %s%s', v_child.run_id, v_child.flow_slug, v_child.status,
       coalesce(': ' || v_error, '')
     ),
-    null, 'child_run_' || v_child.status, true, null, v_task.start_seq
+    'child_run_' || v_child.status
   );
-
-  if v_task.status = 'queued' then
-    select coalesce(s.opt_base_delay, f.opt_base_delay) into v_base_delay
-    from pgflow.steps s
-    join pgflow.flows f on f.flow_slug = s.flow_slug
-    where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
-    insert into pgflow.subflow_retries (run_id, step_slug, task_index, due_at)
-    values (
-      v_task.run_id, v_task.step_slug, v_task.task_index,
-      clock_timestamp() + make_interval(secs => pgflow.calculate_retry_delay(
-        v_base_delay, v_task.attempts_count - v_task.released_count
-      ))
-    )
-    on conflict (run_id, step_slug, task_index) do update set due_at = excluded.due_at;
-  end if;
 end;
 $$;

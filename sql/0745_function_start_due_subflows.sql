@@ -1,11 +1,13 @@
 -- start_due_subflows(): the sub-flow half of the workers' periodic maintenance (no pg_cron).
--- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
+-- First the sub-flow tasks over their step's own timeout fail their attempt and their child
+-- runs are cancelled (_time_out_subflow_tasks). Then, for every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
 -- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
 -- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
 -- tasks no longer queued are dropped. Then every child run not ended (started or queued, the
 -- queued ones first) whose parent run failed or was cancelled is cancelled (the ones the
 -- parent's end skipped because another transaction held them). Each row is taken under its run's lock, so concurrent callers never
--- start a task twice. Returns the number of tasks started and children cancelled.
+-- start a task twice. Returns the number of tasks timed out, tasks started and children
+-- cancelled.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -21,8 +23,9 @@ declare
   v_due record;
   v_task pgflow.step_tasks;
   v_orphan uuid;
-  v_count int := 0;
+  v_count int;
 begin
+  v_count := pgflow._time_out_subflow_tasks();
   for v_due in
     select d.run_id, d.step_slug, d.task_index
     from pgflow.subflow_retries d

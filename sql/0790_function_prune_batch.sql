@@ -82,22 +82,14 @@ begin
     -- every message of a task is the one its step_tasks row names (a retry makes the same
     -- message visible again), so primary-key deletes find them: the queue tables have no index
     -- on the message's run_id
+    -- (retry_run deleted the messages of the tasks it re-created with them)
     for v_flow in
       select t.flow_slug, array_agg(t.message_id) as msg_ids
       from pgflow.step_tasks t
       where t.run_id = any(v_run_ids) and t.message_id is not null
       group by t.flow_slug
     loop
-      if exists (select 1 from pgmq.meta m where m.queue_name = v_flow.flow_slug) then
-        execute format(
-          'delete from pgmq.%I where msg_id = any($1)',
-          pgmq.format_table_name(v_flow.flow_slug, 'a')
-        ) using v_flow.msg_ids;
-        execute format(
-          'delete from pgmq.%I where msg_id = any($1)',
-          pgmq.format_table_name(v_flow.flow_slug, 'q')
-        ) using v_flow.msg_ids;
-      end if;
+      perform pgflow._delete_messages(v_flow.flow_slug, v_flow.msg_ids);
     end loop;
 
     delete from pgflow.step_tasks t where t.run_id = any(v_run_ids);

@@ -97,7 +97,8 @@ def explain_command(
     the start delay, and when it starts and finishes at worst after its dependencies; then the
     critical path (marked *), the flow's worst case and its deadline. A signal step counts its
     timeout once; a map step with a step concurrency limit is unbounded (its elements run a
-    few at a time). Queue time behind a flow concurrency limit is not counted.
+    few at a time), and so is a sub-flow step without a timeout of its own (with one, each
+    child run gets it). Queue time behind a flow concurrency limit is not counted.
 
     Exit status: 0 explained (even over the deadline), 1 invalid flow, 2 unreadable input.
     """
@@ -147,12 +148,16 @@ def render_explanation(case: FlowWorstCase) -> Any:
             limit = step.serialized_by
             per = f" per {limit['key']}" if "key" in limit else ""
             worst = f"unbounded ({format_seconds(step.per_task)} × ⌈n/{limit['limit']}⌉{per})"
+        elif step.per_task is None:
+            worst = "unbounded (no timeout of its own)"
+        if step.kind == "signal":
+            attempts = f"{step.timeout}s wait"
+        else:
+            attempts = f"{step.attempts} × " + (f"{step.timeout}s" if step.timeout else "—")
         table.add_row(
             Text(mark + step.slug, style="bold" if step.critical else ""),
             step.kind,
-            f"{step.attempts} × {step.timeout}s"
-            if step.kind != "signal"
-            else f"{step.timeout}s wait",
+            attempts,
             format_seconds(sum(step.retry_delays)) if step.retry_delays else "",
             format_seconds(step.start_delay) if step.start_delay else "",
             escape(worst),
@@ -168,6 +173,8 @@ def render_explanation(case: FlowWorstCase) -> Any:
     ]
     if case.serialized_maps:
         lines.append(Text("serialized by a step limit: " + ", ".join(case.serialized_maps)))
+    if case.unbounded_subflows:
+        lines.append(Text("child runs with no time limit: " + ", ".join(case.unbounded_subflows)))
     if case.deadline is not None:
         verdict = "within it" if case.within_deadline else "EXCEEDED"
         lines.append(

@@ -51,7 +51,10 @@ def list_command(dsn: Dsn = None, as_json: AsJson = False) -> None:
 def drop_command(
     flow_slug: Annotated[str, typer.Argument(metavar="SLUG", help="The flow to drop.")],
     force: Annotated[
-        bool, typer.Option("--force", help="Drop it even while runs are in progress.")
+        bool,
+        typer.Option(
+            "--force", help="Drop it even while runs are in progress (they are cancelled first)."
+        ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dsn: Dsn = None,

@@ -56,7 +56,7 @@ def start_command(
         typer.Option(
             "--priority",
             help="The run's priority, outranking the flow's and its steps' (higher is claimed"
-            " first).",
+            " first; under the flow's concurrency limit, higher starts first).",
         ),
     ] = None,
     dsn: Dsn = None,
@@ -267,7 +267,8 @@ def cancel_command(
     """Cancel a run: nothing more starts, results still in flight are ignored.
 
     A queued run (held by its flow's concurrency limit) is cancelled before anything of it
-    started; a started one frees its slot for the oldest queued run.
+    started; a started one frees its slot for the next queued run (highest priority, then
+    oldest).
 
     Exit status: 0 cancelled (or already finished), 1 no such run, 2 no database or no pgflow
     core there.

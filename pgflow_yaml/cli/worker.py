@@ -163,6 +163,9 @@ def run_command(
 ) -> None:
     """Run a flow once: database, core, flow, an in-process worker, live progress, output.
 
+    A flow with sub-flow steps runs with the flows they run: each is taken from the flow files
+    of FILE's folder (subfolders too), installed and served by the same worker.
+
     Changed options are applied in place (one line each on stderr). A changed shape stops it:
     --replace drops the flow and its runs on the embedded server; elsewhere use
     `pgflow flows drop SLUG`.
@@ -173,6 +176,7 @@ def run_command(
     from pgflow_yaml import core, db
     from pgflow_yaml.client import Client
     from pgflow_yaml.errors import UsageError
+    from pgflow_yaml.validate import with_child_flows
     from pgflow_yaml.worker import logs
     from pgflow_yaml.worker.service import WorkerThread, check_database, load, make_worker
 
@@ -187,7 +191,8 @@ def run_command(
         )
     console = wide_console(stderr=True)
     try:
-        flows, handlers = load([file])  # before any database is created or reached
+        # the file's flow first, then the flows its sub-flow steps run (served here too)
+        flows, handlers = load(with_child_flows(file))  # before any database is reached
         if value is None:
             value = no_input(flows[0].slug, flows[0].input_schema)
         url = db.resolve_dsn(dsn)

@@ -108,3 +108,55 @@ def test_pgflow_why_of_a_run_queued_behind_its_flows_concurrency(conn: Conn, dsn
             "waiting_for_worker",
             "waiting_for_dependencies",
         ]
+
+
+def test_why_of_a_subflow_step_names_its_child_run_and_its_timeout(conn: Conn, dsn: str) -> None:
+    conn.execute("select pgflow.create_flow('child')")
+    conn.execute("select pgflow.add_step('child', 'work')")
+    conn.execute("select pgflow.create_flow('parent', max_attempts => 2)")
+    conn.execute(
+        "select pgflow.add_step('parent', 'sub', child_flow_slug => 'child', timeout => 30)"
+    )
+    conn.execute("select pgflow.create_flow('untimed')")
+    conn.execute("select pgflow.add_step('untimed', 'sub', child_flow_slug => 'child')")
+    with Client(dsn) as client:
+        run_id = client.start("parent", {})
+        (child,) = client.children(run_id)
+        (reason,) = client.why(run_id)
+        assert (reason.step_slug, reason.task_index, reason.reason) == (
+            "sub",
+            0,
+            "waiting_for_child_run",
+        )
+        assert reason.detail == {
+            "child_run_id": child.run_id,
+            "child_flow": "child",
+            "child_status": "started",
+            "attempt": 1,
+        }
+        started_at = conn.execute(
+            "select started_at from pgflow.step_tasks where run_id = %s", (run_id,)
+        ).fetchone()
+        assert started_at is not None and reason.until is not None
+        assert (reason.until - started_at[0]).total_seconds() == 30
+        assert reason.describe() == (
+            f"waiting for child run {child.run_id} of flow child (started, attempt 1),"
+            f" times out at {reason.until:%Y-%m-%d %H:%M:%S%z}"
+        )
+        # over its timeout: the child is cancelled and the task waits out its retry delay
+        conn.execute(
+            "update pgflow.step_tasks set started_at = started_at - interval '31 seconds'"
+            " where run_id = %s",
+            (run_id,),
+        )
+        conn.execute("select pgflow.start_due_subflows()")
+        (reason,) = client.why(run_id)
+        assert reason.reason == "retry_backoff" and reason.until is not None
+        assert reason.detail == {
+            "attempt": 1,
+            "error_message": f'Child run {child.run_id} of flow "child" timed out after 30 s',
+        }
+        # without a timeout of its own, nothing bounds the wait
+        (untimed,) = client.why(client.start("untimed", {}))
+        assert untimed.reason == "waiting_for_child_run" and untimed.until is None
+        assert untimed.describe().endswith("(started, attempt 1)")

@@ -222,3 +222,30 @@ def test_cancelling_the_parent_cancels_the_children_still_queued(
     assert [c.status for c in client.children(run_id)] == ["cancelled"] * 6
     time.sleep(1)  # nothing of the cancelled children may start meanwhile
     assert len(_lines(log, "start")) == 2
+
+
+def test_a_child_run_over_the_step_timeout_is_cancelled_and_retried(
+    start_worker: StartWorker, client: Client, tmp_path: Path
+) -> None:
+    log = tmp_path / "work.log"
+    start_worker(FLOWS)
+    items = _items(log, 2)
+    items["items"][0]["sleep_first"] = 15  # over the step's 3 s on its first child run only
+    run = client.wait(client.start("sf_timed", items), 60)
+    assert run.status == "completed", run.error
+    assert run.output == {"total": {"sum": 1, "order": [0, 1]}}
+    children = client.children(run.run_id)
+    assert [(c.parent_task_index, c.status) for c in children] == [
+        (0, "cancelled"),
+        (0, "completed"),
+        (1, "completed"),
+    ]
+    # the parent went on after the timeout, not after the slow handler returned
+    assert [n for n, *_ in _lines(log, "done")] == [1, 0]
+    with psycopg.connect(client.dsn) as conn:
+        (attempts,) = conn.execute(
+            "select attempts_count from pgflow.step_tasks"
+            " where run_id = %s and step_slug = 'each' and task_index = 0",
+            (run.run_id,),
+        ).fetchone() or (None,)
+    assert attempts == 2

@@ -182,3 +182,11 @@ def test_printed_sql_with_roles_includes_the_grants() -> None:
     assert result.stdout.index("insert into pgflow.installed_versions") < result.stdout.index(
         "create role pgflow_worker"
     )
+
+
+def test_every_core_file_has_a_number_of_its_own() -> None:
+    # the install order is the order of the names: two files of one number leave it to the rest
+    # of their names, which a rename would silently change
+    names = [f.name for f in core._numbered_files(core.sql_dir())]
+    numbers = [name[:4] for name in names]
+    assert sorted({n for n in numbers if numbers.count(n) > 1}) == [], names

@@ -216,6 +216,64 @@ def test_pgflow_explain_and_validate_of_a_limited_map(tmp_path: Path) -> None:
     assert [(c, line, col) for c, line, col, _ in codes(MAP_WITH_A_LIMIT)] == [("PGF333", 2, 11)]
 
 
+SUBFLOWS = """\
+slug: parent
+deadline: 1000
+max_attempts: 2
+base_delay: 5
+timeout: 7
+steps:
+  - slug: a
+    handler: m:f
+  - slug: timed
+    map: a
+    flow: child
+    timeout: 100
+  - slug: untimed
+    flow: child
+    depends_on: [a]
+"""
+CHILD = "slug: child\nsteps:\n  - slug: w\n    handler: m:f\n"
+
+
+def test_a_subflow_step_is_bounded_by_its_own_timeout_only(tmp_path: Path) -> None:
+    (tmp_path / "parent.yaml").write_text(SUBFLOWS)
+    (tmp_path / "child.yaml").write_text(CHILD)
+    report = validate_paths([tmp_path])
+    (diag,) = report.diagnostics
+    assert (diag.code, diag.line, diag.col) == ("PGF333", 2, 11)
+    assert diag.message == (
+        "deadline 1000 s cannot be guaranteed: the worst case is unbounded, as sub-flow step"
+        ' "untimed" has no timeout of its own'
+    )
+    (tmp_path / "parent.yaml").write_text(SUBFLOWS.replace("deadline: 1000\n", ""))
+    flow = next(f for f in validate_paths([tmp_path]).flows if f.slug == "parent")
+    steps = {s.slug: s for s in explain_flow(flow).steps}
+    # each child run gets the step's 100 s (not the flow's 7 s), backoff 10 s between
+    timed = steps["timed"]
+    assert (timed.kind, timed.timeout, timed.retry_delays) == ("flow", 100, (10,))
+    assert (timed.per_task, timed.worst_case, timed.start) == (210, 210, 24)
+    untimed = steps["untimed"]
+    assert (untimed.kind, untimed.timeout, untimed.per_task, untimed.worst_case) == (
+        "flow",
+        None,
+        None,
+        None,
+    )
+    case = explain_flow(flow)
+    assert (case.worst_case, case.unbounded_subflows) == (None, ("untimed",))
+    table = runner.invoke(app, ["explain", str(tmp_path)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "unbounded (no timeout of its own)" in table.stdout
+    assert "child runs with no time limit: untimed" in table.stdout
+    (tmp_path / "parent.yaml").write_text(
+        SUBFLOWS.replace(
+            "    flow: child\n    depends_on", "    flow: child\n    timeout: 50\n    depends_on"
+        )
+    )
+    assert validate_paths([tmp_path]).ok  # 24 + 210 at worst
+
+
 def _doc(text: str) -> flow_control.SourceDoc:
     from pgflow_yaml.loader import parse_bytes
 
@@ -288,6 +346,7 @@ def test_explain_cli_table_and_json(tmp_path: Path) -> None:
         "within_deadline",
         "critical_path",
         "serialized_maps",
+        "unbounded_subflows",
         "concurrency",
         "steps",
     }

@@ -121,6 +121,7 @@ def test_a_parent_alone_names_the_missing_file(tmp_path: Path) -> None:
     diag = only(_validate(tmp_path, parent=PARENT), "PGF343")
     assert diag.hint == (
         'validate (and compile) flow "onboard" together with the file of flow "enrich_customer"'
+        " (`pgflow run` finds it in the folder of the parent's file or below)"
     )
 
 

@@ -26,8 +26,9 @@ def items(input: dict[str, Any]) -> list[Any]:
 
 
 def work(input: dict[str, Any], ctx: Any) -> dict[str, int]:
-    """Square ``n``; sleep ``sleep`` seconds, wait for the file ``until``, and fail while fewer
-    than ``fail_first`` executions of this ``n`` came before, as the item says."""
+    """Square ``n``; sleep ``sleep`` seconds (``sleep_first`` more on the first execution of
+    this ``n``), wait for the file ``until``, and fail while fewer than ``fail_first``
+    executions of this ``n`` came before, as the item says."""
     item = input["run"]
     log = Path(item["log"])
     n = item["n"]
@@ -35,7 +36,7 @@ def work(input: dict[str, Any], ctx: Any) -> dict[str, int]:
     if log.exists():
         before = sum(1 for line in log.read_text().splitlines() if line.startswith(f"start {n} "))
     _append(log, f"start {n} {ctx.run_id} {ctx.attempt} {os.getpid()}\n")
-    time.sleep(item.get("sleep", 0))
+    time.sleep(item.get("sleep", 0) + (item.get("sleep_first", 0) if before == 0 else 0))
     if "until" in item:
         while not Path(item["until"]).exists():
             time.sleep(0.05)

@@ -1381,6 +1381,36 @@ begin
 end;
 $$;
 
+-- file: 0201_function__delete_messages.sql
+-- _delete_messages(flow_slug, msg_ids): delete messages of a flow's queue, archived or not, by
+-- id (primary-key deletes in pgmq.q_<flow> and pgmq.a_<flow>: the queue tables have no index
+-- on the message's run_id, so callers pass the ids their step_tasks rows name). Does nothing
+-- when the flow has no queue. Internal (prune_batch, for the runs it deletes; retry_run, for
+-- the tasks it re-creates). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._delete_messages(flow_slug text, msg_ids bigint[])
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if cardinality(_delete_messages.msg_ids) > 0
+    and exists (select 1 from pgmq.meta m where m.queue_name = _delete_messages.flow_slug)
+  then
+    execute pg_catalog.format(
+      'delete from pgmq.%I where msg_id operator(pg_catalog.=) any($1)',
+      pgmq.format_table_name(_delete_messages.flow_slug, 'a')
+    ) using _delete_messages.msg_ids;
+    execute pg_catalog.format(
+      'delete from pgmq.%I where msg_id operator(pg_catalog.=) any($1)',
+      pgmq.format_table_name(_delete_messages.flow_slug, 'q')
+    ) using _delete_messages.msg_ids;
+  end if;
+end;
+$$;
+
 -- file: 0205_function__cancel_open_steps.sql
 -- _cancel_open_steps(run_id): end what is still open in a run that failed or was cancelled:
 -- every created, started or waiting step becomes 'cancelled' (cancelled_at set), and every queued or
@@ -5060,7 +5090,8 @@ $$;
 -- file: 0530_function_retry_run.sql
 -- retry_run(run_id): start a failed or cancelled run again. Completed and skipped steps keep
 -- their state and outputs; every other step (failed, cancelled, or left open by an older core)
--- and its tasks start from scratch: dependencies and map sizes are recounted from the kept steps, the run goes
+-- and its tasks start from scratch (the old tasks are deleted with their queue messages,
+-- archived or not): dependencies and map sizes are recounted from the kept steps, the run goes
 -- back to 'started' and advances as a new run would (sending run:started, then the step events
 -- of a new run); under a full flow concurrency limit it goes to 'queued' instead and starts when a
 -- slot frees. Returns the run row.
@@ -5080,6 +5111,7 @@ declare
   v_run pgflow.runs;
   v_reset text[];
   v_input_length int;
+  v_msg_ids bigint[];
 begin
   select * into v_run from pgflow.runs r where r.run_id = retry_run.run_id for no key update;
   if not found then
@@ -5099,8 +5131,17 @@ begin
     where ss.run_id = retry_run.run_id and ss.status not in ('completed', 'skipped')
   );
 
-  delete from pgflow.step_tasks t
-  where t.run_id = retry_run.run_id and t.step_slug = any(v_reset);
+  -- the tasks start again from scratch: their rows go, and their messages (archived when the
+  -- run failed or was cancelled) with them, which nothing would name any more (prune finds a
+  -- run's messages by its tasks' message ids)
+  with deleted as (
+    delete from pgflow.step_tasks t
+    where t.run_id = retry_run.run_id and t.step_slug = any(v_reset)
+    returning t.message_id
+  )
+  select array_agg(d.message_id) filter (where d.message_id is not null) into v_msg_ids
+  from deleted d;
+  perform pgflow._delete_messages(v_run.flow_slug, v_msg_ids);
 
   update pgflow.step_states ss
   set status = 'created',
@@ -5248,14 +5289,16 @@ begin
 end;
 $$;
 
--- file: 0550_function_drop_flow.sql
+-- file: 0549_function_drop_flow.sql
 -- drop_flow(flow_slug, force): delete a flow's definition and everything of it: its runs, step
 -- states, tasks, schedules and their fire records, dependencies, steps, the flow row and its pgmq queue (with the queue go the
 -- worker's grants on it). For development and for replacing a flow whose shape changed; the
 -- rows of workers that served it stay (they are history). Owner only: no role is granted it.
 -- Returns the number of runs deleted.
 -- Raises: 'Flow "%" does not exist' (SQLSTATE P0002); 'Flow "%" has % run(s) in progress ...'
--- (SQLSTATE 55006, object_in_use) while a run is started or queued, unless force.
+-- (SQLSTATE 55006, object_in_use) while a run is started or queued, unless force: then those runs
+-- are cancelled first (their children in other flows too, and a parent task waiting on one of
+-- them fails its attempt), and deleted.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.drop_flow(flow_slug text, force boolean default false)
@@ -5267,6 +5310,7 @@ as $$
 declare
   v_in_progress integer;
   v_runs integer;
+  v_run_id uuid;
 begin
   perform 1 from pgflow.flows f where f.flow_slug = drop_flow.flow_slug for update;
   if not found then
@@ -5285,6 +5329,17 @@ begin
       drop_flow.flow_slug, v_in_progress
       using errcode = 'object_in_use';
   end if;
+
+  -- with force, the runs in progress are cancelled first (cancel_run), so that the runs around
+  -- them learn it: a parent's task of a dropped child flow fails its attempt (and a retry fails
+  -- at once: the flow does not exist), a dropped parent's children in other flows are cancelled
+  for v_run_id in
+    select r.run_id from pgflow.runs r
+    where r.flow_slug = drop_flow.flow_slug and r.status in ('started', 'queued')
+    order by r.run_id
+  loop
+    perform pgflow.cancel_run(v_run_id);
+  end loop;
 
   delete from pgflow.step_tasks t where t.flow_slug = drop_flow.flow_slug;
   delete from pgflow.step_states s where s.flow_slug = drop_flow.flow_slug;
@@ -5782,7 +5837,11 @@ $$;
 -- attempt, error_message; until: visible again), 'start_delay' (until: visible), 'held_back'
 -- (hidden for a moment after a limit held it back or a release; until: visible),
 -- 'waiting_for_worker' (detail ahead: visible messages of the flow before it, live_workers:
--- pgflow.live_workers of the flow). A finished run has no rows. Runs as its owner (it reads
+-- pgflow.live_workers of the flow), 'waiting_for_child_run' (a started task of a sub-flow step:
+-- detail child_run_id, child_flow, child_status (its latest child; a child queued behind its
+-- flow's concurrency limit says 'queued'), attempt; until: the step's own timeout, null
+-- without one). A sub-flow task waiting out its retry delay says 'retry_backoff' (until: when
+-- start_due_subflows may start it again). A finished run has no rows. Runs as its owner (it reads
 -- the queue and the workers), so a client role may call it.
 -- Raises: 'Run "%" does not exist' (SQLSTATE PF011).
 set search_path = pg_catalog, pg_temp;
@@ -5833,6 +5892,7 @@ begin
            s.step_index, s.opt_concurrency_limit, s.opt_concurrency_key, s.opt_rate_limit,
            s.opt_rate_per, s.opt_rate_key, coalesce(s.opt_start_delay, 0) as start_delay,
            coalesce(s.opt_timeout, f.opt_timeout) as timeout,
+           s.child_flow_slug, s.opt_timeout as step_timeout,
            t.task_index, t.status as task_status, t.message_id, t.attempts_count, t.error_message,
            t.started_at, t.last_worker_id, t.fc_key, t.rate_key, t.priority
     from pgflow.step_states ss
@@ -5870,6 +5930,28 @@ begin
       until := v_row.step_started + pg_catalog.make_interval(secs => v_row.timeout);
     elsif v_row.task_status is null then
       continue;  -- a started step whose tasks are all finished: it is completing
+    elsif v_row.child_flow_slug is not null and v_row.task_status = 'started' then
+      reason := 'waiting_for_child_run';
+      select jsonb_build_object('child_run_id', c.run_id, 'child_flow', c.flow_slug,
+               'child_status', c.status, 'attempt', v_row.attempts_count)
+      into detail
+      from pgflow.runs c
+      where c.parent_run_id = explain_run.run_id and c.parent_step_slug = v_row.step_slug
+        and c.parent_task_index = v_row.task_index
+      order by c.started_at desc, c.run_id desc
+      limit 1;
+      detail := coalesce(detail, jsonb_build_object('child_run_id', null,
+        'child_flow', v_row.child_flow_slug, 'child_status', null,
+        'attempt', v_row.attempts_count));
+      until := v_row.started_at + pg_catalog.make_interval(secs => v_row.step_timeout);
+    elsif v_row.child_flow_slug is not null then
+      -- a queued sub-flow task has no message: it waits out its retry delay
+      reason := 'retry_backoff';
+      detail := jsonb_build_object('attempt', v_row.attempts_count,
+        'error_message', v_row.error_message);
+      select d.due_at into until from pgflow.subflow_retries d
+      where d.run_id = explain_run.run_id and d.step_slug = v_row.step_slug
+        and d.task_index = v_row.task_index;
     elsif v_row.task_status = 'started' then
       reason := 'running';
       detail := jsonb_build_object('worker_id', v_row.last_worker_id,
@@ -6046,8 +6128,9 @@ $$;
 
 -- file: 0723_function__admit_queued_runs.sql
 -- _admit_queued_runs(flow_slug, slot_key, fresh): start the queued runs of a flow and
--- concurrency key that fit under its limit, oldest first (queue_seq order), until the slots are
--- full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
+-- concurrency key that fit under its limit, highest run priority first (runs.priority, the
+-- start's override, else the flow's priority), then oldest first (queue_seq), until the slots
+-- are full or nobody waits; with no limit left (it was removed) every queued run starts. A run in
 -- fresh (a run that its caller is starting or retrying right now) only gets status 'started':
 -- the caller advances it; any other admitted run is advanced here as a new run would be
 -- (conditions, taskless steps, then its ready steps' tasks; sends run:started). A queued run
@@ -6070,6 +6153,7 @@ as $$
 #variable_conflict use_column
 declare
   v_limit int;
+  v_priority int;
   v_free bigint;
   v_ids uuid[];
   v_advance uuid[];
@@ -6077,7 +6161,8 @@ declare
   v_run_id uuid;
   v_outer boolean := coalesce(pg_catalog.current_setting('pgflow.admitting', true), '') = '';
 begin
-  select (f.opt_concurrency ->> 'limit')::int into v_limit
+  select (f.opt_concurrency ->> 'limit')::int, coalesce(f.opt_priority, 0)
+  into v_limit, v_priority
   from pgflow.flows f where f.flow_slug = _admit_queued_runs.flow_slug;
 
   loop
@@ -6099,17 +6184,34 @@ begin
     end if;
     exit when v_free <= 0;
 
+    -- the next runs in queue order: the first v_free of the runs without a priority of their
+    -- own (the flow's priority: idx_runs_slots, in queue_seq order) merged with the first
+    -- v_free of the runs started with one (few: idx_runs_priority), each locked as it is read
     v_ids := array(
-      select q.run_id from (
-        select r.run_id, r.queue_seq from pgflow.runs r
+      with plain as (
+        select r.run_id, v_priority as priority, r.queue_seq from pgflow.runs r
         where r.flow_slug = _admit_queued_runs.flow_slug
           and r.slot_key = _admit_queued_runs.slot_key
           and r.status = 'queued'
+          and r.priority is null
         order by r.queue_seq
         limit v_free
         for no key update skip locked
-      ) q
-      order by q.queue_seq
+      ),
+      prioritized as (
+        select r.run_id, r.priority, r.queue_seq from pgflow.runs r
+        where r.flow_slug = _admit_queued_runs.flow_slug
+          and r.priority is not null
+          and r.status = 'queued'
+          and r.slot_key = _admit_queued_runs.slot_key
+        order by r.priority desc, r.queue_seq
+        limit v_free
+        for no key update skip locked
+      )
+      select q.run_id
+      from (select * from plain union all select * from prioritized) q
+      order by q.priority desc, q.queue_seq
+      limit v_free
     );
     exit when cardinality(v_ids) = 0;
 
@@ -6441,9 +6543,10 @@ $$;
 
 -- file: 0730_function__queued_run_position.sql
 -- _queued_run_position(run_id): for a queued run, its 1-based position among the queued runs
--- of its flow and concurrency key (queue order), and the ids of the runs holding that key's
--- slots now (started, oldest first). No row for a run that is not queued. Internal (what
--- pgflow.explain_run says about a queued run). Raises nothing.
+-- of its flow and concurrency key (the order they start in: highest run priority first, the
+-- start's override else the flow's priority, then arrival order), and the ids of the runs
+-- holding that key's slots now (started, oldest first). No row for a run that is not queued.
+-- Internal (what pgflow.explain_run says about a queued run). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._queued_run_position(run_id uuid)
@@ -6456,7 +6559,8 @@ as $$
     (
       select count(*)::int from pgflow.runs q
       where q.flow_slug = r.flow_slug and q.slot_key = r.slot_key and q.status = 'queued'
-        and q.queue_seq <= r.queue_seq
+        and (coalesce(q.priority, p.priority), - q.queue_seq)
+          >= (coalesce(r.priority, p.priority), - r.queue_seq)
     ),
     array(
       select h.run_id from pgflow.runs h
@@ -6464,6 +6568,10 @@ as $$
       order by h.started_at, h.run_id
     )
   from pgflow.runs r
+  cross join lateral (
+    select coalesce(f.opt_priority, 0) as priority from pgflow.flows f
+    where f.flow_slug = r.flow_slug
+  ) p
   where r.run_id = _queued_run_position.run_id and r.status = 'queued';
 $$;
 
@@ -6752,11 +6860,10 @@ $$;
 -- started and the child is the task's latest child (an older child ending late speaks for no
 -- one). A completed child completes the task with the child's output, through _complete_task
 -- (dependents start, a map step collects its children's outputs in task order); a failed or
--- cancelled child fails the task through _fail_task (error_type 'child_run_failed' /
+-- cancelled child fails the task through _fail_subflow_task (error_type 'child_run_failed' /
 -- 'child_run_cancelled', the child's error in the message), so the step's max_attempts and
--- when_exhausted apply. A task that has attempts left goes back to 'queued' with a row in
--- pgflow.subflow_retries, due after calculate_retry_delay(base_delay, attempts):
--- start_due_subflows then starts a new child run for it.
+-- when_exhausted apply: with attempts left the task goes back to 'queued' and
+-- start_due_subflows starts a new child run for it after its retry delay.
 -- Internal. Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -6773,7 +6880,6 @@ declare
   v_task pgflow.step_tasks;
   v_latest uuid;
   v_error text;
-  v_base_delay int;
 begin
   select * into v_child from pgflow.runs c where c.run_id = _settle_parent_task.child_run_id;
   if v_child.parent_run_id is null or v_child.status in ('started', 'queued') then
@@ -6819,29 +6925,14 @@ begin
   order by ss.failed_at
   limit 1;
 
-  select * into v_task from pgflow._fail_task(
-    v_task.run_id, v_task.step_slug, v_task.task_index,
+  perform pgflow._fail_subflow_task(
+    v_task,
     format(
       'Child run %s of flow "%s" %s%s', v_child.run_id, v_child.flow_slug, v_child.status,
       coalesce(': ' || v_error, '')
     ),
-    null, 'child_run_' || v_child.status, true, null, v_task.start_seq
+    'child_run_' || v_child.status
   );
-
-  if v_task.status = 'queued' then
-    select coalesce(s.opt_base_delay, f.opt_base_delay) into v_base_delay
-    from pgflow.steps s
-    join pgflow.flows f on f.flow_slug = s.flow_slug
-    where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
-    insert into pgflow.subflow_retries (run_id, step_slug, task_index, due_at)
-    values (
-      v_task.run_id, v_task.step_slug, v_task.task_index,
-      clock_timestamp() + make_interval(secs => pgflow.calculate_retry_delay(
-        v_base_delay, v_task.attempts_count - v_task.released_count
-      ))
-    )
-    on conflict (run_id, step_slug, task_index) do update set due_at = excluded.due_at;
-  end if;
 end;
 $$;
 
@@ -6888,13 +6979,15 @@ $$;
 
 -- file: 0745_function_start_due_subflows.sql
 -- start_due_subflows(): the sub-flow half of the workers' periodic maintenance (no pg_cron).
--- For every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
+-- First the sub-flow tasks over their step's own timeout fail their attempt and their child
+-- runs are cancelled (_time_out_subflow_tasks). Then, for every sub-flow task whose retry delay is over (pgflow.subflow_retries, due_at passed;
 -- at most 1000 per call, oldest first) the task starts again (attempts_count + 1, a new
 -- start_seq) and starts a new child run (_start_children); rows of runs no longer started or of
 -- tasks no longer queued are dropped. Then every child run not ended (started or queued, the
 -- queued ones first) whose parent run failed or was cancelled is cancelled (the ones the
 -- parent's end skipped because another transaction held them). Each row is taken under its run's lock, so concurrent callers never
--- start a task twice. Returns the number of tasks started and children cancelled.
+-- start a task twice. Returns the number of tasks timed out, tasks started and children
+-- cancelled.
 -- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -6910,8 +7003,9 @@ declare
   v_due record;
   v_task pgflow.step_tasks;
   v_orphan uuid;
-  v_count int := 0;
+  v_count int;
 begin
+  v_count := pgflow._time_out_subflow_tasks();
   for v_due in
     select d.run_id, d.step_slug, d.task_index
     from pgflow.subflow_retries d
@@ -6953,6 +7047,140 @@ begin
     for no key update of c skip locked
   loop
     perform pgflow.cancel_run(v_orphan);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$;
+
+-- file: 0746_function__fail_subflow_task.sql
+-- _fail_subflow_task(task, error_message, error_type): fail the current attempt of a started
+-- sub-flow task (its child run failed, was cancelled, or outlasted the step's timeout) through
+-- _fail_task (retryable, fenced by the task's start_seq), so the step's max_attempts and
+-- when_exhausted apply. A task that has attempts left goes back to 'queued' with a row in
+-- pgflow.subflow_retries, due after calculate_retry_delay(base_delay, attempts):
+-- start_due_subflows then starts a new child run for it. Returns the task row as it now is.
+-- Internal (_settle_parent_task, _time_out_subflow_tasks); the caller holds the run lock.
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fail_subflow_task(
+  task pgflow.step_tasks,
+  error_message text,
+  error_type text
+)
+returns pgflow.step_tasks
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_task pgflow.step_tasks;
+  v_base_delay int;
+begin
+  select * into v_task from pgflow._fail_task(
+    _fail_subflow_task.task.run_id, _fail_subflow_task.task.step_slug,
+    _fail_subflow_task.task.task_index, _fail_subflow_task.error_message, null,
+    _fail_subflow_task.error_type, true, null, _fail_subflow_task.task.start_seq
+  );
+
+  if v_task.status = 'queued' then
+    select coalesce(s.opt_base_delay, f.opt_base_delay) into v_base_delay
+    from pgflow.steps s
+    join pgflow.flows f on f.flow_slug = s.flow_slug
+    where s.flow_slug = v_task.flow_slug and s.step_slug = v_task.step_slug;
+    insert into pgflow.subflow_retries (run_id, step_slug, task_index, due_at)
+    values (
+      v_task.run_id, v_task.step_slug, v_task.task_index,
+      clock_timestamp() + make_interval(secs => pgflow.calculate_retry_delay(
+        v_base_delay, v_task.attempts_count - v_task.released_count
+      ))
+    )
+    on conflict (run_id, step_slug, task_index) do update set due_at = excluded.due_at;
+  end if;
+  return v_task;
+end;
+$$;
+
+-- file: 0747_function__time_out_subflow_tasks.sql
+-- _time_out_subflow_tasks(): end the sub-flow tasks that outlast their step's own timeout. A
+-- sub-flow step with a timeout of its own (steps.opt_timeout; the flow's timeout, a handler
+-- task's default, does not apply to sub-flow steps) gives each attempt of each of its tasks
+-- that many seconds from the attempt's start (step_tasks.started_at; time its child waits
+-- queued behind the child flow's run concurrency limit counts). A task still started after
+-- that fails its attempt (_fail_subflow_task: error_type 'child_run_timeout', message 'Child
+-- run <id> of flow "<slug>" timed out after <N> s'), so it retries with a new child run per
+-- the step's max_attempts, or its when_exhausted applies; then its current child run (the
+-- latest, when it has not ended) is cancelled with its own children. Locks go upwards, as a
+-- child's report does: the child run first, never waited for (a child another transaction
+-- holds leaves its task to the next call), then the parent run; the task is checked again
+-- under the locks. At most 1000 tasks per call, the oldest starts first. Internal: the
+-- workers' periodic maintenance calls it through start_due_subflows. Returns the number of
+-- tasks timed out. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._time_out_subflow_tasks()
+returns int
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_due record;
+  v_child pgflow.runs;
+  v_task pgflow.step_tasks;
+  v_count int := 0;
+begin
+  for v_due in
+    select t.run_id, t.step_slug, t.task_index, s.opt_timeout, s.child_flow_slug
+    from pgflow.steps s
+    join pgflow.step_tasks t on t.flow_slug = s.flow_slug and t.step_slug = s.step_slug
+    where s.child_flow_slug is not null and s.opt_timeout is not null
+      and t.status = 'started'
+      and t.started_at < clock_timestamp() - make_interval(secs => s.opt_timeout)
+    order by t.started_at, t.run_id, t.step_slug, t.task_index
+    limit 1000
+  loop
+    v_child := null;
+    select * into v_child from pgflow.runs c
+    where c.parent_run_id = v_due.run_id
+      and c.parent_step_slug = v_due.step_slug
+      and c.parent_task_index = v_due.task_index
+    order by c.started_at desc, c.run_id desc
+    limit 1;
+    if v_child.run_id is not null then
+      select c.status into v_child.status from pgflow.runs c where c.run_id = v_child.run_id
+      for no key update skip locked;
+      continue when not found
+        and exists (select 1 from pgflow.runs c where c.run_id = v_child.run_id);
+    end if;
+
+    perform 1 from pgflow.runs r where r.run_id = v_due.run_id and r.status = 'started'
+    for no key update;
+    continue when not found;
+    -- under the locks: the same attempt, still started and over its time (a retry since then
+    -- started a new attempt, with a new child, later)
+    select * into v_task from pgflow.step_tasks t
+    where t.run_id = v_due.run_id and t.step_slug = v_due.step_slug
+      and t.task_index = v_due.task_index
+      and t.status = 'started'
+      and t.started_at < clock_timestamp() - make_interval(secs => v_due.opt_timeout);
+    continue when not found;
+
+    perform pgflow._fail_subflow_task(
+      v_task,
+      format(
+        'Child run %s of flow "%s" timed out after %s s',
+        coalesce(v_child.run_id::text, '(none)'), v_due.child_flow_slug, v_due.opt_timeout
+      ),
+      'child_run_timeout'
+    );
+    -- the task no longer waits for it, so its end settles nothing (_settle_parent_task)
+    if v_child.status in ('started', 'queued') then  -- (a child deleted meanwhile: none)
+      perform pgflow.cancel_run(v_child.run_id);
+    end if;
     v_count := v_count + 1;
   end loop;
   return v_count;
@@ -7108,22 +7336,14 @@ begin
     -- every message of a task is the one its step_tasks row names (a retry makes the same
     -- message visible again), so primary-key deletes find them: the queue tables have no index
     -- on the message's run_id
+    -- (retry_run deleted the messages of the tasks it re-created with them)
     for v_flow in
       select t.flow_slug, array_agg(t.message_id) as msg_ids
       from pgflow.step_tasks t
       where t.run_id = any(v_run_ids) and t.message_id is not null
       group by t.flow_slug
     loop
-      if exists (select 1 from pgmq.meta m where m.queue_name = v_flow.flow_slug) then
-        execute format(
-          'delete from pgmq.%I where msg_id = any($1)',
-          pgmq.format_table_name(v_flow.flow_slug, 'a')
-        ) using v_flow.msg_ids;
-        execute format(
-          'delete from pgmq.%I where msg_id = any($1)',
-          pgmq.format_table_name(v_flow.flow_slug, 'q')
-        ) using v_flow.msg_ids;
-      end if;
+      perform pgflow._delete_messages(v_flow.flow_slug, v_flow.msg_ids);
     end loop;
 
     delete from pgflow.step_tasks t where t.run_id = any(v_run_ids);

@@ -83,3 +83,43 @@ def test_drops_the_flows_schedules_and_their_fire_records(conn: Conn) -> None:
         1,
         1,
     ]
+
+
+def _parent_and_child(conn: Conn) -> None:
+    add_flow(conn, "child", [{"slug": "work"}])
+    add_flow(conn, "parent", [{"slug": "enrich", "child_flow_slug": "child"}], max_attempts=2)
+
+
+def test_forced_drop_of_a_child_flow_fails_the_parent_task_waiting_on_it(conn: Conn) -> None:
+    _parent_and_child(conn)
+    run_id = start(conn, "parent", {"customer": 7})
+    assert one(conn, "select count(*) from pgflow.runs where parent_run_id = %s", (run_id,)) == 1
+    assert one(conn, "select pgflow.drop_flow('child', force => true)") == 1
+    task = rows(
+        conn,
+        "select status, error_type from pgflow.step_tasks where run_id = %s",
+        (run_id,),
+    )
+    # the attempt failed; its retry finds no flow "child" and fails the run instead of waiting
+    assert task == [{"status": "queued", "error_type": "child_run_cancelled"}]
+    conn.execute("update pgflow.subflow_retries set due_at = clock_timestamp()")
+    conn.execute("select pgflow.start_due_subflows()")
+    assert one(conn, "select status from pgflow.runs where run_id = %s", (run_id,)) == "failed"
+    message = one(
+        conn,
+        "select error_message from pgflow.step_tasks where run_id = %s",
+        (run_id,),
+    )
+    assert message == 'Sub-flow step "enrich" runs flow "child", which does not exist'
+
+
+def test_forced_drop_of_a_parent_flow_cancels_its_children_in_other_flows(conn: Conn) -> None:
+    _parent_and_child(conn)
+    run_id = start(conn, "parent", {})
+    (child_id,) = [
+        r["run_id"]
+        for r in rows(conn, "select run_id from pgflow.runs where parent_run_id = %s", (run_id,))
+    ]
+    assert one(conn, "select pgflow.drop_flow('parent', force => true)") == 1
+    assert one(conn, "select status from pgflow.runs where run_id = %s", (child_id,)) == "cancelled"
+    assert claim(conn, "child") == []

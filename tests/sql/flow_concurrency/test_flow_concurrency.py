@@ -78,6 +78,61 @@ def test_start_flows_queues_in_input_order(conn: Conn) -> None:
     assert rows(conn, "select * from pgflow._queued_run_position(%s)", (got[0]["run_id"],)) == []
 
 
+def start_with(conn: Conn, priority: int | None, input_: Any = None) -> uuid.UUID:
+    """Start a run of flow ``f`` with a per-run priority (None: none)."""
+    return one(
+        conn,
+        "select run_id from pgflow.start_flow('f', %s::jsonb, priority => %s)",
+        (dump(input_ or {}), priority),
+    )
+
+
+def test_queued_runs_start_highest_priority_first_then_in_arrival_order(conn: Conn) -> None:
+    # the flow's own priority (3) is that of every run started without one
+    limited(conn, 1, key="k")
+    conn.execute("select pgflow.create_flow('f', priority => 3)")
+    holder = start_with(conn, None)
+    other_holder = start_with(conn, None, {"k": 1})
+    low = start_with(conn, 1)  # below the flow's 3
+    plain1 = start_with(conn, None)
+    high1 = start_with(conn, 10)
+    plain2 = start_with(conn, None)
+    same = start_with(conn, 3)  # the flow's priority given explicitly: arrival order
+    high2 = start_with(conn, 10)
+    other_key = start_with(conn, 99, {"k": 1})  # another key's queue: not counted
+    order = [high1, high2, plain1, plain2, same, low]
+    assert statuses(conn, [holder, other_holder, other_key, *order]) == (
+        ["started", "started"] + ["queued"] * 7
+    )
+    positions = [
+        one(conn, 'select "position" from pgflow._queued_run_position(%s)', (run_id,))
+        for run_id in order
+    ]
+    assert positions == [1, 2, 3, 4, 5, 6]
+    started: list[uuid.UUID] = []
+    running = holder
+    for _ in order:
+        finish(conn, running)
+        (running,) = [r for r in order if r not in started and statuses(conn, [r]) == ["started"]]
+        started.append(running)
+    assert started == order
+
+
+def test_a_higher_limit_admits_the_highest_priorities(conn: Conn) -> None:
+    limited(conn, 1)
+    holder = start_with(conn, None)
+    waiting = [start_with(conn, p) for p in (None, 5, None, 7, -1)]
+    conn.execute("select pgflow.create_flow('f', concurrency_limit => 3)")
+    assert statuses(conn, [holder, *waiting]) == [
+        "started",
+        "queued",
+        "started",
+        "queued",
+        "started",
+        "queued",
+    ]
+
+
 def test_a_key_limits_each_value_separately(conn: Conn) -> None:
     limited(conn, 1, key="customer.id")
     a1 = start(conn, "f", {"customer": {"id": "a"}})

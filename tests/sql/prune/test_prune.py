@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 
-from ..helpers import Conn, add_flow, claim, complete, one, rows, start
+from ..helpers import Conn, add_flow, claim, complete, fail, one, rows, run_row, start
 
 
 def _finish(conn: Conn, flow: str) -> object:
@@ -30,6 +30,51 @@ def test_prunes_old_finished_runs_only(conn: Conn) -> None:
     assert [
         r["run_id"] for r in rows(conn, "select message->>'run_id' as run_id from pgmq.a_f")
     ] == [str(recent)]
+
+
+def _archived(conn: Conn, run_id: object) -> int:
+    return one(conn, "select count(*) from pgmq.a_f where message->>'run_id' = %s", (str(run_id),))
+
+
+def _complete_all(conn: Conn, run_id: object) -> None:
+    while run_row(conn, run_id)["status"] == "started":
+        tasks = claim(conn, "f", qty=10)
+        assert tasks, "the run has no task to claim"
+        for task in tasks:
+            complete(conn, task, 1)
+
+
+def test_prunes_the_messages_of_the_tasks_a_retry_recreated(conn: Conn) -> None:
+    # a kept step (c completes before the failure), a failed one (a), one cancelled queued (b)
+    add_flow(
+        conn,
+        "f",
+        [
+            {"slug": "a", "max_attempts": 1},
+            {"slug": "b"},
+            {"slug": "c"},
+            {"slug": "d", "deps": ["a"]},
+        ],
+    )
+    failed = start(conn, "f")
+    tasks = {t.step_slug: t for t in claim(conn, "f", qty=10)}
+    complete(conn, tasks["c"], 1)
+    fail(conn, tasks["a"], "boom")
+    assert run_row(conn, failed)["status"] == "failed"
+    conn.execute("select pgflow.retry_run(%s)", (failed,))
+    _complete_all(conn, failed)
+    # a cancelled run with a queued task, retried twice
+    cancelled = start(conn, "f")
+    for _ in range(2):
+        conn.execute("select pgflow.cancel_run(%s)", (cancelled,))
+        conn.execute("select pgflow.retry_run(%s)", (cancelled,))
+    _complete_all(conn, cancelled)
+    assert _archived(conn, failed) > 0 and _archived(conn, cancelled) > 0
+
+    assert one(conn, "select pgflow.prune(interval '0')") == 2
+    assert _archived(conn, failed) == 0
+    assert _archived(conn, cancelled) == 0
+    assert one(conn, "select count(*) from pgmq.q_f") == 0
 
 
 def test_prunes_stopped_workers(conn: Conn) -> None:

@@ -331,3 +331,105 @@ def test_concurrent_sweeps_start_a_due_retry_once(conn: Conn, dsn: str) -> None:
         waiter.join(10)
     assert answers == [0]
     assert [c["status"] for c in _children(conn, run_id)] == ["failed", "started"]
+
+
+def _timed_flows(conn: Conn, *, parent_attempts: int = 2, timeout: int | None = 30) -> None:
+    add_flow(conn, "grandchild", [{"slug": "leaf"}])
+    add_flow(conn, "child", [{"slug": "work"}, {"slug": "deeper", "child_flow_slug": "grandchild"}])
+    enrich: dict[str, object] = {"slug": "enrich", "deps": ["prep"], "child_flow_slug": "child"}
+    if timeout is not None:
+        enrich["timeout"] = timeout
+    add_flow(
+        conn,
+        "parent",
+        [{"slug": "prep"}, enrich, {"slug": "after", "deps": ["enrich"]}],
+        max_attempts=parent_attempts,
+        timeout=5,  # a handler task's default: not a bound of the sub-flow step
+    )
+
+
+def _age_enrich(conn: Conn, run_id: uuid.UUID, seconds: int) -> None:
+    conn.execute(
+        "update pgflow.step_tasks set started_at = started_at - make_interval(secs => %s)"
+        " where run_id = %s and step_slug = 'enrich' and status = 'started'",
+        (seconds, run_id),
+    )
+
+
+def test_a_child_run_over_the_step_timeout_is_cancelled_and_the_task_retries(conn: Conn) -> None:
+    _timed_flows(conn)
+    run_id = _prep_done(conn)
+    (first,) = _children(conn, run_id)
+    (grandchild,) = _children(conn, first["run_id"])
+    _age_enrich(conn, run_id, 29)
+    assert one(conn, "select pgflow.start_due_subflows()") == 0  # within its 30 s
+    _age_enrich(conn, run_id, 2)
+    assert one(conn, "select pgflow.start_due_subflows()") == 1
+    assert run_row(conn, first["run_id"])["status"] == "cancelled"
+    assert run_row(conn, grandchild["run_id"])["status"] == "cancelled"
+    (task,) = _enrich_tasks(conn, run_id)
+    assert (task["status"], task["error_type"]) == ("queued", "child_run_timeout")
+    assert task["error_message"] == (
+        f'Child run {first["run_id"]} of flow "child" timed out after 30 s'
+    )
+    assert run_row(conn, run_id)["status"] == "started"
+    # the retry starts a new child after its delay, and that one completes the step
+    _due_now(conn)
+    assert one(conn, "select pgflow.start_due_subflows()") == 1
+    second = _children(conn, run_id)[-1]
+    assert second["run_id"] != first["run_id"] and second["status"] == "started"
+    for flow in ("child", "grandchild", "child"):
+        for task_ in claim(conn, flow, qty=10):
+            complete(conn, task_, "ok")
+    assert step_state(conn, run_id, "enrich")["status"] == "completed"
+    (task,) = _enrich_tasks(conn, run_id)
+    assert (task["status"], task["attempts_count"]) == ("completed", 2)
+
+
+def test_the_last_attempt_over_the_timeout_fails_the_parent_run(conn: Conn) -> None:
+    _timed_flows(conn, parent_attempts=1)
+    run_id = _prep_done(conn)
+    (child,) = _children(conn, run_id)
+    _age_enrich(conn, run_id, 31)
+    assert one(conn, "select pgflow.start_due_subflows()") == 1
+    assert run_row(conn, run_id)["status"] == "failed"
+    assert run_row(conn, child["run_id"])["status"] == "cancelled"
+    enrich = step_state(conn, run_id, "enrich")
+    assert enrich["status"] == "failed"
+    assert enrich["error_message"].endswith('of flow "child" timed out after 30 s')
+    assert step_statuses(conn, run_id)["after"] == "cancelled"
+
+
+def test_a_queued_child_counts_against_the_timeout(conn: Conn) -> None:
+    _timed_flows(conn, parent_attempts=1)
+    conn.execute("select pgflow.create_flow('child', concurrency_limit => 1)")
+    holder = start(conn, "child", {})
+    run_id = _prep_done(conn)
+    (child,) = _children(conn, run_id)
+    assert child["status"] == "queued"
+    _age_enrich(conn, run_id, 31)
+    assert one(conn, "select pgflow.start_due_subflows()") == 1
+    assert run_row(conn, child["run_id"])["status"] == "cancelled"
+    assert run_row(conn, holder)["status"] == "started"
+    assert run_row(conn, run_id)["status"] == "failed"
+
+
+def test_without_a_step_timeout_a_child_run_is_not_bounded(conn: Conn) -> None:
+    # the flow's timeout (5 s here) bounds handler tasks only
+    _timed_flows(conn, timeout=None)
+    run_id = _prep_done(conn)
+    _age_enrich(conn, run_id, 3600)
+    assert one(conn, "select pgflow.start_due_subflows()") == 0
+    assert task_statuses(conn, run_id)[("enrich", 0)] == "started"
+
+
+def test_a_child_locked_elsewhere_is_timed_out_on_a_later_pass(conn: Conn, dsn: str) -> None:
+    _timed_flows(conn, parent_attempts=1)
+    run_id = _prep_done(conn)
+    (child,) = _children(conn, run_id)
+    _age_enrich(conn, run_id, 31)
+    with psycopg.connect(dsn) as other:
+        other.execute("select 1 from pgflow.runs where run_id = %s for update", (child["run_id"],))
+        assert one(conn, "select pgflow.start_due_subflows()") == 0
+    assert one(conn, "select pgflow.start_due_subflows()") == 1
+    assert run_row(conn, child["run_id"])["status"] == "cancelled"

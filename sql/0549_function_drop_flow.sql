@@ -4,7 +4,9 @@
 -- rows of workers that served it stay (they are history). Owner only: no role is granted it.
 -- Returns the number of runs deleted.
 -- Raises: 'Flow "%" does not exist' (SQLSTATE P0002); 'Flow "%" has % run(s) in progress ...'
--- (SQLSTATE 55006, object_in_use) while a run is started or queued, unless force.
+-- (SQLSTATE 55006, object_in_use) while a run is started or queued, unless force: then those runs
+-- are cancelled first (their children in other flows too, and a parent task waiting on one of
+-- them fails its attempt), and deleted.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow.drop_flow(flow_slug text, force boolean default false)
@@ -16,6 +18,7 @@ as $$
 declare
   v_in_progress integer;
   v_runs integer;
+  v_run_id uuid;
 begin
   perform 1 from pgflow.flows f where f.flow_slug = drop_flow.flow_slug for update;
   if not found then
@@ -34,6 +37,17 @@ begin
       drop_flow.flow_slug, v_in_progress
       using errcode = 'object_in_use';
   end if;
+
+  -- with force, the runs in progress are cancelled first (cancel_run), so that the runs around
+  -- them learn it: a parent's task of a dropped child flow fails its attempt (and a retry fails
+  -- at once: the flow does not exist), a dropped parent's children in other flows are cancelled
+  for v_run_id in
+    select r.run_id from pgflow.runs r
+    where r.flow_slug = drop_flow.flow_slug and r.status in ('started', 'queued')
+    order by r.run_id
+  loop
+    perform pgflow.cancel_run(v_run_id);
+  end loop;
 
   delete from pgflow.step_tasks t where t.flow_slug = drop_flow.flow_slug;
   delete from pgflow.step_states s where s.flow_slug = drop_flow.flow_slug;
