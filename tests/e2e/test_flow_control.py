@@ -100,11 +100,17 @@ def test_limits_hold_exactly_under_four_workers(
                 " where flow_slug = 'e2e_fc_limits' and step_slug = 'notify'"
             ).fetchall()
         ]
+        record = conn.execute(
+            "select count(*) from pgflow.step_tasks where flow_slug = 'e2e_fc_limits'"
+            " and step_slug = 'record' and status = 'completed'"
+        ).fetchone()[0]
         attempts = conn.execute(
             "select max(attempts_count), sum(requeued_count) from pgflow.step_tasks"
             " where flow_slug = 'e2e_fc_limits'"
         ).fetchone()
     assert len(starts) == RUNS
+    # the step with no limit (claimed apart from the limited groups) ran once per run too
+    assert record == RUNS
     assert _most_starts_in_a_window(starts, 1.0) <= 40
     # held-back tasks never used an attempt nor counted as stalled
     assert attempts == (1, 0)
