@@ -4081,6 +4081,7 @@ declare
   v_hash text := pg_catalog.md5(v_table);
   v_ranked boolean;
   v_slots text;
+  v_lock_task text;
   v_name text;
   v_prepare text;
   v_types pg_catalog.regtype[];
@@ -4133,6 +4134,14 @@ begin
             operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
             operator(pg_catalog.||) g.fc_key
       end as lock_name$s$;
+  -- an offer r's task row lock, tried (a task another claim holds is passed over)
+  v_lock_task := $s$exists (
+              select 1 from pgflow.step_tasks t
+              where t.message_id operator(pg_catalog.=) r.message_id
+                and t.flow_slug operator(pg_catalog.=) $1
+                and t.status operator(pg_catalog.=) 'queued'
+              for update skip locked
+            )$s$;
 
   if v_ranked then
     v_name := 'pgflow_fc_rank_' || v_hash;
@@ -4225,18 +4234,12 @@ begin
           select r.message_id from ranked r
           where (r.lock_name is null
                  or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
-            and exists (
-              select 1 from pgflow.step_tasks t
-              where t.message_id operator(pg_catalog.=) r.message_id
-                and t.flow_slug operator(pg_catalog.=) $1
-                and t.status operator(pg_catalog.=) 'queued'
-              for update skip locked
-            )
+            and %4$s
           order by r.priority desc, r.rank, r.message_id
           limit $2
         )
       $q$,
-      v_table, v_name, v_slots
+      v_table, v_name, v_slots, v_lock_task
     );
   else
     v_name := 'pgflow_fc_pick_' || v_hash;
@@ -4338,7 +4341,7 @@ begin
           limit $2
         ),
         ranked as (
-          select u.id, u.rank, g.n
+          select u.id as message_id, u.rank, g.n
           from taken g
           cross join lateral pg_catalog.unnest(g.ids) with ordinality as u(id, rank)
           order by u.rank, g.n
@@ -4347,21 +4350,15 @@ begin
         -- taken by rank in their group, then in walk order (the limit stops the scan): a task
         -- whose row another claim has locked is passed over
         select array(
-            select r.id from ranked r
-            where exists (
-              select 1 from pgflow.step_tasks t
-              where t.message_id operator(pg_catalog.=) r.id
-                and t.flow_slug operator(pg_catalog.=) $1
-                and t.status operator(pg_catalog.=) 'queued'
-              for update skip locked
-            )
+            select r.message_id from ranked r
+            where %4$s
             order by r.rank, r.n
             limit $2
           ),
           (select g.step_slug from taken g order by g.n desc limit 1),
           (select g.fc_key from taken g order by g.n desc limit 1)
       $q$,
-      v_table, v_name, v_slots
+      v_table, v_name, v_slots, v_lock_task
     );
   end if;
 
