@@ -42,8 +42,10 @@ declare
   v_claimed_count int;
   v_turn_name text;
   v_turn int;
-  v_free_done boolean;
   v_ranked boolean;
+  v_picked boolean;
+  v_passes text;
+  v_pass int;
 begin
   if claim_tasks.qty is null or claim_tasks.qty < 1 then
     raise exception 'qty must be positive (got %)', coalesce(claim_tasks.qty::text, 'null');
@@ -91,59 +93,73 @@ begin
     end if;
 
     -- under flow control: the steps with no limit of their own are claimed in one statement
-    -- (pgflow._claim_free; none when priorities may differ: it says so), the limited groups
-    -- by pgflow._fc_pick and admitted by _start_tasks. Which goes first alternates from one
-    -- claim of the flow to the next in this session (its count of them: the setting
-    -- pgflow.fcturn_<md5 of the queue table>), so neither kind holds the other back by more
-    -- than a claim.
+    -- (pass f: pgflow._claim_free; none when priorities may differ: it says so), the limited
+    -- groups by pgflow._fc_pick, admitted by _start_tasks (pass l: when a limited step has a
+    -- queued task, or priorities differ: then _fc_pick takes every step by priority). Which
+    -- goes first alternates from one claim of the flow to the next in this session (its count
+    -- of them: the setting pgflow.fcturn_<md5 of the queue table>), so neither kind holds the
+    -- other back by more than a claim.
     v_ranked := false;
-    v_free_done := (v_mode & 2) = 0;
-    if not v_free_done then
+    v_picked := false;
+    if (v_mode & 2) = 0 then
+      v_passes := 'l';
+    else
       v_turn_name := 'pgflow.fcturn_' || md5(pgmq.format_table_name(v_flow_slug, 'q'));
       v_turn := coalesce(nullif(current_setting(v_turn_name, true), '')::int, 0) % 1000000 + 1;
       perform set_config(v_turn_name, v_turn::text, false);
-      if (v_mode & 4) = 0 or v_turn % 2 = 1 then
+      v_passes := case when (v_mode & 4) = 0 then 'f' when v_turn % 2 = 1 then 'fl' else 'lf' end;
+    end if;
+    v_pass := 0;
+    while v_pass < length(v_passes) and v_left > 0 loop
+      v_pass := v_pass + 1;
+      if substr(v_passes, v_pass, 1) = 'f' then
         select f.claimed, f.ranked into v_claimed, v_ranked
         from pgflow._claim_free(v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id, v_turn) f;
-        v_free_done := true;
         v_left := v_left - cardinality(v_claimed);
         return query select * from unnest(v_claimed);
-      end if;
-    end if;
-
-    if v_left > 0 and ((v_mode & 4) <> 0 or v_ranked) then
-      v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
-      if cardinality(v_msg_ids) > 0 then
-        v_claimed := array(
-          select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
-        );
-        v_left := v_left - cardinality(v_claimed);
-
-        if cardinality(v_claimed) < cardinality(v_msg_ids) then
-          -- a scalar subquery per message (by idx_step_tasks_message_id): as an anti-join the
-          -- planner may read all of step_tasks
-          perform pgmq.archive(v_flow_slug, array(
-            select id from unnest(v_msg_ids) id
-            where (
-              select t.task_index from pgflow.step_tasks t
-              where t.message_id = id
-                and t.flow_slug = v_flow_slug
-                and t.status in ('queued', 'started')
-              limit 1
-            ) is null
-          ));
+        -- priorities differ: the ordered claim takes every step, this one too
+        if v_ranked and not v_picked and strpos(substr(v_passes, v_pass + 1), 'l') = 0 then
+          v_passes := v_passes || 'l';
         end if;
-
-        return query select * from unnest(v_claimed);
+        continue;
       end if;
-    end if;
 
-    if not v_free_done and v_left > 0 then
-      select f.claimed into v_claimed
-      from pgflow._claim_free(v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id, v_turn) f;
+      continue when not v_ranked and not exists (
+        select 1 from pgflow.steps s
+        where s.flow_slug = v_flow_slug
+          and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
+          and exists (
+            select 1 from pgflow.step_tasks t
+            where t.flow_slug = v_flow_slug and t.step_slug = s.step_slug
+              and t.status = 'queued' and t.fc_key is not null
+          )
+      );
+      v_picked := true;
+      v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
+      continue when cardinality(v_msg_ids) = 0;
+
+      v_claimed := array(
+        select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
+      );
       v_left := v_left - cardinality(v_claimed);
+
+      if cardinality(v_claimed) < cardinality(v_msg_ids) then
+        -- a scalar subquery per message (by idx_step_tasks_message_id): as an anti-join the
+        -- planner may read all of step_tasks
+        perform pgmq.archive(v_flow_slug, array(
+          select id from unnest(v_msg_ids) id
+          where (
+            select t.task_index from pgflow.step_tasks t
+            where t.message_id = id
+              and t.flow_slug = v_flow_slug
+              and t.status in ('queued', 'started')
+            limit 1
+          ) is null
+        ));
+      end if;
+
       return query select * from unnest(v_claimed);
-    end if;
+    end loop;
   end loop;
 end;
 $$;
