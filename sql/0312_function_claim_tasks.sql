@@ -114,7 +114,10 @@ begin
       v_pass := v_pass + 1;
       if substr(v_passes, v_pass, 1) = 'f' then
         select f.claimed, f.ranked into v_claimed, v_ranked
-        from pgflow._claim_free(v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id, v_turn) f;
+        from pgflow._claim_free(v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id,
+          -- its steps' rotation: one step further each claim, or each second claim when the
+          -- two kinds take turns (so that each step also goes first on a turn of its kind's)
+          case when (v_mode & 4) = 0 then v_turn else v_turn / 2 end) f;
         v_left := v_left - cardinality(v_claimed);
         return query select * from unnest(v_claimed);
         -- priorities differ: the ordered claim takes every step, this one too

@@ -2641,7 +2641,10 @@ begin
       v_pass := v_pass + 1;
       if substr(v_passes, v_pass, 1) = 'f' then
         select f.claimed, f.ranked into v_claimed, v_ranked
-        from pgflow._claim_free(v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id, v_turn) f;
+        from pgflow._claim_free(v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id,
+          -- its steps' rotation: one step further each claim, or each second claim when the
+          -- two kinds take turns (so that each step also goes first on a turn of its kind's)
+          case when (v_mode & 4) = 0 then v_turn else v_turn / 2 end) f;
         v_left := v_left - cardinality(v_claimed);
         return query select * from unnest(v_claimed);
         -- priorities differ: the ordered claim takes every step, this one too
@@ -2954,10 +2957,13 @@ $f$;
 -- same statement) it takes nothing and returns ranked true: the caller then takes every step
 -- by priority (pgflow._fc_pick). Otherwise each such step offers its first visible queued task
 -- that no other claim holds (locked at once, so concurrent claims take different ones) and
--- the next ones in message order (their row locks tried when taken); the offers are taken by
--- their rank in their step, then by step from the turn's one (turn: the caller's count of this
--- session's claims of the flow, so that with more such steps than qty each is served in turn),
--- up to qty. Returns the started tasks (claimed_task, in message order, handler input as
+-- the next ones in message order (their row locks tried when taken); the offers are taken step
+-- by step, from the turn's step (turn: the caller's rotation, one step further from one
+-- claim of the flow to the next in this session, or every second claim), each step's in
+-- message order, up to qty. So a step's ready task waits a round of such steps at most (as
+-- many claims as such steps, or twice as many), and a claim's tasks
+-- are mostly of one step (completing a batch of one step costs less than a mixed one:
+-- bench/README.md). Returns the started tasks (claimed_task, in message order, handler input as
 -- _start_tasks builds it: pgflow._claim_text) and ranked. Messages are read only through the
 -- tasks' index (idx_step_tasks_fc_queued): a backlog of a limited step's messages is never
 -- crossed. The statement is prepared once per session and queue (generic plan,
@@ -3051,11 +3057,11 @@ begin
           pg_catalog.row_number() over (partition by o.step_slug order by o.message_id) as rank,
           (o.n operator(pg_catalog.+) $5) operator(pg_catalog.%) o.c as k
         from offered o
-        order by rank, k
+        order by k, rank
         offset 0
       ),
-      -- taken by rank in their step, then by step from the turn's one (the limit stops the
-      -- scan): an offer whose row another claim has locked is passed over
+      -- taken step by step from the turn's one, each step's in message order (the limit stops
+      -- the scan): an offer whose row another claim has locked is passed over
       locked as (
         select r.run_id, r.step_slug, r.task_index
         from ranked r
@@ -3067,7 +3073,7 @@ begin
             and t.status operator(pg_catalog.=) 'queued'
           for update skip locked
         )
-        order by r.rank, r.k
+        order by r.k, r.rank
         limit $2
       ),
       @start@

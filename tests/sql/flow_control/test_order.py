@@ -174,13 +174,16 @@ def test_a_step_without_limits_is_started_like_any_task(conn: Conn) -> None:
 
 
 def test_more_steps_without_limits_than_qty_are_served_in_turn(conn: Conn) -> None:
-    # a flow priority puts the flow under flow control; all its steps share it
+    # a flow priority puts the flow under flow control; all its steps share it. Each claim
+    # takes its tasks step by step from a step one further than its previous claim's: every
+    # step goes first once in a round of claims
     add_flow(conn, "f", [{"slug": "x"}, {"slug": "y"}, {"slug": "z"}], priority=1)
     conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{}] * 5),))
-    first = [t.step_slug for t in claim(conn, "f", qty=2)]
-    second = [t.step_slug for t in claim(conn, "f", qty=2)]
-    assert len(set(first)) == 2 and len(set(second)) == 2
-    assert set(first + second) == {"x", "y", "z"}
+    claims = [[t.step_slug for t in claim(conn, "f", qty=2)] for _ in range(3)]
+    assert all(len(set(steps)) == 1 and len(steps) == 2 for steps in claims), claims
+    assert {steps[0] for steps in claims} == {"x", "y", "z"}
+    # a step with fewer ready tasks than qty: the next step fills the claim
+    assert [t.step_slug for t in claim(conn, "f", qty=10)].count(claims[0][0]) == 3
 
 
 def test_a_run_priority_sends_steps_without_limits_through_the_ordered_claim(
