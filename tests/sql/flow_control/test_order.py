@@ -186,6 +186,26 @@ def test_more_steps_without_limits_than_qty_are_served_in_turn(conn: Conn) -> No
     assert [t.step_slug for t in claim(conn, "f", qty=10)].count(claims[0][0]) == 3
 
 
+def test_each_step_without_limits_goes_first_beside_limited_groups(conn: Conn) -> None:
+    # two steps with no limit and a limited one, all with backlogs: the claims alternate
+    # between the kinds, and the steps with no limit take turns at going first on theirs
+    add_flow(
+        conn,
+        "f",
+        [
+            {"slug": "a", "concurrency_limit": 1, "concurrency_key": "run.c"},
+            {"slug": "x"},
+            {"slug": "y"},
+        ],
+    )
+    conn.execute(
+        "select pgflow.start_flows('f', %s)", (Jsonb([{"c": f"k{i}"} for i in range(10)]),)
+    )
+    claims = [{t.step_slug for t in claim(conn, "f", qty=3)} for _ in range(4)]
+    assert claims[1] == claims[3] == {"a"}
+    assert sorted(s for steps in (claims[0], claims[2]) for s in steps) == ["x", "y"]
+
+
 def test_a_run_priority_sends_steps_without_limits_through_the_ordered_claim(
     conn: Conn,
 ) -> None:
