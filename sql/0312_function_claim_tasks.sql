@@ -51,7 +51,8 @@ begin
     raise exception 'qty must be positive (got %)', coalesce(claim_tasks.qty::text, 'null');
   end if;
   -- each flow's mode, in flow_slugs' order (null: no such flow): 0 without flow control, else
-  -- 1 + 2 when a step has no limit of its own + 4 when a step has a limit
+  -- 1 + 2 when a step has no limit of its own + 4 when a step has a limit + 8 when a step has
+  -- a rate limit
   v_modes := array(
     select (
       select case when not f.flow_control then 0
@@ -66,6 +67,10 @@ begin
               where s.flow_slug = f.flow_slug
                 and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
             ) then 4 else 0 end
+          + case when exists (
+              select 1 from pgflow.steps s
+              where s.flow_slug = f.flow_slug and s.opt_rate_limit is not null
+            ) then 8 else 0 end
         end
       from pgflow.flows f where f.flow_slug = u.slug
     )
@@ -141,9 +146,17 @@ begin
       v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
       continue when cardinality(v_msg_ids) = 0;
 
-      v_claimed := array(
-        select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
-      );
+      -- with no rate limit, the start itself checks the concurrency limits (_start_picked);
+      -- else _start_tasks admits them (pgflow._fc_admit) and records the starts
+      if (v_mode & 8) = 0 then
+        v_claimed := array(
+          select c from pgflow._start_picked(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
+        );
+      else
+        v_claimed := array(
+          select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
+        );
+      end if;
       v_left := v_left - cardinality(v_claimed);
 
       if cardinality(v_claimed) < cardinality(v_msg_ids) then

@@ -397,8 +397,9 @@ def test_no_pgmq_function_runs_as_its_owner(roles_dsn: str) -> None:
 # The claim paths that cache a statement per session (SQL PREPARE, reused when the text under
 # its name is the expected one): a flow without flow control (pgflow._claim_queue), flows under
 # flow control in the round-robin walk (keyed concurrency; a rate limit) and in priority order
-# (two steps of different priorities) (pgflow._fc_pick, then pgflow._start_tasks's start), and
-# a step with no limit beside a limited one (pgflow._claim_free).
+# (two steps of different priorities) (pgflow._fc_pick, then the start: pgflow._start_picked,
+# with a rate limit pgflow._start_tasks's), and a step with no limit beside a limited one
+# (pgflow._claim_free).
 _PREPARED_FLOWS: dict[str, list[dict[str, Any]]] = {
     "pln": [{}],
     "fck": [{"concurrency_limit": 5, "concurrency_key": "run.c"}],
@@ -532,9 +533,15 @@ _STATEMENTS = {
     "claim_queue": (["pln"], {"pgflow_claim"}),
     "fc_pick": (
         ["fck", "fcr", "fcp"],
-        {"pgflow_fc_pick", "pgflow_fc_rank", "pgflow_fc_free", "pgflow_start_ids"},
+        {
+            "pgflow_fc_pick",
+            "pgflow_fc_rank",
+            "pgflow_fc_free",
+            "pgflow_start_ids",
+            "pgflow_start_picked",
+        },
     ),
-    "fc_free": (["fcf"], {"pgflow_fc_free", "pgflow_fc_pick", "pgflow_start_ids"}),
+    "fc_free": (["fcf"], {"pgflow_fc_free", "pgflow_fc_pick", "pgflow_start_picked"}),
 }
 
 
