@@ -11,7 +11,8 @@
 -- operator (operator(pg_catalog.=)...), function and table of the body; then the text means the
 -- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
 -- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
--- _fc_pick, _start_ready_steps). Raises nothing of its own.
+-- _claim_free, _fc_pick, _start_tasks, _start_picked, _start_ready_steps). Raises nothing of
+-- its own.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._prepare_once(
