@@ -1,13 +1,16 @@
 -- _start_tasks(flow_slug, msg_ids, worker_id): start the queued tasks of a flow behind the given
 -- messages (tasks locked elsewhere are skipped, never waited for): attempts_count + 1, a new
 -- start_seq (from task_start_seq: it names this start alone and fences its reports), status
--- 'started', worker recorded, message hidden for the step's timeout + 2 s. Returns one
--- claimed_task per started task, in message order, with the handler input: for a single step
--- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
--- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
--- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
--- pgflow._fc_started records the starts of rate-limited steps, when the flow has any
--- (docs/flow-control.md).
+-- 'started', worker recorded, message hidden for the step's timeout + 2 s (its read_ct left as
+-- it is). Returns one claimed_task per started task, in message order, with the handler input:
+-- for a single step {"run": <run input>, "<dep>": <output>, ...} over completed dependencies,
+-- for a map task the array element. On a flow under flow control (flows.flow_control) the step
+-- limits apply first: pgflow._fc_admit keeps back what they do not allow now (left queued,
+-- attempts untouched), and pgflow._fc_started records the starts of rate-limited steps, when
+-- the flow has any (docs/flow-control.md). The start is one statement (pgflow._claim_text's,
+-- behind a lookup of the messages' queued tasks), prepared once per session and queue (generic
+-- plan, pg_prepared_statements name pgflow_start_ids_<md5 of the queue table>; reused only when
+-- it is this text, SQL-prepared with its parameter types: pgflow._prepare_once).
 -- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -16,9 +19,13 @@ returns setof pgflow.claimed_task
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 #variable_conflict use_column
 declare
+  v_table text := pgmq.format_table_name(_start_tasks.flow_slug, 'q');
+  v_name text := 'pgflow_start_ids_' || pg_catalog.md5(v_table);
+  v_prepare text;
   v_claimed pgflow.claimed_task[];
   v_msg_ids bigint[] := _start_tasks.msg_ids;
   v_controlled boolean;
@@ -36,77 +43,39 @@ begin
   if v_controlled then
     v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
   end if;
+  if cardinality(v_msg_ids) = 0 then
+    return;
+  end if;
 
-  with locked as (
-    select t.run_id, t.step_slug, t.task_index
-    from pgflow.step_tasks t
-    where t.flow_slug = _start_tasks.flow_slug
-      and t.message_id = any(v_msg_ids)
-      and t.status = 'queued'
-    for update of t skip locked
-  ),
-  started as (
-    update pgflow.step_tasks t
-    set status = 'started',
-        attempts_count = t.attempts_count + 1,
-        start_seq = nextval('pgflow.task_start_seq'),
-        started_at = clock_timestamp(),
-        last_worker_id = _start_tasks.worker_id
-    from locked l
-    where t.run_id = l.run_id and t.step_slug = l.step_slug and t.task_index = l.task_index
-      and exists (
-        select 1 from pgflow.runs r where r.run_id = t.run_id and r.status = 'started'
-      )
-    returning t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-      t.start_seq
-  )
-  select coalesce(array_agg(
-    row(
-      st.flow_slug,
-      st.run_id,
-      st.step_slug,
-      st.task_index,
-      st.message_id,
-      st.attempts_count,
-      coalesce(s.opt_timeout, f.opt_timeout),
-      case
-        when s.step_type = 'map' and s.deps_count = 0 then r.input -> st.task_index
-        when s.step_type = 'map' then (
-          select ss.output -> st.task_index
-          from pgflow.deps d
-          join pgflow.step_states ss on ss.run_id = st.run_id and ss.step_slug = d.dep_slug
-          where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
-        )
-        else jsonb_build_object('run', r.input) || coalesce(
-          (
-            select jsonb_object_agg(d.dep_slug, ss.output)
-            from pgflow.deps d
-            join pgflow.step_states ss
-              on ss.run_id = st.run_id and ss.step_slug = d.dep_slug and ss.status = 'completed'
-            where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
-          ),
-          '{}'::jsonb
-        )
-      end,
-      st.start_seq
-    )::pgflow.claimed_task
-    order by st.message_id
-  ), '{}')
-  into v_claimed
-  from started st
-  join pgflow.runs r on r.run_id = st.run_id
-  join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
-  join pgflow.flows f on f.flow_slug = st.flow_slug;
+  v_prepare := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+    $q$prepare @name@(pg_catalog.text, pg_catalog.int8[], pg_catalog.int4, pg_catalog.uuid) as
+      with locked as (
+        select t.run_id, t.step_slug, t.task_index
+        from pgflow.step_tasks t
+        -- status || '': the plan, made once, must not take the partial index of queued tasks
+        -- (a scan of all the flow's queued tasks) for the messages' index
+        where t.message_id OPERATOR(pg_catalog.=) any($2)
+          and t.flow_slug OPERATOR(pg_catalog.=) $1
+          and (t.status OPERATOR(pg_catalog.||) '') OPERATOR(pg_catalog.=) 'queued'
+        for update of t skip locked
+      ),
+      @start@
+      select coalesce(pg_catalog.array_agg(c.task order by c.message_id), '{}') from claimed c
+    $q$,
+    '@start@', pgflow._claim_text('select c.message_id from claimed c', false)),
+    '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare,
+    array['pg_catalog.text', 'pg_catalog.int8[]', 'pg_catalog.int4', 'pg_catalog.uuid']
+      ::pg_catalog.regtype[]);
+  execute pg_catalog.format('execute %I(%L, %L, null, %L)',
+    v_name, _start_tasks.flow_slug, v_msg_ids, _start_tasks.worker_id)
+  into v_claimed;
 
   if cardinality(v_claimed) = 0 then
     return;
   end if;
-
-  perform pgflow.set_vt_batch(
-    _start_tasks.flow_slug,
-    array(select c.msg_id from unnest(v_claimed) c),
-    array(select c.timeout + 2 from unnest(v_claimed) c)
-  );
 
   if v_rated then
     perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);

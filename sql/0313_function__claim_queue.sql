@@ -36,8 +36,9 @@ declare
   v_claimed pgflow.claimed_task[];
   v_orphans bigint[];
 begin
-  -- replace() rather than format(): a tenth of the cost on this 4 kB text
-  v_prepare := pg_catalog.replace(pg_catalog.replace(
+  -- replace() rather than format(): a tenth of the cost on this 4 kB text; the start of the
+  -- tasks locked and the hiding of the messages read are pgflow._claim_text's
+  v_prepare := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
     $q$prepare @name@(pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.uuid) as
       with msgs as (
         select q.msg_id
@@ -73,90 +74,12 @@ begin
           for update of t skip locked
         ) l
       ),
-      started as (
-        update pgflow.step_tasks t
-        set status = 'started',
-            attempts_count = t.attempts_count OPERATOR(pg_catalog.+) 1,
-            start_seq = pg_catalog.nextval('pgflow.task_start_seq'),
-            started_at = pg_catalog.clock_timestamp(),
-            last_worker_id = $4
-        from locked l
-        where t.run_id OPERATOR(pg_catalog.=) l.run_id
-          and t.step_slug OPERATOR(pg_catalog.=) l.step_slug
-          and t.task_index OPERATOR(pg_catalog.=) l.task_index
-          and (select r.status from pgflow.runs r where r.run_id OPERATOR(pg_catalog.=) t.run_id)
-            OPERATOR(pg_catalog.=) 'started'
-        returning t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
-          t.attempts_count, t.start_seq
-      ),
-      claimed as (
-        select st.message_id,
-          row(
-            st.flow_slug,
-            st.run_id,
-            st.step_slug,
-            st.task_index,
-            st.message_id,
-            st.attempts_count,
-            s.timeout,
-            case
-              when s.step_type OPERATOR(pg_catalog.=) 'map'
-                  and s.deps_count OPERATOR(pg_catalog.=) 0
-                then r.input OPERATOR(pg_catalog.->) st.task_index
-              when s.step_type OPERATOR(pg_catalog.=) 'map' then (
-                select ss.output OPERATOR(pg_catalog.->) st.task_index
-                from pgflow.deps d
-                join pgflow.step_states ss on ss.run_id OPERATOR(pg_catalog.=) st.run_id
-                  and ss.step_slug OPERATOR(pg_catalog.=) d.dep_slug
-                where d.flow_slug OPERATOR(pg_catalog.=) st.flow_slug
-                  and d.step_slug OPERATOR(pg_catalog.=) st.step_slug
-              )
-              else pg_catalog.jsonb_build_object('run', r.input) OPERATOR(pg_catalog.||) coalesce(
-                (
-                  select pg_catalog.jsonb_object_agg(d.dep_slug, ss.output)
-                  from pgflow.deps d
-                  join pgflow.step_states ss
-                    on ss.run_id OPERATOR(pg_catalog.=) st.run_id
-                      and ss.step_slug OPERATOR(pg_catalog.=) d.dep_slug
-                      and ss.status OPERATOR(pg_catalog.=) 'completed'
-                  where d.flow_slug OPERATOR(pg_catalog.=) st.flow_slug
-                    and d.step_slug OPERATOR(pg_catalog.=) st.step_slug
-                ),
-                '{}'::pg_catalog.jsonb
-              )
-            end,
-            st.start_seq
-          )::pgflow.claimed_task as task,
-          s.timeout
-        from started st
-        cross join lateral (
-          select r.input from pgflow.runs r where r.run_id OPERATOR(pg_catalog.=) st.run_id limit 1
-        ) r
-        cross join lateral (
-          select s.step_type, s.deps_count, coalesce(s.opt_timeout, f.opt_timeout) as timeout
-          from pgflow.steps s
-          join pgflow.flows f on f.flow_slug OPERATOR(pg_catalog.=) s.flow_slug
-          where s.flow_slug OPERATOR(pg_catalog.=) st.flow_slug
-            and s.step_slug OPERATOR(pg_catalog.=) st.step_slug
-          limit 1
-        ) s
-      ),
-      hidden as (
-        update pgmq.@table@ q
-        set vt = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
-              pg_catalog.make_interval(secs => coalesce(
-                (select c.timeout from claimed c where c.message_id OPERATOR(pg_catalog.=) q.msg_id)
-                  OPERATOR(pg_catalog.+) 2,
-                $3
-              )),
-            read_ct = q.read_ct OPERATOR(pg_catalog.+) 1,
-            last_read_at = pg_catalog.clock_timestamp()
-        where q.msg_id OPERATOR(pg_catalog.=) any(array(select o.msg_id from opened o where o.open))
-      )
+      @start@
       select
         (select coalesce(pg_catalog.array_agg(c.task order by c.message_id), '{}') from claimed c),
         (select pg_catalog.array_agg(o.msg_id order by o.msg_id) from opened o where not o.open)
     $q$,
+    '@start@', pgflow._claim_text('select o.msg_id from opened o where o.open', true)),
     '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
   -- prepared once per session; reused only if it is this very text with these parameter
   -- types, and the text names everything with its schema (_prepare_once says why)

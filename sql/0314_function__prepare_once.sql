@@ -11,7 +11,8 @@
 -- operator (operator(pg_catalog.=)...), function and table of the body; then the text means the
 -- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
 -- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
--- _fc_pick, _start_ready_steps). Raises nothing of its own.
+-- _claim_free, _fc_pick, _start_tasks, _start_picked, _start_ready_steps). Raises nothing of
+-- its own.
 -- A session keeps at most 48 of these statements (named pgflow_...): reading
 -- pg_prepared_statements materializes every statement of the session, text included, on each
 -- call, so a worker serving many flows would otherwise pay more on every claim the more flows it

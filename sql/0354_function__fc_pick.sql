@@ -3,37 +3,37 @@
 -- tasks are served round-robin: a group whose slots or rate window look full is passed over,
 -- each other group offers its first visible tasks by priority then message id (at most its free
 -- slots and qty), and the offers are taken by their rank within their group, then by group.
--- When every queued task of the flow has the same priority (no step priority differs from the
--- flow's, no run started with a priority is in progress: idx_runs_priority), the groups are
--- walked in key order from the one after the last group this session's previous claim of the
--- flow served (its cursor, the setting pgflow.fc_<md5 of the queue table>), and the walk stops
--- once qty groups are taken: a claim costs a probe, a count and a few visibility look-ups per
--- group it takes, whatever the number of groups, and with more groups than qty each claim
--- serves the next qty of them, one task each. The probe that finds a group also returns its
--- first queued task's priority and message id (from the index alone), and the group's offers
--- are read from that entry on (an index range, the one priority of this walk): the entries of
--- the group's tasks started or done since the last VACUUM, which lie before it, are read once
--- per claim rather than twice (three times for a group with no limit, whose second and later
--- offers were filtered from the group's start). Otherwise (priorities differ) every group is
--- visited (a loose scan of idx_step_tasks_fc_queued), and the offers are taken by priority
--- first, so a ready task of a higher priority is taken before any lower one. Either way a
--- group's backlog never holds another group's first ready task back by more than a round of
--- the groups. Messages are not read (their visibility is not changed). The offers are taken
--- lazily, in that order, each with its task's row lock and its group's advisory lock, tried
--- (never waited for): an offer another claim holds is passed over, so concurrent claims take
--- different tasks and groups (a group with no limit offers tasks no other claim has locked,
--- found in index order: bitmap scans are off, so that a generic plan does not read and sort a
--- whole group to lock its first ones; in the round-robin walk only its first offer is locked
--- at once, the others when they are taken). The exact check stays pgflow._fc_admit's, under
--- the same locks (held until the caller commits). The statements name the flow's queue table:
--- each is prepared once per session and queue (a generic plan, pg_prepared_statements names
--- pgflow_fc_pick_<md5 of the queue table> and pgflow_fc_rank_<md5>), not planned on every call.
--- A statement under that name is reused only when it is this text, SQL-prepared with its
--- parameter types (else replaced). The caller may have prepared the same text itself under a
--- hostile search_path (a pg_temp domain named text, an operator = of its own schema): the text
--- qualifies every name it holds, parameter and cast types, functions, operators
--- (operator(pg_catalog.=)...) and tables, so it means the same under any search_path and the
--- reused plan is this function's. Internal (claim_tasks). Raises nothing.
+-- When every queued task of the flow has the same priority (pgflow._fc_ranked false), only the
+-- groups of limited steps are served here (the steps with no limit of their own are
+-- pgflow._claim_free's), walked in key order from the one after the last group this session's
+-- previous claim of the flow served (its cursor, the setting pgflow.fc_<md5 of the queue
+-- table>), and the walk stops once qty groups are taken: a claim costs a probe, a count and a
+-- few visibility look-ups per group it takes, whatever the number of groups, and with more
+-- groups than qty each claim serves the next qty of them, one task each. The probe that finds a
+-- group also returns its first queued task's priority and message id (from the index alone),
+-- and the group's offers are read from that entry on (an index range, the one priority of this
+-- walk): the entries of the group's tasks started or done since the last VACUUM, which lie
+-- before it, are read once per claim rather than twice. Otherwise (priorities differ) every
+-- group is visited, those of steps with no limit too (a loose scan of
+-- idx_step_tasks_fc_queued), and the offers are taken by priority first, so a ready task of a
+-- higher priority is taken before any lower one. Either way a group's backlog never holds
+-- another group's first ready task back by more than a round of the groups. Messages are not
+-- read (their visibility is not changed). The offers are taken lazily, in that order, each with
+-- its task's row lock and its group's advisory lock, tried (never waited for): an offer another
+-- claim holds is passed over, so concurrent claims take different tasks and groups (a group
+-- with no limit, in priority order, offers tasks no other claim has locked, found in index
+-- order: bitmap scans are off, so that a generic plan does not read and sort a whole group to
+-- lock its first ones). The exact check stays pgflow._fc_admit's, under the same locks (held
+-- until the caller commits). A group's free slots and lock name are computed by the same text
+-- in both statements. The statements name the flow's queue table: each is prepared once per
+-- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
+-- queue table> and pgflow_fc_rank_<md5>), not planned on every call. A statement under that
+-- name is reused only when it is this text, SQL-prepared with its parameter types (else
+-- replaced). The caller may have prepared the same text itself under a hostile search_path (a
+-- pg_temp domain named text, an operator = of its own schema): the text qualifies every name
+-- it holds, parameter and cast types, functions, operators (operator(pg_catalog.=)...) and
+-- tables, so it means the same under any search_path and the reused plan is this function's.
+-- Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -48,6 +48,8 @@ declare
   v_table text := pgmq.format_table_name(_fc_pick.flow_slug, 'q');
   v_hash text := pg_catalog.md5(v_table);
   v_ranked boolean;
+  v_slots text;
+  v_lock_task text;
   v_name text;
   v_prepare text;
   v_types pg_catalog.regtype[];
@@ -56,18 +58,58 @@ declare
   v_step text;
   v_key text;
 begin
-  -- priorities differ when a step's differs from the flow's or a run started with a priority
-  -- is in progress (idx_runs_priority holds only those runs)
-  v_ranked := (
-      select count(distinct coalesce(s.opt_priority, f.opt_priority, 0)) > 1
-      from pgflow.steps s join pgflow.flows f on f.flow_slug = s.flow_slug
-      where s.flow_slug = _fc_pick.flow_slug
-    )
-    or exists (
-      select 1 from pgflow.runs r
-      where r.flow_slug = _fc_pick.flow_slug and r.priority is not null
-        and r.status in ('queued', 'started')
-    );
+  v_ranked := pgflow._fc_ranked(_fc_pick.flow_slug);
+  -- a group's free slots (at most $2: its limit less its started tasks, counted by
+  -- idx_step_tasks_fc_started; its rate window's room) and its lock's name (pgflow._fc_admit's:
+  -- its concurrency group, else its rate group; null for a step with no limit), for a group g
+  -- (step_slug, fc_key) of step s: the same in both statements below
+  v_slots := $s$least(
+        $2,
+        case when s.opt_concurrency_limit is null then $2
+          when s.opt_concurrency_key is null then s.opt_concurrency_limit operator(pg_catalog.-) (
+            select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
+            where u.flow_slug operator(pg_catalog.=) $1
+              and u.step_slug operator(pg_catalog.=) g.step_slug
+              and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
+          )
+          else s.opt_concurrency_limit operator(pg_catalog.-) (
+            select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
+            where u.flow_slug operator(pg_catalog.=) $1
+              and u.step_slug operator(pg_catalog.=) g.step_slug
+              and u.status operator(pg_catalog.=) 'started'
+              and u.fc_key operator(pg_catalog.=) g.fc_key
+          )
+        end,
+        -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+        case when s.opt_rate_limit is null
+            or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+          else s.opt_rate_limit operator(pg_catalog.-) (
+            select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
+            where rs.flow_slug operator(pg_catalog.=) $1
+              and rs.step_slug operator(pg_catalog.=) g.step_slug
+              and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else g.fc_key end
+              and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
+                operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
+          )
+        end
+      ) as free,
+      case when s.opt_concurrency_limit is not null then
+          'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else g.fc_key end
+        when s.opt_rate_limit is not null then
+          'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) g.fc_key
+      end as lock_name$s$;
+  -- an offer r's task row lock, tried (a task another claim holds is passed over)
+  v_lock_task := $s$exists (
+              select 1 from pgflow.step_tasks t
+              where t.message_id operator(pg_catalog.=) r.message_id
+                and t.flow_slug operator(pg_catalog.=) $1
+                and t.status operator(pg_catalog.=) 'queued'
+              for update skip locked
+            )$s$;
 
   if v_ranked then
     v_name := 'pgflow_fc_rank_' || v_hash;
@@ -97,40 +139,7 @@ begin
           ) n
         ),
         slots as (
-          select g.step_slug, g.fc_key, least(
-            $2,
-            case when s.opt_concurrency_limit is null then $2
-              else s.opt_concurrency_limit operator(pg_catalog.-) (
-                select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
-                where u.flow_slug operator(pg_catalog.=) $1
-                  and u.step_slug operator(pg_catalog.=) g.step_slug
-                  and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
-                  and (s.opt_concurrency_key is null or u.fc_key operator(pg_catalog.=) g.fc_key)
-              )
-            end,
-            -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
-            case when s.opt_rate_limit is null
-                or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-              else s.opt_rate_limit operator(pg_catalog.-) (
-                select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
-                where rs.flow_slug operator(pg_catalog.=) $1
-                  and rs.step_slug operator(pg_catalog.=) g.step_slug
-                  and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else g.fc_key end
-                  and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
-                    operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
-              )
-            end
-          ) as free,
-          -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
-          case when s.opt_concurrency_limit is not null then
-              'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else g.fc_key end
-            when s.opt_rate_limit is not null then
-              'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) g.fc_key
-          end as lock_name
+          select g.step_slug, g.fc_key, %3$s
           from groups g
           join pgflow.steps s on s.flow_slug operator(pg_catalog.=) $1
             and s.step_slug operator(pg_catalog.=) g.step_slug
@@ -193,18 +202,12 @@ begin
           select r.message_id from ranked r
           where (r.lock_name is null
                  or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
-            and exists (
-              select 1 from pgflow.step_tasks t
-              where t.message_id operator(pg_catalog.=) r.message_id
-                and t.flow_slug operator(pg_catalog.=) $1
-                and t.status operator(pg_catalog.=) 'queued'
-              for update skip locked
-            )
+            and %4$s
           order by r.priority desc, r.rank, r.message_id
           limit $2
         )
       $q$,
-      v_table, v_name
+      v_table, v_name, v_slots, v_lock_task
     );
   else
     v_name := 'pgflow_fc_pick_' || v_hash;
@@ -269,64 +272,29 @@ begin
           union all
           select * from up_to_cursor
         ),
-        -- each group visited: its free slots (its started tasks counted by
-        -- idx_step_tasks_fc_started; its rate window's starts), its lock's name
-        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty; a
-        -- limited group is taken when its lock is free (tried, never waited for), so
+        -- each limited group visited (a step with no limit of its own is left to
+        -- pgflow._claim_free): its free slots and its lock's name, and its first visible
+        -- tasks, at most its free slots and qty, read from the probe's entry on (the walk's one
+        -- priority); a group is taken when its lock is free (tried, never waited for), so
         -- concurrent claims take different groups. The walk stops at qty groups taken.
         taken as (
-          select w.n, w.step_slug, w.fc_key, o.lock_name, o.ids
-          from walk w
+          select g.n, g.step_slug, g.fc_key, o.lock_name, o.ids
+          from walk g
           join pgflow.steps s on s.flow_slug operator(pg_catalog.=) $1
-            and s.step_slug operator(pg_catalog.=) w.step_slug
+            and s.step_slug operator(pg_catalog.=) g.step_slug
+            and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
           cross join lateral (
             select l.lock_name, case when l.free operator(pg_catalog.<=) 0 then '{}'::pg_catalog.int8[]
-              -- a group with no limit offers its first visible task that no other claim
-              -- holds, locking it, so concurrent claims do not offer each other the same one,
-              -- then the next ones in its order (up to free), whose row locks are tried when
-              -- they are taken, below: with more groups than qty only the first is taken, and
-              -- locking the others would write a row lock each for nothing
-              when l.lock_name is null then coalesce((
-                select array[f.message_id] operator(pg_catalog.||) array(
-                  select t.message_id
-                  from pgflow.step_tasks t
-                  where t.flow_slug operator(pg_catalog.=) $1
-                    and t.step_slug operator(pg_catalog.=) w.step_slug
-                    and t.fc_key operator(pg_catalog.=) w.fc_key
-                    and t.status operator(pg_catalog.=) 'queued'
-                    and t.priority operator(pg_catalog.=) f.priority
-                    and t.message_id operator(pg_catalog.>) f.message_id
-                    and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
-                      operator(pg_catalog.<=) pg_catalog.clock_timestamp()
-                  order by t.priority desc, t.message_id
-                  limit (l.free operator(pg_catalog.-) 1)
-                )
-                from (
-                  select t.message_id, t.priority
-                  from pgflow.step_tasks t
-                  where t.flow_slug operator(pg_catalog.=) $1
-                    and t.step_slug operator(pg_catalog.=) w.step_slug
-                    and t.fc_key operator(pg_catalog.=) w.fc_key
-                    and t.status operator(pg_catalog.=) 'queued'
-                    and t.priority operator(pg_catalog.=) w.p0
-                    and t.message_id operator(pg_catalog.>=) w.m0
-                    and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
-                      operator(pg_catalog.<=) pg_catalog.clock_timestamp()
-                  order by t.priority desc, t.message_id
-                  limit 1
-                  for update of t skip locked
-                ) f
-              ), '{}')
-              -- a limited group's row locks are tried when its offers are taken, below
+              -- the row locks are tried when the offers are taken, below
               else array(
                 select t.message_id
                 from pgflow.step_tasks t
                 where t.flow_slug operator(pg_catalog.=) $1
-                  and t.step_slug operator(pg_catalog.=) w.step_slug
-                  and t.fc_key operator(pg_catalog.=) w.fc_key
+                  and t.step_slug operator(pg_catalog.=) g.step_slug
+                  and t.fc_key operator(pg_catalog.=) g.fc_key
                   and t.status operator(pg_catalog.=) 'queued'
-                  and t.priority operator(pg_catalog.=) w.p0
-                  and t.message_id operator(pg_catalog.>=) w.m0
+                  and t.priority operator(pg_catalog.=) g.p0
+                  and t.message_id operator(pg_catalog.>=) g.m0
                   -- a subquery, not a join: planning a join would probe the ends of the message
                   -- id indexes, slow while they hold many dead entries (a busy queue)
                   and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
@@ -334,81 +302,31 @@ begin
                 order by t.priority desc, t.message_id
                 limit l.free
               ) end as ids
-            from (
-              select least(
-                $2,
-                case when s.opt_concurrency_limit is null then $2
-                  when s.opt_concurrency_key is null then s.opt_concurrency_limit operator(pg_catalog.-) (
-                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
-                    where u.flow_slug operator(pg_catalog.=) $1
-                      and u.step_slug operator(pg_catalog.=) w.step_slug
-                      and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
-                  )
-                  else s.opt_concurrency_limit operator(pg_catalog.-) (
-                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
-                    where u.flow_slug operator(pg_catalog.=) $1
-                      and u.step_slug operator(pg_catalog.=) w.step_slug
-                      and u.status operator(pg_catalog.=) 'started'
-                      and u.fc_key operator(pg_catalog.=) w.fc_key
-                  )
-                end,
-                -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
-                case when s.opt_rate_limit is null
-                    or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-                  else s.opt_rate_limit operator(pg_catalog.-) (
-                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
-                    where rs.flow_slug operator(pg_catalog.=) $1
-                      and rs.step_slug operator(pg_catalog.=) w.step_slug
-                      and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else w.fc_key end
-                      and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
-                        operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
-                  )
-                end
-              ) as free,
-              case when s.opt_concurrency_limit is not null then
-                  'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) w.step_slug operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else w.fc_key end
-                when s.opt_rate_limit is not null then
-                  'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) w.step_slug operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) w.fc_key
-              end as lock_name
-            ) l
+            from (select %3$s) l
           ) o
-          where case when pg_catalog.cardinality(o.ids) operator(pg_catalog.=) 0 then false
-            when o.lock_name is null then true
-            else pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(o.lock_name, 0))
-          end
+          where pg_catalog.cardinality(o.ids) operator(pg_catalog.>) 0
+            and pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(o.lock_name, 0))
           limit $2
         ),
         ranked as (
-          select u.id, u.rank, g.n, g.lock_name
+          select u.id as message_id, u.rank, g.n
           from taken g
           cross join lateral pg_catalog.unnest(g.ids) with ordinality as u(id, rank)
           order by u.rank, g.n
           offset 0
         )
         -- taken by rank in their group, then in walk order (the limit stops the scan): a task
-        -- whose row another claim has locked is passed over (the first offer of a group with
-        -- no limit is locked already)
+        -- whose row another claim has locked is passed over
         select array(
-            select r.id from ranked r
-            where (r.lock_name is null and r.rank operator(pg_catalog.=) 1)
-              or exists (
-                select 1 from pgflow.step_tasks t
-                where t.message_id operator(pg_catalog.=) r.id
-                  and t.flow_slug operator(pg_catalog.=) $1
-                  and t.status operator(pg_catalog.=) 'queued'
-                for update skip locked
-              )
+            select r.message_id from ranked r
+            where %4$s
             order by r.rank, r.n
             limit $2
           ),
           (select g.step_slug from taken g order by g.n desc limit 1),
           (select g.fc_key from taken g order by g.n desc limit 1)
       $q$,
-      v_table, v_name
+      v_table, v_name, v_slots, v_lock_task
     );
   end if;
 

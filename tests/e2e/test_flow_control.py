@@ -28,10 +28,10 @@ RUNS = 2000 if os.environ.get("PGFLOW_SLOW") == "1" else 600
 CUSTOMERS = 7
 
 _SAMPLE = """
-select step_slug, coalesce(fc_key, '') as key, count(*) as n
+select flow_slug, step_slug, coalesce(fc_key, '') as key, count(*) as n
 from pgflow.step_tasks
-where flow_slug = 'e2e_fc_limits' and status = 'started'
-group by 1, 2
+where flow_slug in ('e2e_fc_limits', 'e2e_fc_keyed') and status = 'started'
+group by 1, 2, 3
 """
 
 
@@ -42,14 +42,14 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.dsn = dsn
         self.stop = threading.Event()
-        self.most: Counter[tuple[str, str]] = Counter()
+        self.most: Counter[tuple[str, str, str]] = Counter()
         self.samples = 0
 
     def run(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             while not self.stop.is_set():
-                for step, key, n in conn.execute(_SAMPLE).fetchall():
-                    self.most[(step, key)] = max(self.most[(step, key)], n)
+                for flow, step, key, n in conn.execute(_SAMPLE).fetchall():
+                    self.most[(flow, step, key)] = max(self.most[(flow, step, key)], n)
                 self.samples += 1
                 time.sleep(0.003)
 
@@ -75,23 +75,28 @@ def test_limits_hold_exactly_under_four_workers(
         run_ids = client.start_many(
             "e2e_fc_limits", [{"customer": f"c{i % CUSTOMERS}"} for i in range(RUNS)]
         )
+        # a flow with no rate limit: its limited tasks are started by _start_picked
+        run_ids += client.start_many(
+            "e2e_fc_keyed", [{"customer": f"c{i % CUSTOMERS}"} for i in range(RUNS // 2)]
+        )
 
         def finished() -> bool:
             return all(s in ("completed", "failed", "cancelled") for s in _statuses(dsn, run_ids))
 
-        wait_until(finished, timeout=240, what=f"{RUNS} runs to finish")
+        wait_until(finished, timeout=360, what=f"{len(run_ids)} runs to finish")
     finally:
         sampler.stop.set()
         sampler.join(5)
 
     assert set(_statuses(dsn, run_ids)) == {"completed"}
     assert sampler.samples > 50
-    fetch = {key: n for (step, key), n in sampler.most.items() if step == "fetch"}
-    charge = [n for (step, _), n in sampler.most.items() if step == "charge"]
-    assert len(fetch) == CUSTOMERS and max(fetch.values()) <= 3, fetch
-    assert charge and max(charge) <= 4, charge
-    # limits bind: some customer did have all three slots in use at once
-    assert max(fetch.values()) == 3
+    for flow in ("e2e_fc_limits", "e2e_fc_keyed"):
+        fetch = {k: n for (f, step, k), n in sampler.most.items() if (f, step) == (flow, "fetch")}
+        charge = [n for (f, step, _), n in sampler.most.items() if (f, step) == (flow, "charge")]
+        assert len(fetch) == CUSTOMERS and max(fetch.values()) <= 3, (flow, fetch)
+        assert charge and max(charge) <= 4, (flow, charge)
+        # limits bind: some customer did have all three slots in use at once
+        assert max(fetch.values()) == 3, flow
     with psycopg.connect(dsn) as conn:
         starts = [
             row[0]
@@ -100,11 +105,17 @@ def test_limits_hold_exactly_under_four_workers(
                 " where flow_slug = 'e2e_fc_limits' and step_slug = 'notify'"
             ).fetchall()
         ]
+        record = conn.execute(
+            "select count(*) from pgflow.step_tasks where flow_slug = 'e2e_fc_limits'"
+            " and step_slug = 'record' and status = 'completed'"
+        ).fetchone()[0]
         attempts = conn.execute(
             "select max(attempts_count), sum(requeued_count) from pgflow.step_tasks"
-            " where flow_slug = 'e2e_fc_limits'"
+            " where flow_slug in ('e2e_fc_limits', 'e2e_fc_keyed')"
         ).fetchone()
     assert len(starts) == RUNS
+    # the step with no limit (claimed apart from the limited groups) ran once per run too
+    assert record == RUNS
     assert _most_starts_in_a_window(starts, 1.0) <= 40
     # held-back tasks never used an attempt nor counted as stalled
     assert attempts == (1, 0)

@@ -401,12 +401,15 @@ def test_no_pgmq_function_runs_as_its_owner(roles_dsn: str) -> None:
 # The claim paths that cache a statement per session (SQL PREPARE, reused when the text under
 # its name is the expected one): a flow without flow control (pgflow._claim_queue), flows under
 # flow control in the round-robin walk (keyed concurrency; a rate limit) and in priority order
-# (two steps of different priorities) (pgflow._fc_pick).
+# (two steps of different priorities) (pgflow._fc_pick, then the start: pgflow._start_picked,
+# with a rate limit pgflow._start_tasks's), and a step with no limit beside a limited one
+# (pgflow._claim_free).
 _PREPARED_FLOWS: dict[str, list[dict[str, Any]]] = {
     "pln": [{}],
     "fck": [{"concurrency_limit": 5, "concurrency_key": "run.c"}],
     "fcr": [{"rate_limit": 100, "rate_per": 60}],
     "fcp": [{"priority": 5, "concurrency_limit": 5}, {"priority": 1}],
+    "fcf": [{"concurrency_limit": 5, "concurrency_key": "run.c"}, {}],
 }
 # Operators whose pg_catalog versions the statements use, shadowed (for the types in play) in
 # a schema listed before pg_catalog; and the functions they call unqualified.
@@ -459,7 +462,7 @@ def _prepared_flows(dsn: str) -> None:
                 (list(_PREPARED_FLOWS),),
             ).fetchall()
         )
-    assert control == {"pln": False, "fck": True, "fcr": True, "fcp": True}
+    assert control == {"pln": False, "fck": True, "fcr": True, "fcp": True, "fcf": True}
 
 
 def _claim_each(
@@ -532,7 +535,17 @@ def _shadow_schema(attacker: psycopg.Connection[Any], schema: str, texts: list[s
 # the flows each claim path is taken for, and the statements it prepares
 _STATEMENTS = {
     "claim_queue": (["pln"], {"pgflow_claim"}),
-    "fc_pick": (["fck", "fcr", "fcp"], {"pgflow_fc_pick", "pgflow_fc_rank"}),
+    "fc_pick": (
+        ["fck", "fcr", "fcp"],
+        {
+            "pgflow_fc_pick",
+            "pgflow_fc_rank",
+            "pgflow_fc_free",
+            "pgflow_start_ids",
+            "pgflow_start_picked",
+        },
+    ),
+    "fc_free": (["fcf"], {"pgflow_fc_free", "pgflow_fc_pick", "pgflow_start_picked"}),
 }
 
 

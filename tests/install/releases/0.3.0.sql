@@ -2460,13 +2460,16 @@ $$;
 -- _start_tasks(flow_slug, msg_ids, worker_id): start the queued tasks of a flow behind the given
 -- messages (tasks locked elsewhere are skipped, never waited for): attempts_count + 1, a new
 -- start_seq (from task_start_seq: it names this start alone and fences its reports), status
--- 'started', worker recorded, message hidden for the step's timeout + 2 s. Returns one
--- claimed_task per started task, in message order, with the handler input: for a single step
--- {"run": <run input>, "<dep>": <output>, ...} over completed dependencies, for a map task the
--- array element. On a flow under flow control (flows.flow_control) the step limits apply first:
--- pgflow._fc_admit keeps back what they do not allow now (left queued, attempts untouched), and
--- pgflow._fc_started records the starts of rate-limited steps, when the flow has any
--- (docs/flow-control.md).
+-- 'started', worker recorded, message hidden for the step's timeout + 2 s (its read_ct left as
+-- it is). Returns one claimed_task per started task, in message order, with the handler input:
+-- for a single step {"run": <run input>, "<dep>": <output>, ...} over completed dependencies,
+-- for a map task the array element. On a flow under flow control (flows.flow_control) the step
+-- limits apply first: pgflow._fc_admit keeps back what they do not allow now (left queued,
+-- attempts untouched), and pgflow._fc_started records the starts of rate-limited steps, when
+-- the flow has any (docs/flow-control.md). The start is one statement (pgflow._claim_text's,
+-- behind a lookup of the messages' queued tasks), prepared once per session and queue (generic
+-- plan, pg_prepared_statements name pgflow_start_ids_<md5 of the queue table>; reused only when
+-- it is this text, SQL-prepared with its parameter types: pgflow._prepare_once).
 -- Internal (start_tasks and claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
@@ -2475,9 +2478,13 @@ returns setof pgflow.claimed_task
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 #variable_conflict use_column
 declare
+  v_table text := pgmq.format_table_name(_start_tasks.flow_slug, 'q');
+  v_name text := 'pgflow_start_ids_' || pg_catalog.md5(v_table);
+  v_prepare text;
   v_claimed pgflow.claimed_task[];
   v_msg_ids bigint[] := _start_tasks.msg_ids;
   v_controlled boolean;
@@ -2495,77 +2502,39 @@ begin
   if v_controlled then
     v_msg_ids := pgflow._fc_admit(_start_tasks.flow_slug, v_msg_ids);
   end if;
+  if cardinality(v_msg_ids) = 0 then
+    return;
+  end if;
 
-  with locked as (
-    select t.run_id, t.step_slug, t.task_index
-    from pgflow.step_tasks t
-    where t.flow_slug = _start_tasks.flow_slug
-      and t.message_id = any(v_msg_ids)
-      and t.status = 'queued'
-    for update of t skip locked
-  ),
-  started as (
-    update pgflow.step_tasks t
-    set status = 'started',
-        attempts_count = t.attempts_count + 1,
-        start_seq = nextval('pgflow.task_start_seq'),
-        started_at = clock_timestamp(),
-        last_worker_id = _start_tasks.worker_id
-    from locked l
-    where t.run_id = l.run_id and t.step_slug = l.step_slug and t.task_index = l.task_index
-      and exists (
-        select 1 from pgflow.runs r where r.run_id = t.run_id and r.status = 'started'
-      )
-    returning t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-      t.start_seq
-  )
-  select coalesce(array_agg(
-    row(
-      st.flow_slug,
-      st.run_id,
-      st.step_slug,
-      st.task_index,
-      st.message_id,
-      st.attempts_count,
-      coalesce(s.opt_timeout, f.opt_timeout),
-      case
-        when s.step_type = 'map' and s.deps_count = 0 then r.input -> st.task_index
-        when s.step_type = 'map' then (
-          select ss.output -> st.task_index
-          from pgflow.deps d
-          join pgflow.step_states ss on ss.run_id = st.run_id and ss.step_slug = d.dep_slug
-          where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
-        )
-        else jsonb_build_object('run', r.input) || coalesce(
-          (
-            select jsonb_object_agg(d.dep_slug, ss.output)
-            from pgflow.deps d
-            join pgflow.step_states ss
-              on ss.run_id = st.run_id and ss.step_slug = d.dep_slug and ss.status = 'completed'
-            where d.flow_slug = st.flow_slug and d.step_slug = st.step_slug
-          ),
-          '{}'::jsonb
-        )
-      end,
-      st.start_seq
-    )::pgflow.claimed_task
-    order by st.message_id
-  ), '{}')
-  into v_claimed
-  from started st
-  join pgflow.runs r on r.run_id = st.run_id
-  join pgflow.steps s on s.flow_slug = st.flow_slug and s.step_slug = st.step_slug
-  join pgflow.flows f on f.flow_slug = st.flow_slug;
+  v_prepare := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+    $q$prepare @name@(pg_catalog.text, pg_catalog.int8[], pg_catalog.int4, pg_catalog.uuid) as
+      with locked as (
+        select t.run_id, t.step_slug, t.task_index
+        from pgflow.step_tasks t
+        -- status || '': the plan, made once, must not take the partial index of queued tasks
+        -- (a scan of all the flow's queued tasks) for the messages' index
+        where t.message_id OPERATOR(pg_catalog.=) any($2)
+          and t.flow_slug OPERATOR(pg_catalog.=) $1
+          and (t.status OPERATOR(pg_catalog.||) '') OPERATOR(pg_catalog.=) 'queued'
+        for update of t skip locked
+      ),
+      @start@
+      select coalesce(pg_catalog.array_agg(c.task order by c.message_id), '{}') from claimed c
+    $q$,
+    '@start@', pgflow._claim_text('select c.message_id from claimed c', false)),
+    '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare,
+    array['pg_catalog.text', 'pg_catalog.int8[]', 'pg_catalog.int4', 'pg_catalog.uuid']
+      ::pg_catalog.regtype[]);
+  execute pg_catalog.format('execute %I(%L, %L, null, %L)',
+    v_name, _start_tasks.flow_slug, v_msg_ids, _start_tasks.worker_id)
+  into v_claimed;
 
   if cardinality(v_claimed) = 0 then
     return;
   end if;
-
-  perform pgflow.set_vt_batch(
-    _start_tasks.flow_slug,
-    array(select c.msg_id from unnest(v_claimed) c),
-    array(select c.timeout + 2 from unnest(v_claimed) c)
-  );
 
   if v_rated then
     perform pgflow._fc_started(_start_tasks.flow_slug, v_claimed);
@@ -2602,8 +2571,12 @@ $$;
 -- not started) for vt seconds. Messages whose task is gone or finished are archived. A flow
 -- without flow control is claimed by one prepared statement (pgflow._claim_queue).
 -- A flow under flow control (flows.flow_control: step limits or priorities, docs/flow-control.md)
--- is not read in message order: pgflow._fc_pick chooses its tasks (by priority, round-robin over
--- concurrency groups, passing over full ones) and _start_tasks admits them under the limits.
+-- is not read in message order. When its queued tasks share one priority, the tasks of its
+-- steps with no limit of their own are claimed by one prepared statement
+-- (pgflow._claim_free) and its limited groups are chosen by pgflow._fc_pick (round-robin over
+-- the groups, passing over full ones) and admitted under the limits by _start_tasks; the two
+-- take turns going first, claim after claim. When priorities differ, _fc_pick chooses all of
+-- its tasks by priority.
 -- Returns claimed_task rows (start_seq fences the reports; input is the handler's).
 -- Raises: 'Flow "%" does not exist'; 'qty must be positive (got %)'.
 set search_path = pg_catalog, pg_temp;
@@ -2623,7 +2596,8 @@ set jit to off
 as $$
 #variable_conflict use_column
 declare
-  v_controls boolean[];
+  v_modes int[];
+  v_mode int;
   v_at int;
   v_flow_slug text;
   v_count int := coalesce(cardinality(claim_tasks.flow_slugs), 0);
@@ -2632,17 +2606,44 @@ declare
   v_msg_ids bigint[];
   v_claimed pgflow.claimed_task[];
   v_claimed_count int;
+  v_turn_name text;
+  v_turn int;
+  v_ranked boolean;
+  v_picked boolean;
+  v_passes text;
+  v_pass int;
 begin
   if claim_tasks.qty is null or claim_tasks.qty < 1 then
     raise exception 'qty must be positive (got %)', coalesce(claim_tasks.qty::text, 'null');
   end if;
-  -- each flow's flow_control, in flow_slugs' order (null: no such flow)
-  v_controls := array(
-    select (select f.flow_control from pgflow.flows f where f.flow_slug = u.slug)
+  -- each flow's mode, in flow_slugs' order (null: no such flow): 0 without flow control, else
+  -- 1 + 2 when a step has no limit of its own + 4 when a step has a limit + 8 when a step has
+  -- a rate limit
+  v_modes := array(
+    select (
+      select case when not f.flow_control then 0
+        else 1
+          + case when exists (
+              select 1 from pgflow.steps s
+              where s.flow_slug = f.flow_slug
+                and s.opt_concurrency_limit is null and s.opt_rate_limit is null
+            ) then 2 else 0 end
+          + case when exists (
+              select 1 from pgflow.steps s
+              where s.flow_slug = f.flow_slug
+                and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
+            ) then 4 else 0 end
+          + case when exists (
+              select 1 from pgflow.steps s
+              where s.flow_slug = f.flow_slug and s.opt_rate_limit is not null
+            ) then 8 else 0 end
+        end
+      from pgflow.flows f where f.flow_slug = u.slug
+    )
     from unnest(claim_tasks.flow_slugs) with ordinality u(slug, ord)
     order by u.ord
   );
-  v_at := array_position(v_controls, null);
+  v_at := array_position(v_modes, null);
   if v_at is not null then
     raise exception 'Flow "%" does not exist', claim_tasks.flow_slugs[v_at];
   end if;
@@ -2651,7 +2652,8 @@ begin
     exit when v_left <= 0;
     v_at := (v_first + i) % v_count + 1;
     v_flow_slug := claim_tasks.flow_slugs[v_at];
-    if not v_controls[v_at] then
+    v_mode := v_modes[v_at];
+    if v_mode = 0 then
       -- read, start and hide in one prepared statement (pgflow._claim_queue)
       return query select * from pgflow._claim_queue(
         v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id
@@ -2660,30 +2662,86 @@ begin
       v_left := v_left - v_claimed_count;
       continue;
     end if;
-    v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
-    continue when cardinality(v_msg_ids) = 0;
 
-    v_claimed := array(
-      select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
-    );
-    v_left := v_left - cardinality(v_claimed);
-
-    if cardinality(v_claimed) < cardinality(v_msg_ids) then
-      -- a scalar subquery per message (by idx_step_tasks_message_id): as an anti-join the
-      -- planner may read all of step_tasks
-      perform pgmq.archive(v_flow_slug, array(
-        select id from unnest(v_msg_ids) id
-        where (
-          select t.task_index from pgflow.step_tasks t
-          where t.message_id = id
-            and t.flow_slug = v_flow_slug
-            and t.status in ('queued', 'started')
-          limit 1
-        ) is null
-      ));
+    -- under flow control: the steps with no limit of their own are claimed in one statement
+    -- (pass f: pgflow._claim_free; none when priorities may differ: it says so), the limited
+    -- groups by pgflow._fc_pick, admitted by _start_tasks (pass l: when a limited step has a
+    -- queued task, or priorities differ: then _fc_pick takes every step by priority). Which
+    -- goes first alternates from one claim of the flow to the next in this session (its count
+    -- of them: the setting pgflow.fcturn_<md5 of the queue table>), so neither kind holds the
+    -- other back by more than a claim.
+    v_ranked := false;
+    v_picked := false;
+    if (v_mode & 2) = 0 then
+      v_passes := 'l';
+    else
+      v_turn_name := 'pgflow.fcturn_' || md5(pgmq.format_table_name(v_flow_slug, 'q'));
+      v_turn := coalesce(nullif(current_setting(v_turn_name, true), '')::int, 0) % 1000000 + 1;
+      perform set_config(v_turn_name, v_turn::text, false);
+      v_passes := case when (v_mode & 4) = 0 then 'f' when v_turn % 2 = 1 then 'fl' else 'lf' end;
     end if;
+    v_pass := 0;
+    while v_pass < length(v_passes) and v_left > 0 loop
+      v_pass := v_pass + 1;
+      if substr(v_passes, v_pass, 1) = 'f' then
+        select f.claimed, f.ranked into v_claimed, v_ranked
+        from pgflow._claim_free(v_flow_slug, v_left, claim_tasks.vt, claim_tasks.worker_id,
+          -- its steps' rotation: one step further each claim, or each second claim when the
+          -- two kinds take turns (so that each step also goes first on a turn of its kind's)
+          case when (v_mode & 4) = 0 then v_turn else v_turn / 2 end) f;
+        v_left := v_left - cardinality(v_claimed);
+        return query select * from unnest(v_claimed);
+        -- priorities differ: the ordered claim takes every step, this one too
+        if v_ranked and not v_picked and strpos(substr(v_passes, v_pass + 1), 'l') = 0 then
+          v_passes := v_passes || 'l';
+        end if;
+        continue;
+      end if;
 
-    return query select * from unnest(v_claimed);
+      continue when not v_ranked and not exists (
+        select 1 from pgflow.steps s
+        where s.flow_slug = v_flow_slug
+          and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
+          and exists (
+            select 1 from pgflow.step_tasks t
+            where t.flow_slug = v_flow_slug and t.step_slug = s.step_slug
+              and t.status = 'queued' and t.fc_key is not null
+          )
+      );
+      v_picked := true;
+      v_msg_ids := pgflow._fc_pick(v_flow_slug, v_left);
+      continue when cardinality(v_msg_ids) = 0;
+
+      -- with no rate limit, the start itself checks the concurrency limits (_start_picked);
+      -- else _start_tasks admits them (pgflow._fc_admit) and records the starts
+      if (v_mode & 8) = 0 then
+        v_claimed := array(
+          select c from pgflow._start_picked(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
+        );
+      else
+        v_claimed := array(
+          select c from pgflow._start_tasks(v_flow_slug, v_msg_ids, claim_tasks.worker_id) c
+        );
+      end if;
+      v_left := v_left - cardinality(v_claimed);
+
+      if cardinality(v_claimed) < cardinality(v_msg_ids) then
+        -- a scalar subquery per message (by idx_step_tasks_message_id): as an anti-join the
+        -- planner may read all of step_tasks
+        perform pgmq.archive(v_flow_slug, array(
+          select id from unnest(v_msg_ids) id
+          where (
+            select t.task_index from pgflow.step_tasks t
+            where t.message_id = id
+              and t.flow_slug = v_flow_slug
+              and t.status in ('queued', 'started')
+            limit 1
+          ) is null
+        ));
+      end if;
+
+      return query select * from unnest(v_claimed);
+    end loop;
   end loop;
 end;
 $$;
@@ -2727,8 +2785,9 @@ declare
   v_claimed pgflow.claimed_task[];
   v_orphans bigint[];
 begin
-  -- replace() rather than format(): a tenth of the cost on this 4 kB text
-  v_prepare := pg_catalog.replace(pg_catalog.replace(
+  -- replace() rather than format(): a tenth of the cost on this 4 kB text; the start of the
+  -- tasks locked and the hiding of the messages read are pgflow._claim_text's
+  v_prepare := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
     $q$prepare @name@(pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.uuid) as
       with msgs as (
         select q.msg_id
@@ -2764,7 +2823,116 @@ begin
           for update of t skip locked
         ) l
       ),
-      started as (
+      @start@
+      select
+        (select coalesce(pg_catalog.array_agg(c.task order by c.message_id), '{}') from claimed c),
+        (select pg_catalog.array_agg(o.msg_id order by o.msg_id) from opened o where not o.open)
+    $q$,
+    '@start@', pgflow._claim_text('select o.msg_id from opened o where o.open', true)),
+    '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare,
+    array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid']
+      ::pg_catalog.regtype[]);
+  execute pg_catalog.format(
+    'execute %I(%L, %L, %L, %L)',
+    v_name, _claim_queue.flow_slug, _claim_queue.qty, _claim_queue.vt, _claim_queue.worker_id
+  )
+  into v_claimed, v_orphans;
+
+  if v_orphans is not null then
+    perform pgmq.archive(_claim_queue.flow_slug, v_orphans);
+  end if;
+
+  return query select * from unnest(v_claimed);
+end;
+$$;
+
+-- file: 0314_function__prepare_once.sql
+-- _prepare_once(name, statement, parameter_types): make sure the session holds prepared
+-- statement `name` as exactly `statement` (a full `prepare <name>(...) as ...` text), prepared
+-- once per session so that its generic plan is reused, not planned on every call.
+-- The session's statement under that name is reused only if it is this text, prepared by SQL
+-- PREPARE (from_sql) with these parameter types; any other (a session's own, an older version
+-- of the core's, one made by a protocol Parse message, whose parameter types the client chose)
+-- is deallocated and the text prepared again. The caller may have prepared this very text
+-- itself under a search_path of its choosing, so the text must name everything with its schema:
+-- PREPARE resolves the parameter types once and keeps them (the arguments are coerced to them,
+-- inside the security-definer caller), so they are pg_catalog-qualified, and so is every type,
+-- operator (operator(pg_catalog.=)...), function and table of the body; then the text means the
+-- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
+-- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
+-- _claim_free, _fc_pick, _start_tasks, _start_picked, _start_ready_steps). Raises nothing of
+-- its own.
+-- A session keeps at most 48 of these statements (named pgflow_...): reading
+-- pg_prepared_statements materializes every statement of the session, text included, on each
+-- call, so a worker serving many flows would otherwise pay more on every claim the more flows it
+-- has served (and hold their plans forever). Preparing one more deallocates the oldest first.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._prepare_once(
+  name text,
+  statement text,
+  parameter_types pg_catalog.regtype[]
+)
+returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_old text;
+begin
+  if exists (
+    select 1 from pg_catalog.pg_prepared_statements p
+    where p.name = _prepare_once.name and p.statement = _prepare_once.statement and p.from_sql
+      and p.parameter_types = _prepare_once.parameter_types
+  ) then
+    return;
+  end if;
+  if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = _prepare_once.name)
+  then
+    execute pg_catalog.format('deallocate %I', _prepare_once.name);
+  end if;
+  for v_old in
+    select o.name from (
+      select p.name, pg_catalog.row_number() over (order by p.prepare_time desc, p.name) as newer
+      from pg_catalog.pg_prepared_statements p
+      where p.from_sql and pg_catalog.starts_with(p.name, 'pgflow_')
+    ) o
+    where o.newer >= 48
+  loop
+    execute pg_catalog.format('deallocate %I', v_old);
+  end loop;
+  execute _prepare_once.statement;
+end;
+$$;
+
+-- file: 0315_function__claim_text.sql
+-- _claim_text(hide, read): the part of a prepared statement that starts the tasks it has
+-- locked, shared by pgflow._claim_queue, pgflow._claim_free and pgflow._start_tasks: the text
+-- of the CTEs "started" (the tasks of the statement's CTE "locked" (run_id, step_slug,
+-- task_index; row-locked by it) whose run is started: attempts_count + 1, a new start_seq,
+-- status 'started', started_at, worker $4), "claimed" (one claimed_task per started task, with
+-- its message id and step timeout; the handler input: for a single step {"run": <run input>,
+-- "<dep>": <output>, ...} over completed dependencies, for a map task the array element) and
+-- "hidden" (the update of the messages whose ids the query "hide" selects: hidden for their
+-- task's step timeout + 2 s when it started, $3 seconds otherwise; with read, also read_ct + 1
+-- and last_read_at, as pgmq.read). The text names the queue table @table@ (the caller puts in
+-- its quoted name) and, like every prepared statement of the core, qualifies every name it
+-- holds (pgflow._prepare_once says why). Internal. Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._claim_text(hide text, read boolean)
+returns text
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $f$
+begin
+  -- plpgsql, not sql: a sql function with a SET clause is planned again on every call
+  return pg_catalog.replace(pg_catalog.replace($t$started as (
         update pgflow.step_tasks t
         set status = 'started',
             attempts_count = t.attempts_count OPERATOR(pg_catalog.+) 1,
@@ -2839,91 +3007,272 @@ begin
                 (select c.timeout from claimed c where c.message_id OPERATOR(pg_catalog.=) q.msg_id)
                   OPERATOR(pg_catalog.+) 2,
                 $3
-              )),
-            read_ct = q.read_ct OPERATOR(pg_catalog.+) 1,
-            last_read_at = pg_catalog.clock_timestamp()
-        where q.msg_id OPERATOR(pg_catalog.=) any(array(select o.msg_id from opened o where o.open))
+              ))@read@
+        where q.msg_id OPERATOR(pg_catalog.=) any(array(@hide@))
       )
+$t$, '@hide@', _claim_text.hide), '@read@', case when _claim_text.read then ',
+            read_ct = q.read_ct OPERATOR(pg_catalog.+) 1,
+            last_read_at = pg_catalog.clock_timestamp()' else '' end);
+end;
+$f$;
+
+-- file: 0316_function__claim_free.sql
+-- _claim_free(flow_slug, qty, vt, worker_id, turn): claim_tasks' path for the steps of a flow
+-- under flow control that have no limit of their own (no concurrency limit, no rate limit),
+-- in one statement: nothing to admit, so the tasks are picked, started and their messages
+-- hidden as pgflow._claim_queue does, with no pgflow._fc_admit and no second statement. The
+-- statement's guard: a step with a limit is never read (the steps are chosen in the statement
+-- itself), and when the flow's queued tasks may differ in priority (pgflow._fc_ranked, in the
+-- same statement) it takes nothing and returns ranked true: the caller then takes every step
+-- by priority (pgflow._fc_pick). Otherwise each such step offers its first visible queued task
+-- that no other claim holds (locked at once, so concurrent claims take different ones) and
+-- the next ones in message order (their row locks tried when taken); the offers are taken step
+-- by step, from the turn's step (turn: the caller's rotation, one step further from one
+-- claim of the flow to the next in this session, or every second claim), each step's in
+-- message order, up to qty. So a step's ready task waits a round of such steps at most (as
+-- many claims as such steps, or twice as many), and a claim's tasks
+-- are mostly of one step (completing a batch of one step costs less than a mixed one:
+-- bench/README.md). Returns the started tasks (claimed_task, in message order, handler input as
+-- _start_tasks builds it: pgflow._claim_text) and ranked. Messages are read only through the
+-- tasks' index (idx_step_tasks_fc_queued): a backlog of a limited step's messages is never
+-- crossed. The statement is prepared once per session and queue (generic plan,
+-- pg_prepared_statements name pgflow_fc_free_<md5 of the queue table>), reused only when it is
+-- this text, SQL-prepared with its parameter types (pgflow._prepare_once; the text qualifies
+-- every name it holds). Internal (claim_tasks). Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._claim_free(
+  flow_slug text,
+  qty int,
+  vt int,
+  worker_id uuid,
+  turn int,
+  out claimed pgflow.claimed_task[],
+  out ranked boolean
+)
+returns record
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
+set enable_bitmapscan to off
+as $$
+declare
+  v_table text := pgmq.format_table_name(_claim_free.flow_slug, 'q');
+  v_name text := 'pgflow_fc_free_' || pg_catalog.md5(v_table);
+  v_prepare text;
+begin
+  v_prepare := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+    $q$prepare @name@(pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.uuid,
+        pg_catalog.int4) as
+      with guard as (
+        select pgflow._fc_ranked($1) as ranked
+      ),
+      -- the flow's steps with no limit of their own, numbered in declaration order (none when
+      -- priorities may differ)
+      free_steps as (
+        select s.step_slug,
+          pg_catalog.row_number() over (order by s.step_index) as n,
+          pg_catalog.count(*) over () as c
+        from pgflow.steps s
+        where s.flow_slug operator(pg_catalog.=) $1
+          and s.opt_concurrency_limit is null and s.opt_rate_limit is null
+          and not (select g.ranked from guard g)
+      ),
+      -- each step's first visible queued task no other claim holds, locked (its tasks' fc_key
+      -- is '': a step with no limit has no key)
+      firsts as (
+        select fs.n, fs.c, fs.step_slug, f.run_id, f.task_index, f.message_id, f.priority
+        from free_steps fs
+        cross join lateral (
+          select t.run_id, t.task_index, t.message_id, t.priority
+          from pgflow.step_tasks t
+          where t.flow_slug operator(pg_catalog.=) $1
+            and t.step_slug operator(pg_catalog.=) fs.step_slug
+            and t.fc_key operator(pg_catalog.=) ''
+            and t.status operator(pg_catalog.=) 'queued'
+            -- a subquery, not a join: planning a join would probe the ends of the message id
+            -- indexes, slow while they hold many dead entries (a busy queue)
+            and (select q.vt from pgmq.@table@ q where q.msg_id operator(pg_catalog.=) t.message_id)
+              operator(pg_catalog.<=) pg_catalog.clock_timestamp()
+          order by t.priority desc, t.message_id
+          limit 1
+          for update of t skip locked
+        ) f
+      ),
+      offered as (
+        select f.n, f.c, f.run_id, f.step_slug, f.task_index, f.message_id, true as held
+        from firsts f
+        union all
+        select f.n, f.c, x.run_id, f.step_slug, x.task_index, x.message_id, false
+        from firsts f
+        cross join lateral (
+          select t.run_id, t.task_index, t.message_id
+          from pgflow.step_tasks t
+          where t.flow_slug operator(pg_catalog.=) $1
+            and t.step_slug operator(pg_catalog.=) f.step_slug
+            and t.fc_key operator(pg_catalog.=) ''
+            and t.status operator(pg_catalog.=) 'queued'
+            and t.priority operator(pg_catalog.=) f.priority
+            and t.message_id operator(pg_catalog.>) f.message_id
+            and (select q.vt from pgmq.@table@ q where q.msg_id operator(pg_catalog.=) t.message_id)
+              operator(pg_catalog.<=) pg_catalog.clock_timestamp()
+          order by t.priority desc, t.message_id
+          limit ($2 operator(pg_catalog.-) 1)
+        ) x
+      ),
+      ranked as (
+        select o.run_id, o.step_slug, o.task_index, o.held,
+          pg_catalog.row_number() over (partition by o.step_slug order by o.message_id) as rank,
+          (o.n operator(pg_catalog.+) $5) operator(pg_catalog.%) o.c as k
+        from offered o
+        order by k, rank
+        offset 0
+      ),
+      -- taken step by step from the turn's one, each step's in message order (the limit stops
+      -- the scan): an offer whose row another claim has locked is passed over
+      locked as (
+        select r.run_id, r.step_slug, r.task_index
+        from ranked r
+        where r.held or exists (
+          select 1 from pgflow.step_tasks t
+          where t.run_id operator(pg_catalog.=) r.run_id
+            and t.step_slug operator(pg_catalog.=) r.step_slug
+            and t.task_index operator(pg_catalog.=) r.task_index
+            and t.status operator(pg_catalog.=) 'queued'
+          for update skip locked
+        )
+        order by r.k, r.rank
+        limit $2
+      ),
+      @start@
       select
         (select coalesce(pg_catalog.array_agg(c.task order by c.message_id), '{}') from claimed c),
-        (select pg_catalog.array_agg(o.msg_id order by o.msg_id) from opened o where not o.open)
+        (select g.ranked from guard g)
     $q$,
+    '@start@', pgflow._claim_text('select c.message_id from claimed c', true)),
     '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
   -- prepared once per session; reused only if it is this very text with these parameter
   -- types, and the text names everything with its schema (_prepare_once says why)
   perform pgflow._prepare_once(v_name, v_prepare,
-    array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid']
-      ::pg_catalog.regtype[]);
+    array['pg_catalog.text', 'pg_catalog.int4', 'pg_catalog.int4', 'pg_catalog.uuid',
+      'pg_catalog.int4']::pg_catalog.regtype[]);
   execute pg_catalog.format(
-    'execute %I(%L, %L, %L, %L)',
-    v_name, _claim_queue.flow_slug, _claim_queue.qty, _claim_queue.vt, _claim_queue.worker_id
+    'execute %I(%L, %L, %L, %L, %L)', v_name, _claim_free.flow_slug, _claim_free.qty,
+    _claim_free.vt, _claim_free.worker_id, _claim_free.turn
   )
-  into v_claimed, v_orphans;
-
-  if v_orphans is not null then
-    perform pgmq.archive(_claim_queue.flow_slug, v_orphans);
-  end if;
-
-  return query select * from unnest(v_claimed);
+  into _claim_free.claimed, _claim_free.ranked;
 end;
 $$;
 
--- file: 0314_function__prepare_once.sql
--- _prepare_once(name, statement, parameter_types): make sure the session holds prepared
--- statement `name` as exactly `statement` (a full `prepare <name>(...) as ...` text), prepared
--- once per session so that its generic plan is reused, not planned on every call.
--- The session's statement under that name is reused only if it is this text, prepared by SQL
--- PREPARE (from_sql) with these parameter types; any other (a session's own, an older version
--- of the core's, one made by a protocol Parse message, whose parameter types the client chose)
--- is deallocated and the text prepared again. The caller may have prepared this very text
--- itself under a search_path of its choosing, so the text must name everything with its schema:
--- PREPARE resolves the parameter types once and keeps them (the arguments are coerced to them,
--- inside the security-definer caller), so they are pg_catalog-qualified, and so is every type,
--- operator (operator(pg_catalog.=)...), function and table of the body; then the text means the
--- same under any search_path and no object of the session's (a pg_temp domain, an operator of a
--- schema of its own) is reached by it (tests/install/test_attacks.py). Internal (_claim_queue,
--- _fc_pick, _start_ready_steps). Raises nothing of its own.
--- A session keeps at most 48 of these statements (named pgflow_...): reading
--- pg_prepared_statements materializes every statement of the session, text included, on each
--- call, so a worker serving many flows would otherwise pay more on every claim the more flows it
--- has served (and hold their plans forever). Preparing one more deallocates the oldest first.
+-- file: 0317_function__start_picked.sql
+-- _start_picked(flow_slug, msg_ids, worker_id): claim_tasks' start of the tasks pgflow._fc_pick
+-- chose, for a flow under flow control with no rate limit, in one statement: the concurrency
+-- check of pgflow._fc_admit is made by the start itself. It is exact because _fc_pick took
+-- every chosen task's row lock and its group's advisory lock in an earlier statement (held
+-- until the caller commits): this statement's snapshot holds every start of the group that
+-- committed before, and no other claim can start one of its tasks since. In the order given,
+-- a group's tasks are admitted while its started tasks and those admitted before them stay
+-- below its limit; the others are held back as _fc_admit holds them (left queued, attempts
+-- untouched, message hidden for 1 s); a task of a step with no limit is admitted. The
+-- admitted tasks are started as pgflow._start_tasks starts them (pgflow._claim_text: message
+-- hidden for the step's timeout + 2 s, read_ct left as it is). Returns one claimed_task per
+-- started task, in message order. The statement is prepared once per session and queue
+-- (generic plan, pg_prepared_statements name pgflow_start_picked_<md5 of the queue table>),
+-- reused only when it is this text, SQL-prepared with its parameter types
+-- (pgflow._prepare_once; the text qualifies every name it holds). Internal (claim_tasks).
+-- Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
-create or replace function pgflow._prepare_once(
-  name text,
-  statement text,
-  parameter_types pg_catalog.regtype[]
-)
-returns void
+create or replace function pgflow._start_picked(flow_slug text, msg_ids bigint[], worker_id uuid)
+returns setof pgflow.claimed_task
 language plpgsql
 volatile
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode to force_generic_plan
 as $$
 declare
-  v_old text;
+  v_table text := pgmq.format_table_name(_start_picked.flow_slug, 'q');
+  v_name text := 'pgflow_start_picked_' || pg_catalog.md5(v_table);
+  v_prepare text;
+  v_claimed pgflow.claimed_task[];
 begin
-  if exists (
-    select 1 from pg_catalog.pg_prepared_statements p
-    where p.name = _prepare_once.name and p.statement = _prepare_once.statement and p.from_sql
-      and p.parameter_types = _prepare_once.parameter_types
-  ) then
-    return;
-  end if;
-  if exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = _prepare_once.name)
-  then
-    execute pg_catalog.format('deallocate %I', _prepare_once.name);
-  end if;
-  for v_old in
-    select o.name from (
-      select p.name, pg_catalog.row_number() over (order by p.prepare_time desc, p.name) as newer
-      from pg_catalog.pg_prepared_statements p
-      where p.from_sql and pg_catalog.starts_with(p.name, 'pgflow_')
-    ) o
-    where o.newer >= 48
-  loop
-    execute pg_catalog.format('deallocate %I', v_old);
-  end loop;
-  execute _prepare_once.statement;
+  v_prepare := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+    $q$prepare @name@(pg_catalog.text, pg_catalog.int8[], pg_catalog.int4, pg_catalog.uuid) as
+      with candidates as (
+        select u.id, u.ord, t.run_id, t.step_slug, t.task_index, t.fc_key,
+          s.opt_concurrency_limit as lim, s.opt_concurrency_key as ckey
+        from pg_catalog.unnest($2) with ordinality as u(id, ord)
+        cross join lateral (
+          select t.run_id, t.step_slug, t.task_index, t.fc_key
+          from pgflow.step_tasks t
+          -- status || '': the plan, made once, must not take the partial index of queued tasks
+          -- (a scan of all the flow's queued tasks) for the message's index
+          where t.message_id OPERATOR(pg_catalog.=) u.id
+            and t.flow_slug OPERATOR(pg_catalog.=) $1
+            and (t.status OPERATOR(pg_catalog.||) '') OPERATOR(pg_catalog.=) 'queued'
+          limit 1
+        ) t
+        cross join lateral (
+          select s.opt_concurrency_limit, s.opt_concurrency_key
+          from pgflow.steps s
+          where s.flow_slug OPERATOR(pg_catalog.=) $1
+            and s.step_slug OPERATOR(pg_catalog.=) t.step_slug
+          limit 1
+        ) s
+      ),
+      verdicts as (
+        select c.id, c.run_id, c.step_slug, c.task_index,
+          c.lim is null or c.fc_key is null
+            or pg_catalog.row_number() over (
+                partition by c.step_slug, case when c.ckey is null then '' else c.fc_key end
+                order by c.ord
+              ) OPERATOR(pg_catalog.+) case when c.ckey is null then (
+                select pg_catalog.count(*) from pgflow.step_tasks u
+                where u.flow_slug OPERATOR(pg_catalog.=) $1
+                  and u.step_slug OPERATOR(pg_catalog.=) c.step_slug
+                  and u.status OPERATOR(pg_catalog.=) 'started' and u.fc_key is not null
+              ) else (
+                select pg_catalog.count(*) from pgflow.step_tasks u
+                where u.flow_slug OPERATOR(pg_catalog.=) $1
+                  and u.step_slug OPERATOR(pg_catalog.=) c.step_slug
+                  and u.status OPERATOR(pg_catalog.=) 'started'
+                  and u.fc_key OPERATOR(pg_catalog.=) c.fc_key
+              ) end OPERATOR(pg_catalog.<=) c.lim as admit
+        from candidates c
+      ),
+      locked as (
+        select l.run_id, l.step_slug, l.task_index
+        from verdicts v
+        cross join lateral (
+          select t.run_id, t.step_slug, t.task_index
+          from pgflow.step_tasks t
+          where t.run_id OPERATOR(pg_catalog.=) v.run_id
+            and t.step_slug OPERATOR(pg_catalog.=) v.step_slug
+            and t.task_index OPERATOR(pg_catalog.=) v.task_index
+            and t.status OPERATOR(pg_catalog.=) 'queued'
+          for update of t skip locked
+        ) l
+        where v.admit
+      ),
+      @start@
+      select coalesce(pg_catalog.array_agg(c.task order by c.message_id), '{}') from claimed c
+    $q$,
+    '@start@', pgflow._claim_text(
+      'select c.message_id from claimed c union all select v.id from verdicts v where not v.admit',
+      false)),
+    '@table@', pg_catalog.quote_ident(v_table)), '@name@', pg_catalog.quote_ident(v_name));
+  -- prepared once per session; reused only if it is this very text with these parameter
+  -- types, and the text names everything with its schema (_prepare_once says why)
+  perform pgflow._prepare_once(v_name, v_prepare,
+    array['pg_catalog.text', 'pg_catalog.int8[]', 'pg_catalog.int4', 'pg_catalog.uuid']
+      ::pg_catalog.regtype[]);
+  -- $3: the hiding of a held-back task's message (1 s, as _fc_admit's)
+  execute pg_catalog.format('execute %I(%L, %L, 1, %L)',
+    v_name, _start_picked.flow_slug, _start_picked.msg_ids, _start_picked.worker_id)
+  into v_claimed;
+
+  return query select * from unnest(v_claimed);
 end;
 $$;
 
@@ -3888,37 +4237,37 @@ $$;
 -- tasks are served round-robin: a group whose slots or rate window look full is passed over,
 -- each other group offers its first visible tasks by priority then message id (at most its free
 -- slots and qty), and the offers are taken by their rank within their group, then by group.
--- When every queued task of the flow has the same priority (no step priority differs from the
--- flow's, no run started with a priority is in progress: idx_runs_priority), the groups are
--- walked in key order from the one after the last group this session's previous claim of the
--- flow served (its cursor, the setting pgflow.fc_<md5 of the queue table>), and the walk stops
--- once qty groups are taken: a claim costs a probe, a count and a few visibility look-ups per
--- group it takes, whatever the number of groups, and with more groups than qty each claim
--- serves the next qty of them, one task each. The probe that finds a group also returns its
--- first queued task's priority and message id (from the index alone), and the group's offers
--- are read from that entry on (an index range, the one priority of this walk): the entries of
--- the group's tasks started or done since the last VACUUM, which lie before it, are read once
--- per claim rather than twice (three times for a group with no limit, whose second and later
--- offers were filtered from the group's start). Otherwise (priorities differ) every group is
--- visited (a loose scan of idx_step_tasks_fc_queued), and the offers are taken by priority
--- first, so a ready task of a higher priority is taken before any lower one. Either way a
--- group's backlog never holds another group's first ready task back by more than a round of
--- the groups. Messages are not read (their visibility is not changed). The offers are taken
--- lazily, in that order, each with its task's row lock and its group's advisory lock, tried
--- (never waited for): an offer another claim holds is passed over, so concurrent claims take
--- different tasks and groups (a group with no limit offers tasks no other claim has locked,
--- found in index order: bitmap scans are off, so that a generic plan does not read and sort a
--- whole group to lock its first ones; in the round-robin walk only its first offer is locked
--- at once, the others when they are taken). The exact check stays pgflow._fc_admit's, under
--- the same locks (held until the caller commits). The statements name the flow's queue table:
--- each is prepared once per session and queue (a generic plan, pg_prepared_statements names
--- pgflow_fc_pick_<md5 of the queue table> and pgflow_fc_rank_<md5>), not planned on every call.
--- A statement under that name is reused only when it is this text, SQL-prepared with its
--- parameter types (else replaced). The caller may have prepared the same text itself under a
--- hostile search_path (a pg_temp domain named text, an operator = of its own schema): the text
--- qualifies every name it holds, parameter and cast types, functions, operators
--- (operator(pg_catalog.=)...) and tables, so it means the same under any search_path and the
--- reused plan is this function's. Internal (claim_tasks). Raises nothing.
+-- When every queued task of the flow has the same priority (pgflow._fc_ranked false), only the
+-- groups of limited steps are served here (the steps with no limit of their own are
+-- pgflow._claim_free's), walked in key order from the one after the last group this session's
+-- previous claim of the flow served (its cursor, the setting pgflow.fc_<md5 of the queue
+-- table>), and the walk stops once qty groups are taken: a claim costs a probe, a count and a
+-- few visibility look-ups per group it takes, whatever the number of groups, and with more
+-- groups than qty each claim serves the next qty of them, one task each. The probe that finds a
+-- group also returns its first queued task's priority and message id (from the index alone),
+-- and the group's offers are read from that entry on (an index range, the one priority of this
+-- walk): the entries of the group's tasks started or done since the last VACUUM, which lie
+-- before it, are read once per claim rather than twice. Otherwise (priorities differ) every
+-- group is visited, those of steps with no limit too (a loose scan of
+-- idx_step_tasks_fc_queued), and the offers are taken by priority first, so a ready task of a
+-- higher priority is taken before any lower one. Either way a group's backlog never holds
+-- another group's first ready task back by more than a round of the groups. Messages are not
+-- read (their visibility is not changed). The offers are taken lazily, in that order, each with
+-- its task's row lock and its group's advisory lock, tried (never waited for): an offer another
+-- claim holds is passed over, so concurrent claims take different tasks and groups (a group
+-- with no limit, in priority order, offers tasks no other claim has locked, found in index
+-- order: bitmap scans are off, so that a generic plan does not read and sort a whole group to
+-- lock its first ones). The exact check stays pgflow._fc_admit's, under the same locks (held
+-- until the caller commits). A group's free slots and lock name are computed by the same text
+-- in both statements. The statements name the flow's queue table: each is prepared once per
+-- session and queue (a generic plan, pg_prepared_statements names pgflow_fc_pick_<md5 of the
+-- queue table> and pgflow_fc_rank_<md5>), not planned on every call. A statement under that
+-- name is reused only when it is this text, SQL-prepared with its parameter types (else
+-- replaced). The caller may have prepared the same text itself under a hostile search_path (a
+-- pg_temp domain named text, an operator = of its own schema): the text qualifies every name
+-- it holds, parameter and cast types, functions, operators (operator(pg_catalog.=)...) and
+-- tables, so it means the same under any search_path and the reused plan is this function's.
+-- Internal (claim_tasks). Raises nothing.
 set search_path = pg_catalog, pg_temp;
 
 create or replace function pgflow._fc_pick(flow_slug text, qty int)
@@ -3933,6 +4282,8 @@ declare
   v_table text := pgmq.format_table_name(_fc_pick.flow_slug, 'q');
   v_hash text := pg_catalog.md5(v_table);
   v_ranked boolean;
+  v_slots text;
+  v_lock_task text;
   v_name text;
   v_prepare text;
   v_types pg_catalog.regtype[];
@@ -3941,18 +4292,58 @@ declare
   v_step text;
   v_key text;
 begin
-  -- priorities differ when a step's differs from the flow's or a run started with a priority
-  -- is in progress (idx_runs_priority holds only those runs)
-  v_ranked := (
-      select count(distinct coalesce(s.opt_priority, f.opt_priority, 0)) > 1
-      from pgflow.steps s join pgflow.flows f on f.flow_slug = s.flow_slug
-      where s.flow_slug = _fc_pick.flow_slug
-    )
-    or exists (
-      select 1 from pgflow.runs r
-      where r.flow_slug = _fc_pick.flow_slug and r.priority is not null
-        and r.status in ('queued', 'started')
-    );
+  v_ranked := pgflow._fc_ranked(_fc_pick.flow_slug);
+  -- a group's free slots (at most $2: its limit less its started tasks, counted by
+  -- idx_step_tasks_fc_started; its rate window's room) and its lock's name (pgflow._fc_admit's:
+  -- its concurrency group, else its rate group; null for a step with no limit), for a group g
+  -- (step_slug, fc_key) of step s: the same in both statements below
+  v_slots := $s$least(
+        $2,
+        case when s.opt_concurrency_limit is null then $2
+          when s.opt_concurrency_key is null then s.opt_concurrency_limit operator(pg_catalog.-) (
+            select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
+            where u.flow_slug operator(pg_catalog.=) $1
+              and u.step_slug operator(pg_catalog.=) g.step_slug
+              and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
+          )
+          else s.opt_concurrency_limit operator(pg_catalog.-) (
+            select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
+            where u.flow_slug operator(pg_catalog.=) $1
+              and u.step_slug operator(pg_catalog.=) g.step_slug
+              and u.status operator(pg_catalog.=) 'started'
+              and u.fc_key operator(pg_catalog.=) g.fc_key
+          )
+        end,
+        -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
+        case when s.opt_rate_limit is null
+            or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
+          else s.opt_rate_limit operator(pg_catalog.-) (
+            select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
+            where rs.flow_slug operator(pg_catalog.=) $1
+              and rs.step_slug operator(pg_catalog.=) g.step_slug
+              and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else g.fc_key end
+              and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
+                operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
+          )
+        end
+      ) as free,
+      case when s.opt_concurrency_limit is not null then
+          'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else g.fc_key end
+        when s.opt_rate_limit is not null then
+          'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
+            operator(pg_catalog.||) g.fc_key
+      end as lock_name$s$;
+  -- an offer r's task row lock, tried (a task another claim holds is passed over)
+  v_lock_task := $s$exists (
+              select 1 from pgflow.step_tasks t
+              where t.message_id operator(pg_catalog.=) r.message_id
+                and t.flow_slug operator(pg_catalog.=) $1
+                and t.status operator(pg_catalog.=) 'queued'
+              for update skip locked
+            )$s$;
 
   if v_ranked then
     v_name := 'pgflow_fc_rank_' || v_hash;
@@ -3982,40 +4373,7 @@ begin
           ) n
         ),
         slots as (
-          select g.step_slug, g.fc_key, least(
-            $2,
-            case when s.opt_concurrency_limit is null then $2
-              else s.opt_concurrency_limit operator(pg_catalog.-) (
-                select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
-                where u.flow_slug operator(pg_catalog.=) $1
-                  and u.step_slug operator(pg_catalog.=) g.step_slug
-                  and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
-                  and (s.opt_concurrency_key is null or u.fc_key operator(pg_catalog.=) g.fc_key)
-              )
-            end,
-            -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
-            case when s.opt_rate_limit is null
-                or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-              else s.opt_rate_limit operator(pg_catalog.-) (
-                select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
-                where rs.flow_slug operator(pg_catalog.=) $1
-                  and rs.step_slug operator(pg_catalog.=) g.step_slug
-                  and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else g.fc_key end
-                  and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
-                    operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
-              )
-            end
-          ) as free,
-          -- the group's lock (pgflow._fc_admit's name): its concurrency group, else its rate group
-          case when s.opt_concurrency_limit is not null then
-              'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else g.fc_key end
-            when s.opt_rate_limit is not null then
-              'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) g.step_slug operator(pg_catalog.||) '|'
-                operator(pg_catalog.||) g.fc_key
-          end as lock_name
+          select g.step_slug, g.fc_key, %3$s
           from groups g
           join pgflow.steps s on s.flow_slug operator(pg_catalog.=) $1
             and s.step_slug operator(pg_catalog.=) g.step_slug
@@ -4078,18 +4436,12 @@ begin
           select r.message_id from ranked r
           where (r.lock_name is null
                  or pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(r.lock_name, 0)))
-            and exists (
-              select 1 from pgflow.step_tasks t
-              where t.message_id operator(pg_catalog.=) r.message_id
-                and t.flow_slug operator(pg_catalog.=) $1
-                and t.status operator(pg_catalog.=) 'queued'
-              for update skip locked
-            )
+            and %4$s
           order by r.priority desc, r.rank, r.message_id
           limit $2
         )
       $q$,
-      v_table, v_name
+      v_table, v_name, v_slots, v_lock_task
     );
   else
     v_name := 'pgflow_fc_pick_' || v_hash;
@@ -4154,64 +4506,29 @@ begin
           union all
           select * from up_to_cursor
         ),
-        -- each group visited: its free slots (its started tasks counted by
-        -- idx_step_tasks_fc_started; its rate window's starts), its lock's name
-        -- (pgflow._fc_admit's) and its first visible tasks, at most its free slots and qty; a
-        -- limited group is taken when its lock is free (tried, never waited for), so
+        -- each limited group visited (a step with no limit of its own is left to
+        -- pgflow._claim_free): its free slots and its lock's name, and its first visible
+        -- tasks, at most its free slots and qty, read from the probe's entry on (the walk's one
+        -- priority); a group is taken when its lock is free (tried, never waited for), so
         -- concurrent claims take different groups. The walk stops at qty groups taken.
         taken as (
-          select w.n, w.step_slug, w.fc_key, o.lock_name, o.ids
-          from walk w
+          select g.n, g.step_slug, g.fc_key, o.lock_name, o.ids
+          from walk g
           join pgflow.steps s on s.flow_slug operator(pg_catalog.=) $1
-            and s.step_slug operator(pg_catalog.=) w.step_slug
+            and s.step_slug operator(pg_catalog.=) g.step_slug
+            and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
           cross join lateral (
             select l.lock_name, case when l.free operator(pg_catalog.<=) 0 then '{}'::pg_catalog.int8[]
-              -- a group with no limit offers its first visible task that no other claim
-              -- holds, locking it, so concurrent claims do not offer each other the same one,
-              -- then the next ones in its order (up to free), whose row locks are tried when
-              -- they are taken, below: with more groups than qty only the first is taken, and
-              -- locking the others would write a row lock each for nothing
-              when l.lock_name is null then coalesce((
-                select array[f.message_id] operator(pg_catalog.||) array(
-                  select t.message_id
-                  from pgflow.step_tasks t
-                  where t.flow_slug operator(pg_catalog.=) $1
-                    and t.step_slug operator(pg_catalog.=) w.step_slug
-                    and t.fc_key operator(pg_catalog.=) w.fc_key
-                    and t.status operator(pg_catalog.=) 'queued'
-                    and t.priority operator(pg_catalog.=) f.priority
-                    and t.message_id operator(pg_catalog.>) f.message_id
-                    and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
-                      operator(pg_catalog.<=) pg_catalog.clock_timestamp()
-                  order by t.priority desc, t.message_id
-                  limit (l.free operator(pg_catalog.-) 1)
-                )
-                from (
-                  select t.message_id, t.priority
-                  from pgflow.step_tasks t
-                  where t.flow_slug operator(pg_catalog.=) $1
-                    and t.step_slug operator(pg_catalog.=) w.step_slug
-                    and t.fc_key operator(pg_catalog.=) w.fc_key
-                    and t.status operator(pg_catalog.=) 'queued'
-                    and t.priority operator(pg_catalog.=) w.p0
-                    and t.message_id operator(pg_catalog.>=) w.m0
-                    and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
-                      operator(pg_catalog.<=) pg_catalog.clock_timestamp()
-                  order by t.priority desc, t.message_id
-                  limit 1
-                  for update of t skip locked
-                ) f
-              ), '{}')
-              -- a limited group's row locks are tried when its offers are taken, below
+              -- the row locks are tried when the offers are taken, below
               else array(
                 select t.message_id
                 from pgflow.step_tasks t
                 where t.flow_slug operator(pg_catalog.=) $1
-                  and t.step_slug operator(pg_catalog.=) w.step_slug
-                  and t.fc_key operator(pg_catalog.=) w.fc_key
+                  and t.step_slug operator(pg_catalog.=) g.step_slug
+                  and t.fc_key operator(pg_catalog.=) g.fc_key
                   and t.status operator(pg_catalog.=) 'queued'
-                  and t.priority operator(pg_catalog.=) w.p0
-                  and t.message_id operator(pg_catalog.>=) w.m0
+                  and t.priority operator(pg_catalog.=) g.p0
+                  and t.message_id operator(pg_catalog.>=) g.m0
                   -- a subquery, not a join: planning a join would probe the ends of the message
                   -- id indexes, slow while they hold many dead entries (a busy queue)
                   and (select q.vt from pgmq.%1$I q where q.msg_id operator(pg_catalog.=) t.message_id)
@@ -4219,81 +4536,31 @@ begin
                 order by t.priority desc, t.message_id
                 limit l.free
               ) end as ids
-            from (
-              select least(
-                $2,
-                case when s.opt_concurrency_limit is null then $2
-                  when s.opt_concurrency_key is null then s.opt_concurrency_limit operator(pg_catalog.-) (
-                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
-                    where u.flow_slug operator(pg_catalog.=) $1
-                      and u.step_slug operator(pg_catalog.=) w.step_slug
-                      and u.status operator(pg_catalog.=) 'started' and u.fc_key is not null
-                  )
-                  else s.opt_concurrency_limit operator(pg_catalog.-) (
-                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.step_tasks u
-                    where u.flow_slug operator(pg_catalog.=) $1
-                      and u.step_slug operator(pg_catalog.=) w.step_slug
-                      and u.status operator(pg_catalog.=) 'started'
-                      and u.fc_key operator(pg_catalog.=) w.fc_key
-                  )
-                end,
-                -- a rate keyed apart from the concurrency key is checked by _fc_admit alone
-                case when s.opt_rate_limit is null
-                    or (s.opt_concurrency_key is not null and s.opt_rate_key is not null) then $2
-                  else s.opt_rate_limit operator(pg_catalog.-) (
-                    select pg_catalog.count(*)::pg_catalog.int4 from pgflow.rate_starts rs
-                    where rs.flow_slug operator(pg_catalog.=) $1
-                      and rs.step_slug operator(pg_catalog.=) w.step_slug
-                      and rs.rate_key operator(pg_catalog.=) case when s.opt_rate_key is null then '' else w.fc_key end
-                      and rs.started_at operator(pg_catalog.>) (pg_catalog.clock_timestamp()
-                        operator(pg_catalog.-) pg_catalog.make_interval(secs => s.opt_rate_per))
-                  )
-                end
-              ) as free,
-              case when s.opt_concurrency_limit is not null then
-                  'pgflow.c|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) w.step_slug operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) case when s.opt_concurrency_key is null then '' else w.fc_key end
-                when s.opt_rate_limit is not null then
-                  'pgflow.r|' operator(pg_catalog.||) $1 operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) w.step_slug operator(pg_catalog.||) '|'
-                    operator(pg_catalog.||) w.fc_key
-              end as lock_name
-            ) l
+            from (select %3$s) l
           ) o
-          where case when pg_catalog.cardinality(o.ids) operator(pg_catalog.=) 0 then false
-            when o.lock_name is null then true
-            else pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(o.lock_name, 0))
-          end
+          where pg_catalog.cardinality(o.ids) operator(pg_catalog.>) 0
+            and pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(o.lock_name, 0))
           limit $2
         ),
         ranked as (
-          select u.id, u.rank, g.n, g.lock_name
+          select u.id as message_id, u.rank, g.n
           from taken g
           cross join lateral pg_catalog.unnest(g.ids) with ordinality as u(id, rank)
           order by u.rank, g.n
           offset 0
         )
         -- taken by rank in their group, then in walk order (the limit stops the scan): a task
-        -- whose row another claim has locked is passed over (the first offer of a group with
-        -- no limit is locked already)
+        -- whose row another claim has locked is passed over
         select array(
-            select r.id from ranked r
-            where (r.lock_name is null and r.rank operator(pg_catalog.=) 1)
-              or exists (
-                select 1 from pgflow.step_tasks t
-                where t.message_id operator(pg_catalog.=) r.id
-                  and t.flow_slug operator(pg_catalog.=) $1
-                  and t.status operator(pg_catalog.=) 'queued'
-                for update skip locked
-              )
+            select r.message_id from ranked r
+            where %4$s
             order by r.rank, r.n
             limit $2
           ),
           (select g.step_slug from taken g order by g.n desc limit 1),
           (select g.fc_key from taken g order by g.n desc limit 1)
       $q$,
-      v_table, v_name
+      v_table, v_name, v_slots, v_lock_task
     );
   end if;
 
@@ -4604,6 +4871,38 @@ begin
   else
     perform pgflow._fc_refresh(_fc_set_run_priority.flow_slug);
   end if;
+end;
+$$;
+
+-- file: 0358_function__fc_ranked.sql
+-- _fc_ranked(flow_slug): whether the queued tasks of a flow under flow control may differ in
+-- priority: a step's priority differs from the flow's (or another step's), or a run started
+-- with a priority is in progress (idx_runs_priority holds only those runs). When not, the claim
+-- serves the flow's steps with no limit of their own apart from its limited groups
+-- (pgflow._claim_free) and walks only the limited groups round-robin (pgflow._fc_pick); when
+-- so, _fc_pick orders all of them by priority. Internal (_fc_pick, _claim_free's statement).
+-- Raises nothing.
+set search_path = pg_catalog, pg_temp;
+
+create or replace function pgflow._fc_ranked(flow_slug text)
+returns boolean
+language plpgsql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  -- plpgsql, not sql: its plans are kept for the session (a sql function with a SET clause is
+  -- planned again on every call)
+  return (
+      select count(distinct coalesce(s.opt_priority, f.opt_priority, 0)) > 1
+      from pgflow.steps s join pgflow.flows f on f.flow_slug = s.flow_slug
+      where s.flow_slug = _fc_ranked.flow_slug
+    )
+    or exists (
+      select 1 from pgflow.runs r
+      where r.flow_slug = _fc_ranked.flow_slug and r.priority is not null
+        and r.status in ('queued', 'started')
+    );
 end;
 $$;
 

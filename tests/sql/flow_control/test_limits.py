@@ -107,6 +107,45 @@ def test_start_tasks_of_the_081_protocol_obeys_the_limit(conn: Conn) -> None:
     )
 
 
+def test_the_claims_start_holds_back_what_a_start_since_the_pick_filled(conn: Conn) -> None:
+    # claim_tasks starts what _fc_pick chose with _start_picked, whose statement counts the
+    # group's started tasks again (a start committed between the pick's snapshot and its
+    # group lock): in the order given, what no longer fits is held back as _fc_admit holds it
+    _keyed(conn, limit=2)
+    _start_many(conn, [{"c": "x"}] * 3 + [{"c": "y"}])
+    (taken,) = claim(conn, "f", qty=1)  # x's first: one slot of two left
+    msg_ids = [
+        r[0]
+        for r in conn.execute(
+            "select message_id from pgflow.step_tasks where status = 'queued' order by message_id"
+        ).fetchall()
+    ]
+    started = conn.execute(
+        "select step_slug, input from pgflow._start_picked('f', %s, gen_random_uuid())",
+        (msg_ids,),
+    ).fetchall()
+    assert [(step, task_input["run"]["c"]) for step, task_input in started] == [
+        ("a", "x"),
+        ("a", "y"),
+    ]
+    assert rows(
+        conn,
+        "select t.run_id = %s as first, t.status, t.attempts_count,"
+        " q.vt > clock_timestamp() + interval '30 s' as running,"
+        " q.vt > clock_timestamp() as hidden, q.read_ct"
+        " from pgflow.step_tasks t join pgmq.q_f q on q.msg_id = t.message_id"
+        " where t.fc_key = 'x' order by t.message_id",
+        (taken.run_id,),
+    ) == [
+        {"first": True, "status": "started", "attempts_count": 1, "running": True,
+         "hidden": True, "read_ct": 0},
+        {"first": False, "status": "started", "attempts_count": 1, "running": True,
+         "hidden": True, "read_ct": 0},
+        {"first": False, "status": "queued", "attempts_count": 0, "running": False,
+         "hidden": True, "read_ct": 0},
+    ]  # fmt: skip
+
+
 def test_cancel_frees_the_slot(conn: Conn) -> None:
     _keyed(conn, limit=1)
     first, second = _start_many(conn, [{"c": "x"}, {"c": "x"}])

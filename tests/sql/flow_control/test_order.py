@@ -118,3 +118,107 @@ def test_a_run_priority_outranks_the_walk_over_many_groups(conn: Conn) -> None:
     urgent = _start(conn, {"c": "a-first"}, priority=5)
     (first,) = claim(conn, "f", qty=1)
     assert first.run_id == urgent
+
+
+def _started(conn: Conn, step: str) -> int:
+    count: int = one(
+        conn,
+        "select count(*) from pgflow.step_tasks where step_slug = %s and status = 'started'",
+        (step,),
+    )
+    return count
+
+
+def test_steps_without_limits_and_limited_groups_take_turns(conn: Conn) -> None:
+    # a step with no limit of its own is claimed apart from the limited groups (one statement,
+    # no admission); the two take turns going first, so a backlog of either kind holds the
+    # other back by one claim at most
+    add_flow(
+        conn,
+        "f",
+        [{"slug": "a", "concurrency_limit": 1, "concurrency_key": "run.c"}, {"slug": "b"}],
+    )
+    conn.execute(
+        "select pgflow.start_flows('f', %s)", (Jsonb([{"c": f"k{i % 4}"} for i in range(12)]),)
+    )
+    claims = [[t.step_slug for t in claim(conn, "f", qty=3)] for _ in range(4)]
+    assert claims[0] == ["b", "b", "b"]
+    assert claims[1] == ["a", "a", "a"]
+    assert claims[2] == ["b", "b", "b"]
+    # the fourth key's slot is free, the others are full: one a, then b
+    assert sorted(claims[3]) == ["a", "b", "b"]
+    assert _started(conn, "a") == 4
+    # every group is full: b alone, whichever goes first
+    assert [t.step_slug for t in claim(conn, "f", qty=10)] == ["b"] * 4
+    assert claim(conn, "f", qty=10) == []
+
+
+def test_a_step_without_limits_is_started_like_any_task(conn: Conn) -> None:
+    add_flow(conn, "f", [{"slug": "a", "concurrency_limit": 1}, {"slug": "b", "timeout": 40}])
+    run_id = _start(conn, {"x": 1})
+    tasks = claim(conn, "f", qty=1)
+    assert [(t.run_id, t.step_slug, t.attempt, t.timeout, t.input) for t in tasks] == [
+        (run_id, "b", 1, 40, {"run": {"x": 1}})
+    ]
+    assert rows(
+        conn,
+        "select t.status, t.attempts_count, t.last_worker_id is not null as worker,"
+        " q.vt > now() + interval '40 s' as hidden, q.read_ct from pgflow.step_tasks t"
+        " join pgmq.q_f q on q.msg_id = t.message_id where t.step_slug = 'b'",
+    ) == [{"status": "started", "attempts_count": 1, "worker": True, "hidden": True, "read_ct": 1}]
+    # the limited step's one slot: taken by the next claim, never twice
+    assert [t.step_slug for t in claim(conn, "f", qty=10)] == ["a"]
+    _start(conn, {"x": 2})
+    assert sorted(t.step_slug for t in claim(conn, "f", qty=10)) == ["b"]
+    assert _started(conn, "a") == 1
+
+
+def test_more_steps_without_limits_than_qty_are_served_in_turn(conn: Conn) -> None:
+    # a flow priority puts the flow under flow control; all its steps share it. Each claim
+    # takes its tasks step by step from a step one further than its previous claim's: every
+    # step goes first once in a round of claims
+    add_flow(conn, "f", [{"slug": "x"}, {"slug": "y"}, {"slug": "z"}], priority=1)
+    conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{}] * 5),))
+    claims = [[t.step_slug for t in claim(conn, "f", qty=2)] for _ in range(3)]
+    assert all(len(set(steps)) == 1 and len(steps) == 2 for steps in claims), claims
+    assert {steps[0] for steps in claims} == {"x", "y", "z"}
+    # a step with fewer ready tasks than qty: the next step fills the claim
+    assert [t.step_slug for t in claim(conn, "f", qty=10)].count(claims[0][0]) == 3
+
+
+def test_each_step_without_limits_goes_first_beside_limited_groups(conn: Conn) -> None:
+    # two steps with no limit and a limited one, all with backlogs: the claims alternate
+    # between the kinds, and the steps with no limit take turns at going first on theirs
+    add_flow(
+        conn,
+        "f",
+        [
+            {"slug": "a", "concurrency_limit": 1, "concurrency_key": "run.c"},
+            {"slug": "x"},
+            {"slug": "y"},
+        ],
+    )
+    conn.execute(
+        "select pgflow.start_flows('f', %s)", (Jsonb([{"c": f"k{i}"} for i in range(10)]),)
+    )
+    claims = [{t.step_slug for t in claim(conn, "f", qty=3)} for _ in range(4)]
+    assert claims[1] == claims[3] == {"a"}
+    assert sorted(s for steps in (claims[0], claims[2]) for s in steps) == ["x", "y"]
+
+
+def test_a_run_priority_sends_steps_without_limits_through_the_ordered_claim(
+    conn: Conn,
+) -> None:
+    # with a run started with a priority in progress, the steps with no limit are taken by
+    # priority together with the limited groups, whichever would have gone first
+    add_flow(
+        conn,
+        "f",
+        [{"slug": "a", "concurrency_limit": 5, "concurrency_key": "run.c"}, {"slug": "b"}],
+    )
+    conn.execute("select pgflow.start_flows('f', %s)", (Jsonb([{"c": "p"}] * 6),))
+    urgent = _start(conn, {"c": "q"}, priority=5)
+    batch = claim(conn, "f", qty=2)
+    assert {(t.run_id, t.step_slug) for t in batch} == {(urgent, "a"), (urgent, "b")}
+    batch = claim(conn, "f", qty=2)
+    assert urgent not in {t.run_id for t in batch} and len(batch) == 2
