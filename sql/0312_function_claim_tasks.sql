@@ -55,23 +55,17 @@ begin
   -- a rate limit
   v_modes := array(
     select (
-      select case when not f.flow_control then 0
-        else 1
-          + case when exists (
-              select 1 from pgflow.steps s
-              where s.flow_slug = f.flow_slug
-                and s.opt_concurrency_limit is null and s.opt_rate_limit is null
-            ) then 2 else 0 end
-          + case when exists (
-              select 1 from pgflow.steps s
-              where s.flow_slug = f.flow_slug
-                and (s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
-            ) then 4 else 0 end
-          + case when exists (
-              select 1 from pgflow.steps s
-              where s.flow_slug = f.flow_slug and s.opt_rate_limit is not null
-            ) then 8 else 0 end
-        end
+      select case when not f.flow_control then 0 else (
+          -- one read of the flow's steps
+          select 1
+            + case when bool_or(s.opt_concurrency_limit is null and s.opt_rate_limit is null)
+                then 2 else 0 end
+            + case when bool_or(s.opt_concurrency_limit is not null or s.opt_rate_limit is not null)
+                then 4 else 0 end
+            + case when bool_or(s.opt_rate_limit is not null) then 8 else 0 end
+          from pgflow.steps s
+          where s.flow_slug = f.flow_slug
+        ) end
       from pgflow.flows f where f.flow_slug = u.slug
     )
     from unnest(claim_tasks.flow_slugs) with ordinality u(slug, ord)
